@@ -1,0 +1,81 @@
+"""Indexes, change-stream pre/post images and the Atlas vector index, all read from the model module."""
+
+from __future__ import annotations
+
+from pymongo import IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
+
+from zava_core.model import COLLECTIONS, SPECS, SYNCED_COLLECTIONS, CollectionSpec
+from zava_core.search import VECTOR_INDEX_NAME
+
+
+def index_models(spec: CollectionSpec) -> list[IndexModel]:
+    models = []
+    for index in spec.indexes:
+        options: dict = {"name": index.name, "unique": index.unique}
+        if index.partial:
+            options["partialFilterExpression"] = index.partial
+        models.append(IndexModel(list(index.keys), **options))
+    return models
+
+
+async def create_indexes(db: AsyncDatabase, names: list[str] | None = None) -> list[str]:
+    created: list[str] = []
+    for spec in COLLECTIONS:
+        if (names is None or spec.name in names) and spec.indexes:
+            created += [f"{spec.name}.{n}" for n in await db[spec.name].create_indexes(index_models(spec))]
+    return created
+
+
+async def drop_indexes(db: AsyncDatabase) -> list[str]:
+    """Drop the indexes the model defines (never `_id`)."""
+    dropped = []
+    existing_collections = set(await db.list_collection_names())
+    for spec in COLLECTIONS:
+        if spec.name not in existing_collections:
+            continue
+        present = {ix["name"] async for ix in await db[spec.name].list_indexes()}
+        for index in spec.indexes:
+            if index.name in present:
+                await db[spec.name].drop_index(index.name)
+                dropped.append(f"{spec.name}.{index.name}")
+    return dropped
+
+
+async def enable_pre_post_images(db: AsyncDatabase) -> tuple[list[str], str | None]:
+    """Turn on change-stream pre/post images for the synced collections (what Ditto's connector needs).
+
+    Returns the collections changed and, if the server refused, its reason.
+    """
+    done = []
+    existing = set(await db.list_collection_names())
+    for name in SYNCED_COLLECTIONS:
+        try:
+            if name not in existing:
+                await db.create_collection(name)
+            await db.command("collMod", name, changeStreamPreAndPostImages={"enabled": True})
+            done.append(name)
+        except OperationFailure as exc:
+            return done, f"{name}: {exc.details.get('errmsg') if exc.details else exc}"
+    return done, None
+
+
+async def create_vector_index(db: AsyncDatabase, dimensions: int) -> str:
+    """Create the Atlas Vector Search index on product_embeddings (only where search indexes exist)."""
+    definition = {
+        "fields": [
+            {"type": "vector", "path": "embedding", "numDimensions": dimensions, "similarity": "dotProduct"},
+            {"type": "filter", "path": "model"},
+            {"type": "filter", "path": "deleted"},
+        ]
+    }
+    collection = db[SPECS["product_embeddings"].name]
+    cursor = await collection.aggregate([{"$listSearchIndexes": {"name": VECTOR_INDEX_NAME}}])
+    existing = await cursor.to_list()
+    if existing:
+        await db.command({"updateSearchIndex": collection.name, "name": VECTOR_INDEX_NAME, "definition": definition})
+        return "updated"
+    await db.command({"createSearchIndexes": collection.name, "indexes": [
+        {"name": VECTOR_INDEX_NAME, "type": "vectorSearch", "definition": definition}]})
+    return "created"

@@ -1,0 +1,292 @@
+"""The seeding run: generate in bulk, load in large unordered batches, then index and configure.
+
+Safety: it never writes into a database that holds other data, and only `--drop` deletes. A run
+records its parameters and progress in `zava_meta`; an interrupted run with the same parameters
+resumes (collections already complete are skipped, the rest are re-inserted with duplicate keys
+ignored, which is exact because every `_id` is deterministic).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import anyio
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from seeding import database_setup
+from seeding.catalog import Catalog
+from seeding.generate import Generator
+from seeding.progress import Reporter
+from zava_core import db as zdb
+from zava_core.embeddings import Embedder, product_text
+from zava_core.model import COLLECTIONS, SPECS
+from zava_core.rollups import ROLLUP_COLLECTIONS, SALES_MONTHLY, RollupAccumulator, write_rollups
+from zava_core.timeutil import now_iso
+
+META = "zava_meta"
+STATE_ID = "seeding"
+DUPLICATE_KEY = 11000
+DATASET = tuple(spec.name for spec in COLLECTIONS)
+
+
+class SeedingRefused(RuntimeError):
+    """Seeding would overwrite or mix with data it did not write; the message says how to proceed."""
+
+
+@dataclass
+class SeedReport:
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    resumed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    generation_seconds: float = 0.0
+    total_seconds: float = 0.0
+    already_complete: bool = False
+
+
+def run_params(catalog: Catalog, scale: str, seed: int, as_of: date) -> dict[str, Any]:
+    return {"scale": scale, "seed": seed, "as_of": as_of.isoformat(), "catalog": catalog.content_hash}
+
+
+async def seed_database(
+    db: AsyncDatabase, generator: Generator, *, embedder: Embedder | None, drop: bool, reporter: Reporter,
+) -> SeedReport:
+    report = SeedReport()
+    started = time.perf_counter()
+    params = run_params(generator.catalog, generator.scale, generator.seed, generator.as_of)
+    meta = db[META]
+    if drop:
+        for name in (*DATASET, *ROLLUP_COLLECTIONS, META):
+            await db.drop_collection(name)
+        reporter.note(f"dropped the dataset in database {db.name!r}")
+    state = await meta.find_one({"_id": STATE_ID})
+    present = {name: await db[name].estimated_document_count() for name in DATASET}
+    if any(present.values()):
+        _check_resumable(db.name, state, params, present)
+        if state and state.get("status") == "complete":
+            report.already_complete = True
+            return report
+    if state is None:
+        state = {"_id": STATE_ID, "params": params, "status": "running", "done": {}, "order_chunks_done": 0,
+                 "started_at": now_iso()}
+        await meta.replace_one({"_id": STATE_ID}, state, upsert=True)
+    done: dict[str, int] = dict(state.get("done", {}))
+
+    async def mark_done(name: str, count: int) -> None:
+        done[name] = count
+        report.counts[name] = count
+        await meta.update_one({"_id": STATE_ID}, {"$set": {f"done.{name}": count}})
+
+    reference = {
+        "stores": generator.store_documents,
+        "categories": generator.category_documents,
+        "product_types": generator.product_type_documents,
+        "products": generator.product_documents,
+        "inventory": generator.inventory_documents,
+    }
+    for name, make in reference.items():
+        if name in done:
+            report.skipped.append(name)
+            continue
+        docs = make()
+        report.counts[name] = await _load(db, name, iter([docs]), len(docs), reporter, report, name in present
+                                          and present[name] > 0)
+        await mark_done(name, len(docs))
+
+    gen_started = time.perf_counter()
+    await anyio.to_thread.run_sync(lambda: generator.order_plans)  # plan once; the batches below reuse it
+    report.generation_seconds += time.perf_counter() - gen_started
+
+    if "customers" in done:
+        report.skipped.append("customers")
+    else:
+        count = await _load(db, "customers", generator.customer_batches(), generator.customer_count, reporter,
+                            report, present["customers"] > 0)
+        await mark_done("customers", count)
+
+    rollups = RollupAccumulator()
+    if "orders" in done and "order_items" in done:
+        report.skipped += ["orders", "order_items"]
+        await anyio.to_thread.run_sync(_accumulate, rollups, generator.order_chunks())
+    else:
+        await _load_orders(db, generator, state, reporter, report, mark_done, rollups)
+
+    if embedder is not None:
+        await embed_products(db, embedder, reporter, report)
+    else:
+        report.notes.append("embeddings skipped: run `python -m seeding embed` before using semantic search")
+
+    await _configure(db, reporter, report)
+    rollup_started = time.perf_counter()
+    rollup_docs = await write_rollups(db, rollups, now_iso())
+    report.seconds["rollups"] = time.perf_counter() - rollup_started
+    report.notes.append(f"rollup {SALES_MONTHLY}: {rollup_docs:,} store-month documents "
+                        f"({report.seconds['rollups']:.1f} s)")
+    await meta.update_one({"_id": STATE_ID}, {"$set": {"status": "complete", "finished_at": now_iso()}})
+    report.total_seconds = time.perf_counter() - started
+    return report
+
+
+def _check_resumable(db_name: str, state: dict | None, params: dict, present: dict[str, int]) -> None:
+    held = ", ".join(f"{k} {v:,}" for k, v in present.items() if v)
+    if state is None:
+        raise SeedingRefused(
+            f"database {db_name!r} already holds documents not written by seeding ({held}); "
+            "nothing was changed. Use --drop to replace them, or set MONGODB_DATABASE to another name"
+        )
+    if state.get("params") != params:
+        old = state.get("params", {})
+        raise SeedingRefused(
+            f"database {db_name!r} holds a dataset seeded with scale={old.get('scale')} seed={old.get('seed')} "
+            f"as-of={old.get('as_of')}; nothing was changed. Re-run with --drop to rebuild it with the new "
+            "parameters, or pass the same ones to resume"
+        )
+
+
+async def _load(
+    db: AsyncDatabase, name: str, batches: Iterator[list[dict]], total: int, reporter: Reporter,
+    report: SeedReport, resuming: bool,
+) -> int:
+    if resuming:
+        report.resumed.append(name)
+    task = reporter.start(name, total)
+    count = 0
+    pending: asyncio.Task | None = None
+    # Generate the next batch in a worker thread while the previous insert runs on the server.
+    while (batch := await anyio.to_thread.run_sync(next, batches, None)) is not None:
+        if pending:
+            await pending
+        pending = asyncio.create_task(_insert(db, name, batch))
+        count += len(batch)
+        reporter.advance(task, len(batch))
+    if pending:
+        await pending
+    report.seconds[name] = reporter.finish(task, name, count)
+    return count
+
+
+async def _insert(db: AsyncDatabase, name: str, docs: list[dict]) -> int:
+    """Insert unordered; duplicate keys (a resumed batch) are expected and skipped."""
+    if not docs:
+        return 0
+    try:
+        result = await db[name].insert_many(docs, ordered=False, bypass_document_validation=True)
+        return len(result.inserted_ids)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        return int(exc.details.get("nInserted", 0))
+
+
+async def _load_orders(db, generator: Generator, state: dict, reporter: Reporter, report: SeedReport,
+                       mark_done, rollups: RollupAccumulator) -> None:
+    meta = db[META]
+    start_chunk = int(state.get("order_chunks_done", 0))
+    if start_chunk:
+        report.resumed += ["orders", "order_items"]
+        skipped = (c for c in generator.order_chunks() if c[0] < start_chunk)
+        await anyio.to_thread.run_sync(_accumulate, rollups, skipped)
+    plans = generator.order_plans
+    orders_task = reporter.start("orders", len(plans))
+    items_task = reporter.start("order_items", int(len(plans) * 2.1))
+    reporter.advance(orders_task, min(start_chunk * 2000, len(plans)))
+    orders_total = items_total = 0
+    chunks = _accumulating(rollups, generator.order_chunks(start_chunk))
+    pending: asyncio.Task | None = None
+
+    async def write(chunk: int, orders: list[dict], items: list[dict]) -> None:
+        await _insert(db, "order_items", items)  # lines first: an order never appears without its lines
+        await _insert(db, "orders", orders)
+        await meta.update_one({"_id": STATE_ID}, {"$set": {"order_chunks_done": chunk + 1}})
+
+    while (produced := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
+        chunk, orders, items = produced
+        if pending:
+            await pending
+        pending = asyncio.create_task(write(chunk, orders, items))
+        orders_total += len(orders)
+        items_total += len(items)
+        reporter.advance(orders_task, len(orders))
+        reporter.advance(items_task, len(items))
+    if pending:
+        await pending
+    report.seconds["orders"] = reporter.finish(orders_task, "orders", await db["orders"].count_documents({}))
+    report.seconds["order_items"] = reporter.finish(
+        items_task, "order_items", await db["order_items"].count_documents({}))
+    await mark_done("orders", await db["orders"].count_documents({}))
+    await mark_done("order_items", await db["order_items"].count_documents({}))
+
+
+def _accumulate(rollups: RollupAccumulator, chunks: Iterator[tuple[int, list[dict], list[dict]]]) -> None:
+    for _ in _accumulating(rollups, chunks):
+        pass
+
+
+def _accumulating(rollups: RollupAccumulator, chunks: Iterator[tuple[int, list[dict], list[dict]]]):
+    """Pass chunks through, summing each order's lines (generated contiguously) into the rollups."""
+    for chunk in chunks:
+        lines = chunk[2]
+        start = 0
+        for end in range(1, len(lines) + 1):
+            if end == len(lines) or lines[end]["order_id"] != lines[start]["order_id"]:
+                rollups.add_order(lines[start:end])
+                start = end
+        yield chunk
+
+
+async def embed_products(db: AsyncDatabase, embedder: Embedder, reporter: Reporter, report: SeedReport) -> int:
+    """(Re)embed every product whose stored vector is missing or from another model."""
+    collection = db[SPECS["product_embeddings"].name]
+    current = {d["_id"] async for d in collection.find({"model": embedder.model}, {"_id": 1})}
+    products = [p async for p in db["products"].find({"deleted": False},
+                                                    {"product_id": 1, "sku": 1, "product_name": 1, "description": 1})]
+    todo = [p for p in products if p["product_id"] not in current]
+    task = reporter.start("product_embeddings", len(todo))
+    started_at = now_iso()
+    for start in range(0, len(todo), 128):
+        batch = todo[start:start + 128]
+        texts = [product_text(p["product_name"], p["description"]) for p in batch]
+        vectors = await embedder.embed(texts)
+        for product, text, vector in zip(batch, texts, vectors, strict=True):
+            doc = {"_id": product["product_id"], "product_id": product["product_id"], "sku": product["sku"],
+                   "backend": embedder.backend, "model": embedder.model, "dimensions": embedder.dimensions,
+                   "embedding": [round(float(x), 6) for x in vector], "text": text, "deleted": False,
+                   "created_at": started_at}
+            await collection.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+        reporter.advance(task, len(batch))
+    report.seconds["product_embeddings"] = reporter.finish(task, "product_embeddings", len(todo))
+    report.counts["product_embeddings"] = len(products)
+    if not todo:
+        report.skipped.append("product_embeddings")
+    return len(todo)
+
+
+async def _configure(db: AsyncDatabase, reporter: Reporter, report: SeedReport) -> None:
+    started = time.perf_counter()
+    created = await database_setup.create_indexes(db)
+    report.seconds["indexes"] = time.perf_counter() - started
+    report.notes.append(f"indexes: {len(created)} ensured in {report.seconds['indexes']:.1f} s")
+    caps = await zdb.capabilities(db)
+    if caps.replica_set:
+        changed, refused = await database_setup.enable_pre_post_images(db)
+        report.notes.append(
+            f"change-stream pre/post images enabled on {len(changed)} synced collections"
+            + (f"; the server refused: {refused}" if refused else "")
+        )
+    else:
+        report.notes.append("not a replica set: change streams (and Ditto's connector) are unavailable here")
+    if caps.search_indexes:
+        dims = await db["product_embeddings"].find_one({}, {"dimensions": 1})
+        if dims:
+            outcome = await database_setup.create_vector_index(db, int(dims["dimensions"]))
+            report.notes.append(f"Atlas vector search index {outcome}")
+    else:
+        report.notes.append("the server offers no search indexes: semantic search uses the in-memory index")

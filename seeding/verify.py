@@ -1,0 +1,161 @@
+"""`python -m seeding verify`: the dataset's statistics beside the reference figures of DATASET.md.
+
+It reads the documents themselves (streamed, projected to the fields it needs), not the rollups,
+so it also catches a rollup or loader bug. Exit code 1 when any figure is outside its tolerance.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from seeding import reference as ref
+from seeding.catalog import load_catalog
+from seeding.pipeline import META, STATE_ID
+from zava_core import db as zdb
+from zava_core.config import Settings
+from zava_core.model import MONTHS
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    actual: str
+    target: str
+    ok: bool
+
+
+def _near(name: str, actual: float, target: float, tolerance: float, fmt: str = "{:,.2f}") -> Check:
+    """Within a relative tolerance of the target."""
+    ok = abs(actual - target) <= tolerance * abs(target)
+    return Check(name, fmt.format(actual), f"{fmt.format(target)} ±{tolerance:.0%}", ok)
+
+
+async def collect_checks(db: AsyncDatabase) -> list[Check]:
+    state = await db[META].find_one({"_id": STATE_ID})
+    if not state:
+        return [Check("dataset present", "no seeding record", "run python -m seeding first", False)]
+    params = state["params"]
+    as_of = date.fromisoformat(params["as_of"])
+    customers_expected = ref.SCALES[params["scale"]]
+    catalog = load_catalog()
+    checks: list[Check] = [Check("seeding finished", state.get("status", "?"), "complete",
+                                 state.get("status") == "complete")]
+
+    exact = {"stores": len(ref.STORES), "categories": len(catalog.categories), "product_types": len(catalog.types),
+             "products": len(catalog.products), "inventory": len(ref.STORES) * len(catalog.products),
+             "customers": customers_expected}
+    for name, expected in exact.items():
+        count = await db[name].count_documents({"deleted": False})
+        checks.append(Check(f"{name} count", f"{count:,}", f"{expected:,}", count == expected))
+
+    weights = {f"store_{s.key}": s.customer_weight for s in ref.STORES}
+    homes: Counter[str] = Counter()
+    async for c in db["customers"].find({"deleted": False}, {"primary_store_id": 1, "_id": 0}):
+        homes[c["primary_store_id"]] += 1
+    n_customers = sum(homes.values()) or 1
+    for store, weight in weights.items():
+        share, target = homes[store] / n_customers, weight / sum(weights.values())
+        checks.append(Check(f"home-store share {store[6:]}", f"{share:.1%}", f"{target:.1%} ±3pp",
+                            abs(share - target) <= 0.03))
+
+    orders_by_year: Counter[int] = Counter()
+    home_orders = n_orders = 0
+    latest = ""
+    home_of = {}
+    async for c in db["customers"].find({"deleted": False}, {"primary_store_id": 1}):
+        home_of[c["_id"]] = c["primary_store_id"]
+    async for o in db["orders"].find({"deleted": False}, {"order_date": 1, "store_id": 1, "customer_id": 1, "_id": 0}):
+        n_orders += 1
+        orders_by_year[int(o["order_date"][:4])] += 1
+        home_orders += home_of.get(o["customer_id"]) == o["store_id"]
+        latest = max(latest, o["order_date"])
+    home_of.clear()
+    checks.append(_near("orders per customer", n_orders / n_customers, 3.95, 0.05))
+    checks.append(Check("latest order before as-of", latest, f"< {as_of}T00:00:00Z", latest < f"{as_of}T00:00:00Z"))
+    checks.append(Check("orders at the home store", f"{home_orders / max(n_orders, 1):.1%}", "70-80%",
+                        0.70 <= home_orders / max(n_orders, 1) <= 0.80))
+    full_years = [y for y in sorted(orders_by_year) if y < as_of.year]
+    # About 1,100 orders a year at `small`: a year's count carries ~3% noise, a ratio of two ~5%.
+    year_tolerance = 0.12 if params["scale"] == "small" else 0.05
+    for year in full_years[1:]:
+        ratio = orders_by_year[year] / orders_by_year[full_years[0]]
+        target = ref.year_weight(year) / ref.year_weight(full_years[0])
+        checks.append(_near(f"orders {year} / {full_years[0]}", ratio, target, year_tolerance, "{:.3f}"))
+    if 2022 in orders_by_year and 2023 in orders_by_year and 2023 in full_years:
+        checks.append(Check("the 2023 dip", f"{orders_by_year[2023]:,} vs {orders_by_year[2022]:,} in 2022",
+                            "2023 < 2022", orders_by_year[2023] < orders_by_year[2022]))
+
+    lines = units = 0
+    revenue = gross = cost = 0.0
+    discounted = 0
+    by_category_month: dict[str, list[float]] = defaultdict(lambda: [0.0] * 12)
+    lines_by_category_month: dict[str, list[float]] = defaultdict(lambda: [0.0] * 12)
+    projection = {"quantity": 1, "total_amount": 1, "unit_price": 1, "unit_cost": 1, "discount_percent": 1,
+                  "category_id": 1, "order_date": 1, "_id": 0}
+    async for item in db["order_items"].find({"deleted": False}, projection):
+        lines += 1
+        units += item["quantity"]
+        revenue += item["total_amount"]
+        gross += item["unit_price"] * item["quantity"]
+        cost += item["unit_cost"] * item["quantity"]
+        discounted += item["discount_percent"] > 0
+        if int(item["order_date"][:4]) < as_of.year:
+            month = int(item["order_date"][5:7]) - 1
+            by_category_month[item["category_id"]][month] += item["total_amount"]
+            lines_by_category_month[item["category_id"]][month] += 1
+    checks.append(_near("items per order", lines / max(n_orders, 1), 2.10, 0.04))
+    checks.append(_near("quantity per line", units / max(lines, 1), 1.62, 0.04))
+    checks.append(_near("share of lines discounted", discounted / max(lines, 1), ref.DISCOUNT_SHARE, 0.10, "{:.3f}"))
+    checks.append(_near("gross margin before discounts %", (gross - cost) / max(gross, 1) * 100,
+                        ref.GROSS_MARGIN * 100, 0.05))
+    for category in catalog.categories:
+        monthly = by_category_month.get(category.category_id)
+        if not monthly:
+            continue
+        multipliers = [category.seasonal_multipliers[m] for m in MONTHS]
+        # ~130 lines per category-month at `small`: noise caps r for the flattest profiles.
+        r_min = 0.3 if params["scale"] == "small" else 0.5
+        r = _correlation(lines_by_category_month[category.category_id], multipliers)
+        checks.append(Check(f"seasonality r(lines, multipliers) {category.name.lower()}", f"{r:.2f}",
+                            f">= {r_min}", r >= r_min))
+        if params["scale"] != "small":  # at `small` a few large orders decide a month's revenue
+            peak = MONTHS[monthly.index(max(monthly))]
+            top3 = sorted(MONTHS, key=lambda m: -category.seasonal_multipliers[m])[:3]
+            checks.append(Check(f"revenue peak {category.name.lower()}", peak, "one of " + "/".join(top3),
+                                peak in top3))
+
+    stock: dict[str, list[int]] = defaultdict(list)
+    async for inv in db["inventory"].find({"deleted": False}, {"store_id": 1, "stock_level": 1, "_id": 0}):
+        stock[inv["store_id"]].append(inv["stock_level"])
+    for key, target in (("seattle", 2100), ("kirkland", 290)):
+        levels = stock.get(f"store_{key}", [0])
+        checks.append(_near(f"mean stock per product {key}", sum(levels) / len(levels), target, 0.20, "{:,.0f}"))
+    return checks
+
+
+def _correlation(xs: list[float], ys: list[float]) -> float:
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    cov = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    sx = sum((x - mx) ** 2 for x in xs) ** 0.5
+    sy = sum((y - my) ** 2 for y in ys) ** 0.5
+    return cov / (sx * sy) if sx and sy else 0.0
+
+
+async def run_verify(settings: Settings, quiet: bool = False) -> int:
+    client = await zdb.connect(settings)
+    try:
+        checks = await collect_checks(zdb.database(client, settings))
+    finally:
+        await client.close()
+    width = max(len(c.name) for c in checks)
+    failed = [c for c in checks if not c.ok]
+    for check in checks:
+        if not quiet or not check.ok:
+            print(f"{'ok  ' if check.ok else 'FAIL'}  {check.name:<{width}}  {check.actual:>22}  target {check.target}")
+    print(f"{len(checks) - len(failed)} of {len(checks)} checks within tolerance"
+          + (f"; {len(failed)} off: {', '.join(c.name for c in failed)}" if failed else ""))
+    return 1 if failed else 0

@@ -1,0 +1,85 @@
+"""Shared fixtures: a real MongoDB-compatible server over TCP, and the `small` dataset seeded once.
+
+By default the tests start the embedded engine (SecantusDB) in a temporary directory. Set
+`ZAVA_TEST_MONGODB_URI` to run the same suite against a real MongoDB (`pytest -m integration`
+selects only the tests that need a server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from zava_core import embedded
+from zava_core.config import Settings
+
+TEST_SEED = 424_242
+TEST_AS_OF = date(2026, 11, 1)
+SEEDED_DATABASE = "zava_test_small"
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server to talk to: ZAVA_TEST_MONGODB_URI, or a fresh embedded engine for this session."""
+    external = os.environ.get("ZAVA_TEST_MONGODB_URI", "").strip()
+    if external:
+        yield external
+        return
+    data_dir = tmp_path_factory.mktemp("engine")
+    state = embedded.ensure_running(data_dir)
+    try:
+        yield state.uri
+    finally:
+        embedded.stop(data_dir)
+
+
+def settings_for(uri: str, database: str, **overrides) -> Settings:
+    return replace(Settings(), mongodb_uri=uri, mongodb_database=database, **overrides)
+
+
+@pytest.fixture(scope="session")
+def seeded(mongo_uri: str) -> Settings:
+    """Settings pointing at the `small` dataset, seeded once per session (about 20 s on the engine)."""
+    from seeding.catalog import load_catalog
+    from seeding.generate import Generator
+    from seeding.pipeline import seed_database
+    from seeding.progress import Reporter
+    from zava_core import db as zdb
+    from zava_core.embeddings import get_embedder
+
+    settings = settings_for(mongo_uri, SEEDED_DATABASE)
+
+    async def run() -> None:
+        client = await zdb.connect(settings)
+        try:
+            generator = Generator(load_catalog(), scale="small", seed=TEST_SEED, as_of=TEST_AS_OF)
+            with Reporter(quiet=True) as reporter:
+                await seed_database(zdb.database(client, settings), generator, embedder=get_embedder(settings),
+                                    drop=True, reporter=reporter)
+        finally:
+            await client.close()
+
+    asyncio.run(run())
+    return settings
+
+
+@pytest.fixture
+async def seeded_db(seeded: Settings) -> AsyncIterator:
+    """An async database handle on the seeded dataset, opened on the test's own event loop."""
+    from zava_core import db as zdb
+
+    client = await zdb.connect(seeded)
+    try:
+        yield zdb.database(client, seeded)
+    finally:
+        await client.close()

@@ -1,0 +1,159 @@
+"""Configuration from environment variables and an optional `.env` file.
+
+Every setting the project reads is named here, once; `.env.sample` documents the same names.
+A malformed value raises `ConfigError` whose message is one line naming the variable, so the
+entry points can print it instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import platformdirs
+
+EMBEDDING_BACKENDS = ("static", "onnx-minilm", "openai", "azure-openai")
+_DB_NAME_FORBIDDEN = re.compile(r'[/\\. "$\x00]')
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    mongodb_uri: str | None = None
+    mongodb_database: str = "zava"
+    data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("zava-mcp")))
+    embedding_backend: str = "static"
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_embedding_model: str = "text-embedding-3-small"
+    azure_openai_endpoint: str | None = None
+    azure_openai_api_key: str | None = None
+    azure_openai_api_version: str = "2024-10-21"
+    azure_openai_deployment_name: str = "text-embedding-3-small"
+    read_only: bool = False
+    store: str | None = None
+    head_office: bool = False
+    tokens_file: Path | None = None
+    log_level: str = "INFO"
+
+    @property
+    def uses_embedded_engine(self) -> bool:
+        return self.mongodb_uri is None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
+        """Read settings; `environ` defaults to os.environ (plus `.env` from the working directory)."""
+        if environ is None:
+            if dotenv:
+                _load_dotenv()
+            environ = os.environ
+        env = {k: v for k, v in environ.items() if v is not None}
+
+        uri = _first(env, "MONGODB_URI", "MONGODB_CONNECTION_STRING")
+        if uri is not None:
+            _check_mongodb_uri(uri)
+        database = env.get("MONGODB_DATABASE", "").strip() or "zava"
+        if _DB_NAME_FORBIDDEN.search(database) or len(database) > 63:
+            raise ConfigError(
+                f"MONGODB_DATABASE={database!r} is not a valid database name "
+                "(no spaces, dots, slashes, quotes or '$'; at most 63 characters)"
+            )
+        backend = env.get("ZAVA_EMBEDDING_BACKEND", "").strip().lower() or "static"
+        if backend not in EMBEDDING_BACKENDS:
+            raise ConfigError(
+                f"ZAVA_EMBEDDING_BACKEND={backend!r} is not one of {', '.join(EMBEDDING_BACKENDS)}"
+            )
+        data_dir_text = env.get("ZAVA_DATA_DIR", "").strip()
+        data_dir = Path(data_dir_text).expanduser() if data_dir_text else Settings().data_dir
+        tokens_text = env.get("ZAVA_TOKENS_FILE", "").strip()
+        log_level = env.get("ZAVA_LOG_LEVEL", "").strip().upper() or "INFO"
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(f"ZAVA_LOG_LEVEL={log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
+        for name in ("OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT"):
+            if env.get(name, "").strip():
+                _check_http_url(name, env[name].strip())
+        return cls(
+            mongodb_uri=uri,
+            mongodb_database=database,
+            data_dir=data_dir,
+            embedding_backend=backend,
+            openai_api_key=env.get("OPENAI_API_KEY") or None,
+            openai_base_url=env.get("OPENAI_BASE_URL", "").strip() or None,
+            openai_embedding_model=env.get("OPENAI_EMBEDDING_MODEL", "").strip() or "text-embedding-3-small",
+            azure_openai_endpoint=env.get("AZURE_OPENAI_ENDPOINT", "").strip() or None,
+            azure_openai_api_key=env.get("AZURE_OPENAI_API_KEY") or None,
+            azure_openai_api_version=env.get("AZURE_OPENAI_API_VERSION", "").strip() or "2024-10-21",
+            azure_openai_deployment_name=env.get("AZURE_OPENAI_DEPLOYMENT_NAME", "").strip()
+            or "text-embedding-3-small",
+            read_only=_bool(env, "ZAVA_READ_ONLY"),
+            store=env.get("ZAVA_STORE", "").strip() or None,
+            head_office=_bool(env, "ZAVA_HEAD_OFFICE"),
+            tokens_file=Path(tokens_text).expanduser() if tokens_text else None,
+            log_level=log_level,
+        )
+
+
+def _load_dotenv() -> None:
+    from dotenv import find_dotenv, load_dotenv
+
+    path = find_dotenv(usecwd=True)
+    if path:
+        load_dotenv(path, override=False)
+
+
+def _first(env: Mapping[str, str], *names: str) -> str | None:
+    for name in names:
+        value = env.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}={value!r} is not a boolean: use 1/0, true/false, yes/no or on/off")
+
+
+def _check_mongodb_uri(uri: str) -> None:
+    from pymongo.errors import ConfigurationError, InvalidURI
+    from pymongo.uri_parser import parse_uri
+
+    if not uri.startswith(("mongodb://", "mongodb+srv://")):
+        raise ConfigError("MONGODB_URI must start with mongodb:// or mongodb+srv://")
+    if uri.startswith("mongodb+srv://"):
+        return  # parsing an SRV URI resolves DNS; leave that to the connection and `doctor`
+    try:
+        parse_uri(uri)
+    except (InvalidURI, ConfigurationError, ValueError) as exc:
+        hint = ""
+        if uri.count("@") > 1:
+            hint = " (a password containing '@' must be URL-encoded: python -m seeding encode-password)"
+        raise ConfigError(f"MONGODB_URI is malformed: {redact_uri(str(exc))}{hint}") from None
+
+
+def _check_http_url(name: str, value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigError(f"{name}={value!r} must be an http(s) URL such as https://example.openai.azure.com")
+
+
+# Greedy up to the last "@" before the host, so an unencoded "@" in a password is masked too.
+_CREDENTIALS = re.compile(r"(mongodb(?:\+srv)?://)([^/\s]*)@")
+
+
+def redact_uri(text: str) -> str:
+    """Mask the credentials of any connection string inside `text` (for logs and errors)."""
+    return _CREDENTIALS.sub(lambda m: f"{m.group(1)}***@", text)

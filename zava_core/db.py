@@ -1,0 +1,86 @@
+"""The database connection: one `AsyncMongoClient` per process.
+
+With `MONGODB_URI` set we talk to that server; without it, to the embedded engine (started on
+first use). Everything else codes against PyMongo only; features that differ between servers
+(Atlas Search, change streams) are detected by asking the server, never by reading the URI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anyio
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure, PyMongoError
+
+from zava_core import embedded
+from zava_core.config import Settings, redact_uri
+from zava_core.errors import Unavailable
+
+APP_NAME = "zava-mcp"
+
+
+def resolve_uri(settings: Settings) -> str:
+    """The connection string to use; starts the embedded engine when no MongoDB is configured."""
+    if settings.mongodb_uri:
+        return settings.mongodb_uri
+    try:
+        return embedded.ensure_running(settings.data_dir).uri
+    except embedded.EngineError as exc:
+        raise Unavailable(str(exc)) from None
+
+
+async def connect(settings: Settings, *, timeout_ms: int = 10_000) -> AsyncMongoClient:
+    """Open the client and check the server answers; raises `Unavailable` with the reason if not."""
+    uri = await anyio.to_thread.run_sync(resolve_uri, settings)
+    client: AsyncMongoClient = AsyncMongoClient(
+        uri, appname=APP_NAME, serverSelectionTimeoutMS=timeout_ms, tz_aware=True,
+    )
+    try:
+        await client.admin.command("ping")
+    except PyMongoError as exc:
+        await client.close()
+        raise Unavailable(f"cannot reach MongoDB at {redact_uri(uri)}: {redact_uri(str(exc))[:300]}") from None
+    return client
+
+
+def database(client: AsyncMongoClient, settings: Settings) -> AsyncDatabase:
+    return client[settings.mongodb_database]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    server_version: str
+    replica_set: bool
+    search_indexes: bool
+
+    @property
+    def change_streams(self) -> bool:
+        return self.replica_set
+
+
+# Codes a server gives when Atlas Search is not there: CommandNotSupported (115), community
+# mongod's SearchNotEnabled (31082), and "no such command" (59).
+_NO_SEARCH_CODES = {59, 115, 31082}
+
+
+async def capabilities(db: AsyncDatabase) -> Capabilities:
+    hello = await db.client.admin.command("hello")
+    info = await db.client.server_info()
+    return Capabilities(
+        server_version=str(info.get("version", "?")),
+        replica_set=bool(hello.get("setName")) or hello.get("msg") == "isdbgrid",
+        search_indexes=await _offers_search_indexes(db),
+    )
+
+
+async def _offers_search_indexes(db: AsyncDatabase) -> bool:
+    try:
+        cursor = await db["products"].aggregate([{"$listSearchIndexes": {}}])
+        await cursor.to_list()
+        return True
+    except OperationFailure as exc:
+        if exc.code in _NO_SEARCH_CODES or "Atlas" in str(exc):
+            return False
+        raise

@@ -1,0 +1,35 @@
+"""Expected failures, raised by zava_core and turned into the MCP SDK's ToolError at the server edge.
+
+zava_core never imports MCP; every message here is written for the caller (often an LLM):
+short, specific, and saying what to do instead.
+"""
+
+from __future__ import annotations
+
+
+class ZavaError(Exception):
+    """An expected failure with a message fit to show the caller."""
+
+
+class InvalidArgument(ZavaError):
+    pass
+
+
+class NotFound(ZavaError):
+    pass
+
+
+class OutOfScope(ZavaError):
+    """The caller's identity does not cover the store (or row) asked for."""
+
+
+class OutOfStock(ZavaError):
+    pass
+
+
+class Conflict(ZavaError):
+    pass
+
+
+class Unavailable(ZavaError):
+    """The database (or an embedding provider) cannot be reached."""

@@ -1,0 +1,334 @@
+"""The document model, defined once.
+
+Each collection is a pydantic model (the document's fields, types and one-line meanings) plus a
+`CollectionSpec` (id field, Ditto id mapping, synced or not, indexes, store scope). Seeding,
+index creation, validation, the schema descriptions given to an LLM and the Ditto connector
+configuration all read from here; nothing else restates a collection fact.
+
+Ditto-ready rules (DATASET.md section 3): string `_id`s duplicated as a top-level id field,
+maps (never arrays) for independently updated objects, `deleted` on every document (soft
+deletes), ISO-8601 UTC timestamps of one fixed width, money rounded to cents, integer stock.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
+_TIMESTAMP_RE = re.compile(TIMESTAMP_PATTERN)
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def _cents(value: float) -> float:
+    if round(value, 2) != value:
+        raise ValueError("money must be rounded to cents")
+    return value
+
+
+Timestamp = Annotated[str, Field(pattern=TIMESTAMP_PATTERN, description="ISO-8601 UTC, e.g. 2024-12-05T14:22:00Z")]
+Money = Annotated[float, AfterValidator(_cents)]
+DocId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: DocId = Field(alias="_id", description="Document id (a string; equal to the id field)")
+    deleted: bool = Field(False, description="Soft delete flag; every query filters deleted: false")
+
+
+class StoreLocation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    address: str
+    city: str
+    state: str
+    postal_code: str
+    latitude: float
+    longitude: float
+
+
+class Store(_Document):
+    store_id: DocId = Field(description="Store id, e.g. store_seattle")
+    store_name: str = Field(description="Full name, e.g. Zava Retail Seattle")
+    short_name: str = Field(description="Short name, e.g. Seattle")
+    is_online: bool = Field(description="True for the online store")
+    location: StoreLocation = Field(description="Map: address, city, state, postal_code, latitude, longitude")
+    customer_weight: int = Field(description="Weight for drawing a customer's home store")
+    order_frequency_multiplier: float
+    order_value_multiplier: float
+    manager_name: str = Field(description="The store manager")
+    updated_at: Timestamp
+
+
+class Category(_Document):
+    category_id: DocId = Field(description="Category id, e.g. cat_power_tools")
+    category_name: str = Field(description="Upper-case name, e.g. POWER TOOLS")
+    category_code: str = Field(description="Two-letter code that starts every SKU of the category")
+    seasonal_multipliers: dict[str, float] = Field(description="Map jan..dec of relative monthly demand")
+    updated_at: Timestamp
+
+
+class ProductType(_Document):
+    type_id: DocId = Field(description="Product type id, e.g. ptype_drills")
+    type_name: str = Field(description="Upper-case name, e.g. DRILLS")
+    type_code: str = Field(description="Two-letter code, SKU characters 3-4")
+    category_id: DocId
+    category_name: str
+    updated_at: Timestamp
+
+
+class Product(_Document):
+    product_id: DocId = Field(description="Product id, prod_ + SKU")
+    sku: str = Field(pattern=r"^[A-Z]{4}\d{6}$", description="Category code + type code + 6 digits")
+    product_name: str
+    description: str
+    category_id: DocId
+    category_name: str
+    type_id: DocId
+    type_name: str
+    cost: Money = Field(description="Unit cost to the store, USD")
+    base_price: Money = Field(description="Selling price, USD (cost / 0.67)")
+    gross_margin_percent: float = Field(description="(base_price - cost) / base_price x 100")
+    specifications: dict[str, str | int | float | bool] = Field(description="Map of product specifications")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ProductEmbedding(_Document):
+    product_id: DocId
+    sku: str
+    backend: Literal["static", "onnx-minilm", "openai", "azure-openai"]
+    model: str = Field(description="Embedding model id; vectors of different models never mix")
+    dimensions: int
+    embedding: list[float] = Field(description="L2-normalised vector (internal; not synced to devices)")
+    text: str = Field(description="The text embedded: '{name}. {description}'")
+    created_at: Timestamp
+
+
+class Customer(_Document):
+    customer_id: DocId = Field(description="Customer id, e.g. cust_000001")
+    first_name: str
+    last_name: str
+    first_name_lower: str = Field(description="Lower-case first name (indexed prefix search)")
+    last_name_lower: str = Field(description="Lower-case last name (indexed prefix search)")
+    email: str
+    phone: str = Field(description="(XXX) XXX-XXXX")
+    primary_store_id: DocId = Field(description="Home store")
+    stores_shopped: dict[str, Timestamp] = Field(
+        description="Map store_id -> first order date there; a store manager sees customers whose home "
+        "store it is or who ordered there"
+    )
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class InventoryLocation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    aisle: str
+    shelf: str
+    bin: str
+
+
+class Inventory(_Document):
+    inventory_id: DocId = Field(description="UUID, equal to _id")
+    store_id: DocId
+    product_id: DocId
+    sku: str
+    category_id: DocId
+    stock_level: int = Field(ge=0, description="Units on hand (integer, never negative)")
+    location: InventoryLocation = Field(description="Map: aisle, shelf, bin")
+    last_counted: Timestamp = Field(description="When the stock was last audited")
+    updated_at: Timestamp
+
+
+OrderStatus = Literal["processing", "shipped", "delivered", "completed", "returned"]
+
+
+class Order(_Document):
+    order_id: DocId = Field(description="Order id, e.g. ord_00000001")
+    customer_id: DocId
+    customer_name: str = Field(description="Denormalized for offline display")
+    store_id: DocId
+    store_name: str = Field(description="Denormalized for offline display")
+    order_date: Timestamp
+    status: OrderStatus = Field(description="completed (in store), processing/shipped/delivered (online), returned")
+    item_count: int = Field(description="Number of lines")
+    subtotal: Money = Field(description="Sum of unit_price x quantity")
+    discount_total: Money
+    total: Money = Field(description="subtotal - discount_total")
+    idempotency_key: str | None = Field(None, description="Set on orders created through create_order")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class OrderItem(_Document):
+    order_item_id: DocId = Field(description="UUID, equal to _id")
+    order_id: DocId
+    store_id: DocId = Field(description="Carried so a device can subscribe per store without a join")
+    customer_id: DocId
+    order_date: Timestamp = Field(description="The order's date, carried for per-period queries")
+    product_id: DocId
+    sku: str
+    product_name: str
+    category_id: DocId
+    type_id: DocId
+    quantity: int = Field(ge=1)
+    unit_price: Money
+    unit_cost: Money = Field(description="The product's cost at sale time (for gross margin)")
+    discount_percent: int = Field(description="0, 5, 10, 15, 20 or 25")
+    discount_amount: Money
+    total_amount: Money = Field(description="unit_price x quantity - discount_amount")
+    created_at: Timestamp
+
+
+# --- collection specs -------------------------------------------------------------------------
+
+Direction = Literal[1, -1]
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    keys: tuple[tuple[str, Direction], ...]
+    unique: bool = False
+    partial: dict[str, Any] | None = None
+    purpose: str = ""
+
+    @property
+    def name(self) -> str:
+        return "_".join(f"{k}_{d}" for k, d in self.keys)
+
+
+StoreScope = Literal["store_id", "customer", "none"]
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    name: str
+    model: type[_Document]
+    id_field: str
+    synced: bool
+    ditto_id: Literal["match_ids", "field"]
+    description: str
+    store_scope: StoreScope = "none"
+    indexes: tuple[IndexSpec, ...] = ()
+    map_fields: tuple[str, ...] = ()
+    relationships: tuple[str, ...] = ()
+
+    @property
+    def ditto_id_fields(self) -> tuple[str, ...]:
+        return ("_id",) if self.ditto_id == "match_ids" else (self.id_field,)
+
+    @property
+    def timestamp_fields(self) -> tuple[str, ...]:
+        return tuple(
+            name for name, info in self.model.model_fields.items()
+            if any(getattr(m, "pattern", None) == TIMESTAMP_PATTERN for m in info.metadata)
+        )
+
+
+def _ix(*keys: tuple[str, Direction], unique: bool = False, partial: dict | None = None, purpose: str = "") -> IndexSpec:
+    return IndexSpec(keys=tuple(keys), unique=unique, partial=partial, purpose=purpose)
+
+
+COLLECTIONS: tuple[CollectionSpec, ...] = (
+    CollectionSpec(
+        "stores", Store, "store_id", synced=True, ditto_id="field",
+        description="The seven Washington stores and the online store",
+        map_fields=("location",),
+    ),
+    CollectionSpec(
+        "categories", Category, "category_id", synced=True, ditto_id="match_ids",
+        description="The nine product categories with their monthly seasonality",
+        map_fields=("seasonal_multipliers",),
+    ),
+    CollectionSpec(
+        "product_types", ProductType, "type_id", synced=True, ditto_id="match_ids",
+        description="Product types within categories",
+        indexes=(_ix(("category_id", 1)),),
+        relationships=("category_id -> categories",),
+    ),
+    CollectionSpec(
+        "products", Product, "product_id", synced=True, ditto_id="field",
+        description="The catalog: SKU, name, description, price, specifications",
+        indexes=(
+            _ix(("sku", 1), unique=True, purpose="lookup by SKU"),
+            _ix(("category_id", 1)),
+            _ix(("type_id", 1)),
+        ),
+        map_fields=("specifications",),
+        relationships=("category_id -> categories", "type_id -> product_types"),
+    ),
+    CollectionSpec(
+        "product_embeddings", ProductEmbedding, "product_id", synced=False, ditto_id="field",
+        description="One embedding per product for semantic search (stays in MongoDB)",
+        indexes=(_ix(("model", 1)),),
+        relationships=("product_id -> products",),
+    ),
+    CollectionSpec(
+        "customers", Customer, "customer_id", synced=True, ditto_id="field",
+        description="Customers with their home store and the stores they shopped at",
+        store_scope="customer",
+        indexes=(
+            _ix(("primary_store_id", 1)),
+            _ix(("email", 1), purpose="find by e-mail (prefix range)"),
+            _ix(("phone", 1), purpose="find by phone"),
+            _ix(("last_name_lower", 1), ("first_name_lower", 1), purpose="find by name (prefix range)"),
+            _ix(("first_name_lower", 1), purpose="find by first name (prefix range)"),
+        ),
+        map_fields=("stores_shopped",),
+        relationships=("primary_store_id -> stores",),
+    ),
+    CollectionSpec(
+        "inventory", Inventory, "inventory_id", synced=True, ditto_id="match_ids",
+        description="Stock per store and product, with its shelf location",
+        store_scope="store_id",
+        indexes=(
+            _ix(("store_id", 1), ("product_id", 1), unique=True, purpose="one row per store and product"),
+            _ix(("product_id", 1)),
+            _ix(("store_id", 1), ("stock_level", 1), purpose="low-stock alerts"),
+        ),
+        map_fields=("location",),
+        relationships=("store_id -> stores", "product_id -> products"),
+    ),
+    CollectionSpec(
+        "orders", Order, "order_id", synced=True, ditto_id="field",
+        description="Order headers with denormalized customer and store names and totals",
+        store_scope="store_id",
+        indexes=(
+            _ix(("store_id", 1), ("order_date", -1), purpose="orders of a store by date"),
+            _ix(("customer_id", 1), ("order_date", -1), purpose="a customer's recent orders"),
+            _ix(("idempotency_key", 1), unique=True, partial={"idempotency_key": {"$type": "string"}},
+                purpose="create_order returns the first order for a repeated key"),
+        ),
+        relationships=("customer_id -> customers", "store_id -> stores", "order_items.order_id -> orders"),
+    ),
+    CollectionSpec(
+        "order_items", OrderItem, "order_item_id", synced=True, ditto_id="match_ids",
+        description="Order lines (their own collection: Ditto syncs them per store without a join)",
+        store_scope="store_id",
+        # Each index costs ~8 s to build over 220K lines on the embedded engine: only what queries use.
+        indexes=(
+            _ix(("order_id", 1), purpose="an order's lines"),
+            _ix(("store_id", 1), ("order_date", 1), purpose="recent demand and date-range analysis per store"),
+        ),
+        relationships=("order_id -> orders", "product_id -> products", "store_id -> stores"),
+    ),
+)
+
+SPECS: dict[str, CollectionSpec] = {spec.name: spec for spec in COLLECTIONS}
+SYNCED_COLLECTIONS: tuple[str, ...] = tuple(spec.name for spec in COLLECTIONS if spec.synced)
+
+
+def spec(name: str) -> CollectionSpec:
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise KeyError(f"unknown collection {name!r}; valid: {', '.join(SPECS)}") from None
+
+
+def is_timestamp(value: object) -> bool:
+    return isinstance(value, str) and bool(_TIMESTAMP_RE.match(value))
