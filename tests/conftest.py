@@ -21,6 +21,7 @@ from zava_core.config import Settings
 TEST_SEED = 424_242
 TEST_AS_OF = date(2026, 11, 1)
 SEEDED_DATABASE = "zava_test_small"
+WRITABLE_DATABASE = "zava_test_writes"
 
 
 @pytest.fixture(scope="session")
@@ -47,9 +48,8 @@ def settings_for(uri: str, database: str, **overrides) -> Settings:
     return replace(Settings(), mongodb_uri=uri, mongodb_database=database, **overrides)
 
 
-@pytest.fixture(scope="session")
-def seeded(mongo_uri: str) -> Settings:
-    """Settings pointing at the `small` dataset, seeded once per session (about 20 s on the engine)."""
+def seed_small(uri: str, database: str) -> Settings:
+    """Seed the `small` dataset into `database` (about 20 s on the engine) and return its settings."""
     from seeding.catalog import load_catalog
     from seeding.generate import Generator
     from seeding.pipeline import seed_database
@@ -57,7 +57,7 @@ def seeded(mongo_uri: str) -> Settings:
     from zava_core import db as zdb
     from zava_core.embeddings import get_embedder
 
-    settings = settings_for(mongo_uri, SEEDED_DATABASE)
+    settings = settings_for(uri, database)
 
     async def run() -> None:
         client = await zdb.connect(settings)
@@ -71,6 +71,18 @@ def seeded(mongo_uri: str) -> Settings:
 
     asyncio.run(run())
     return settings
+
+
+@pytest.fixture(scope="session")
+def seeded(mongo_uri: str) -> Settings:
+    """The `small` dataset, read-only by convention: tests that write use `writable`."""
+    return seed_small(mongo_uri, SEEDED_DATABASE)
+
+
+@pytest.fixture(scope="session")
+def writable(mongo_uri: str) -> Settings:
+    """A second `small` dataset for tests that write (orders, stock moves, counts)."""
+    return seed_small(mongo_uri, WRITABLE_DATABASE)
 
 
 @pytest.fixture

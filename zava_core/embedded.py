@@ -138,10 +138,9 @@ def ensure_running(data_dir: Path) -> EngineState:
     state_path, lock_path, storage, log_path = _paths(data_dir)
     with _locked(lock_path):
         state = _read_state(state_path)
-        if state and _pid_alive(state.pid):
-            if _wait_for_ping(state.uri, deadline=time.monotonic() + 5.0):
-                return state
-            # A live pid that does not answer is not ours to reuse (a stale file after a reboot).
+        # A live pid that does not answer is not ours to reuse (a stale file after a reboot).
+        if state and _pid_alive(state.pid) and _wait_for_ping(state.uri, deadline=time.monotonic() + 5.0):
+            return state
         storage.mkdir(parents=True, exist_ok=True)
         port = _free_port()
         with open(log_path, "ab") as log:
@@ -201,6 +200,10 @@ def stop(data_dir: Path, timeout_s: float = 30.0) -> bool:
         return True
 
 
+def _describe(state: EngineState) -> str:
+    return f"running: pid {state.pid}, {state.uri}, data {state.storage_path}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0] not in {"start", "stop", "status", "uri"}:
@@ -216,13 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command in {"start", "uri"}:
             state = ensure_running(data_dir)
-            print(state.uri if command == "uri" else f"running: pid {state.pid}, {state.uri}, data {state.storage_path}")
+            print(state.uri if command == "uri" else _describe(state))
             return 0
         if command == "stop":
             print("stopped" if stop(data_dir) else "not running")
             return 0
         state = running_state(data_dir)
-        print(f"running: pid {state.pid}, {state.uri}, data {state.storage_path}" if state else "not running")
+        print(_describe(state) if state else "not running")
         return 0 if state else 1
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)

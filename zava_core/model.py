@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -160,7 +160,7 @@ class Order(_Document):
     subtotal: Money = Field(description="Sum of unit_price x quantity")
     discount_total: Money
     total: Money = Field(description="subtotal - discount_total")
-    idempotency_key: str | None = Field(None, description="Set on orders created through create_order")
+    idempotency_key: str | None = Field(None, description="Only on orders made by create_order (absent otherwise)")
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -194,7 +194,7 @@ Direction = Literal[1, -1]
 class IndexSpec:
     keys: tuple[tuple[str, Direction], ...]
     unique: bool = False
-    partial: dict[str, Any] | None = None
+    sparse: bool = False
     purpose: str = ""
 
     @property
@@ -230,10 +230,14 @@ class CollectionSpec:
         )
 
 
-def _ix(*keys: tuple[str, Direction], unique: bool = False, partial: dict | None = None, purpose: str = "") -> IndexSpec:
-    return IndexSpec(keys=tuple(keys), unique=unique, partial=partial, purpose=purpose)
+def _ix(*keys: tuple[str, Direction], unique: bool = False, sparse: bool = False, purpose: str = "") -> IndexSpec:
+    return IndexSpec(keys=tuple(keys), unique=unique, sparse=sparse, purpose=purpose)
 
 
+# Index rule: `deleted` follows the equality keys, and every query's filter uses only the fields of
+# one index (in its prefix). The embedded engine plans an index only when it covers the whole
+# filter (with `deleted` outside the index, a lookup fell from 1.3 ms to a 100 ms collection scan);
+# a real MongoDB is just as happy with these shapes.
 COLLECTIONS: tuple[CollectionSpec, ...] = (
     CollectionSpec(
         "stores", Store, "store_id", synced=True, ditto_id="field",
@@ -248,16 +252,14 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
     CollectionSpec(
         "product_types", ProductType, "type_id", synced=True, ditto_id="match_ids",
         description="Product types within categories",
-        indexes=(_ix(("category_id", 1)),),
         relationships=("category_id -> categories",),
     ),
     CollectionSpec(
         "products", Product, "product_id", synced=True, ditto_id="field",
         description="The catalog: SKU, name, description, price, specifications",
         indexes=(
-            _ix(("sku", 1), unique=True, purpose="lookup by SKU"),
-            _ix(("category_id", 1)),
-            _ix(("type_id", 1)),
+            _ix(("sku", 1), unique=True, purpose="SKUs are unique"),
+            _ix(("category_id", 1), ("deleted", 1)),
         ),
         map_fields=("specifications",),
         relationships=("category_id -> categories", "type_id -> product_types"),
@@ -265,7 +267,7 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
     CollectionSpec(
         "product_embeddings", ProductEmbedding, "product_id", synced=False, ditto_id="field",
         description="One embedding per product for semantic search (stays in MongoDB)",
-        indexes=(_ix(("model", 1)),),
+        indexes=(_ix(("model", 1), ("deleted", 1), purpose="load one model's vectors"),),
         relationships=("product_id -> products",),
     ),
     CollectionSpec(
@@ -273,11 +275,10 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         description="Customers with their home store and the stores they shopped at",
         store_scope="customer",
         indexes=(
-            _ix(("primary_store_id", 1)),
-            _ix(("email", 1), purpose="find by e-mail (prefix range)"),
-            _ix(("phone", 1), purpose="find by phone"),
-            _ix(("last_name_lower", 1), ("first_name_lower", 1), purpose="find by name (prefix range)"),
-            _ix(("first_name_lower", 1), purpose="find by first name (prefix range)"),
+            _ix(("email", 1), ("deleted", 1), purpose="find by e-mail (prefix range)"),
+            _ix(("phone", 1), ("deleted", 1), purpose="find by phone"),
+            _ix(("last_name_lower", 1), ("deleted", 1), ("first_name_lower", 1), purpose="find by name"),
+            _ix(("first_name_lower", 1), ("deleted", 1), purpose="find by first name"),
         ),
         map_fields=("stores_shopped",),
         relationships=("primary_store_id -> stores",),
@@ -288,8 +289,10 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         store_scope="store_id",
         indexes=(
             _ix(("store_id", 1), ("product_id", 1), unique=True, purpose="one row per store and product"),
-            _ix(("product_id", 1)),
-            _ix(("store_id", 1), ("stock_level", 1), purpose="low-stock alerts"),
+            _ix(("product_id", 1), ("deleted", 1), ("store_id", 1), ("stock_level", 1),
+                purpose="stock of products, and the guarded decrement of create_order"),
+            _ix(("store_id", 1), ("deleted", 1), ("stock_level", 1), purpose="low-stock alerts of a store"),
+            _ix(("deleted", 1), ("stock_level", 1), purpose="low-stock alerts across stores"),
         ),
         map_fields=("location",),
         relationships=("store_id -> stores", "product_id -> products"),
@@ -299,9 +302,10 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         description="Order headers with denormalized customer and store names and totals",
         store_scope="store_id",
         indexes=(
-            _ix(("store_id", 1), ("order_date", -1), purpose="orders of a store by date"),
-            _ix(("customer_id", 1), ("order_date", -1), purpose="a customer's recent orders"),
-            _ix(("idempotency_key", 1), unique=True, partial={"idempotency_key": {"$type": "string"}},
+            _ix(("store_id", 1), ("deleted", 1), ("order_date", -1), purpose="orders of a store by date"),
+            _ix(("customer_id", 1), ("deleted", 1), ("store_id", 1), ("order_date", -1),
+                purpose="a customer's recent orders (within a store)"),
+            _ix(("idempotency_key", 1), unique=True, sparse=True,
                 purpose="create_order returns the first order for a repeated key"),
         ),
         relationships=("customer_id -> customers", "store_id -> stores", "order_items.order_id -> orders"),
@@ -312,8 +316,9 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         store_scope="store_id",
         # Each index costs ~8 s to build over 220K lines on the embedded engine: only what queries use.
         indexes=(
-            _ix(("order_id", 1), purpose="an order's lines"),
-            _ix(("store_id", 1), ("order_date", 1), purpose="recent demand and date-range analysis per store"),
+            _ix(("order_id", 1), ("deleted", 1), purpose="an order's lines"),
+            _ix(("store_id", 1), ("deleted", 1), ("order_date", 1),
+                purpose="recent demand and date-range analysis per store"),
         ),
         relationships=("order_id -> orders", "product_id -> products", "store_id -> stores"),
     ),

@@ -45,3 +45,10 @@ def parse_user_date(text: str, *, end_of_day: bool = False) -> str:
         return iso(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
     except ValueError:
         raise ValueError(f"{text!r} is not a date: use YYYY-MM-DD or an ISO-8601 timestamp") from None
+
+
+def current_date() -> dict[str, str]:
+    """Today in UTC, for resolving relative dates ("last month") before calling other tools."""
+    now = utc_now()
+    return {"utc_now": iso(now), "date": now.date().isoformat(), "weekday": now.strftime("%A"),
+            "month": now.strftime("%Y-%m"), "quarter": f"{now.year}-Q{(now.month - 1) // 3 + 1}"}

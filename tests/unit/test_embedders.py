@@ -46,15 +46,12 @@ PRODUCTS = {
     "and stops a running toilet.",
     "drill": "20V Cordless Drill/Driver. Compact 1/2-in. drill with two lithium-ion batteries, "
     "a charger and an LED work light.",
-    "paint": "Exterior Acrylic House Paint, 1 Gallon. Weather-resistant satin latex paint for siding, "
-    "trim and fences.",
-    "hose": "50 ft Garden Hose. Kink-resistant rubber water hose with brass fittings for watering "
-    "lawns and gardens.",
+    "paint": "Exterior Acrylic House Paint, 1 Gallon. Weather-resistant satin latex paint for siding, trim and fences.",
+    "hose": "50 ft Garden Hose. Kink-resistant rubber water hose with brass fittings for watering lawns and gardens.",
     "breaker": "20 Amp Single-Pole Circuit Breaker. Plug-in breaker for residential electrical load "
     "centers and panels.",
     "hammer": "16 oz Claw Hammer. Steel hammer with a fiberglass handle for driving and pulling nails.",
-    "plywood": "Sanded Plywood Sheet, 4 ft x 8 ft x 3/4 in. Pine plywood panel for shelving, subfloors "
-    "and cabinets.",
+    "plywood": "Sanded Plywood Sheet, 4 ft x 8 ft x 3/4 in. Pine plywood panel for shelving, subfloors and cabinets.",
     "bin": "27 Gallon Storage Tote. Stackable plastic storage bin with a snap-on lid for garage and "
     "closet organization.",
 }

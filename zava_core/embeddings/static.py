@@ -159,9 +159,8 @@ def _load(model_dir: str, use_fast_tokenizer: bool | None) -> _StaticModel:
     config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
     max_length = config.get("max_length", _DEFAULT_MAX_LENGTH)
 
-    spec = json.loads(tok_bytes.decode("utf-8"))
-    tokenizer = WordPieceTokenizer(
-        spec, use_fast=use_fast_tokenizer, source=str(directory / "tokenizer.json")
+    tokenizer = WordPieceTokenizer.from_json(
+        tok_bytes.decode("utf-8"), use_fast=use_fast_tokenizer, source=str(directory / "tokenizer.json")
     )
     n_tokens = len(mapping) if mapping is not None else table.shape[0]
     if tokenizer.vocab_size != n_tokens:

@@ -3,8 +3,8 @@
 It reproduces what the ``tokenizers`` library does for a ``BertNormalizer`` +
 ``BertPreTokenizer`` + ``WordPiece`` pipeline (the all-MiniLM-L6-v2 / BERT uncased setup):
 
-* clean text: drop NUL, U+FFFD and control/format characters (Unicode ``C*`` except
-  unassigned ``Cn``), turn whitespace into spaces;
+* clean text: drop NUL, U+FFFD and control/format/private-use characters, turn whitespace
+  into spaces;
 * put spaces around CJK ideographs;
 * strip accents (NFD, drop ``Mn``) and lowercase, character by character;
 * split on whitespace, and isolate every punctuation character (ASCII punctuation and
@@ -14,9 +14,11 @@ It reproduces what the ``tokenizers`` library does for a ``BertNormalizer`` +
   ``[UNK]``;
 * added tokens (``[PAD]``, ``[UNK]`` ...) written literally in the text are kept whole.
 
-No special tokens are added and nothing is truncated. When the ``tokenizers`` library is
-importable it is used instead (identical ids, several times faster); ``use_fast=False`` forces
-the pure-Python path. The tests check both paths give the same ids.
+Character classes come from tables probed out of the ``tokenizers`` library itself (below), not
+from ``unicodedata``, whose Unicode version differs from the library's: with them the two agree
+on every code point. No special tokens are added and nothing is truncated. When the
+``tokenizers`` library is importable it is used instead (identical ids); ``use_fast=False``
+forces the pure-Python path. The tests check both paths give the same ids.
 """
 
 from __future__ import annotations
@@ -39,9 +41,7 @@ _WHITESPACE = frozenset(
 )
 
 # CJK ranges exactly as the tokenizers library's BertNormalizer lists them.
-_CJK_RANGES = (
-    "4e00-9fff,3400-4dbf,20000-2a6df,2a700-2b73f,2b740-2b81f,2b920-2ceaf,f900-faff,2f800-2fa1f"
-)
+_CJK_RANGES = "4e00-9fff,3400-4dbf,20000-2a6df,2a700-2b73f,2b740-2b81f,2b920-2ceaf,f900-faff,2f800-2fa1f"
 
 # The tokenizers library classifies characters with Unicode tables older than Python's
 # unicodedata (its control, non-spacing-mark and punctuation sets predate Unicode 9), and
@@ -105,27 +105,64 @@ _PUNCT_RANGES = (
     "173c-1173e,12470-12474,16a6e-16a6f,16af5,16b37-16b3b,16b44,1bc9f,1da87-1da8b"
 )
 _NFD_OVERRIDES = {
-    '\U00011938': '\U00011938',
+    "\U00011938": "\U00011938",
 }
 _LOWER_OVERRIDES = {
-    '\u1c89': '\u1c8a', '\ua7cb': '\u0264', '\ua7cc': '\ua7cd', '\ua7ce': '\ua7cf',
-    '\ua7d2': '\ua7d3', '\ua7d4': '\ua7d5', '\ua7da': '\ua7db', '\ua7dc': '\u019b',
-    '\U00010d50': '\U00010d70', '\U00010d51': '\U00010d71', '\U00010d52': '\U00010d72',
-    '\U00010d53': '\U00010d73', '\U00010d54': '\U00010d74', '\U00010d55': '\U00010d75',
-    '\U00010d56': '\U00010d76', '\U00010d57': '\U00010d77', '\U00010d58': '\U00010d78',
-    '\U00010d59': '\U00010d79', '\U00010d5a': '\U00010d7a', '\U00010d5b': '\U00010d7b',
-    '\U00010d5c': '\U00010d7c', '\U00010d5d': '\U00010d7d', '\U00010d5e': '\U00010d7e',
-    '\U00010d5f': '\U00010d7f', '\U00010d60': '\U00010d80', '\U00010d61': '\U00010d81',
-    '\U00010d62': '\U00010d82', '\U00010d63': '\U00010d83', '\U00010d64': '\U00010d84',
-    '\U00010d65': '\U00010d85', '\U00016ea0': '\U00016ebb', '\U00016ea1': '\U00016ebc',
-    '\U00016ea2': '\U00016ebd', '\U00016ea3': '\U00016ebe', '\U00016ea4': '\U00016ebf',
-    '\U00016ea5': '\U00016ec0', '\U00016ea6': '\U00016ec1', '\U00016ea7': '\U00016ec2',
-    '\U00016ea8': '\U00016ec3', '\U00016ea9': '\U00016ec4', '\U00016eaa': '\U00016ec5',
-    '\U00016eab': '\U00016ec6', '\U00016eac': '\U00016ec7', '\U00016ead': '\U00016ec8',
-    '\U00016eae': '\U00016ec9', '\U00016eaf': '\U00016eca', '\U00016eb0': '\U00016ecb',
-    '\U00016eb1': '\U00016ecc', '\U00016eb2': '\U00016ecd', '\U00016eb3': '\U00016ece',
-    '\U00016eb4': '\U00016ecf', '\U00016eb5': '\U00016ed0', '\U00016eb6': '\U00016ed1',
-    '\U00016eb7': '\U00016ed2', '\U00016eb8': '\U00016ed3',
+    "\u1c89": "\u1c8a",
+    "\ua7cb": "\u0264",
+    "\ua7cc": "\ua7cd",
+    "\ua7ce": "\ua7cf",
+    "\ua7d2": "\ua7d3",
+    "\ua7d4": "\ua7d5",
+    "\ua7da": "\ua7db",
+    "\ua7dc": "\u019b",
+    "\U00010d50": "\U00010d70",
+    "\U00010d51": "\U00010d71",
+    "\U00010d52": "\U00010d72",
+    "\U00010d53": "\U00010d73",
+    "\U00010d54": "\U00010d74",
+    "\U00010d55": "\U00010d75",
+    "\U00010d56": "\U00010d76",
+    "\U00010d57": "\U00010d77",
+    "\U00010d58": "\U00010d78",
+    "\U00010d59": "\U00010d79",
+    "\U00010d5a": "\U00010d7a",
+    "\U00010d5b": "\U00010d7b",
+    "\U00010d5c": "\U00010d7c",
+    "\U00010d5d": "\U00010d7d",
+    "\U00010d5e": "\U00010d7e",
+    "\U00010d5f": "\U00010d7f",
+    "\U00010d60": "\U00010d80",
+    "\U00010d61": "\U00010d81",
+    "\U00010d62": "\U00010d82",
+    "\U00010d63": "\U00010d83",
+    "\U00010d64": "\U00010d84",
+    "\U00010d65": "\U00010d85",
+    "\U00016ea0": "\U00016ebb",
+    "\U00016ea1": "\U00016ebc",
+    "\U00016ea2": "\U00016ebd",
+    "\U00016ea3": "\U00016ebe",
+    "\U00016ea4": "\U00016ebf",
+    "\U00016ea5": "\U00016ec0",
+    "\U00016ea6": "\U00016ec1",
+    "\U00016ea7": "\U00016ec2",
+    "\U00016ea8": "\U00016ec3",
+    "\U00016ea9": "\U00016ec4",
+    "\U00016eaa": "\U00016ec5",
+    "\U00016eab": "\U00016ec6",
+    "\U00016eac": "\U00016ec7",
+    "\U00016ead": "\U00016ec8",
+    "\U00016eae": "\U00016ec9",
+    "\U00016eaf": "\U00016eca",
+    "\U00016eb0": "\U00016ecb",
+    "\U00016eb1": "\U00016ecc",
+    "\U00016eb2": "\U00016ecd",
+    "\U00016eb3": "\U00016ece",
+    "\U00016eb4": "\U00016ecf",
+    "\U00016eb5": "\U00016ed0",
+    "\U00016eb6": "\U00016ed1",
+    "\U00016eb7": "\U00016ed2",
+    "\U00016eb8": "\U00016ed3",
 }
 
 
@@ -178,9 +215,7 @@ def _char_class(ch: str) -> int:
     return cls
 
 
-_NFD_SPLIT = (
-    re.compile("(" + "|".join(re.escape(c) for c in _NFD_OVERRIDES) + ")") if _NFD_OVERRIDES else None
-)
+_NFD_SPLIT = re.compile("(" + "|".join(re.escape(c) for c in _NFD_OVERRIDES) + ")") if _NFD_OVERRIDES else None
 
 
 def _nfd(text: str) -> str:
@@ -189,9 +224,7 @@ def _nfd(text: str) -> str:
     if _NFD_SPLIT is None:
         return unicodedata.normalize("NFD", text)
     parts = _NFD_SPLIT.split(text)
-    return "".join(
-        _NFD_OVERRIDES[p] if i % 2 else unicodedata.normalize("NFD", p) for i, p in enumerate(parts)
-    )
+    return "".join(_NFD_OVERRIDES[p] if i % 2 else unicodedata.normalize("NFD", p) for i, p in enumerate(parts))
 
 
 def _lower(ch: str) -> str:
@@ -201,7 +234,14 @@ def _lower(ch: str) -> str:
 class WordPieceTokenizer:
     """BERT WordPiece tokenizer built from a ``tokenizer.json`` file."""
 
-    def __init__(self, spec: dict[str, Any], *, use_fast: bool | None = None, source: str | None = None):
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        *,
+        use_fast: bool | None = None,
+        source: str | None = None,
+        spec_text: str | None = None,
+    ):
         model = spec.get("model") or {}
         if model.get("type") != "WordPiece":
             raise ValueError(f"not a WordPiece tokenizer: model type {model.get('type')!r}")
@@ -239,10 +279,7 @@ class WordPieceTokenizer:
                 if use_fast:
                     raise
             else:
-                if source is not None and Path(source).is_file():
-                    fast = Tokenizer.from_file(source)
-                else:
-                    fast = Tokenizer.from_str(json.dumps(spec))
+                fast = Tokenizer.from_str(spec_text if spec_text is not None else json.dumps(spec))
                 fast.no_truncation()
                 fast.no_padding()
                 self._fast = fast
@@ -257,10 +294,14 @@ class WordPieceTokenizer:
         return re.compile("(" + "|".join(re.escape(t) for t in ordered) + ")")
 
     @classmethod
+    def from_json(cls, text: str, *, use_fast: bool | None = None, source: str | None = None) -> WordPieceTokenizer:
+        """From the text of a ``tokenizer.json`` (both paths use exactly this text)."""
+        return cls(json.loads(text), use_fast=use_fast, source=source, spec_text=text)
+
+    @classmethod
     def from_file(cls, path: str | Path, *, use_fast: bool | None = None) -> WordPieceTokenizer:
         path = Path(path)
-        spec = json.loads(path.read_text(encoding="utf-8"))
-        return cls(spec, use_fast=use_fast, source=str(path))
+        return cls.from_json(path.read_text(encoding="utf-8"), use_fast=use_fast, source=str(path))
 
     @property
     def vocab_size(self) -> int:

@@ -1,0 +1,99 @@
+"""What both servers share: the lifespan (one zava_core client per process), the caller's scope,
+and the mapping of zava_core's expected failures to the SDK's ToolError.
+
+Every tool body runs inside `async with call(ctx) as (zava, scope)`: the scope comes from the
+launch identity (stdio, in-process) or from the verified bearer token (HTTP, SSE). With neither,
+the call is refused: no identity, no data.
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from mcp.server import MCPServer
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
+from pymongo.errors import PyMongoError
+
+from mcp_servers.common.tokens import Identity
+from zava_core.config import Settings, redact_uri
+from zava_core.context import Zava
+from zava_core.errors import ZavaError
+from zava_core.identity import Scope
+from zava_core.search import semantic_search_state
+
+log = logging.getLogger("zava.mcp")
+
+READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
+
+
+@dataclass
+class AppState:
+    zava: Zava
+    launch_identity: Identity | None
+
+
+def make_lifespan(settings: Settings, launch_identity: Identity | None):
+    @asynccontextmanager
+    async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
+        zava = await Zava.open(settings)
+        warm = None
+        try:
+            if launch_identity is not None:
+                await scope_for(zava, launch_identity)  # an unknown --store fails at start, not per call
+            # Load the embedder and the vectors while the client is still connecting.
+            warm = asyncio.create_task(_warm_up(zava))
+            yield AppState(zava=zava, launch_identity=launch_identity)
+        finally:
+            if warm is not None:
+                warm.cancel()
+            await zava.close()
+
+    return lifespan
+
+
+async def _warm_up(zava: Zava) -> None:
+    try:
+        await semantic_search_state(zava).prepare()
+    except Exception as exc:  # the first search will report it properly
+        log.info("semantic search not warmed up: %s", exc)
+
+
+async def scope_for(zava: Zava, identity: Identity) -> Scope:
+    directory = (await zava.reference.get()).stores
+    if identity.head_office:
+        return Scope.for_head_office(directory)
+    return Scope.for_store_manager(directory.resolve(identity.store or ""))
+
+
+def _request_identity(state: AppState) -> Identity | None:
+    token = get_access_token()
+    if token is not None:
+        return Identity.parse((token.claims or {}).get("identity", ""))
+    return state.launch_identity
+
+
+@asynccontextmanager
+async def call(ctx: Context) -> AsyncIterator[tuple[Zava, Scope]]:
+    """Resolve the caller and run a tool body, turning expected failures into ToolError."""
+    state: AppState = ctx.request_context.lifespan_context
+    try:
+        identity = _request_identity(state)
+        if identity is None:
+            raise ToolError("no identity: start the server with --store or --head-office, or send a bearer token")
+        scope = await scope_for(state.zava, identity)
+        yield state.zava, scope
+    except ToolError:
+        raise
+    except ZavaError as exc:
+        raise ToolError(str(exc)) from None
+    except PyMongoError as exc:
+        log.warning("database error: %s", redact_uri(str(exc))[:300])
+        raise ToolError("the database is unavailable right now; nothing was changed, try again shortly") from None
+    except Exception:
+        log.exception("unexpected error in a tool")
+        raise ToolError("unexpected server error (details are in the server log)") from None

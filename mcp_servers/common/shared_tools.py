@@ -1,0 +1,41 @@
+"""Tools both servers offer: the current date and semantic product search."""
+
+from typing import Annotated
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from mcp_servers.common.app import READ_ONLY, call
+from zava_core import search, timeutil
+from zava_core.shaping import Out
+
+
+class CurrentDate(Out):
+    utc_now: str
+    date: str
+    weekday: str
+    month: str
+    quarter: str
+
+
+def register_shared_tools(server: MCPServer) -> None:
+    @server.tool(annotations=READ_ONLY)
+    async def get_current_utc_date() -> CurrentDate:
+        """Current UTC date and time, to turn 'last month' or 'this quarter' into dates."""
+        return CurrentDate(**timeutil.current_date())
+
+    @server.tool(annotations=READ_ONLY)
+    async def semantic_search_products(
+        ctx: Context,
+        query_description: Annotated[str, Field(min_length=3, max_length=1000,
+                                                description="What the customer needs, in plain words")],
+        max_rows: Annotated[int, Field(ge=1, le=100)] = 10,
+        similarity_threshold: Annotated[float, Field(ge=0, le=100, description="Minimum similarity, %")] = 30,
+        category: Annotated[str | None, Field(description="Category name, e.g. PLUMBING")] = None,
+        in_stock_only: bool = False,
+    ) -> search.SemanticSearchResult:
+        """Find products by meaning ('stop a running toilet'), best first, with stock in your stores."""
+        async with call(ctx) as (zava, scope):
+            return await search.semantic_search_products(zava, scope, query_description, max_rows,
+                                                         similarity_threshold, category, in_stock_only)

@@ -1,0 +1,126 @@
+"""Bearer tokens for the HTTP transports: issued per identity, stored only as SHA-256 hashes.
+
+    python -m mcp_servers.tokens issue --store seattle [--expires-days 90] [--label "tablet 3"]
+    python -m mcp_servers.tokens issue --head-office
+    python -m mcp_servers.tokens list
+    python -m mcp_servers.tokens revoke TOKEN_ID
+
+The file (ZAVA_TOKENS_FILE, default <data dir>/tokens.json) is re-read when it changes, so a
+revocation takes effect on the next request without a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mcp.server.auth.provider import AccessToken
+
+from zava_core.timeutil import now_iso
+
+TOKEN_PREFIX = "zava_"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a caller is, before it is checked against the stores in the database."""
+
+    head_office: bool
+    store: str | None = None
+
+    @property
+    def label(self) -> str:
+        return "head-office" if self.head_office else f"store:{self.store}"
+
+    @classmethod
+    def parse(cls, label: str) -> Identity:
+        if label == "head-office":
+            return cls(head_office=True)
+        if label.startswith("store:") and label[6:]:
+            return cls(head_office=False, store=label[6:])
+        raise ValueError(f"unknown identity {label!r}")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._mtime: float | None = None
+        self._entries: dict[str, dict] = {}
+
+    def _load(self) -> dict[str, dict]:
+        try:
+            mtime = self.path.stat().st_mtime
+        except FileNotFoundError:
+            self._entries, self._mtime = {}, None
+            return self._entries
+        if mtime != self._mtime:
+            raw = json.loads(self.path.read_text() or "{}")
+            self._entries = {e["sha256"]: e for e in raw.get("tokens", [])}
+            self._mtime = mtime
+        return self._entries
+
+    def has_tokens(self) -> bool:
+        return any(not e.get("revoked") for e in self._load().values())
+
+    def lookup(self, token: str) -> Identity | None:
+        entry = self._load().get(hash_token(token))
+        if entry is None or entry.get("revoked"):
+            return None
+        if entry.get("expires_at") and entry["expires_at"] < time.time():
+            return None
+        return Identity.parse(entry["identity"])
+
+    def issue(self, identity: Identity, *, expires_days: float | None = None, label: str = "") -> tuple[str, str]:
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token_id = "tok_" + secrets.token_hex(4)
+        entries = list(self._load().values())
+        entries.append({"id": token_id, "sha256": hash_token(token), "identity": identity.label, "label": label,
+                        "created_at": now_iso(),
+                        "expires_at": time.time() + expires_days * 86400 if expires_days else None,
+                        "revoked": False})
+        self._write(entries)
+        return token_id, token
+
+    def revoke(self, token_id: str) -> bool:
+        entries = list(self._load().values())
+        found = False
+        for entry in entries:
+            if entry["id"] == token_id and not entry.get("revoked"):
+                entry["revoked"] = True
+                found = True
+        self._write(entries)
+        return found
+
+    def entries(self) -> list[dict]:
+        return list(self._load().values())
+
+    def _write(self, entries: list[dict]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"tokens": entries}, indent=2))
+        os.chmod(tmp, 0o600)
+        tmp.replace(self.path)
+        self._mtime = None
+
+
+class StoreTokenVerifier:
+    """The MCP SDK's TokenVerifier: a known, unexpired, unrevoked token becomes an AccessToken."""
+
+    def __init__(self, store: TokenStore) -> None:
+        self.store = store
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        identity = self.store.lookup(token)
+        if identity is None:
+            return None
+        return AccessToken(token=token, client_id=identity.label, scopes=["zava"], subject=identity.label,
+                           claims={"identity": identity.label})

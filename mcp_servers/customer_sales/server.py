@@ -1,0 +1,131 @@
+"""zava-customer-sales: the Worker app and the Sales Rep app.
+
+Each tool validates its arguments, calls zava_core with the caller's scope, and returns zava_core's
+model. Store rules, limits and queries live in zava_core, never here.
+"""
+
+from typing import Annotated
+
+from mcp.server import MCPServer
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import Context
+from mcp_types import ToolAnnotations
+from pydantic import Field
+
+from mcp_servers.common.app import READ_ONLY, call, make_lifespan
+from mcp_servers.common.shared_tools import register_shared_tools
+from mcp_servers.common.tokens import Identity
+from zava_core import customers, inventory, orders, products
+from zava_core.config import Settings
+
+NAME = "zava-customer-sales"
+INSTRUCTIONS = (
+    "Zava DIY retail (7 Washington stores + online). Find products by name or meaning, check stock and shelf "
+    "locations, look up customers and their orders, create orders, move stock and record counts. "
+    "You only see the stores your identity allows. Stores can be named 'Seattle' or 'store_seattle'."
+)
+
+Sku = Annotated[str, Field(min_length=4, max_length=20, description="Product SKU, e.g. PTDR000001")]
+StoreName = Annotated[str, Field(min_length=2, max_length=60, description="Store, e.g. Seattle")]
+OptionalStore = Annotated[str | None, Field(max_length=60, description="Store, e.g. Seattle; all yours if omitted")]
+LocationPart = Annotated[str, Field(min_length=1, max_length=12)]
+
+WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+OVERWRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
+
+
+def build_server(settings: Settings, identity: Identity | None, *, read_only: bool = False,
+                 auth: AuthSettings | None = None, token_verifier: TokenVerifier | None = None) -> MCPServer:
+    """`identity` is the launch identity (stdio, tests); HTTP passes `auth` and a token verifier instead."""
+    server = MCPServer(NAME, instructions=INSTRUCTIONS, lifespan=make_lifespan(settings, identity),
+                       auth=auth, token_verifier=token_verifier)
+    register_shared_tools(server)
+
+    @server.tool(annotations=READ_ONLY)
+    async def get_products_by_name(
+        ctx: Context,
+        product_name: Annotated[str, Field(min_length=2, max_length=200, description="Words of a name, or a SKU")],
+        max_rows: Annotated[int, Field(ge=1, le=100)] = 20,
+    ) -> products.ProductSearchResult:
+        """Products whose name, description or SKU contains the text; price and stock in your stores."""
+        async with call(ctx) as (zava, scope):
+            return await products.find_products_by_name(zava, scope, product_name, max_rows)
+
+    @server.tool(annotations=READ_ONLY)
+    async def get_product_details(ctx: Context, sku: Sku) -> products.ProductDetails:
+        """Everything about one product: description, price, cost, specifications, stock per store."""
+        async with call(ctx) as (zava, scope):
+            return await products.product_details(zava, scope, sku)
+
+    @server.tool(annotations=READ_ONLY)
+    async def get_inventory(ctx: Context, sku: Sku, store: OptionalStore = None) -> inventory.InventoryReport:
+        """Stock of one product per store, with aisle/shelf/bin, last count and a low-stock flag."""
+        async with call(ctx) as (zava, scope):
+            return await inventory.get_inventory(zava, scope, sku, store)
+
+    @server.tool(annotations=READ_ONLY)
+    async def get_low_stock_items(
+        ctx: Context,
+        store: OptionalStore = None,
+        threshold: Annotated[int, Field(ge=0, le=100_000, description="Alert at or below this many units")] = 10,
+        category: Annotated[str | None, Field(max_length=60, description="Category name, e.g. HARDWARE")] = None,
+        max_rows: Annotated[int, Field(ge=1, le=100)] = 20,
+    ) -> inventory.LowStockReport:
+        """Items at or below the threshold, lowest first, with where they sit on the shelf."""
+        async with call(ctx) as (zava, scope):
+            return await inventory.get_low_stock_items(zava, scope, store, threshold, category, max_rows)
+
+    @server.tool(annotations=READ_ONLY)
+    async def find_customers(
+        ctx: Context,
+        query: Annotated[str, Field(min_length=2, max_length=100, description="Name, e-mail, phone or cust_ id")],
+        max_rows: Annotated[int, Field(ge=1, le=100)] = 10,
+    ) -> customers.CustomerSearchResult:
+        """Customers of your stores by name prefix ('john smi'), e-mail, phone or customer id."""
+        async with call(ctx) as (zava, scope):
+            return await customers.find_customers(zava, scope, query, max_rows)
+
+    @server.tool(annotations=READ_ONLY)
+    async def get_customer_orders(
+        ctx: Context,
+        customer_id: Annotated[str, Field(min_length=5, max_length=20, description="e.g. cust_000123")],
+        max_rows: Annotated[int, Field(ge=1, le=100)] = 10,
+    ) -> customers.CustomerOrders:
+        """A customer's most recent orders at your stores, with their lines."""
+        async with call(ctx) as (zava, scope):
+            return await customers.get_customer_orders(zava, scope, customer_id, max_rows)
+
+    if read_only:
+        return server
+
+    @server.tool(annotations=WRITES)
+    async def create_order(
+        ctx: Context,
+        customer_id: Annotated[str, Field(min_length=5, max_length=20, description="e.g. cust_000123")],
+        store: StoreName,
+        items: Annotated[list[orders.OrderLineRequest], Field(min_length=1, max_length=orders.MAX_LINES)],
+        idempotency_key: Annotated[str, Field(min_length=8, max_length=128,
+                                              description="Unique per order; resend the same key to retry safely")],
+    ) -> orders.CreatedOrder:
+        """Order items for a customer at a store. All lines or none: stock never goes below zero."""
+        async with call(ctx) as (zava, scope):
+            return await orders.create_order(zava, scope, customer_id, store, items, idempotency_key)
+
+    @server.tool(annotations=OVERWRITES)
+    async def move_inventory(ctx: Context, sku: Sku, store: StoreName, aisle: LocationPart, shelf: LocationPart,
+                             bin: LocationPart) -> inventory.MoveResult:
+        """Record that a product now sits at a new aisle/shelf/bin in a store."""
+        async with call(ctx) as (zava, scope):
+            return await inventory.move_inventory(zava, scope, sku, store, aisle, shelf, bin)
+
+    @server.tool(annotations=OVERWRITES)
+    async def update_stock_count(
+        ctx: Context, sku: Sku, store: StoreName,
+        counted_quantity: Annotated[int, Field(ge=0, le=1_000_000, description="Units counted on the shelf")],
+    ) -> inventory.StockCountResult:
+        """Record a stock audit: sets the stock level to the counted quantity and stamps last_counted."""
+        async with call(ctx) as (zava, scope):
+            return await inventory.update_stock_count(zava, scope, sku, store, counted_quantity)
+
+    return server

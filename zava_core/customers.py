@@ -1,0 +1,170 @@
+"""Customers for the Sales Rep app: find by name, e-mail or phone, and recent orders, within scope.
+
+Searches use indexed prefix ranges on lower-case fields (`last_name_lower`, `email`, `phone`):
+the embedded engine does not use an index for an anchored regex (540 ms over 25K customers vs
+35 ms for the same range query), and a real MongoDB is faster with ranges too. The store scope
+(home store, or ordered there) is checked on every candidate before anything is returned.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field
+
+from zava_core.context import Zava
+from zava_core.errors import InvalidArgument, NotFound
+from zava_core.identity import Scope
+from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
+
+_CUSTOMER_ID = re.compile(r"^cust_\d{1,12}$")
+_NAME_WORD = re.compile(r"[a-z][a-z'\-]*")
+
+
+class CustomerSummary(Out):
+    customer_id: str
+    name: str
+    email: str
+    phone: str
+    home_store_id: str
+    stores_shopped: list[str] = Field(description="Store ids where the customer has ordered")
+
+
+class CustomerSearchResult(Out):
+    customers: list[CustomerSummary]
+    meta: ListMeta
+
+
+class OrderLineView(Out):
+    sku: str
+    product_name: str
+    quantity: int
+    unit_price: float
+    discount_percent: int
+    total_amount: float
+
+
+class OrderView(Out):
+    order_id: str
+    order_date: str
+    store_id: str
+    store_name: str
+    customer_id: str
+    customer_name: str
+    status: str
+    item_count: int
+    subtotal: float
+    discount_total: float
+    total: float
+    lines: list[OrderLineView]
+
+
+class CustomerOrders(Out):
+    customer: CustomerSummary
+    orders: list[OrderView]
+    meta: ListMeta
+
+
+def customer_summary(doc: dict) -> CustomerSummary:
+    return CustomerSummary(customer_id=doc["customer_id"], name=f"{doc['first_name']} {doc['last_name']}",
+                           email=doc["email"], phone=doc["phone"], home_store_id=doc["primary_store_id"],
+                           stores_shopped=sorted(doc.get("stores_shopped") or {}))
+
+
+SCAN_CAP = 2_000  # candidates read per search branch before the scope check
+
+
+def _prefix(field: str, text: str) -> dict:
+    return {field: {"$gte": text, "$lt": text + "\uffff"}, "deleted": False}
+
+
+def search_filters(query: str) -> list[dict]:
+    """The indexed MongoDB filters whose union answers a customer query (an id, e-mail, phone or name).
+
+    One filter per index rather than one `$or`: the embedded engine scans the collection for `$or`.
+    """
+    text = " ".join(str(query).split())
+    if len(text) < 2:
+        raise InvalidArgument("query needs at least 2 characters: a name, e-mail, phone or customer id")
+    lowered = text.lower()
+    if _CUSTOMER_ID.match(lowered):
+        return [{"_id": lowered}]
+    if "@" in lowered:
+        return [_prefix("email", lowered)]
+    digits = re.sub(r"\D", "", text)
+    if digits and not re.search(r"[a-zA-Z]", text):
+        if len(digits) < 4:
+            raise InvalidArgument("a phone search needs at least 4 digits")
+        if len(digits) == 10:
+            return [{"phone": f"({digits[:3]}) {digits[3:6]}-{digits[6:]}", "deleted": False}]
+        return [{"phone": {"$regex": r"\D*".join(digits)}, "deleted": False}]
+    words = _NAME_WORD.findall(lowered)
+    if not words:
+        raise InvalidArgument("query must contain a name, e-mail, phone number or customer id")
+    if len(words) == 1:
+        return [_prefix("last_name_lower", words[0]), _prefix("first_name_lower", words[0])]
+    first, last = words[0], words[-1]
+    return [{**_prefix("first_name_lower", first), **_prefix("last_name_lower", last)},
+            {**_prefix("last_name_lower", first), **_prefix("first_name_lower", last)}]
+
+
+async def find_customers(zava: Zava, scope: Scope, query: str, max_rows: int = 10) -> CustomerSearchResult:
+    limit, note = cap_rows(max_rows)
+    found: dict[str, dict] = {}
+    capped = False
+    for query_filter in search_filters(query):
+        docs = await zava.db["customers"].find(query_filter).limit(SCAN_CAP + 1).to_list()
+        capped |= len(docs) > SCAN_CAP
+        for doc in docs[:SCAN_CAP]:
+            # The store scope, applied here for every caller: home store, or ordered there.
+            if not doc.get("deleted") and scope.can_see_customer(doc):
+                found[doc["_id"]] = doc
+    ordered = sorted(found.values(), key=lambda d: (d["last_name_lower"], d["first_name_lower"], d["_id"]))
+    customers = [customer_summary(d) for d in ordered[:limit]]
+    hint = None if customers else f"no customer matched within your scope ({scope.label})"
+    cap_note = "many customers matched: add more of the name" if capped else None
+    return CustomerSearchResult(customers=customers, meta=list_meta(
+        len(customers), total=None if capped else len(ordered), truncated=capped or len(ordered) > limit,
+        notes=[note, cap_note, hint]))
+
+
+async def visible_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
+    """The customer document, if it exists and the scope may see it (else NotFound: never reveal which)."""
+    cid = str(customer_id).strip().lower()
+    if not _CUSTOMER_ID.match(cid):
+        raise InvalidArgument("customer_id looks like cust_000123; find it with find_customers")
+    doc = await zava.db["customers"].find_one({"_id": cid})
+    if doc is None or doc.get("deleted") or not scope.can_see_customer(doc):
+        raise NotFound(f"no customer {cid} within your scope ({scope.label})")
+    return doc
+
+
+def order_view(order: dict, lines: list[dict]) -> OrderView:
+    return OrderView(
+        order_id=order["order_id"], order_date=order["order_date"], store_id=order["store_id"],
+        store_name=order["store_name"], customer_id=order["customer_id"], customer_name=order["customer_name"],
+        status=order["status"], item_count=order["item_count"], subtotal=order["subtotal"],
+        discount_total=order["discount_total"], total=order["total"],
+        lines=[OrderLineView(sku=ln["sku"], product_name=ln["product_name"], quantity=ln["quantity"],
+                             unit_price=ln["unit_price"], discount_percent=ln["discount_percent"],
+                             total_amount=ln["total_amount"]) for ln in lines],
+    )
+
+
+async def orders_with_lines(zava: Zava, orders: list[dict]) -> list[OrderView]:
+    ids = [o["order_id"] for o in orders]
+    lines: dict[str, list[dict]] = {}
+    async for line in zava.db["order_items"].find({"order_id": {"$in": ids}, "deleted": False}).sort("sku", 1):
+        lines.setdefault(line["order_id"], []).append(line)
+    return [order_view(o, lines.get(o["order_id"], [])) for o in orders]
+
+
+async def get_customer_orders(zava: Zava, scope: Scope, customer_id: str, max_rows: int = 10) -> CustomerOrders:
+    limit, note = cap_rows(max_rows)
+    customer = await visible_customer(zava, scope, customer_id)
+    query = {"customer_id": customer["_id"], "deleted": False, **scope.store_filter()}
+    orders = await zava.db["orders"].find(query).sort("order_date", -1).limit(limit + 1).to_list()
+    views = await orders_with_lines(zava, orders[:limit])
+    scope_note = None if scope.head_office else f"only orders placed at your store(s) ({scope.label})"
+    return CustomerOrders(customer=customer_summary(customer), orders=views,
+                          meta=list_meta(len(views), truncated=len(orders) > limit, notes=[note, scope_note]))

@@ -1,0 +1,100 @@
+"""Who is calling, and which stores they may see: the row-level security of the original, done right.
+
+A caller is head office (every store) or the manager of one store. There is no default: code that
+reads or writes store-scoped data takes a `Scope` argument, and a `Scope` exists only for an
+identity that was established at the door (launch flags on stdio, a verified token on HTTP).
+No tool argument can widen it: a requested store outside the scope is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zava_core.errors import InvalidArgument, OutOfScope
+
+
+@dataclass(frozen=True)
+class StoreRef:
+    store_id: str
+    store_name: str
+    short_name: str
+    is_online: bool
+
+
+class StoreDirectory:
+    """Resolves a store named by id (`store_seattle`), short name (`Seattle`) or full name, any case."""
+
+    def __init__(self, stores: list[StoreRef]) -> None:
+        self.stores = sorted(stores, key=lambda s: s.store_id)
+        self._by_key: dict[str, StoreRef] = {}
+        for store in self.stores:
+            for key in (store.store_id, store.store_name, store.short_name, store.store_id.removeprefix("store_")):
+                self._by_key[_norm(key)] = store
+
+    @property
+    def ids(self) -> list[str]:
+        return [s.store_id for s in self.stores]
+
+    def get(self, store_id: str) -> StoreRef:
+        return self.resolve(store_id)
+
+    def resolve(self, name: str) -> StoreRef:
+        store = self._by_key.get(_norm(name))
+        if store is None:
+            valid = ", ".join(s.short_name for s in self.stores)
+            raise InvalidArgument(f"unknown store {name!r}; use one of: {valid} (or an id such as store_seattle)")
+        return store
+
+
+def _norm(text: str) -> str:
+    return " ".join(str(text).lower().replace("_", " ").split())
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The stores a caller may see. Build it with `head_office()` or `store_manager()` only."""
+
+    store_ids: frozenset[str]
+    head_office: bool
+    label: str
+
+    @classmethod
+    def for_head_office(cls, directory: StoreDirectory) -> Scope:
+        return cls(frozenset(directory.ids), True, "head office")
+
+    @classmethod
+    def for_store_manager(cls, store: StoreRef) -> Scope:
+        return cls(frozenset({store.store_id}), False, f"manager of {store.store_name}")
+
+    def stores(self, requested: str | None, directory: StoreDirectory) -> list[str]:
+        """The store ids to query: the requested one (if visible) or every visible store."""
+        if requested is None or not str(requested).strip():
+            return sorted(self.store_ids)
+        store = directory.resolve(requested)
+        self.require(store.store_id)
+        return [store.store_id]
+
+    def require(self, store_id: str) -> None:
+        if store_id not in self.store_ids:
+            raise OutOfScope(f"store {store_id} is outside your scope ({self.label}); you can use "
+                             + ", ".join(sorted(self.store_ids)))
+
+    def store_filter(self, store_ids: list[str] | None = None, field: str = "store_id") -> dict:
+        """A query filter restricted to the scope (and to `store_ids`, already checked with `stores()`).
+
+        Head office asking for every store gets no store condition at all (so queries keep their
+        index); one store is an equality; an empty intersection matches nothing.
+        """
+        ids = sorted(self.store_ids if store_ids is None else set(store_ids) & self.store_ids)
+        if self.head_office and len(ids) == len(self.store_ids):
+            return {}
+        if not ids:
+            return {field: {"$in": []}}
+        return {field: ids[0]} if len(ids) == 1 else {field: {"$in": ids}}
+
+    def can_see_customer(self, customer: dict) -> bool:
+        """Customers visible to the scope: those whose home store it is, or who ordered there."""
+        if self.head_office:
+            return True
+        shopped = customer.get("stores_shopped") or {}
+        return customer.get("primary_store_id") in self.store_ids or any(s in shopped for s in self.store_ids)

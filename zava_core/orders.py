@@ -1,0 +1,179 @@
+"""create_order: one transaction that decrements stock with a guard, writes the order, its lines,
+the customer's store map and the sales rollup, or changes nothing.
+
+- Stock never goes below zero: each line decrements with `stock_level >= quantity` in the filter;
+  a line that matches nothing aborts the whole transaction.
+- The same idempotency key twice returns the first order: a unique sparse index on
+  `orders.idempotency_key` makes concurrent duplicates collide, and the loser reads the winner.
+- Write conflicts between concurrent transactions are retried by `with_transaction`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+
+from pydantic import Field, ValidationError
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+
+from zava_core import rollups
+from zava_core.context import Zava
+from zava_core.customers import OrderView, order_view, orders_with_lines, visible_customer
+from zava_core.errors import Conflict, InvalidArgument, OutOfStock, Unavailable
+from zava_core.identity import Scope
+from zava_core.shaping import Out
+from zava_core.timeutil import now_iso
+
+MAX_LINES = 50
+MAX_QUANTITY = 1_000
+_KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
+
+
+class OrderLineRequest(Out):
+    sku: str = Field(min_length=1, max_length=20, description="Product SKU, e.g. PTDR000001")
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+
+
+class CreatedOrder(Out):
+    order: OrderView
+    replayed: bool = Field(description="True when this idempotency key had already created the order")
+    stock_after: dict[str, int] = Field(default_factory=dict, description="SKU -> units left at the store")
+
+
+class _Refused(Exception):
+    """Raised inside the transaction to abort it with a caller-facing error."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _merge_lines(items: list[OrderLineRequest | dict]) -> dict[str, int]:
+    if not items:
+        raise InvalidArgument("items must list at least one {sku, quantity}")
+    if len(items) > MAX_LINES:
+        raise InvalidArgument(f"an order takes at most {MAX_LINES} lines")
+    merged: dict[str, int] = {}
+    for raw in items:
+        try:
+            item = raw if isinstance(raw, OrderLineRequest) else OrderLineRequest.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "item"
+            raise InvalidArgument(f"items: {where}: {first['msg']} (each item is {{sku, quantity}})") from None
+        sku = item.sku.strip().upper()
+        merged[sku] = merged.get(sku, 0) + item.quantity
+        if merged[sku] > MAX_QUANTITY:
+            raise InvalidArgument(f"{sku}: at most {MAX_QUANTITY} units per line")
+    return merged
+
+
+def _new_order_id() -> str:
+    return "ord_" + secrets.token_hex(6)
+
+
+async def create_order(zava: Zava, scope: Scope, customer_id: str, store: str,
+                       items: list[OrderLineRequest | dict], idempotency_key: str) -> CreatedOrder:
+    key = str(idempotency_key).strip()
+    if not _KEY.match(key):
+        raise InvalidArgument("idempotency_key must be 8-128 characters of letters, digits, '.', '_', ':' or '-' "
+                              "(reuse the same key to retry safely)")
+    if not store or not str(store).strip():
+        raise InvalidArgument("store is required, e.g. 'Seattle'")
+    reference = await zava.reference.get()
+    (store_id,) = scope.stores(store, reference.stores)
+    existing = await zava.db["orders"].find_one({"idempotency_key": key})
+    if existing is not None:
+        return await _replay(zava, scope, existing, customer_id)
+    quantities = _merge_lines(items)
+    products = {sku: reference.product_by_sku(sku) for sku in quantities}
+    customer = await visible_customer(zava, scope, customer_id)
+    store_ref = reference.stores.get(store_id)
+
+    now = now_iso()
+    order_id = _new_order_id()
+    lines = []
+    for sku, quantity in quantities.items():
+        product = products[sku]
+        total = round(product["base_price"] * quantity, 2)
+        line_id = str(uuid.uuid4())
+        lines.append({
+            "_id": line_id, "order_item_id": line_id, "order_id": order_id, "store_id": store_id,
+            "customer_id": customer["_id"], "order_date": now, "product_id": product["product_id"], "sku": sku,
+            "product_name": product["product_name"], "category_id": product["category_id"],
+            "type_id": product["type_id"], "quantity": quantity, "unit_price": product["base_price"],
+            "unit_cost": product["cost"], "discount_percent": 0, "discount_amount": 0.0,
+            "total_amount": total, "deleted": False, "created_at": now,
+        })
+    subtotal = round(sum(ln["total_amount"] for ln in lines), 2)
+    order = {
+        "_id": order_id, "order_id": order_id, "customer_id": customer["_id"],
+        "customer_name": f"{customer['first_name']} {customer['last_name']}", "store_id": store_id,
+        "store_name": store_ref.store_name, "order_date": now,
+        "status": "processing" if store_ref.is_online else "completed", "item_count": len(lines),
+        "subtotal": subtotal, "discount_total": 0.0, "total": subtotal, "idempotency_key": key,
+        "deleted": False, "created_at": now, "updated_at": now,
+    }
+    stock_after: dict[str, int] = {}
+
+    async def write(session: AsyncClientSession) -> None:
+        stock_after.clear()
+        db = zava.db
+        for line in lines:
+            # update_one, not find_one_and_update: the same guard, ~10x faster on the embedded engine.
+            result = await db["inventory"].update_one(
+                {"product_id": line["product_id"], "deleted": False, "store_id": store_id,
+                 "stock_level": {"$gte": line["quantity"]}},
+                {"$inc": {"stock_level": -line["quantity"]}, "$set": {"updated_at": now}}, session=session,
+            )
+            if result.matched_count == 0:
+                raise _Refused(await _out_of_stock(zava, store_id, line))
+        rows = db["inventory"].find({"product_id": {"$in": [ln["product_id"] for ln in lines]}, "deleted": False,
+                                     "store_id": store_id}, {"sku": 1, "stock_level": 1}, session=session)
+        stock_after.update({row["sku"]: row["stock_level"] async for row in rows})
+        await db["order_items"].insert_many(lines, session=session)
+        await db["orders"].insert_one(order, session=session)
+        if store_id not in (customer.get("stores_shopped") or {}):
+            await db["customers"].update_one(
+                {"_id": customer["_id"]}, {"$set": {f"stores_shopped.{store_id}": now, "updated_at": now}},
+                session=session,
+            )
+        await rollups.apply_order(db, lines, now, session=session)
+
+    try:
+        async with zava.client.start_session() as session:
+            await session.with_transaction(write)
+    except _Refused as refused:
+        raise refused.error from None
+    except DuplicateKeyError:
+        # A concurrent call with the same key won the race; answer with its order.
+        winner = await zava.db["orders"].find_one({"idempotency_key": key})
+        if winner is None:
+            raise Conflict("the order collided with another write; retry with the same idempotency_key") from None
+        return await _replay(zava, scope, winner, customer_id)
+    except OperationFailure as exc:
+        if exc.code == 20 or "Transaction numbers" in str(exc):
+            raise Unavailable("create_order needs a replica set (transactions): use Atlas, mongod --replSet, "
+                              "or the embedded engine") from None
+        raise
+    except PyMongoError as exc:
+        raise Unavailable(f"the order was not written (nothing changed): {type(exc).__name__}") from None
+    view = order_view(order, sorted(lines, key=lambda ln: ln["sku"]))
+    return CreatedOrder(order=view, replayed=False, stock_after=stock_after)
+
+
+async def _out_of_stock(zava: Zava, store_id: str, line: dict) -> OutOfStock:
+    row = await zava.db["inventory"].find_one({"product_id": line["product_id"], "deleted": False,
+                                               "store_id": store_id}, {"stock_level": 1})
+    have = row["stock_level"] if row else 0
+    return OutOfStock(f"{line['sku']}: {line['quantity']} wanted but {have} in stock at {store_id}; "
+                      "nothing was ordered (lower the quantity or use get_inventory to find another store)")
+
+
+async def _replay(zava: Zava, scope: Scope, order: dict, customer_id: str) -> CreatedOrder:
+    scope.require(order["store_id"])
+    if order["customer_id"] != str(customer_id).strip().lower():
+        raise Conflict("this idempotency_key was already used for a different order; use a new key")
+    (view,) = await orders_with_lines(zava, [order])
+    return CreatedOrder(order=view, replayed=True)

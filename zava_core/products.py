@@ -1,0 +1,118 @@
+"""Products: search by name/description/SKU and full details, with stock in the caller's stores."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field
+
+from zava_core.context import Zava
+from zava_core.errors import InvalidArgument
+from zava_core.identity import Scope
+from zava_core.reference_data import ReferenceSnapshot
+from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
+
+
+class ProductSummary(Out):
+    sku: str
+    product_name: str
+    category: str
+    product_type: str
+    price: float = Field(description="Selling price, USD")
+    stock_units: int = Field(description="Units on hand across the caller's stores")
+
+
+class ProductSearchResult(Out):
+    products: list[ProductSummary]
+    meta: ListMeta
+
+
+class StoreStock(Out):
+    store_id: str
+    stock_level: int
+
+
+class ProductDetails(Out):
+    sku: str
+    product_id: str
+    product_name: str
+    description: str
+    category: str
+    product_type: str
+    price: float = Field(description="Selling price, USD")
+    cost: float = Field(description="Unit cost to the store, USD")
+    gross_margin_percent: float
+    specifications: dict[str, str | int | float | bool]
+    stock_units: int = Field(description="Units on hand across the caller's stores")
+    stock_by_store: list[StoreStock]
+
+
+def summary(product: dict, stock: int) -> ProductSummary:
+    return ProductSummary(sku=product["sku"], product_name=product["product_name"],
+                          category=product["category_name"], product_type=product["type_name"],
+                          price=product["base_price"], stock_units=stock)
+
+
+async def stock_by_product(zava: Zava, scope: Scope, product_ids: list[str],
+                           store_ids: list[str] | None = None) -> dict[str, dict[str, int]]:
+    """{product_id: {store_id: stock_level}} within the scope (one indexed query)."""
+    if not product_ids:
+        return {}
+    query = {"product_id": {"$in": product_ids}, "deleted": False, **scope.store_filter(store_ids)}
+    out: dict[str, dict[str, int]] = {}
+    async for row in zava.db["inventory"].find(query, {"product_id": 1, "store_id": 1, "stock_level": 1, "_id": 0}):
+        out.setdefault(row["product_id"], {})[row["store_id"]] = row["stock_level"]
+    return out
+
+
+def match_products(reference: ReferenceSnapshot, text: str) -> list[dict]:
+    """Products whose SKU, name or description contains the text (or, failing that, every word of it).
+
+    Ranked: exact SKU, then name matches, then description matches; ties by name.
+    """
+    needle = " ".join(text.lower().split())
+    if len(needle) < 2:
+        raise InvalidArgument("product_name needs at least 2 characters, e.g. 'hammer' or 'PTDR'")
+    words = re.findall(r"[a-z0-9]+", needle)
+    hits: list[tuple[int, str, dict]] = []
+    for product_id, haystack in reference.search_text.items():
+        product = reference.products[product_id]
+        name = product["product_name"].lower()
+        if product["sku"].lower() == needle:
+            rank = 0
+        elif needle in name or needle in product["sku"].lower():
+            rank = 1
+        elif needle in haystack:
+            rank = 2
+        elif words and all(w in haystack for w in words):
+            rank = 3
+        else:
+            continue
+        hits.append((rank, name, product))
+    hits.sort(key=lambda h: (h[0], h[1]))
+    return [h[2] for h in hits]
+
+
+async def find_products_by_name(zava: Zava, scope: Scope, text: str, max_rows: int = 20) -> ProductSearchResult:
+    limit, note = cap_rows(max_rows)
+    reference = await zava.reference.get()
+    matches = match_products(reference, text)
+    shown = matches[:limit]
+    stock = await stock_by_product(zava, scope, [p["product_id"] for p in shown])
+    products = [summary(p, sum(stock.get(p["product_id"], {}).values())) for p in shown]
+    hint = None if matches else "no product matched: try a shorter word, or semantic_search_products"
+    return ProductSearchResult(products=products, meta=list_meta(len(products), total=len(matches),
+                                                                 notes=[note, hint]))
+
+
+async def product_details(zava: Zava, scope: Scope, sku: str) -> ProductDetails:
+    reference = await zava.reference.get()
+    product = reference.product_by_sku(sku)
+    stock = (await stock_by_product(zava, scope, [product["product_id"]])).get(product["product_id"], {})
+    return ProductDetails(
+        sku=product["sku"], product_id=product["product_id"], product_name=product["product_name"],
+        description=product["description"], category=product["category_name"], product_type=product["type_name"],
+        price=product["base_price"], cost=product["cost"], gross_margin_percent=product["gross_margin_percent"],
+        specifications=product["specifications"], stock_units=sum(stock.values()),
+        stock_by_store=[StoreStock(store_id=s, stock_level=n) for s, n in sorted(stock.items())],
+    )

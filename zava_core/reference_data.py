@@ -1,0 +1,85 @@
+"""Reference data held in memory: stores, categories, product types and the 424-product catalog.
+
+It changes rarely and every tool needs it (store names, SKU to product, prices), so each process
+loads it once (a few milliseconds) and reloads it after `TTL_SECONDS`, instead of paying a round
+trip per lookup. Store-scoped data (stock, orders, customers) is never cached.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import anyio
+from pymongo.asynchronous.database import AsyncDatabase
+
+from zava_core.errors import InvalidArgument, NotFound
+from zava_core.identity import StoreDirectory, StoreRef
+
+TTL_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class ReferenceSnapshot:
+    stores: StoreDirectory
+    categories: dict[str, dict]  # category_id -> document
+    types: dict[str, dict]  # type_id -> document
+    products: dict[str, dict]  # product_id -> document
+    by_sku: dict[str, dict]
+    search_text: dict[str, str]  # product_id -> lower-case "sku name description"
+
+    def product_by_sku(self, sku: str) -> dict:
+        key = str(sku).strip().upper()
+        product = self.by_sku.get(key)
+        if product is None:
+            raise NotFound(f"no product with SKU {sku!r}; find SKUs with get_products_by_name or "
+                           "semantic_search_products")
+        return product
+
+    def category_id(self, name: str) -> str:
+        """Resolve a category by id or name, any case (`power tools`, `POWER TOOLS`, `cat_power_tools`)."""
+        wanted = " ".join(str(name).lower().replace("_", " ").split())
+        for category_id, doc in self.categories.items():
+            if wanted in {doc["category_name"].lower(), category_id.replace("_", " "),
+                          category_id.removeprefix("cat_").replace("_", " ")}:
+                return category_id
+        valid = ", ".join(sorted(d["category_name"] for d in self.categories.values()))
+        raise InvalidArgument(f"unknown category {name!r}; use one of: {valid}")
+
+
+class ReferenceData:
+    """The process-wide cache; `get()` returns a snapshot, reloading it when stale."""
+
+    def __init__(self, db: AsyncDatabase, ttl: float = TTL_SECONDS) -> None:
+        self._db = db
+        self._ttl = ttl
+        self._snapshot: ReferenceSnapshot | None = None
+        self._loaded_at = 0.0
+        self._lock = anyio.Lock()
+
+    async def get(self) -> ReferenceSnapshot:
+        if self._snapshot is None or time.monotonic() - self._loaded_at > self._ttl:
+            async with self._lock:
+                if self._snapshot is None or time.monotonic() - self._loaded_at > self._ttl:
+                    self._snapshot = await self._load()
+                    self._loaded_at = time.monotonic()
+        return self._snapshot
+
+    def invalidate(self) -> None:
+        self._loaded_at = 0.0
+
+    async def _load(self) -> ReferenceSnapshot:
+        live = {"deleted": False}
+        stores = [StoreRef(d["store_id"], d["store_name"], d["short_name"], d["is_online"])
+                  async for d in self._db["stores"].find(live)]
+        if not stores:
+            raise NotFound("the database holds no stores: seed it first with `python -m seeding`")
+        categories = {d["_id"]: d async for d in self._db["categories"].find(live)}
+        types = {d["_id"]: d async for d in self._db["product_types"].find(live)}
+        products = {d["_id"]: d async for d in self._db["products"].find(live)}
+        return ReferenceSnapshot(
+            stores=StoreDirectory(stores), categories=categories, types=types, products=products,
+            by_sku={p["sku"]: p for p in products.values()},
+            search_text={pid: f"{p['sku']} {p['product_name']} {p['description']}".lower()
+                         for pid, p in products.items()},
+        )
