@@ -104,7 +104,14 @@ def load_catalog(directory: Path = CATALOG_DIR) -> Catalog:
         digest.update(data)
         counts = dict.fromkeys(by_name, 0)
         for entry in json.loads(data):
-            products.append(_product(entry, category, by_name, path, seen_skus, seen_names))
+            try:
+                products.append(_product(entry, category, by_name, path, seen_skus, seen_names))
+            except (KeyError, TypeError, ValueError) as exc:
+                if isinstance(exc, CatalogError):
+                    raise
+                where = f"{path.name} {entry.get('sku', '(no sku)') if isinstance(entry, dict) else entry!r}"
+                detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+                raise CatalogError(f"{where}: {detail}") from None
             counts[entry["type"]] += 1
         for type_name, expected in ((t.name, t.product_count) for t in types):
             if counts[type_name] != expected:

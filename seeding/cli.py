@@ -4,6 +4,7 @@
                       [--skip-embeddings] [--quiet]
     python -m seeding verify
     python -m seeding embed
+    python -m seeding encode-password
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from datetime import date
 
 from seeding import reference as ref
+from seeding.commands import register_all
 from zava_core.config import ConfigError, Settings
 from zava_core.errors import ZavaError
 
@@ -36,18 +38,24 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=ref.DEFAULT_SEED, help="random seed (same seed, same data)")
     parser.add_argument("--as-of", type=_date, default=None,
                         help="last day of order history, exclusive (default: today, UTC)")
-    parser.add_argument("--drop", action="store_true", help="drop the existing dataset first (the only way seeding deletes)")
+    parser.add_argument("--drop", action="store_true",
+                        help="drop the existing dataset first (the only way seeding deletes)")
     parser.add_argument("--skip-embeddings", action="store_true", help="do not embed products")
     parser.add_argument("--quiet", action="store_true", help="no progress bars, only warnings and the summary")
     verify = sub.add_parser("verify", help="compare the dataset's statistics with the reference figures")
     verify.add_argument("--quiet", action="store_true")
     sub.add_parser("embed", help="(re)embed products whose vectors are missing or from another model")
+    sub.add_parser("encode-password", help="URL-encode a password for a connection string (read from a prompt "
+                                           "or stdin, never from an argument)")
+    register_all(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "encode-password":
+        return _encode_password()
     try:
         settings = Settings.from_env()
         if args.command == "verify":
@@ -56,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(run_verify(settings, quiet=args.quiet))
         if args.command == "embed":
             return asyncio.run(_embed(settings))
+        if getattr(args, "handler", None) is not None:
+            return int(args.handler(args, settings))
         return asyncio.run(_seed(settings, args))
     except (ConfigError, ZavaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -63,6 +73,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: re-run the same command to resume", file=sys.stderr)
         return 130
+
+
+def _encode_password() -> int:
+    import getpass
+    from urllib.parse import quote
+
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("error: empty password", file=sys.stderr)
+        return 2
+    print(quote(password, safe=""))
+    return 0
 
 
 async def _seed(settings: Settings, args: argparse.Namespace) -> int:

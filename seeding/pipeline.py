@@ -68,6 +68,8 @@ async def seed_database(
         reporter.note(f"dropped the dataset in database {db.name!r}")
     state = await meta.find_one({"_id": STATE_ID})
     present = {name: await db[name].estimated_document_count() for name in DATASET}
+    if state is not None and not any(present.values()):
+        state = None  # our own bookkeeping outlived the dataset (dropped by hand): start afresh
     if any(present.values()):
         _check_resumable(db.name, state, params, present)
         if state and state.get("status") == "complete":
@@ -160,16 +162,27 @@ async def _load(
     count = 0
     pending: asyncio.Task | None = None
     # Generate the next batch in a worker thread while the previous insert runs on the server.
-    while (batch := await anyio.to_thread.run_sync(next, batches, None)) is not None:
-        if pending:
-            await pending
-        pending = asyncio.create_task(_insert(db, name, batch))
-        count += len(batch)
-        reporter.advance(task, len(batch))
+    try:
+        while (batch := await anyio.to_thread.run_sync(next, batches, None)) is not None:
+            if pending:
+                await pending
+            pending = asyncio.create_task(_insert(db, name, batch))
+            count += len(batch)
+            reporter.advance(task, len(batch))
+    except BaseException:
+        await _settle(pending)
+        raise
     if pending:
         await pending
     report.seconds[name] = reporter.finish(task, name, count)
     return count
+
+
+async def _settle(pending: asyncio.Task | None) -> None:
+    """Let an in-flight batch finish before a failure propagates, so nothing writes after the caller
+    has seen the error (the batch is valid; a re-run skips it as duplicates)."""
+    if pending is not None:
+        await asyncio.gather(pending, return_exceptions=True)
 
 
 async def _insert(db: AsyncDatabase, name: str, docs: list[dict]) -> int:
@@ -207,15 +220,19 @@ async def _load_orders(db, generator: Generator, state: dict, reporter: Reporter
         await _insert(db, "orders", orders)
         await meta.update_one({"_id": STATE_ID}, {"$set": {"order_chunks_done": chunk + 1}})
 
-    while (produced := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
-        chunk, orders, items = produced
-        if pending:
-            await pending
-        pending = asyncio.create_task(write(chunk, orders, items))
-        orders_total += len(orders)
-        items_total += len(items)
-        reporter.advance(orders_task, len(orders))
-        reporter.advance(items_task, len(items))
+    try:
+        while (produced := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
+            chunk, orders, items = produced
+            if pending:
+                await pending
+            pending = asyncio.create_task(write(chunk, orders, items))
+            orders_total += len(orders)
+            items_total += len(items)
+            reporter.advance(orders_task, len(orders))
+            reporter.advance(items_task, len(items))
+    except BaseException:
+        await _settle(pending)
+        raise
     if pending:
         await pending
     report.seconds["orders"] = reporter.finish(orders_task, "orders", await db["orders"].count_documents({}))

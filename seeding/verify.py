@@ -112,21 +112,7 @@ async def collect_checks(db: AsyncDatabase) -> list[Check]:
     checks.append(_near("share of lines discounted", discounted / max(lines, 1), ref.DISCOUNT_SHARE, 0.10, "{:.3f}"))
     checks.append(_near("gross margin before discounts %", (gross - cost) / max(gross, 1) * 100,
                         ref.GROSS_MARGIN * 100, 0.05))
-    for category in catalog.categories:
-        monthly = by_category_month.get(category.category_id)
-        if not monthly:
-            continue
-        multipliers = [category.seasonal_multipliers[m] for m in MONTHS]
-        # ~130 lines per category-month at `small`: noise caps r for the flattest profiles.
-        r_min = 0.3 if params["scale"] == "small" else 0.5
-        r = _correlation(lines_by_category_month[category.category_id], multipliers)
-        checks.append(Check(f"seasonality r(lines, multipliers) {category.name.lower()}", f"{r:.2f}",
-                            f">= {r_min}", r >= r_min))
-        if params["scale"] != "small":  # at `small` a few large orders decide a month's revenue
-            peak = MONTHS[monthly.index(max(monthly))]
-            top3 = sorted(MONTHS, key=lambda m: -category.seasonal_multipliers[m])[:3]
-            checks.append(Check(f"revenue peak {category.name.lower()}", peak, "one of " + "/".join(top3),
-                                peak in top3))
+    checks += _seasonality_checks(catalog, by_category_month, lines_by_category_month, params["scale"])
 
     stock: dict[str, list[int]] = defaultdict(list)
     async for inv in db["inventory"].find({"deleted": False}, {"store_id": 1, "stock_level": 1, "_id": 0}):
@@ -134,6 +120,38 @@ async def collect_checks(db: AsyncDatabase) -> list[Check]:
     for key, target in (("seattle", 2100), ("kirkland", 290)):
         levels = stock.get(f"store_{key}", [0])
         checks.append(_near(f"mean stock per product {key}", sum(levels) / len(levels), target, 0.20, "{:,.0f}"))
+    return checks
+
+
+def _seasonality_checks(catalog, revenue: dict[str, list[float]], lines: dict[str, list[float]],
+                        scale: str) -> list[Check]:
+    """Volume follows each category's multipliers.
+
+    Pooled over the nine categories (each profile divided by its mean) the correlation is steady at
+    every scale (0.85-0.90 over 12 seeds at `small`). Per category it is not: ~130 lines per
+    category-month at `small` leave the flattest profiles within noise (r from 0.04 to 0.62), so
+    per-category correlation and revenue peaks are checked from `default` up.
+    """
+    checks: list[Check] = []
+    xs: list[float] = []
+    ys: list[float] = []
+    for category in catalog.categories:
+        counts = lines.get(category.category_id)
+        if not counts or not sum(counts):
+            continue
+        multipliers = [category.seasonal_multipliers[m] for m in MONTHS]
+        xs += [c / (sum(counts) / 12) for c in counts]
+        ys += [m / (sum(multipliers) / 12) for m in multipliers]
+        if scale != "small":
+            r = _correlation(counts, multipliers)
+            checks.append(Check(f"seasonality r {category.name.lower()}", f"{r:.2f}", ">= 0.5", r >= 0.5))
+            monthly = revenue[category.category_id]
+            peak = MONTHS[monthly.index(max(monthly))]
+            top3 = sorted(MONTHS, key=lambda m: -category.seasonal_multipliers[m])[:3]
+            checks.append(Check(f"revenue peak {category.name.lower()}", peak, "one of " + "/".join(top3),
+                                peak in top3))
+    pooled = _correlation(xs, ys) if xs else 0.0
+    checks.insert(0, Check("seasonality r, all categories", f"{pooled:.2f}", ">= 0.7", pooled >= 0.7))
     return checks
 
 

@@ -58,9 +58,10 @@ class Settings:
             environ = os.environ
         env = {k: v for k, v in environ.items() if v is not None}
 
-        uri = _first(env, "MONGODB_URI", "MONGODB_CONNECTION_STRING")
+        uri_name = next((n for n in ("MONGODB_URI", "MONGODB_CONNECTION_STRING") if env.get(n, "").strip()), None)
+        uri = env[uri_name].strip() if uri_name else None
         if uri is not None:
-            _check_mongodb_uri(uri)
+            _check_mongodb_uri(uri, uri_name or "MONGODB_URI")
         database = env.get("MONGODB_DATABASE", "").strip() or "zava"
         if _DB_NAME_FORBIDDEN.search(database) or len(database) > 63:
             raise ConfigError(
@@ -110,14 +111,6 @@ def _load_dotenv() -> None:
         load_dotenv(path, override=False)
 
 
-def _first(env: Mapping[str, str], *names: str) -> str | None:
-    for name in names:
-        value = env.get(name, "").strip()
-        if value:
-            return value
-    return None
-
-
 def _bool(env: Mapping[str, str], name: str) -> bool:
     value = env.get(name, "").strip().lower()
     if value in _TRUE:
@@ -127,12 +120,12 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name}={value!r} is not a boolean: use 1/0, true/false, yes/no or on/off")
 
 
-def _check_mongodb_uri(uri: str) -> None:
+def _check_mongodb_uri(uri: str, name: str) -> None:
     from pymongo.errors import ConfigurationError, InvalidURI
     from pymongo.uri_parser import parse_uri
 
     if not uri.startswith(("mongodb://", "mongodb+srv://")):
-        raise ConfigError("MONGODB_URI must start with mongodb:// or mongodb+srv://")
+        raise ConfigError(f"{name} must start with mongodb:// or mongodb+srv://")
     if uri.startswith("mongodb+srv://"):
         return  # parsing an SRV URI resolves DNS; leave that to the connection and `doctor`
     try:
@@ -141,7 +134,7 @@ def _check_mongodb_uri(uri: str) -> None:
         hint = ""
         if uri.count("@") > 1:
             hint = " (a password containing '@' must be URL-encoded: python -m seeding encode-password)"
-        raise ConfigError(f"MONGODB_URI is malformed: {redact_uri(str(exc))}{hint}") from None
+        raise ConfigError(f"{name} is malformed: {redact_uri(str(exc))}{hint}") from None
 
 
 def _check_http_url(name: str, value: str) -> None:
@@ -150,8 +143,9 @@ def _check_http_url(name: str, value: str) -> None:
         raise ConfigError(f"{name}={value!r} must be an http(s) URL such as https://example.openai.azure.com")
 
 
-# Greedy up to the last "@" before the host, so an unencoded "@" in a password is masked too.
-_CREDENTIALS = re.compile(r"(mongodb(?:\+srv)?://)([^/\s]*)@")
+# Greedy up to the last "@" of the URI, so an unencoded "@" or "/" in a password is masked too
+# (at worst it also masks an "@" further on: erring on the safe side).
+_CREDENTIALS = re.compile(r"(mongodb(?:\+srv)?://)([^\s\"']*)@")
 
 
 def redact_uri(text: str) -> str:

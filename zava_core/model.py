@@ -324,7 +324,41 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
     ),
 )
 
+class SalesFigures(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    revenue: float = Field(description="Sum of line totals after discounts, USD")
+    gross: float = Field(description="Sum of unit_price x quantity, USD")
+    discount: float
+    cost: float = Field(description="Sum of unit_cost x quantity, USD")
+    units: int
+    lines: int
+    orders: int = Field(description="Orders (for a category: orders with a line in it)")
+
+
+class SalesMonthly(_Document):
+    store_id: DocId
+    month: str = Field(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")
+    year: int
+    totals: SalesFigures
+    categories: dict[str, SalesFigures] = Field(description="Map category_id -> figures")
+    products: dict[str, SalesFigures] = Field(description="Map product_id -> figures")
+    updated_at: Timestamp
+
+
+# Not part of the synced dataset: derived from order_items, kept in MongoDB only.
+ROLLUPS: tuple[CollectionSpec, ...] = (
+    CollectionSpec(
+        "sales_monthly", SalesMonthly, "_id", synced=False, ditto_id="match_ids",
+        description="Sales rollup: one document per store and month (kept current by create_order)",
+        store_scope="store_id",
+        indexes=(_ix(("store_id", 1), ("month", 1)), _ix(("updated_at", 1), purpose="changed cells since a time")),
+        map_fields=("categories", "products"),
+        relationships=("store_id -> stores", "categories keys -> categories", "products keys -> products"),
+    ),
+)
+
 SPECS: dict[str, CollectionSpec] = {spec.name: spec for spec in COLLECTIONS}
+QUERYABLE: dict[str, CollectionSpec] = {spec.name: spec for spec in (*COLLECTIONS, *ROLLUPS)}
 SYNCED_COLLECTIONS: tuple[str, ...] = tuple(spec.name for spec in COLLECTIONS if spec.synced)
 
 

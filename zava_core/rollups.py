@@ -22,7 +22,9 @@ from collections.abc import Iterable, Mapping
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-SALES_MONTHLY = "sales_monthly"
+from zava_core.model import ROLLUPS
+
+SALES_MONTHLY = ROLLUPS[0].name
 ROLLUP_COLLECTIONS = (SALES_MONTHLY,)
 LINE_MEASURES = ("revenue", "gross", "discount", "cost", "units", "lines")
 MEASURES = (*LINE_MEASURES, "orders")
@@ -81,7 +83,8 @@ class RollupAccumulator:
         for key, cell in sorted(self.cells.items()):
             store_id, month = key.split("|")
             doc: dict = {"_id": key, "store_id": store_id, "month": month, "year": int(month[:4]),
-                         "totals": {}, "categories": {}, "products": {}, "updated_at": updated_at}
+                         "totals": {}, "categories": {}, "products": {}, "deleted": False,
+                         "updated_at": updated_at}
             for path, value in cell.items():
                 target = doc
                 *parents, leaf = path.split(".")
@@ -104,7 +107,7 @@ async def apply_order(db: AsyncDatabase, lines: list[Mapping], updated_at: str,
         await db[SALES_MONTHLY].update_one(
             {"_id": key},
             {"$inc": rounded(inc), "$set": {"updated_at": updated_at},
-             "$setOnInsert": {"store_id": store_id, "month": month, "year": int(month[:4])}},
+             "$setOnInsert": {"store_id": store_id, "month": month, "year": int(month[:4]), "deleted": False}},
             upsert=True, session=session,
         )
 
@@ -115,8 +118,8 @@ async def write_rollups(db: AsyncDatabase, accumulator: RollupAccumulator, updat
     docs = accumulator.documents(updated_at)
     for start in range(0, len(docs), 200):
         await db[SALES_MONTHLY].insert_many(docs[start:start + 200], ordered=False)
-    await db[SALES_MONTHLY].create_index([("store_id", 1), ("month", 1)])
-    await db[SALES_MONTHLY].create_index([("updated_at", 1)])
+    for index in ROLLUPS[0].indexes:
+        await db[SALES_MONTHLY].create_index(list(index.keys), name=index.name)
     return len(docs)
 
 

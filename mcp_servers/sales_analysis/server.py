@@ -1,0 +1,105 @@
+"""zava-sales-analysis: schemas, sales summaries, trends, seasonality, inventory health, and a guarded
+read-only aggregation tool for what the typed tools do not answer.
+
+Each tool validates its arguments, calls zava_core with the caller's scope, and returns its model.
+"""
+
+from typing import Annotated, Any, Literal
+
+from mcp.server import MCPServer
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from mcp_servers.common.app import READ_ONLY, call, make_lifespan
+from mcp_servers.common.shared_tools import register_shared_tools
+from mcp_servers.common.tokens import Identity
+from zava_core import aggregation, analytics, schemas
+from zava_core.config import Settings
+
+NAME = "zava-sales-analysis"
+INSTRUCTIONS = (
+    "Sales analysis for Zava DIY (7 Washington stores + online, orders since 2020). Prefer the typed tools "
+    "(sales_summary, sales_trend, seasonal_profile, inventory_health); use get_collection_schemas and "
+    "run_aggregation only for questions they cannot answer. Dates are YYYY-MM-DD; call get_current_utc_date "
+    "for relative dates. You only see the stores your identity allows."
+)
+
+Date = Annotated[str | None, Field(max_length=30, description="YYYY-MM-DD (inclusive)")]
+Stores = Annotated[list[str] | None, Field(max_length=8, description="Store names; all yours if omitted")]
+Categories = Annotated[list[str] | None, Field(max_length=9, description="Category names, e.g. PLUMBING")]
+GroupBy = Literal["store", "category", "product_type", "product", "year", "quarter", "month"]
+Metric = Literal["revenue", "units", "orders", "average_order_value", "gross_margin"]
+
+
+def build_server(settings: Settings, identity: Identity | None, *, read_only: bool = True,
+                 auth: AuthSettings | None = None, token_verifier: TokenVerifier | None = None) -> MCPServer:
+    """Every tool here only reads, so `read_only` changes nothing; it is accepted for the shared runner."""
+    server = MCPServer(NAME, instructions=INSTRUCTIONS, lifespan=make_lifespan(settings, identity),
+                       auth=auth, token_verifier=token_verifier)
+    register_shared_tools(server)
+
+    @server.tool(annotations=READ_ONLY)
+    async def get_collection_schemas(
+        ctx: Context,
+        collections: Annotated[list[str], Field(max_length=10, description="Names; empty for all")],
+    ) -> schemas.CollectionSchemas:
+        """Fields, types, meanings, relationships, indexes and valid values of the collections."""
+        async with call(ctx) as (zava, scope):
+            return await schemas.collection_schemas(zava, scope, collections)
+
+    @server.tool(annotations=READ_ONLY)
+    async def sales_summary(
+        ctx: Context, group_by: GroupBy, metric: Metric = "revenue", start_date: Date = None, end_date: Date = None,
+        stores: Stores = None, categories: Categories = None, top_n: Annotated[int, Field(ge=1, le=100)] = 20,
+    ) -> analytics.SalesSummary:
+        """Sales grouped and ranked (time groupings in order), with totals. gross_margin is a percent."""
+        async with call(ctx) as (zava, scope):
+            return await analytics.sales_summary(zava, scope, group_by, metric, start_date, end_date, stores,
+                                                 categories, top_n)
+
+    @server.tool(annotations=READ_ONLY)
+    async def sales_trend(
+        ctx: Context, period: Literal["month", "quarter", "year"] = "month", start_date: Date = None,
+        end_date: Date = None, stores: Stores = None, categories: Categories = None,
+    ) -> analytics.SalesTrend:
+        """Revenue, units and orders per period, with period-over-period and year-over-year change."""
+        async with call(ctx) as (zava, scope):
+            return await analytics.sales_trend(zava, scope, period, start_date, end_date, stores, categories)
+
+    @server.tool(annotations=READ_ONLY)
+    async def seasonal_profile(
+        ctx: Context,
+        category: Annotated[str | None, Field(max_length=60, description="Category name; all if omitted")] = None,
+        stores: Stores = None,
+    ) -> analytics.SeasonalProfile:
+        """Revenue by calendar month over complete years, indexed to the average month; peaks and lows."""
+        async with call(ctx) as (zava, scope):
+            return await analytics.seasonal_profile(zava, scope, category, stores)
+
+    @server.tool(annotations=READ_ONLY)
+    async def inventory_health(
+        ctx: Context,
+        store: Annotated[str | None, Field(max_length=60, description="Store; all yours if omitted")] = None,
+        category: Annotated[str | None, Field(max_length=60, description="Category name")] = None,
+        max_rows: Annotated[int, Field(ge=1, le=100)] = 20,
+    ) -> analytics.InventoryHealth:
+        """Stock against recent demand: days of cover, items at risk of running out, slow movers."""
+        async with call(ctx) as (zava, scope):
+            return await analytics.inventory_health(zava, scope, store, category, max_rows)
+
+    @server.tool(annotations=READ_ONLY)
+    async def run_aggregation(
+        ctx: Context,
+        collection: Annotated[str, Field(max_length=40, description="e.g. orders, order_items, sales_monthly")],
+        pipeline: Annotated[str | list[dict[str, Any]], Field(
+            description="Aggregation stages as a JSON array (Extended JSON: {\"$date\": ...}). Read-only stages "
+                        "only; your store scope and deleted:false are added for you")],
+        max_rows: Annotated[int, Field(ge=1, le=100)] = 20,
+    ) -> aggregation.AggregationResult:
+        """Run a read-only aggregation when no typed tool fits. Time-limited and capped."""
+        async with call(ctx) as (zava, scope):
+            return await aggregation.run_aggregation(zava, scope, collection, pipeline, max_rows)
+
+    return server

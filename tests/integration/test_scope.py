@@ -1,0 +1,358 @@
+"""Row-level scope: for every identity and every tool, arguments aimed at other stores' data never
+bring back a row of another store.
+
+Each (identity, tool) case calls the tool with other stores' names, SKUs (stocked in every store),
+customers whose home store and stores_shopped exclude the caller's store, and their orders. A store
+manager must be refused (out of scope, or "not found" for customers) where head office succeeds, and
+every structured result is walked recursively: each store id, store name, customer id and order id in
+it must belong to the caller's visible set, computed here from the documents. Stock figures must be
+sums over the caller's stores only. Reads use `seeded`; write tools use `writable` and are checked to
+have changed nothing when refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from mcp import Client
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from mcp_servers.common.tokens import Identity
+from mcp_servers.customer_sales.server import build_server
+from zava_core.config import Settings
+
+pytestmark = pytest.mark.integration
+
+ALL_STORES = ("store_bellevue", "store_everett", "store_kirkland", "store_online", "store_redmond",
+              "store_seattle", "store_spokane", "store_tacoma")
+IDENTITIES = [Identity(head_office=False, store=s.removeprefix("store_")) for s in ALL_STORES] + [
+    Identity(head_office=True)]
+WRITE_TOOLS = {"create_order", "move_inventory", "update_stock_count"}
+# Customer attributes that name stores without being rows of those stores: a visible customer's home
+# store may be another store, and stores_shopped lists where they have ordered.
+CUSTOMER_STORE_ATTRIBUTES = {"home_store_id", "stores_shopped"}
+CUSTOMER_ID = re.compile(r"^cust_\d+$")
+ORDER_ID = re.compile(r"^ord_[0-9a-f]+$")
+
+
+@dataclass
+class Case:
+    """What the caller may see, computed from the documents, and the other stores' data to aim at."""
+
+    client: Client
+    db: Database
+    head_office: bool
+    own: str | None  # the manager's store id
+    visible: set[str]
+    targets: list[str]  # store ids to aim at: every store but the manager's own (all 8 for head office)
+    store_names: dict[str, dict[str, str]]  # store id -> {"store_name", "short_name"}
+    customers: dict[str, dict]
+    foreign_customers: list[dict]  # for a manager: customers invisible to them; for head office: other stores'
+    skus: list[str]
+    results: list[dict] = field(default_factory=list)
+
+    def sees(self, customer: dict) -> bool:
+        return self.head_office or customer["primary_store_id"] in self.visible or any(
+            s in (customer.get("stores_shopped") or {}) for s in self.visible)
+
+    async def ok(self, tool: str, args: dict) -> dict:
+        result = await self.client.call_tool(tool, args)
+        assert not result.is_error, f"{tool}({args}): {result.content[0].text}"
+        self.results.append(result.structured_content)
+        return result.structured_content
+
+    async def refused(self, tool: str, args: dict, *fragments: str) -> str:
+        result = await self.client.call_tool(tool, args)
+        assert result.is_error, f"{tool}({args}) should be refused, got {result.structured_content}"
+        assert result.structured_content is None
+        text = result.content[0].text
+        for fragment in fragments:
+            assert fragment in text, (tool, args, text)
+        return text
+
+    async def aimed(self, tool: str, args: dict, store_id: str) -> dict | None:
+        """Call with a store argument: refused as out of scope unless the store is visible."""
+        if store_id in self.visible:
+            return await self.ok(tool, args)
+        await self.refused(tool, args, "outside your scope", store_id)
+        return None
+
+    def stock(self, sku: str) -> int:
+        return sum(d["stock_level"] for d in self.db.inventory.find(
+            {"sku": sku, "deleted": False, "store_id": {"$in": sorted(self.visible)}}))
+
+
+# --- the walk ----------------------------------------------------------------------------------
+
+
+def foreign_references(node: Any, case: Case, path: str = "$") -> list[str]:
+    """Every store id, store name, customer id or order id in the result outside the visible set."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in CUSTOMER_STORE_ATTRIBUTES:
+                assert all(v in ALL_STORES for v in ([value] if isinstance(value, str) else value)), path
+                continue
+            found += foreign_references(value, case, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += foreign_references(value, case, f"{path}[{i}]")
+    elif isinstance(node, str):
+        for store_id, names in case.store_names.items():
+            if store_id in case.visible:
+                continue
+            if store_id in node or names["store_name"] in node:
+                found.append(f"{path}: {node!r} belongs to {store_id}")
+        if CUSTOMER_ID.match(node):
+            customer = case.customers.get(node)
+            if customer is None or not case.sees(customer):
+                found.append(f"{path}: customer {node} is outside the scope")
+        if ORDER_ID.match(node):
+            order = case.db.orders.find_one({"_id": node}, {"store_id": 1})
+            if order is None or order["store_id"] not in case.visible:
+                found.append(f"{path}: order {node} is outside the scope")
+    return found
+
+
+# --- one probe per tool ------------------------------------------------------------------------
+
+
+async def probe_get_current_utc_date(case: Case) -> None:
+    out = await case.ok("get_current_utc_date", {})
+    assert set(out) == {"utc_now", "date", "weekday", "month", "quarter"}
+
+
+async def probe_get_inventory(case: Case) -> None:
+    for sku in case.skus:
+        out = await case.ok("get_inventory", {"sku": sku})
+        assert {r["store_id"] for r in out["stores"]} == case.visible
+        assert out["total_units"] == case.stock(sku)
+        for store_id in case.targets:
+            for name in (store_id, case.store_names[store_id]["short_name"]):
+                one = await case.aimed("get_inventory", {"sku": sku, "store": name}, store_id)
+                if one is not None:
+                    assert [r["store_id"] for r in one["stores"]] == [store_id]
+
+
+async def probe_get_low_stock_items(case: Case) -> None:
+    out = await case.ok("get_low_stock_items", {"threshold": 100_000, "max_rows": 100})
+    assert len(out["items"]) == 100
+    if not case.head_office:
+        assert {i["store_id"] for i in out["items"]} == case.visible
+    for store_id in case.targets:
+        one = await case.aimed("get_low_stock_items", {"store": case.store_names[store_id]["short_name"],
+                                                       "threshold": 100_000, "max_rows": 5}, store_id)
+        if one is not None:
+            assert {i["store_id"] for i in one["items"]} == {store_id}
+    category = await case.ok("get_low_stock_items", {"threshold": 100_000, "category": "PLUMBING", "max_rows": 100})
+    assert category["items"]
+
+
+async def probe_get_products_by_name(case: Case) -> None:
+    for query in [*case.skus, "hammer", "PLTO"]:
+        out = await case.ok("get_products_by_name", {"product_name": query, "max_rows": 100})
+        assert out["products"]
+        for row in out["products"]:
+            assert row["stock_units"] == case.stock(row["sku"]), row["sku"]
+
+
+async def probe_get_product_details(case: Case) -> None:
+    for sku in case.skus:
+        out = await case.ok("get_product_details", {"sku": sku})
+        assert {s["store_id"] for s in out["stock_by_store"]} == case.visible
+        assert out["stock_units"] == case.stock(sku)
+
+
+async def probe_semantic_search_products(case: Case) -> None:
+    for extra in ({}, {"in_stock_only": True}, {"category": "PLUMBING"}):
+        out = await case.ok("semantic_search_products", {"query_description": "stop a running toilet",
+                                                         "similarity_threshold": 0, "max_rows": 15, **extra})
+        assert out["products"]
+        for hit in out["products"]:
+            assert hit["stock_units"] == case.stock(hit["sku"]), hit["sku"]
+
+
+async def probe_find_customers(case: Case) -> None:
+    for customer in case.foreign_customers:
+        queries = [customer["_id"], customer["email"], customer["phone"],
+                   f"{customer['first_name']} {customer['last_name']}", customer["last_name"]]
+        for query in queries:
+            out = await case.ok("find_customers", {"query": query, "max_rows": 100})
+            ids = {c["customer_id"] for c in out["customers"]}
+            assert (customer["_id"] in ids) is case.sees(customer), (query, ids)
+            assert all(case.sees(case.customers[i]) for i in ids)
+
+
+async def probe_get_customer_orders(case: Case) -> None:
+    for customer in case.foreign_customers:
+        args = {"customer_id": customer["_id"], "max_rows": 100}
+        if case.sees(customer):
+            out = await case.ok("get_customer_orders", args)
+            assert len(out["orders"]) == case.db.orders.count_documents({"customer_id": customer["_id"]})
+        else:
+            await case.refused("get_customer_orders", args, f"no customer {customer['_id']}")
+    # A visible customer who also ordered at other stores: only the orders of the caller's stores.
+    shopper = next(c for c in sorted(case.customers.values(), key=lambda c: c["_id"])
+                   if case.sees(c) and len(c["stores_shopped"]) >= 3)
+    out = await case.ok("get_customer_orders", {"customer_id": shopper["_id"], "max_rows": 100})
+    expected = case.db.orders.count_documents({"customer_id": shopper["_id"], "deleted": False,
+                                               "store_id": {"$in": sorted(case.visible)}})
+    assert len(out["orders"]) == expected
+    assert {o["store_id"] for o in out["orders"]} <= case.visible
+
+
+def inventory_row(db: Database, sku: str, store_id: str) -> dict:
+    return db.inventory.find_one({"sku": sku, "store_id": store_id})
+
+
+async def probe_create_order(case: Case) -> None:
+    sku = case.skus[0]
+    buyer = next(c for c in sorted(case.customers.values(), key=lambda c: c["_id"])
+                 if c["primary_store_id"] == (case.own or "store_seattle"))  # visible, whatever the identity
+    home_store = case.own or "store_seattle"
+    own = await case.ok("create_order", {"customer_id": buyer["_id"], "store": home_store,
+                                         "items": [{"sku": sku, "quantity": 1}],
+                                         "idempotency_key": f"scope-own-{case.db.orders.estimated_document_count()}"})
+    assert own["order"]["store_id"] == home_store and own["replayed"] is False
+    for store_id in case.targets:
+        key = f"scope-{case.own or 'ho'}-{store_id}-{case.db.orders.estimated_document_count()}"
+        before = inventory_row(case.db, sku, store_id)
+        out = await case.aimed("create_order", {"customer_id": buyer["_id"],
+                                                "store": case.store_names[store_id]["short_name"],
+                                                "items": [{"sku": sku, "quantity": 1}],
+                                                "idempotency_key": key}, store_id)
+        if out is None:
+            assert inventory_row(case.db, sku, store_id) == before
+            assert case.db.orders.count_documents({"idempotency_key": key}) == 0
+        else:
+            assert out["order"]["store_id"] == store_id
+    for customer in case.foreign_customers:  # a hidden customer at the caller's own store reads as not found
+        home = case.own or customer["primary_store_id"]
+        key = f"scope-hidden-{customer['_id']}-{case.db.orders.estimated_document_count()}"
+        args = {"customer_id": customer["_id"], "store": home, "items": [{"sku": sku, "quantity": 1}],
+                "idempotency_key": key}
+        if case.sees(customer):
+            await case.ok("create_order", args)
+        else:
+            before = inventory_row(case.db, sku, home)
+            await case.refused("create_order", args, f"no customer {customer['_id']}")
+            assert inventory_row(case.db, sku, home) == before
+            assert case.db.orders.count_documents({"idempotency_key": key}) == 0
+
+
+async def probe_move_inventory(case: Case) -> None:
+    sku = case.skus[1]
+    if case.own:
+        await case.ok("move_inventory", {"sku": sku, "store": case.own, "aisle": "R1", "shelf": "R2", "bin": "R3"})
+    for store_id in case.targets:
+        before = inventory_row(case.db, sku, store_id)
+        out = await case.aimed("move_inventory", {"sku": sku, "store": store_id, "aisle": "Q1", "shelf": "Q2",
+                                                  "bin": "Q3"}, store_id)
+        if out is None:
+            assert inventory_row(case.db, sku, store_id) == before
+        else:
+            assert out["store_id"] == store_id
+
+
+async def probe_update_stock_count(case: Case) -> None:
+    sku = case.skus[2]
+    if case.own:
+        await case.ok("update_stock_count", {"sku": sku, "store": case.own, "counted_quantity": 55})
+    for store_id in case.targets:
+        before = inventory_row(case.db, sku, store_id)
+        out = await case.aimed("update_stock_count", {"sku": sku, "store": case.store_names[store_id]["store_name"],
+                                                      "counted_quantity": 77}, store_id)
+        if out is None:
+            assert inventory_row(case.db, sku, store_id) == before
+        else:
+            assert out["store_id"] == store_id and out["stock_level"] == 77
+
+
+PROBES: dict[str, Callable[[Case], Awaitable[None]]] = {
+    name.removeprefix("probe_"): fn for name, fn in globals().items() if name.startswith("probe_")}
+
+
+# --- fixtures and the test ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def databases(seeded: Settings, writable: Settings) -> Iterator[dict[str, tuple[Settings, Database]]]:
+    client = MongoClient(seeded.mongodb_uri)
+    try:
+        yield {"read": (seeded, client[seeded.mongodb_database]),
+               "write": (writable, client[writable.mongodb_database])}
+    finally:
+        client.close()
+
+
+def identity_id(identity: Identity) -> str:
+    return identity.label
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("tool", sorted(PROBES))
+@pytest.mark.parametrize("identity", IDENTITIES, ids=identity_id)
+async def test_no_row_of_another_store_ever_appears(databases, identity: Identity, tool: str) -> None:
+    settings, db = databases["write" if tool in WRITE_TOOLS else "read"]
+    stores = {d["_id"]: {"store_name": d["store_name"], "short_name": d["short_name"]} for d in db.stores.find()}
+    own = None if identity.head_office else f"store_{identity.store}"
+    visible = set(ALL_STORES) if identity.head_office else {own}
+    customers = {d["_id"]: d for d in db.customers.find({"deleted": False})}
+    if identity.head_office:
+        foreign = [next(c for c in sorted(customers.values(), key=lambda c: c["_id"]) if c["primary_store_id"] == s)
+                   for s in ("store_tacoma", "store_online")]
+    else:
+        hidden = sorted((c for c in customers.values() if c["primary_store_id"] != own
+                         and own not in c["stores_shopped"]), key=lambda c: c["_id"])
+        foreign = [next(c for c in hidden if c["primary_store_id"] == home)
+                   for home in sorted({c["primary_store_id"] for c in hidden})[:3]]
+    skus = sorted(db.products.distinct("sku"))[::150]
+    assert len(skus) == 3
+    for sku in skus:  # the SKUs are stocked in every store: there is other stores' data to leak
+        assert db.inventory.count_documents({"sku": sku, "deleted": False}) == len(ALL_STORES)
+    async with Client(build_server(settings, identity)) as client:
+        case = Case(client=client, db=db, head_office=identity.head_office, own=own, visible=visible,
+                    targets=[s for s in ALL_STORES if s != own], store_names=stores, customers=customers,
+                    foreign_customers=foreign, skus=skus)
+        await PROBES[tool](case)
+    assert case.results, "every probe gets at least one answer"
+    leaks = [leak for result in case.results for leak in foreign_references(result, case)]
+    assert not leaks, "\n".join(leaks[:20])
+
+
+@pytest.mark.anyio
+async def test_every_tool_has_a_probe_and_the_stores_are_the_eight(databases) -> None:
+    settings, db = databases["read"]
+    assert sorted(db.stores.distinct("_id")) == list(ALL_STORES)
+    async with Client(build_server(settings, IDENTITIES[0])) as client:
+        assert {t.name for t in (await client.list_tools()).tools} == set(PROBES)
+
+
+def test_the_walk_reports_foreign_rows() -> None:
+    """The walk itself: a foreign store id, store name, customer or order is reported; attributes are not."""
+
+    class FakeOrders:
+        @staticmethod
+        def find_one(query: dict, projection: dict) -> dict | None:
+            return {"ord_aa": {"store_id": "store_tacoma"}, "ord_bb": {"store_id": "store_seattle"}}.get(query["_id"])
+
+    class FakeDb:
+        orders = FakeOrders()
+
+    names = {s: {"store_name": f"Zava Retail {s[6:].title()}", "short_name": s[6:].title()} for s in ALL_STORES}
+    customers = {"cust_000001": {"primary_store_id": "store_seattle", "stores_shopped": {}},
+                 "cust_000002": {"primary_store_id": "store_tacoma", "stores_shopped": {"store_tacoma": "x"}}}
+    case = Case(client=None, db=FakeDb(), head_office=False, own="store_seattle", visible={"store_seattle"},  # type: ignore[arg-type]
+                targets=[], store_names=names, customers=customers, foreign_customers=[], skus=[])
+    clean = {"customer": {"customer_id": "cust_000001", "home_store_id": "store_tacoma",
+                          "stores_shopped": ["store_seattle", "store_tacoma"]},
+             "orders": [{"order_id": "ord_bb", "store_id": "store_seattle", "store_name": "Zava Retail Seattle"}]}
+    assert foreign_references(clean, case) == []
+    dirty = {"rows": [{"store_id": "store_tacoma"}, {"store_name": "Zava Retail Everett"},
+                      {"customer_id": "cust_000002"}, {"order_id": "ord_aa"}, {"note": "see store_online"}]}
+    assert len(foreign_references(dirty, case)) == 5

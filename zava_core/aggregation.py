@@ -1,0 +1,115 @@
+"""Read-only aggregation for an untrusted caller: a checked, store-scoped pipeline under hard limits.
+
+The pipeline is parsed, checked and scoped by `aggregation_guard`; here it runs with a server-side
+time limit (`maxTimeMS`), a row cap (a `$limit` appended, so the server stops early too) and a byte
+cap on the JSON returned, because one row of a `$lookup` can be as big as a whole result.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import Field
+from pymongo.asynchronous.command_cursor import AsyncCommandCursor
+from pymongo.errors import ExecutionTimeout, OperationFailure
+
+from zava_core.aggregation_guard import check_pipeline, parse_pipeline, scope_pipeline
+from zava_core.context import Zava
+from zava_core.errors import InvalidArgument
+from zava_core.identity import Scope
+from zava_core.shaping import HARD_CAP, ListMeta, Out, cap_rows, json_safe, list_meta
+
+MAX_TIME_MS = 15_000
+BYTE_CAP = 64_000
+ERRMSG_CHARS = 400
+_MAX_TIME_MS_EXPIRED = 50  # MongoDB's error code, should a driver not map it to ExecutionTimeout
+
+
+class AggregationTimeout(InvalidArgument):
+    """The pipeline ran past the time limit and the server stopped it."""
+
+
+class AggregationRejected(InvalidArgument):
+    """MongoDB refused the pipeline (its message says why)."""
+
+
+class AppliedLimits(Out):
+    max_time_ms: int = Field(description="Server-side time limit of the pipeline")
+    row_cap: int = Field(description="Most rows returned")
+    byte_cap: int = Field(description="Most bytes of row JSON returned")
+    scope: str = Field(description="Whose stores the pipeline could read")
+    scope_stage: dict[str, Any] = Field(description="The $match put first (and before every $lookup/$unionWith)")
+
+
+class AggregationResult(Out):
+    collection: str
+    rows: list[dict[str, Any]]
+    meta: ListMeta
+    applied: AppliedLimits
+
+
+async def run_aggregation(zava: Zava, scope: Scope, collection: str, pipeline: str | list,
+                          max_rows: int = 20) -> AggregationResult:
+    """Run a caller's pipeline on `collection` within `scope`; raises InvalidArgument subclasses on refusal."""
+    row_cap, cap_note = cap_rows(max_rows)
+    stages = parse_pipeline(pipeline)
+    check_pipeline(collection, stages)
+    scoped = scope_pipeline(collection, stages, scope)
+    scoped.append({"$limit": row_cap + 1})  # one more than the cap, to know whether more matched
+    rows, cut = await _run(zava, collection, scoped, row_cap)
+    meta = list_meta(len(rows), total=None if cut else len(rows), truncated=cut is not None,
+                     notes=[cap_note, _cut_note(cut, row_cap, len(rows))])
+    applied = AppliedLimits(max_time_ms=MAX_TIME_MS, row_cap=row_cap, byte_cap=BYTE_CAP, scope=scope.label,
+                            scope_stage=json_safe(scoped[0]))
+    return AggregationResult(collection=collection, rows=rows, meta=meta, applied=applied)
+
+
+async def _run(zava: Zava, collection: str, pipeline: list[dict], row_cap: int) -> tuple[list[dict], str | None]:
+    try:
+        # One batch holds every row we may return, so the result comes back in a single round trip.
+        cursor = await zava.db[collection].aggregate(pipeline, maxTimeMS=MAX_TIME_MS, batchSize=row_cap + 1)
+        async with cursor:
+            return await _collect(cursor, row_cap)
+    except OperationFailure as exc:
+        raise _failure(exc) from None
+
+
+async def _collect(cursor: AsyncCommandCursor, row_cap: int) -> tuple[list[dict], str | None]:
+    """Rows as JSON-safe values until the row or byte cap; the second value names the cap that cut."""
+    rows: list[dict] = []
+    used = 2  # the brackets of the JSON array
+    async for doc in cursor:
+        if len(rows) == row_cap:
+            return rows, "rows"
+        row = json_safe(doc)
+        size = len(json.dumps(row, separators=(",", ":"), ensure_ascii=False).encode("utf-8")) + (1 if rows else 0)
+        if used + size > BYTE_CAP:
+            return rows, "bytes"
+        rows.append(row)
+        used += size
+    return rows, None
+
+
+def _cut_note(cut: str | None, row_cap: int, returned: int) -> str | None:
+    if cut == "rows":
+        return (f"stopped at the row cap of {row_cap}: more rows matched; narrow the pipeline ($match, $group, "
+                f"$limit) or raise max_rows (up to {HARD_CAP})")
+    if cut == "bytes" and returned == 0:
+        return (f"the first row alone is over the byte cap of {BYTE_CAP:,} bytes of JSON: $project fewer fields "
+                "(large arrays such as $lookup results or embeddings)")
+    if cut == "bytes":
+        return (f"stopped at the byte cap of {BYTE_CAP:,} bytes of JSON after {returned} rows: $project fewer "
+                "fields or $group to summarise")
+    return None
+
+
+def _failure(exc: OperationFailure) -> InvalidArgument:
+    if isinstance(exc, ExecutionTimeout) or exc.code == _MAX_TIME_MS_EXPIRED:
+        return AggregationTimeout(
+            f"the pipeline ran past the time limit of {MAX_TIME_MS:,} ms and was stopped: start it with a "
+            "$match on store_id and a date range (order_date) to read fewer documents, or use the "
+            "sales_monthly rollup (one document per store and month) for sales totals")
+    details = exc.details if isinstance(exc.details, dict) else {}
+    errmsg = str(details.get("errmsg") or exc)[:ERRMSG_CHARS]
+    return AggregationRejected(f"MongoDB rejected the pipeline: {errmsg}; fix the pipeline and try again")
