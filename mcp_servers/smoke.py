@@ -20,6 +20,13 @@ CALLS: dict[str, list[tuple[str, dict]]] = {
         ("get_inventory", {"sku": "PTDR000001"}),
         ("find_customers", {"query": "smith", "max_rows": 3}),
     ],
+    "sales_analysis": [
+        ("sales_summary", {"group_by": "category", "start_date": "2025-01-01", "end_date": "2025-12-31",
+                           "top_n": 3}),
+        ("sales_trend", {"period": "year"}),
+        ("run_aggregation", {"collection": "orders", "pipeline": '[{"$group": {"_id": "$store_id", "orders": '
+                             '{"$sum": 1}}}, {"$sort": {"orders": -1}}]', "max_rows": 3}),
+    ],
 }
 
 

@@ -122,6 +122,10 @@ def cube_cache(zava: Zava) -> CubeCache:
     return cache
 
 
+async def warm_cube(zava: Zava) -> None:
+    await load_cube(zava, await zava.reference.get())
+
+
 async def load_cube(zava: Zava, reference: ReferenceSnapshot) -> SalesCube:
     return await cube_cache(zava).get(reference.stores.ids, sorted(reference.categories), sorted(reference.products))
 
@@ -241,7 +245,9 @@ def _sum_groups(cube: SalesCube, group_by: str, store_ids: list[str], category_i
     """{group label: measure vector} over the selected stores and months of one cube."""
     stores = [cube.store_index[s] for s in store_ids]
     array, keep = _axis(cube, group_by, category_ids)
-    sub = array[stores][:, months]  # stores x months x [item] x measure
+    sub = array[:, months]  # a view: stores x months x [item] x measure
+    if stores != list(range(len(cube.stores))):
+        sub = sub[stores]  # copies only the selected stores
     out: dict[str, np.ndarray] = {}
 
     def add(label: str, vector: np.ndarray) -> None:

@@ -302,8 +302,10 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         description="Order headers with denormalized customer and store names and totals",
         store_scope="store_id",
         indexes=(
-            _ix(("store_id", 1), ("deleted", 1), ("order_date", -1), purpose="orders of a store by date"),
-            _ix(("customer_id", 1), ("deleted", 1), ("store_id", 1), ("order_date", -1),
+            # Ascending: the embedded engine drops rows from a descending string index when a bound is a
+            # prefix of the stored values ("2026-01-01" against "2026-01-01T09:12:00Z").
+            _ix(("store_id", 1), ("deleted", 1), ("order_date", 1), purpose="orders of a store by date"),
+            _ix(("customer_id", 1), ("deleted", 1), ("store_id", 1), ("order_date", 1),
                 purpose="a customer's recent orders (within a store)"),
             _ix(("idempotency_key", 1), unique=True, sparse=True,
                 purpose="create_order returns the first order for a repeated key"),

@@ -8,7 +8,7 @@ the call is refused: no identity, no data.
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -37,7 +37,11 @@ class AppState:
     launch_identity: Identity | None
 
 
-def make_lifespan(settings: Settings, launch_identity: Identity | None):
+WarmUp = Callable[[Zava], Awaitable[object]]
+
+
+def make_lifespan(settings: Settings, launch_identity: Identity | None, warm_ups: tuple[WarmUp, ...] = ()):
+    """One zava_core client per process; `warm_ups` load caches in the background while clients connect."""
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
         zava = await Zava.open(settings)
@@ -45,8 +49,7 @@ def make_lifespan(settings: Settings, launch_identity: Identity | None):
         try:
             if launch_identity is not None:
                 await scope_for(zava, launch_identity)  # an unknown --store fails at start, not per call
-            # Load the embedder and the vectors while the client is still connecting.
-            warm = asyncio.create_task(_warm_up(zava))
+            warm = asyncio.create_task(_warm_up(zava, (warm_semantic_search, *warm_ups)))
             yield AppState(zava=zava, launch_identity=launch_identity)
         finally:
             if warm is not None:
@@ -56,11 +59,16 @@ def make_lifespan(settings: Settings, launch_identity: Identity | None):
     return lifespan
 
 
-async def _warm_up(zava: Zava) -> None:
-    try:
-        await semantic_search_state(zava).prepare()
-    except Exception as exc:  # the first search will report it properly
-        log.info("semantic search not warmed up: %s", exc)
+async def warm_semantic_search(zava: Zava) -> None:
+    await semantic_search_state(zava).prepare()
+
+
+async def _warm_up(zava: Zava, steps: tuple[WarmUp, ...]) -> None:
+    for step in steps:
+        try:
+            await step(zava)
+        except Exception as exc:  # the first call that needs it will report it properly
+            log.info("warm-up %s skipped: %s", getattr(step, "__name__", step), exc)
 
 
 async def scope_for(zava: Zava, identity: Identity) -> Scope:

@@ -36,8 +36,8 @@ Metric = Literal["revenue", "units", "orders", "average_order_value", "gross_mar
 def build_server(settings: Settings, identity: Identity | None, *, read_only: bool = True,
                  auth: AuthSettings | None = None, token_verifier: TokenVerifier | None = None) -> MCPServer:
     """Every tool here only reads, so `read_only` changes nothing; it is accepted for the shared runner."""
-    server = MCPServer(NAME, instructions=INSTRUCTIONS, lifespan=make_lifespan(settings, identity),
-                       auth=auth, token_verifier=token_verifier)
+    server = MCPServer(NAME, instructions=INSTRUCTIONS, auth=auth, token_verifier=token_verifier,
+                       lifespan=make_lifespan(settings, identity, warm_ups=(analytics.warm_cube,)))
     register_shared_tools(server)
 
     @server.tool(annotations=READ_ONLY)
