@@ -173,7 +173,9 @@ def portal_checklist(database: str, app_id: str | None = None, cloud_endpoint: s
 
 def _fields_phrase(c: ConnectorCollection) -> str:
     names = ", ".join(f"`{f}`" for f in c.fields)
-    return f"Ditto _id = MongoDB {names}" if c.fields == ("_id",) else f"field(s) {names}"
+    if c.fields == ("_id",):
+        return f"Ditto _id = MongoDB {names}"
+    return f"field{'s' if len(c.fields) > 1 else ''} {names}"
 
 
 # --- a tiny YAML emitter (block style; enough for the manifest, no dependency) ----------------------------

@@ -1,0 +1,394 @@
+"""The benchmark harness: `python -m bench [--scale default] [--iterations 30] [--output bench/results]`.
+
+On a fresh embedded engine (or the server in MONGODB_URI, in a scratch database) it seeds the
+dataset, then measures and prints one markdown table:
+
+- generation time (CPU only) and seeding throughput per collection;
+- p50/p95 of every tool of both servers through the in-process MCP client;
+- a few tools over stdio and over Streamable HTTP (transport overhead);
+- create_order throughput with 1 and 16 concurrent callers;
+- each analysis tool beside the naive `$group` over order_items it replaces.
+
+It writes the table (results.md) and a latency chart (latency.png) to the output folder. Not a
+test: there are goals, not thresholds; a miss is reported, not failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import platform
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date
+from pathlib import Path
+
+from mcp import Client, StdioServerParameters
+
+from mcp_servers.common.tokens import Identity, StoreTokenVerifier, TokenStore
+from mcp_servers.customer_sales.server import build_server as build_customer_sales
+from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
+from seeding.catalog import load_catalog
+from seeding.generate import Generator
+from seeding.pipeline import SeedReport, seed_database
+from seeding.progress import Reporter
+from zava_core import db as zdb
+from zava_core import embedded
+from zava_core.config import Settings
+from zava_core.embeddings import get_embedder
+
+AS_OF = date(2026, 11, 1)
+GOALS = {"lookup": (15, 60), "analysis": (250, None), "semantic": (25, None), "create_order": (30, None)}
+
+
+@dataclasses.dataclass
+class Timing:
+    group: str  # lookup | analysis | semantic | write | transport
+    name: str
+    samples_ms: list[float]
+    note: str = ""
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.samples_ms)
+
+    @property
+    def p95(self) -> float:
+        ordered = sorted(self.samples_ms)
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+async def timed(fn: Callable[[int], Awaitable[object]], iterations: int, warmup: int = 2) -> list[float]:
+    for i in range(warmup):
+        await fn(-1 - i)
+    samples = []
+    for i in range(iterations):
+        started = time.perf_counter()
+        await fn(i)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def call_ok(client: Client, name: str, arguments: dict) -> dict:
+    result = await client.call_tool(name, arguments)
+    if result.is_error:
+        raise RuntimeError(f"{name}{arguments} failed: {result.content[0].text}")
+    return result.structured_content or {}
+
+
+# --- setup --------------------------------------------------------------------------------------
+
+
+def generation_seconds(scale: str) -> float:
+    started = time.perf_counter()
+    generator = Generator(load_catalog(), scale=scale, seed=1, as_of=AS_OF)
+    for _ in generator.customer_batches():
+        pass
+    for _ in generator.order_chunks():
+        pass
+    generator.inventory_documents()
+    return time.perf_counter() - started
+
+
+async def seed(settings: Settings, scale: str) -> SeedReport:
+    client = await zdb.connect(settings)
+    try:
+        with Reporter(quiet=True) as reporter:
+            return await seed_database(zdb.database(client, settings),
+                                       Generator(load_catalog(), scale=scale, seed=1, as_of=AS_OF),
+                                       embedder=get_embedder(settings), drop=True, reporter=reporter)
+    finally:
+        await client.close()
+
+
+async def sample_arguments(settings: Settings) -> dict:
+    """Real SKUs, customers and orders to ask about, read once."""
+    client = await zdb.connect(settings)
+    try:
+        db = zdb.database(client, settings)
+        skus = [p["sku"] for p in await db["products"].find({}, {"sku": 1}).limit(40).to_list()]
+        customers = await db["customers"].find({"primary_store_id": "store_seattle"},
+                                               {"last_name": 1}).limit(20).to_list()
+        stocked = await db["inventory"].find({"store_id": "store_seattle", "stock_level": {"$gte": 500}},
+                                             {"sku": 1}).limit(20).to_list()
+        return {"skus": skus, "customers": [c["_id"] for c in customers],
+                "names": [c["last_name"] for c in customers], "stocked": [r["sku"] for r in stocked]}
+    finally:
+        await client.close()
+
+
+# --- measurements ---------------------------------------------------------------------------------
+
+
+def customer_sales_calls(a: dict) -> list[tuple[str, str, Callable[[int], dict]]]:
+    pick = lambda xs, i: xs[i % len(xs)]  # noqa: E731
+    return [
+        ("lookup", "get_products_by_name", lambda i: {"product_name": ["hammer", "drill", "paint", "hose"][i % 4]}),
+        ("lookup", "get_product_details", lambda i: {"sku": pick(a["skus"], i)}),
+        ("lookup", "get_inventory", lambda i: {"sku": pick(a["skus"], i)}),
+        ("lookup", "get_low_stock_items", lambda i: {"store": "Seattle"}),
+        ("lookup", "find_customers", lambda i: {"query": pick(a["names"], i)}),
+        ("lookup", "get_customer_orders", lambda i: {"customer_id": pick(a["customers"], i)}),
+        ("lookup", "get_current_utc_date", lambda i: {}),
+        ("semantic", "semantic_search_products",
+         lambda i: {"query_description": ["my toilet keeps running", "cut plywood sheets", "stain a deck",
+                                          "hang a heavy mirror"][i % 4]}),
+        ("write", "move_inventory", lambda i: {"sku": pick(a["skus"], i), "store": "Seattle", "aisle": "A01",
+                                               "shelf": "S1", "bin": f"B{i % 50:02d}"}),
+        ("write", "update_stock_count", lambda i: {"sku": pick(a["skus"], i), "store": "Seattle",
+                                                   "counted_quantity": 900 + i % 7}),
+        ("create_order", "create_order", lambda i: order_arguments(a, i)),
+    ]
+
+
+def order_arguments(a: dict, i: int) -> dict:
+    return {"customer_id": a["customers"][i % len(a["customers"])], "store": "Seattle",
+            "items": [{"sku": a["stocked"][i % len(a["stocked"])], "quantity": 1},
+                      {"sku": a["stocked"][(i + 7) % len(a["stocked"])], "quantity": 2}],
+            "idempotency_key": f"bench-{time.time_ns()}-{i}"}
+
+
+ANALYSIS_CALLS: list[tuple[str, dict, list[dict]]] = [
+    ("sales_summary by store (all time)", {"group_by": "store"},
+     [{"$match": {"deleted": False}}, {"$group": {"_id": "$store_id", "revenue": {"$sum": "$total_amount"}}}]),
+    ("sales_summary by category, 2025", {"group_by": "category", "start_date": "2025-01-01",
+                                         "end_date": "2025-12-31"},
+     [{"$match": {"deleted": False, "order_date": {"$gte": "2025-01-01", "$lt": "2026-01-01"}}},
+      {"$group": {"_id": "$category_id", "revenue": {"$sum": "$total_amount"}}}]),
+    ("sales_summary top products by units", {"group_by": "product", "metric": "units", "top_n": 10},
+     [{"$match": {"deleted": False}}, {"$group": {"_id": "$product_id", "units": {"$sum": "$quantity"}}},
+      {"$sort": {"units": -1}}, {"$limit": 10}]),
+    ("sales_trend by month", {"period": "month"},
+     [{"$match": {"deleted": False}}, {"$group": {"_id": {"$substrCP": ["$order_date", 0, 7]},
+                                                  "revenue": {"$sum": "$total_amount"}}}]),
+    ("seasonal_profile garden", {"category": "garden & outdoor"},
+     [{"$match": {"deleted": False, "category_id": "cat_garden_outdoor"}},
+      {"$group": {"_id": {"$substrCP": ["$order_date", 5, 2]}, "revenue": {"$sum": "$total_amount"}}}]),
+]
+ANALYSIS_TOOL = {"sales_summary": "sales_summary", "sales_trend": "sales_trend", "seasonal_profile": "seasonal_profile"}
+
+
+async def measure_tools(settings: Settings, args: dict, iterations: int, naive_runs: int) -> list[Timing]:
+    timings: list[Timing] = []
+    async with Client(build_customer_sales(settings, Identity(head_office=True))) as client:
+        for group, name, make in customer_sales_calls(args):
+            samples = await timed(lambda i, n=name, m=make: call_ok(client, n, m(i)), iterations)
+            timings.append(Timing(group, name, samples))
+    async with Client(build_sales_analysis(settings, Identity(head_office=True))) as client:
+        await call_ok(client, "sales_summary", {"group_by": "store"})  # loads the cube once
+        for label, arguments, naive in ANALYSIS_CALLS:
+            tool = label.split(" ")[0]
+            samples = await timed(lambda i, t=tool, a=arguments: call_ok(client, t, a), iterations)
+            naive_ms = await naive_group(settings, naive, naive_runs)
+            timings.append(Timing("analysis", label, samples,
+                                  note=f"naive $group {statistics.median(naive_ms):,.0f} ms "
+                                       f"({statistics.median(naive_ms) / statistics.median(samples):,.0f}x)"))
+        for label, name, arguments in (
+            ("inventory_health (all stores)", "inventory_health", {}),
+            ("inventory_health (one store)", "inventory_health", {"store": "Seattle"}),
+            ("get_collection_schemas", "get_collection_schemas", {"collections": []}),
+            ("run_aggregation orders per store", "run_aggregation",
+             {"collection": "sales_monthly", "pipeline": '[{"$group": {"_id": "$store_id", '
+                                                         '"orders": {"$sum": "$totals.orders"}}}]'}),
+        ):
+            samples = await timed(lambda i, n=name, a=arguments: call_ok(client, n, a), iterations)
+            timings.append(Timing("analysis", label, samples))
+    return timings
+
+
+async def naive_group(settings: Settings, pipeline: list[dict], runs: int) -> list[float]:
+    client = await zdb.connect(settings)
+    try:
+        db = zdb.database(client, settings)
+        return await timed(lambda i: _aggregate(db, pipeline), runs, warmup=0)
+    finally:
+        await client.close()
+
+
+async def _aggregate(db, pipeline: list[dict]) -> list:
+    return await (await db["order_items"].aggregate(pipeline)).to_list()
+
+
+async def measure_order_throughput(settings: Settings, args: dict, orders: int) -> list[tuple[int, float, float]]:
+    """(concurrent callers, orders per second, p50 ms) for 1 and 16 callers."""
+    out = []
+    async with Client(build_customer_sales(settings, Identity(head_office=True))) as client:
+        for callers in (1, 16):
+            latencies: list[float] = []
+            counter = iter(range(orders))
+
+            async def worker(client=client, counter=counter, latencies=latencies) -> None:
+                for i in counter:
+                    started = time.perf_counter()
+                    await call_ok(client, "create_order", order_arguments(args, i))
+                    latencies.append((time.perf_counter() - started) * 1000)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(callers)))
+            elapsed = time.perf_counter() - started
+            out.append((callers, orders / elapsed, statistics.median(latencies)))
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def measure_transports(settings: Settings, args: dict, iterations: int) -> list[Timing]:
+    """The same calls over stdio (a subprocess) and Streamable HTTP (uvicorn on loopback)."""
+    calls = [("get_inventory", lambda i: {"sku": args["skus"][i % len(args["skus"])]}),
+             ("semantic_search_products", lambda i: {"query_description": "fix a leaky faucet"})]
+    timings: list[Timing] = []
+    env = {**{k: v for k, v in os.environ.items() if k.startswith(("ZAVA_", "OPENAI_", "AZURE_"))},
+           "MONGODB_URI": settings.mongodb_uri or "", "MONGODB_DATABASE": settings.mongodb_database,
+           "ZAVA_LOG_LEVEL": "WARNING"}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_servers.customer_sales",
+                                                                 "--head-office"], env=env)
+    async with Client(params) as client:
+        for name, make in calls:
+            samples = await timed(lambda i, n=name, m=make: call_ok(client, n, m(i)), iterations)
+            timings.append(Timing("transport", f"{name} (stdio)", samples))
+    timings += await _http_timings(settings, calls, iterations)
+    return timings
+
+
+async def _http_timings(settings: Settings, calls, iterations: int) -> list[Timing]:
+    import httpx2
+    import uvicorn
+    from mcp.client.streamable_http import streamable_http_client
+
+    from mcp_servers.common.runner import _auth
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = TokenStore(Path(tmp) / "tokens.json")
+        _, token = store.issue(Identity(head_office=True))
+        port = _free_port()
+        cli = argparse.Namespace(host="127.0.0.1", port=port)
+        server = build_customer_sales(settings, None, auth=_auth(cli), token_verifier=StoreTokenVerifier(store))
+        web = uvicorn.Server(uvicorn.Config(server.streamable_http_app(), host="127.0.0.1", port=port,
+                                            log_level="warning", lifespan="on"))
+        task = asyncio.create_task(web.serve())
+        while not web.started:
+            await asyncio.sleep(0.02)
+        timings = []
+        try:
+            http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            async with http, Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)) as c:
+                for name, make in calls:
+                    samples = await timed(lambda i, n=name, m=make: call_ok(c, n, m(i)), iterations)
+                    timings.append(Timing("transport", f"{name} (http)", samples))
+        finally:
+            web.should_exit = True
+            await task
+        return timings
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def goal_text(timing: Timing) -> str:
+    key = "create_order" if timing.name == "create_order" else timing.group
+    if key not in GOALS:
+        return ""
+    p50_goal, p95_goal = GOALS[key]
+    ok = timing.p50 <= p50_goal and (p95_goal is None or timing.p95 <= p95_goal)
+    target = f"p50 <= {p50_goal}" + (f", p95 <= {p95_goal}" if p95_goal else "")
+    return f"{'met' if ok else 'MISSED'} ({target})"
+
+
+def render(scale: str, target: str, gen_s: float, report: SeedReport | None, timings: list[Timing],
+           throughput: list[tuple[int, float, float]]) -> str:
+    lines = [f"# Benchmark: scale {scale}, {target}", "",
+             f"{date.today()}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+             "", "## Generation and seeding", "", "| step | documents | seconds | docs/s |", "|---|---|---|---|",
+             f"| generation (CPU only) | | {gen_s:.1f} | |"]
+    if report is not None:
+        for name, count in report.counts.items():
+            seconds = report.seconds.get(name)
+            rate = f"{count / seconds:,.0f}" if seconds else ""
+            lines.append(f"| {name} | {count:,} | {seconds or 0:.1f} | {rate} |")
+        for name in ("indexes", "rollups"):
+            if name in report.seconds:
+                lines.append(f"| {name} | | {report.seconds[name]:.1f} | |")
+        lines.append(f"| **seeding total** | {sum(report.counts.values()):,} | {report.total_seconds:.1f} | |")
+    lines += ["", "## Tools (in-process MCP client unless noted)", "",
+              "| group | tool | p50 ms | p95 ms | n | goal | note |", "|---|---|---|---|---|---|---|"]
+    for t in timings:
+        lines.append(f"| {t.group} | {t.name} | {t.p50:.1f} | {t.p95:.1f} | {len(t.samples_ms)} | {goal_text(t)} "
+                     f"| {t.note} |")
+    lines += ["", "## create_order throughput", "", "| concurrent callers | orders/s | p50 ms |", "|---|---|---|"]
+    lines += [f"| {c} | {rate:.1f} | {p50:.1f} |" for c, rate, p50 in throughput]
+    return "\n".join(lines) + "\n"
+
+
+def chart(timings: list[Timing], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [t.name for t in timings]
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(names) + 1.2))
+    y = range(len(names))
+    ax.barh(y, [t.p95 for t in timings], color="#c9d7ea", label="p95")
+    ax.barh(y, [t.p50 for t in timings], color="#2a6fbb", label="p50")
+    ax.set_yticks(list(y), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("milliseconds (log scale)")
+    ax.legend(loc="lower right")
+    ax.set_title("Zava MCP tool latency")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+async def run(args: argparse.Namespace) -> str:
+    base = Settings.from_env()
+    with contextlib.ExitStack() as stack:
+        if base.mongodb_uri:
+            settings = dataclasses.replace(base, mongodb_database="zava_bench")
+            target = "MongoDB at MONGODB_URI"
+        else:
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="zava-bench-")))
+            state = embedded.ensure_running(data_dir)
+            stack.callback(embedded.stop, data_dir)
+            settings = dataclasses.replace(base, mongodb_uri=state.uri, mongodb_database="zava_bench")
+            target = "embedded engine (SecantusDB)"
+        print(f"benchmarking scale {args.scale} on the {target}", file=sys.stderr)
+        gen_s = generation_seconds(args.scale)
+        report = await seed(settings, args.scale)
+        print(f"seeded in {report.total_seconds:.1f} s; measuring tools", file=sys.stderr)
+        sample = await sample_arguments(settings)
+        timings = await measure_tools(settings, sample, args.iterations, args.naive_runs)
+        timings += await measure_transports(settings, sample, max(5, args.iterations // 2))
+        throughput = await measure_order_throughput(settings, sample, args.orders)
+        text = render(args.scale, target, gen_s, report, timings, throughput)
+        out = Path(args.output)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.md").write_text(text)
+        (out / "timings.json").write_text(json.dumps([dataclasses.asdict(t) for t in timings], indent=1))
+        chart(timings, out / "latency.png")
+        return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=["small", "default", "full"], default="default")
+    parser.add_argument("--iterations", type=int, default=30, help="timed calls per tool")
+    parser.add_argument("--naive-runs", type=int, default=1, help="runs of each naive $group")
+    parser.add_argument("--orders", type=int, default=64, help="orders per create_order throughput run")
+    parser.add_argument("--output", default="bench/results", help="folder for results.md and latency.png")
+    args = parser.parse_args(argv)
+    print(asyncio.run(run(args)))
+    return 0
