@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from conftest import SEEDED_DATABASE
 from mcp import Client
 from pymongo import MongoClient
 from pymongo.database import Database
@@ -54,6 +55,7 @@ class Case:
     customers: dict[str, dict]
     foreign_customers: list[dict]  # for a manager: customers invisible to them; for head office: other stores'
     skus: list[str]
+    stock_levels: dict[tuple[str, str], int]  # (sku, store id) -> units, read from the inventory documents
     results: list[dict] = field(default_factory=list)
 
     def sees(self, customer: dict) -> bool:
@@ -83,8 +85,7 @@ class Case:
         return None
 
     def stock(self, sku: str) -> int:
-        return sum(d["stock_level"] for d in self.db.inventory.find(
-            {"sku": sku, "deleted": False, "store_id": {"$in": sorted(self.visible)}}))
+        return sum(self.stock_levels.get((sku, store_id), 0) for store_id in self.visible)
 
 
 # --- the walk ----------------------------------------------------------------------------------
@@ -171,7 +172,7 @@ async def probe_get_product_details(case: Case) -> None:
 async def probe_semantic_search_products(case: Case) -> None:
     for extra in ({}, {"in_stock_only": True}, {"category": "PLUMBING"}):
         out = await case.ok("semantic_search_products", {"query_description": "stop a running toilet",
-                                                         "similarity_threshold": 0, "max_rows": 15, **extra})
+                                                         "similarity_threshold": 20, "max_rows": 15, **extra})
         assert out["products"]
         for hit in out["products"]:
             assert hit["stock_units"] == case.stock(hit["sku"]), hit["sku"]
@@ -207,7 +208,7 @@ async def probe_get_customer_orders(case: Case) -> None:
 
 
 def inventory_row(db: Database, sku: str, store_id: str) -> dict:
-    return db.inventory.find_one({"sku": sku, "store_id": store_id})
+    return db.inventory.find_one({"store_id": store_id, "product_id": f"prod_{sku}"})
 
 
 async def probe_create_order(case: Case) -> None:
@@ -280,12 +281,41 @@ PROBES: dict[str, Callable[[Case], Awaitable[None]]] = {
 # --- fixtures and the test ---------------------------------------------------------------------
 
 
+@dataclass
+class Dataset:
+    settings: Settings
+    db: Database
+    stores: dict[str, dict[str, str]]
+    skus: list[str]
+    cached: dict[str, Any] = field(default_factory=dict)
+
+    def documents(self) -> tuple[dict[str, dict], dict[tuple[str, str], int]]:
+        """Customers and stock levels: read once for the read-only dataset, on every call for the other."""
+        if "docs" in self.cached:
+            return self.cached["docs"]
+        customers = {d["_id"]: d for d in self.db.customers.find({"deleted": False})}
+        stock = {(d["sku"], d["store_id"]): d["stock_level"]
+                 for d in self.db.inventory.find({"deleted": False}, {"sku": 1, "store_id": 1, "stock_level": 1})}
+        if self.settings.mongodb_database == SEEDED_DATABASE:
+            self.cached["docs"] = customers, stock
+        return customers, stock
+
+
+def open_dataset(settings: Settings, client: MongoClient) -> Dataset:
+    db = client[settings.mongodb_database]
+    stores = {d["_id"]: {"store_name": d["store_name"], "short_name": d["short_name"]} for d in db.stores.find()}
+    skus = sorted(db.products.distinct("sku"))[::150]
+    assert len(skus) == 3
+    for sku in skus:  # the SKUs are stocked in every store: there is other stores' data to leak
+        assert db.inventory.count_documents({"product_id": f"prod_{sku}", "deleted": False}) == len(ALL_STORES)
+    return Dataset(settings, db, stores, skus)
+
+
 @pytest.fixture(scope="module")
-def databases(seeded: Settings, writable: Settings) -> Iterator[dict[str, tuple[Settings, Database]]]:
+def datasets(seeded: Settings, writable: Settings) -> Iterator[dict[str, Dataset]]:
     client = MongoClient(seeded.mongodb_uri)
     try:
-        yield {"read": (seeded, client[seeded.mongodb_database]),
-               "write": (writable, client[writable.mongodb_database])}
+        yield {"read": open_dataset(seeded, client), "write": open_dataset(writable, client)}
     finally:
         client.close()
 
@@ -297,28 +327,22 @@ def identity_id(identity: Identity) -> str:
 @pytest.mark.anyio
 @pytest.mark.parametrize("tool", sorted(PROBES))
 @pytest.mark.parametrize("identity", IDENTITIES, ids=identity_id)
-async def test_no_row_of_another_store_ever_appears(databases, identity: Identity, tool: str) -> None:
-    settings, db = databases["write" if tool in WRITE_TOOLS else "read"]
-    stores = {d["_id"]: {"store_name": d["store_name"], "short_name": d["short_name"]} for d in db.stores.find()}
+async def test_no_row_of_another_store_ever_appears(datasets, identity: Identity, tool: str) -> None:
+    data = datasets["write" if tool in WRITE_TOOLS else "read"]
+    customers, stock = data.documents()
     own = None if identity.head_office else f"store_{identity.store}"
     visible = set(ALL_STORES) if identity.head_office else {own}
-    customers = {d["_id"]: d for d in db.customers.find({"deleted": False})}
+    by_id = sorted(customers.values(), key=lambda c: c["_id"])
     if identity.head_office:
-        foreign = [next(c for c in sorted(customers.values(), key=lambda c: c["_id"]) if c["primary_store_id"] == s)
-                   for s in ("store_tacoma", "store_online")]
+        foreign = [next(c for c in by_id if c["primary_store_id"] == s) for s in ("store_tacoma", "store_online")]
     else:
-        hidden = sorted((c for c in customers.values() if c["primary_store_id"] != own
-                         and own not in c["stores_shopped"]), key=lambda c: c["_id"])
+        hidden = [c for c in by_id if c["primary_store_id"] != own and own not in c["stores_shopped"]]
         foreign = [next(c for c in hidden if c["primary_store_id"] == home)
                    for home in sorted({c["primary_store_id"] for c in hidden})[:3]]
-    skus = sorted(db.products.distinct("sku"))[::150]
-    assert len(skus) == 3
-    for sku in skus:  # the SKUs are stocked in every store: there is other stores' data to leak
-        assert db.inventory.count_documents({"sku": sku, "deleted": False}) == len(ALL_STORES)
-    async with Client(build_server(settings, identity)) as client:
-        case = Case(client=client, db=db, head_office=identity.head_office, own=own, visible=visible,
-                    targets=[s for s in ALL_STORES if s != own], store_names=stores, customers=customers,
-                    foreign_customers=foreign, skus=skus)
+    async with Client(build_server(data.settings, identity)) as client:
+        case = Case(client=client, db=data.db, head_office=identity.head_office, own=own, visible=visible,
+                    targets=[s for s in ALL_STORES if s != own], store_names=data.stores, customers=customers,
+                    foreign_customers=foreign, skus=data.skus, stock_levels=stock)
         await PROBES[tool](case)
     assert case.results, "every probe gets at least one answer"
     leaks = [leak for result in case.results for leak in foreign_references(result, case)]
@@ -326,10 +350,11 @@ async def test_no_row_of_another_store_ever_appears(databases, identity: Identit
 
 
 @pytest.mark.anyio
-async def test_every_tool_has_a_probe_and_the_stores_are_the_eight(databases) -> None:
-    settings, db = databases["read"]
-    assert sorted(db.stores.distinct("_id")) == list(ALL_STORES)
-    async with Client(build_server(settings, IDENTITIES[0])) as client:
+async def test_every_tool_has_a_probe_and_the_stores_are_the_eight(datasets) -> None:
+    data = datasets["read"]
+    assert sorted(data.db.stores.distinct("_id")) == list(ALL_STORES)
+    assert sorted(data.stores) == list(ALL_STORES)
+    async with Client(build_server(data.settings, IDENTITIES[0])) as client:
         assert {t.name for t in (await client.list_tools()).tools} == set(PROBES)
 
 
@@ -347,8 +372,9 @@ def test_the_walk_reports_foreign_rows() -> None:
     names = {s: {"store_name": f"Zava Retail {s[6:].title()}", "short_name": s[6:].title()} for s in ALL_STORES}
     customers = {"cust_000001": {"primary_store_id": "store_seattle", "stores_shopped": {}},
                  "cust_000002": {"primary_store_id": "store_tacoma", "stores_shopped": {"store_tacoma": "x"}}}
-    case = Case(client=None, db=FakeDb(), head_office=False, own="store_seattle", visible={"store_seattle"},  # type: ignore[arg-type]
-                targets=[], store_names=names, customers=customers, foreign_customers=[], skus=[])
+    case = Case(client=None, db=FakeDb(), head_office=False, own="store_seattle",  # type: ignore[arg-type]
+                visible={"store_seattle"}, targets=[], store_names=names, customers=customers,
+                foreign_customers=[], skus=[], stock_levels={})
     clean = {"customer": {"customer_id": "cust_000001", "home_store_id": "store_tacoma",
                           "stores_shopped": ["store_seattle", "store_tacoma"]},
              "orders": [{"order_id": "ord_bb", "store_id": "store_seattle", "store_name": "Zava Retail Seattle"}]}
