@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from pymongo.asynchronous.database import AsyncDatabase
@@ -33,6 +33,7 @@ META = "zava_meta"
 STATE_ID = "seeding"
 DUPLICATE_KEY = 11000
 DATASET = tuple(spec.name for spec in COLLECTIONS)
+T = TypeVar("T")
 
 
 class SeedingRefused(RuntimeError):
@@ -160,29 +161,36 @@ async def _load(
         report.resumed.append(name)
     task = reporter.start(name, total)
     count = 0
-    pending: asyncio.Task | None = None
-    # Generate the next batch in a worker thread while the previous insert runs on the server.
-    try:
-        while (batch := await anyio.to_thread.run_sync(next, batches, None)) is not None:
-            if pending:
-                await pending
-            pending = asyncio.create_task(_insert(db, name, batch))
-            count += len(batch)
-            reporter.advance(task, len(batch))
-    except BaseException:
-        await _settle(pending)
-        raise
-    if pending:
-        await pending
+
+    def advanced(batch: list[dict]) -> None:
+        nonlocal count
+        count += len(batch)
+        reporter.advance(task, len(batch))
+
+    await _pipelined(batches, lambda batch: _insert(db, name, batch), advanced)
     report.seconds[name] = reporter.finish(task, name, count)
     return count
 
 
-async def _settle(pending: asyncio.Task | None) -> None:
-    """Let an in-flight batch finish before a failure propagates, so nothing writes after the caller
-    has seen the error (the batch is valid; a re-run skips it as duplicates)."""
-    if pending is not None:
-        await asyncio.gather(pending, return_exceptions=True)
+async def _pipelined(items: Iterator[T], write: Callable[[T], Awaitable[object]], done: Callable[[T], None]) -> None:
+    """Produce the next item in a worker thread while the previous one is written to the server.
+
+    On failure the in-flight write is let finish before the error propagates, so nothing writes after
+    the caller has seen the error (the item is valid; a re-run skips it as duplicates).
+    """
+    pending: asyncio.Task | None = None
+    try:
+        while (item := await anyio.to_thread.run_sync(next, items, None)) is not None:
+            if pending:
+                await pending
+            pending = asyncio.create_task(write(item))
+            done(item)
+    except BaseException:
+        if pending is not None:
+            await asyncio.gather(pending, return_exceptions=True)
+        raise
+    if pending:
+        await pending
 
 
 async def _insert(db: AsyncDatabase, name: str, docs: list[dict]) -> int:
@@ -211,30 +219,18 @@ async def _load_orders(db, generator: Generator, state: dict, reporter: Reporter
     orders_task = reporter.start("orders", len(plans))
     items_task = reporter.start("order_items", int(len(plans) * 2.1))
     reporter.advance(orders_task, min(start_chunk * 2000, len(plans)))
-    orders_total = items_total = 0
     chunks = _accumulating(rollups, generator.order_chunks(start_chunk))
-    pending: asyncio.Task | None = None
 
     async def write(chunk: int, orders: list[dict], items: list[dict]) -> None:
         await _insert(db, "order_items", items)  # lines first: an order never appears without its lines
         await _insert(db, "orders", orders)
         await meta.update_one({"_id": STATE_ID}, {"$set": {"order_chunks_done": chunk + 1}})
 
-    try:
-        while (produced := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
-            chunk, orders, items = produced
-            if pending:
-                await pending
-            pending = asyncio.create_task(write(chunk, orders, items))
-            orders_total += len(orders)
-            items_total += len(items)
-            reporter.advance(orders_task, len(orders))
-            reporter.advance(items_task, len(items))
-    except BaseException:
-        await _settle(pending)
-        raise
-    if pending:
-        await pending
+    def advanced(produced: tuple[int, list[dict], list[dict]]) -> None:
+        reporter.advance(orders_task, len(produced[1]))
+        reporter.advance(items_task, len(produced[2]))
+
+    await _pipelined(chunks, lambda produced: write(*produced), advanced)
     report.seconds["orders"] = reporter.finish(orders_task, "orders", await db["orders"].count_documents({}))
     report.seconds["order_items"] = reporter.finish(
         items_task, "order_items", await db["order_items"].count_documents({}))
