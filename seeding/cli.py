@@ -5,6 +5,8 @@
     python -m seeding verify
     python -m seeding embed
     python -m seeding encode-password
+    python -m seeding doctor | indexes create|drop|list | change-streams enable|test | clear   (seeding/commands)
+    python -m seeding ditto-config | ditto-check                                               (seeding/commands)
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from zava_core.model import COLLECTIONS, SPECS, SYNCED_COLLECTIONS, CollectionSpec
+from zava_core.model import COLLECTIONS, ROLLUPS, SPECS, SYNCED_COLLECTIONS, CollectionSpec
 from zava_core.search import VECTOR_INDEX_NAME
 
 
@@ -20,9 +20,13 @@ def index_models(spec: CollectionSpec) -> list[IndexModel]:
     return models
 
 
+# The dataset and the rollup: every collection whose indexes the model defines.
+INDEXED: tuple[CollectionSpec, ...] = (*COLLECTIONS, *ROLLUPS)
+
+
 async def create_indexes(db: AsyncDatabase, names: list[str] | None = None) -> list[str]:
     created: list[str] = []
-    for spec in COLLECTIONS:
+    for spec in INDEXED:
         if (names is None or spec.name in names) and spec.indexes:
             created += [f"{spec.name}.{n}" for n in await db[spec.name].create_indexes(index_models(spec))]
     return created
@@ -32,7 +36,7 @@ async def drop_indexes(db: AsyncDatabase) -> list[str]:
     """Drop the indexes the model defines (never `_id`)."""
     dropped = []
     existing_collections = set(await db.list_collection_names())
-    for spec in COLLECTIONS:
+    for spec in INDEXED:
         if spec.name not in existing_collections:
             continue
         present = {ix["name"] async for ix in await db[spec.name].list_indexes()}

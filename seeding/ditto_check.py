@@ -39,15 +39,18 @@ class Problem:
     kind: str
     message: str
     count: int = 1
-    examples: list[str] = field(default_factory=list)
+    examples: list[object] = field(default_factory=list)  # the first few offending _ids
+    first_value: str | None = None  # the first offending value, where the message cannot name each one
 
     def __str__(self) -> str:
-        where = f"{self.collection}: " if self.collection else ""
-        if self.count > 1 or self.examples:
-            noun = "document" if self.count == 1 else "documents"
-            ids = ", ".join(self.examples)
-            return f"{where}{self.message} ({self.count:,} {noun}, e.g. {ids})"
-        return f"{where}{self.message}"
+        text = f"{self.collection}: {self.message}" if self.collection else self.message
+        if self.first_value is not None:
+            text += f", e.g. {self.first_value}"
+        if not self.examples:
+            return text
+        noun = "document" if self.count == 1 else "documents"
+        ids = ", ".join(repr(e) for e in self.examples)
+        return f"{text} ({self.count:,} {noun}{', e.g.' if self.count > len(self.examples) else ':'} {ids})"
 
 
 @dataclass
@@ -126,7 +129,8 @@ async def _check_collection(db: AsyncDatabase, spec: CollectionSpec, info: dict 
     report = CollectionReport(spec.name)
     if info is None:
         report.problems.append(Problem(spec.name, "missing-collection", "the collection does not exist (the "
-                                       "connector needs every synced collection to exist before it starts)"))
+                                       "connector needs every synced collection to exist before it starts: "
+                                       "`python -m seeding change-streams enable` creates it)"))
         return report
     options = info.get("options", {})
     if options.get("capped"):
@@ -134,8 +138,8 @@ async def _check_collection(db: AsyncDatabase, spec: CollectionSpec, info: dict 
                                        "capped collections): copy it into a normal collection"))
     if not (options.get("changeStreamPreAndPostImages") or {}).get("enabled"):
         report.problems.append(Problem(spec.name, "pre-post-images", "change-stream pre- and post-images are off: "
-                                       f"run db.runCommand({{collMod: '{spec.name}', changeStreamPreAndPostImages: "
-                                       "{enabled: true}}) (seeding does it)"))
+                                       "run `python -m seeding change-streams enable` (collMod "
+                                       "changeStreamPreAndPostImages: {enabled: true})"))
     await _scan_documents(db, spec, report, progress)
     return report
 
@@ -148,14 +152,14 @@ class _Rules:
         self.found: dict[tuple[str, str], Problem] = {}
         self.map_timestamps = _map_timestamp_fields(spec)
 
-    def add(self, kind: str, message: str, doc_id: object) -> None:
+    def add(self, kind: str, message: str, doc_id: object, value: object = None) -> None:
         problem = self.found.get((kind, message))
         if problem is None:
-            self.found[(kind, message)] = Problem(self.spec.name, kind, message, 0, [])
-            problem = self.found[(kind, message)]
+            first = None if value is None else repr(value)
+            problem = self.found[(kind, message)] = Problem(self.spec.name, kind, message, 0, [], first)
         problem.count += 1
         if len(problem.examples) < MAX_EXAMPLES:
-            problem.examples.append(repr(doc_id))
+            problem.examples.append(doc_id)
 
     def check(self, doc: dict) -> None:
         doc_id = doc.get("_id")
@@ -183,9 +187,13 @@ class _Rules:
             self.add("deleted", f"deleted is {what} (soft deletes: every document carries deleted: false)", doc_id)
         for name in self.spec.timestamp_fields:
             value = doc.get(name)
-            if not is_timestamp(value):
-                what = "missing" if name not in doc else f"{value!r}" if isinstance(value, str) else _kind(value)
-                self.add("timestamp", f"{name} is {what}, not an ISO timestamp (YYYY-MM-DDTHH:MM:SSZ)", doc_id)
+            if isinstance(value, str) and not is_timestamp(value):
+                self.add("timestamp", f"{name} is a string not in the one ISO format YYYY-MM-DDTHH:MM:SSZ",
+                         doc_id, value)
+            elif not is_timestamp(value):
+                what = "missing" if name not in doc else _kind(value)
+                self.add("timestamp", f"{name} is {what}, not an ISO timestamp string (YYYY-MM-DDTHH:MM:SSZ)",
+                         doc_id)
 
 
 async def _scan_documents(db: AsyncDatabase, spec: CollectionSpec, report: CollectionReport,
@@ -246,16 +254,16 @@ async def run(db: AsyncDatabase, *, out: Callable[[str], None], err: Callable[[s
         return 2
     for line in report.server:
         out(f"ok    {line}")
-    for problem in report.server_problems:
-        out(f"FAIL  {problem}")
+    if report.server_problems:
+        out("FAIL  server")
     for coll in report.collections:
-        state = "FAIL" if coll.problems else "ok"
-        out(f"{state:<5} {coll.name}: {coll.scanned:,} documents scanned")
-        for problem in coll.problems:
-            out(f"FAIL  {problem}")
+        found = f", {len(coll.problems)} problem(s)" if coll.problems else ""
+        out(f"{'FAIL' if coll.problems else 'ok':<5} {coll.name}: {coll.scanned:,} documents scanned{found}")
     problems = report.problems
     if problems:
-        out(f"{len(problems)} problem(s) in database {db.name!r}: fix them before starting the connector")
+        out(f"{len(problems)} problem(s) in database {db.name!r}; fix them before starting the connector:")
+        for problem in problems:
+            out(f"  - {problem}")
         return 1
     out(f"database {db.name!r} is ready for the Ditto MongoDB Connector ({len(report.collections)} collections)")
     return 0

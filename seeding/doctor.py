@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import re
 import socket
 import ssl
 import sys
@@ -52,6 +53,8 @@ _RW_ROLES_ANY_DB = {"readWriteAnyDatabase", "root", "atlasAdmin", "__system"}
 _COLLMOD_ROLES_ON_DB = {"dbAdmin", "dbOwner"}
 _COLLMOD_ROLES_ANY_DB = {"dbAdminAnyDatabase", "root", "atlasAdmin", "__system"}
 _RW_ACTIONS = {"find", "insert", "update", "remove", "createIndex"}
+_READ_ROLES_ON_DB = {"read", *_RW_ROLES_ON_DB}
+_READ_ROLES_ANY_DB = {"readAnyDatabase", *_RW_ROLES_ANY_DB}
 
 # The steps in order: a step that cannot run because an earlier one failed is reported as skipped.
 STEPS = ("configuration", "connection string", "DNS", "TCP", "TLS", "authentication", "roles", "server version",
@@ -131,6 +134,9 @@ class UriParts:
         return str(self.options.get("authsource") or "admin")
 
 
+_SECRET_OPTION = re.compile(r"(authMechanismProperties=)[^&]*", re.IGNORECASE)
+
+
 class UriProblem(ValueError):
     def __init__(self, detail: str, cause: str, fix: str) -> None:
         super().__init__(detail)
@@ -149,6 +155,13 @@ def parse_connection_string(uri: str) -> UriParts:
     host_and_db, _, query = rest.partition("?")
     authority = host_and_db.partition("/")[0]
     userinfo, at, hosts_text = authority.rpartition("@")
+    if "@" not in authority and "@" in rest:
+        # An unencoded '/' or '?' in the password ends the host part early; quote nothing of it back.
+        raise UriProblem(
+            "the password contains an unencoded '/' or '?'",
+            "the URI's host part ends at the first '/' or '?', which here falls inside the credentials",
+            ENCODE_HINT,
+        )
     if authority.count("@") > 1:
         raise UriProblem(
             "the user name or password contains an unencoded '@'",
@@ -178,6 +191,7 @@ def parse_connection_string(uri: str) -> UriParts:
     if at:
         masked_userinfo = userinfo.partition(":")[0] + (":****" if password else "") + "@"
     masked = scheme + masked_userinfo + uri[len(scheme) + len(userinfo) + len(at):]
+    masked = _SECRET_OPTION.sub(r"\1***", masked)  # AWS session tokens and the like
     return UriParts(scheme, username, bool(password), tuple(hosts), options, masked)
 
 
@@ -208,8 +222,12 @@ async def _in_daemon_thread(fn: Callable[[], T], timeout: float) -> T:
     future: asyncio.Future[T] = loop.create_future()
 
     def deliver(result: T | None, error: BaseException | None) -> None:
-        if not future.done():
-            future.set_exception(error) if error else future.set_result(result)  # type: ignore[arg-type]
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
 
     def run() -> None:
         try:
@@ -280,9 +298,12 @@ async def dns_step(parts: UriParts, timeout: float, report: Report) -> list[Endp
             report.fail("DNS", f"{host}: {reason}", cause,
                         "check the host name in MONGODB_URI (Atlas: copy it again from Connect > Drivers)")
             return None
-    via = f"SRV {parts.hosts[0][0]} -> " if parts.srv else ""
-    shown = ", ".join(e.host if e.host == e.address else f"{e.host} ({e.address})" for e in endpoints)
-    report.ok("DNS", f"{via}{shown}")
+    if all(e.host == e.address for e in endpoints):
+        report.ok("DNS", "IP addresses only: nothing to resolve")
+    else:
+        via = f"SRV {parts.hosts[0][0]} -> " if parts.srv else ""
+        report.ok("DNS", via + ", ".join(e.host if e.host == e.address else f"{e.host} ({e.address})"
+                                         for e in endpoints))
     return endpoints
 
 
@@ -382,13 +403,21 @@ async def tls_step(parts: UriParts, endpoints: list[Endpoint], timeout: float, r
         report.fail("TLS", f"handshake failed: {exc.reason or exc}",
                     "the server answered, but not with TLS the client accepts (WRONG_VERSION_NUMBER: it is plain TCP)",
                     "drop tls=true for a plain server, or check tlsCertificateKeyFile and the server's TLS settings")
-    except OSError as exc:
+    except (FileNotFoundError, PermissionError) as exc:
         report.fail("TLS", f"{type(exc).__name__}: {exc}", "a TLS option names a file that cannot be read",
                     "check the tlsCAFile / tlsCertificateKeyFile paths in the URI")
+    except OSError as exc:
+        report.fail("TLS", f"{type(exc).__name__}: {exc}", "the connection failed during the TLS handshake",
+                    "check the network path (VPN, proxy) and the server's TLS settings")
     return False
 
 
 # --- the server ------------------------------------------------------------------------------------
+
+def _short(exc: BaseException) -> str:
+    """An error's message without PyMongo's full reply or timeout settings, and with credentials masked."""
+    return redact_uri(str(exc)).split(", full error")[0].split(" (configured timeouts")[0][:300]
+
 
 def _client(uri: str, timeout: float) -> AsyncMongoClient:
     return AsyncMongoClient(
@@ -409,19 +438,20 @@ async def auth_step(uri: str, parts: UriParts, timeout: float, report: Report) -
         return None
     except ServerSelectionTimeoutError as exc:
         await client.close()
-        message = redact_uri(str(exc)).split(" (configured timeouts")[0][:300]
+        message = _short(exc)
         hint = ""
-        if "reset by peer" in message or "closed" in message:
-            hint = "; the server may require TLS: add tls=true" if not parts.wants_tls else ""
+        if ("reset by peer" in message or "closed" in message) and not parts.wants_tls:
+            hint = "; the server may require TLS: add tls=true"
         replica = parts.options.get("replicaset")
         report.fail("authentication", f"no usable server: {message}",
                     "the server accepted TCP but no MongoDB conversation succeeded" + hint
                     + (f" (is the replica set really named {replica!r}?)" if replica else ""),
-                    "compare replicaSet/tls options with the server's; for Atlas: " + IP_ACCESS_LIST_FIX)
+                    "compare the replicaSet and tls options with the server's"
+                    + (". " + IP_ACCESS_LIST_FIX if parts.is_atlas else ""))
         return None
     except PyMongoError as exc:
         await client.close()
-        report.fail("authentication", f"{type(exc).__name__}: {redact_uri(str(exc))[:300]}",
+        report.fail("authentication", f"{type(exc).__name__}: {_short(exc)}",
                     "the driver refused the connection settings", "check the options of the connection string")
         return None
     users = status.get("authInfo", {}).get("authenticatedUsers", [])
@@ -446,7 +476,7 @@ def _auth_failure(exc: OperationFailure, parts: UriParts, report: Report) -> Non
         report.fail("authentication", "the server requires authentication", "no user name in the connection string",
                     "add user:password@ before the host (encode the password: python -m seeding encode-password)")
     else:
-        report.fail("authentication", f"{exc.code}: {redact_uri(str(exc))[:300]}", "the server refused the command",
+        report.fail("authentication", f"{exc.code}: {_short(exc)}", "the server refused the command",
                     "check the user's roles and the connection string's options")
 
 
@@ -454,6 +484,7 @@ def _auth_failure(exc: OperationFailure, parts: UriParts, report: Report) -> Non
 class Access:
     enforced: bool
     roles: tuple[str, ...]
+    read: bool
     read_write: bool
     coll_mod: bool
 
@@ -462,7 +493,7 @@ def assess_access(status: dict, database: str) -> Access:
     """What the authenticated user may do on `database`, from connectionStatus (roles and privileges)."""
     info = status.get("authInfo", {})
     if not info.get("authenticatedUsers"):
-        return Access(enforced=False, roles=(), read_write=True, coll_mod=True)
+        return Access(enforced=False, roles=(), read=True, read_write=True, coll_mod=True)
     roles = [(r.get("role", ""), r.get("db", "")) for r in info.get("authenticatedUserRoles", [])]
 
     def by_role(on_db: set[str], any_db: set[str]) -> bool:
@@ -476,19 +507,23 @@ def assess_access(status: dict, database: str) -> Access:
     return Access(
         enforced=True,
         roles=tuple(f"{role}@{db}" for role, db in roles),
+        read=by_role(_READ_ROLES_ON_DB, _READ_ROLES_ANY_DB) or "find" in actions,
         read_write=by_role(_RW_ROLES_ON_DB, _RW_ROLES_ANY_DB) or actions >= _RW_ACTIONS,
         coll_mod=by_role(_COLLMOD_ROLES_ON_DB, _COLLMOD_ROLES_ANY_DB) or "collMod" in actions,
     )
 
 
-def roles_step(status: dict, database: str, parts: UriParts | None, report: Report) -> Access:
+def roles_step(status: dict, database: str, read_only: bool, parts: UriParts, report: Report) -> Access:
     access = assess_access(status, database)
     if not access.enforced:
         report.ok("roles", "access control is off on this server: every operation is allowed")
         return access
     held = ", ".join(access.roles) or "no roles"
+    if read_only and access.read and not access.read_write:
+        report.ok("roles", f"{held} (enough with ZAVA_READ_ONLY=1: the servers only read; seeding needs readWrite)")
+        return access
     if not access.read_write:
-        user = parts.username if parts else "USER"
+        user = parts.username or "USER"
         report.fail("roles", f"the user holds {held}; the servers need at least readWrite on {database!r}",
                     "seeding, create_order and stock moves write; the user may only read (or not see this database)",
                     "Atlas: Security > Database Access > Edit > Built-in Role 'Read and write to any database' (or a "
@@ -497,7 +532,7 @@ def roles_step(status: dict, database: str, parts: UriParts | None, report: Repo
         return access
     extra = "" if access.coll_mod else ("; no collMod (only needed to enable change-stream pre/post images: dbAdmin@"
                                         f"{database}, or Atlas admin)")
-    report.ok("roles", f"{held}: readWrite on {database!r}{extra}")
+    report.ok("roles", f"{held} (enough: readWrite on {database!r}){extra}")
     return access
 
 
@@ -513,7 +548,7 @@ async def server_steps(db: AsyncDatabase, report: Report) -> zdb.Capabilities | 
     try:
         caps = await zdb.capabilities(db)
     except PyMongoError as exc:
-        report.fail("server version", f"could not ask the server: {redact_uri(str(exc))[:200]}",
+        report.fail("server version", f"could not ask the server: {_short(exc)}",
                     "the user may not run hello/buildInfo or aggregate on the database", "check the user's roles")
         return None
     if _version_tuple(caps.server_version) < MIN_SERVER_VERSION:
@@ -569,7 +604,7 @@ async def indexes_step(db: AsyncDatabase, report: Report) -> None:
         report.ok("indexes", f"all {expected} model indexes present")
 
 
-async def pre_post_images_step(db: AsyncDatabase, access: Access | None, report: Report) -> None:
+async def pre_post_images_step(db: AsyncDatabase, access: Access | None, is_atlas: bool, report: Report) -> None:
     options = {c["name"]: c.get("options", {}) async for c in await db.list_collections()}
     off = [name for name in SYNCED_COLLECTIONS
            if not options.get(name, {}).get("changeStreamPreAndPostImages", {}).get("enabled")]
@@ -578,14 +613,19 @@ async def pre_post_images_step(db: AsyncDatabase, access: Access | None, report:
         return
     needs = "" if access is None or access.coll_mod else (
         " (as a user with collMod: dbAdmin on the database, or Atlas admin)")
+    tier = (" (if Atlas refuses it as 'not allowed', the cluster tier does not offer collMod: use a dedicated "
+            "tier, M10 or larger)") if is_atlas else ""
     report.fail("pre/post images", f"off on {', '.join(off)}",
                 "Ditto's connector reads change-stream pre- and post-images of every synced collection",
-                f"python -m seeding change-streams enable{needs}")
+                f"python -m seeding change-streams enable{needs}{tier}")
 
 
-async def search_step(db: AsyncDatabase, caps: zdb.Capabilities, report: Report) -> None:
+async def search_step(db: AsyncDatabase, caps: zdb.Capabilities, seeded: bool, report: Report) -> None:
     if not caps.search_indexes:
         report.ok("search indexes", "not offered by this server: semantic search uses the exact in-memory index")
+        return
+    if not seeded:  # the vector index lives on product_embeddings, which seeding creates
+        report.ok("search indexes", "offered; seeding creates the vector index")
         return
     cursor = await db["product_embeddings"].aggregate([{"$listSearchIndexes": {"name": VECTOR_INDEX_NAME}}])
     found = await cursor.to_list()
@@ -615,6 +655,10 @@ async def embeddings_step(settings: Settings, db: AsyncDatabase | None, timeout:
         report.fail("embeddings", f"{backend}: {exc}", "the backend's optional packages are not installed",
                     "pip install 'zava-mcp[onnx]', or ZAVA_EMBEDDING_BACKEND=static")
         return
+    except Exception as exc:  # a diagnosis reports whatever loading the model raises, it does not crash
+        report.fail("embeddings", f"{backend}: {type(exc).__name__}: {exc}", "the model could not be loaded",
+                    "reinstall the package (pip install -e .), or ZAVA_EMBEDDING_BACKEND=static")
+        return
     started = time.perf_counter()
     try:
         # The HTTP backends retry for up to minutes on their own; the doctor answers sooner.
@@ -624,13 +668,21 @@ async def embeddings_step(settings: Settings, db: AsyncDatabase | None, timeout:
         report.fail("embeddings", f"{backend} ({embedder.model}): {exc or 'no answer in time'}",
                     _embedding_cause(str(exc)), "check the key, endpoint and deployment/model name in .env")
         return
+    except Exception as exc:  # e.g. an SDK error the backend does not wrap: report it, do not crash
+        report.fail("embeddings", f"{backend} ({embedder.model}): {type(exc).__name__}: {exc}",
+                    _embedding_cause(type(exc).__name__), "check the key, endpoint and deployment/model name in .env")
+        return
     millis = (time.perf_counter() - started) * 1000
     shape = f"{embedder.model}, {vectors.shape[1]} dims, one string in {millis:.0f} ms"
     if db is None:
         report.ok("embeddings", f"{backend} ({shape})")
         return
-    stored = await db["product_embeddings"].count_documents({"model": embedder.model, "deleted": False})
-    products = await db["products"].count_documents({"deleted": False})
+    try:
+        stored = await db["product_embeddings"].count_documents({"model": embedder.model, "deleted": False})
+        products = await db["products"].count_documents({"deleted": False})
+    except PyMongoError as exc:
+        report.add("embeddings", "warn", f"{backend} ({shape}); stored vectors not counted: {_short(exc)}")
+        return
     if products and not stored:
         report.fail("embeddings", f"{backend} works ({shape}), but no product vectors of model {embedder.model!r}",
                     "the products were embedded with another backend (or not at all)", "python -m seeding embed")
@@ -691,7 +743,7 @@ async def _network(uri: str, parts: UriParts, timeout: float, report: Report) ->
 
 async def _database_checks(client: AsyncMongoClient, status: dict, settings: Settings, parts: UriParts,
                            report: Report) -> AsyncDatabase | None:
-    access = roles_step(status, settings.mongodb_database, parts, report)
+    access = roles_step(status, settings.mongodb_database, settings.read_only, parts, report)
     db = client[settings.mongodb_database]
     caps = await server_steps(db, report)
     if caps is None:
@@ -705,10 +757,10 @@ async def _database_checks(client: AsyncMongoClient, status: dict, settings: Set
     if not caps.replica_set:
         report.add("pre/post images", "skip", "needs a replica set")
     elif seeded:
-        await _guarded("pre/post images", pre_post_images_step(db, access, report), report)
+        await _guarded("pre/post images", pre_post_images_step(db, access, parts.is_atlas, report), report)
     else:
         report.add("pre/post images", "skip", "checked once the dataset is seeded")
-    await _guarded("search indexes", search_step(db, caps, report), report)
+    await _guarded("search indexes", search_step(db, caps, seeded, report), report)
     return db if seeded else None
 
 
@@ -717,7 +769,7 @@ async def _guarded(name: str, check: Coroutine[Any, Any, T], report: Report) -> 
     try:
         return await check
     except PyMongoError as exc:
-        report.fail(name, f"the server refused: {redact_uri(str(exc)).split(', full error')[0][:200]}",
+        report.fail(name, f"the server refused: {_short(exc)}",
                     "the user lacks a privilege on this database", "see the roles step above")
         return None
 

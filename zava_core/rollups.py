@@ -119,7 +119,7 @@ async def write_rollups(db: AsyncDatabase, accumulator: RollupAccumulator, updat
     for start in range(0, len(docs), 200):
         await db[SALES_MONTHLY].insert_many(docs[start:start + 200], ordered=False)
     for index in ROLLUPS[0].indexes:
-        await db[SALES_MONTHLY].create_index(list(index.keys), name=index.name)
+        await db[SALES_MONTHLY].create_index(list(index.keys), name=index.name, unique=index.unique)
     return len(docs)
 
 

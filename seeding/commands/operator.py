@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from bson import json_util
@@ -22,14 +24,17 @@ from seeding import database_setup
 from seeding.pipeline import DATASET, META, STATE_ID
 from zava_core import db as zdb
 from zava_core.config import Settings, redact_uri
-from zava_core.model import COLLECTIONS, ROLLUPS, SYNCED_COLLECTIONS, CollectionSpec, IndexSpec
+from zava_core.model import SYNCED_COLLECTIONS, CollectionSpec, IndexSpec
 from zava_core.rollups import ROLLUP_COLLECTIONS
 from zava_core.timeutil import now_iso
 
 # The change-stream test writes here, never into the dataset, and drops the collection afterwards.
 MARKER_COLLECTION = "zava_change_stream_test"
 CLEARABLE = (*DATASET, *ROLLUP_COLLECTIONS)
-MODEL_SPECS: tuple[CollectionSpec, ...] = (*COLLECTIONS, *ROLLUPS)
+MODEL_SPECS: tuple[CollectionSpec, ...] = database_setup.INDEXED
+# Atlas answers "<command> is not allowed or the syntax is incorrect" for what a cluster tier does not offer.
+TIER_HINT = ("on Atlas, 'not allowed' means the cluster tier does not offer this (the Free and Flex tiers restrict "
+             "commands): use a dedicated tier (M10 or larger) for Ditto's connector")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     clear.set_defaults(handler=run_clear_command)
 
 
-async def _with_db(settings: Settings, work) -> int:
+async def _with_db(settings: Settings, work: Callable[[AsyncDatabase], Awaitable[int]]) -> int:
     client = await zdb.connect(settings, timeout_ms=10_000)
     try:
         return int(await work(zdb.database(client, settings)))
@@ -74,7 +79,11 @@ def _target(settings: Settings) -> str:
 def run_doctor_command(args: argparse.Namespace, settings: Settings) -> int:
     from seeding.doctor import run_doctor
 
-    return asyncio.run(run_doctor(settings, timeout=args.timeout))
+    try:
+        return asyncio.run(run_doctor(settings, timeout=args.timeout))
+    except BrokenPipeError:  # `doctor | head`: the reader left; say nothing more
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (kept open until exit, so the final flush succeeds)
+        return 1
 
 
 # --- indexes ---------------------------------------------------------------------------------------
@@ -87,7 +96,7 @@ class IndexRow:
     keys: str
 
 
-def _key_text(keys) -> str:
+def _key_text(keys: Iterable[tuple[str, object]]) -> str:
     return ", ".join(f"{field} {direction}" for field, direction in keys)
 
 
@@ -114,26 +123,6 @@ async def compare_indexes(db: AsyncDatabase) -> list[IndexRow]:
     return rows
 
 
-async def _create_rollup_indexes(db: AsyncDatabase) -> None:
-    # database_setup.create_indexes covers the dataset only; the rollup's specs use the same builder.
-    for spec in ROLLUPS:
-        await db[spec.name].create_indexes(database_setup.index_models(spec))
-
-
-async def _drop_rollup_indexes(db: AsyncDatabase) -> list[str]:
-    dropped = []
-    existing = set(await db.list_collection_names())
-    for spec in ROLLUPS:
-        if spec.name not in existing:
-            continue
-        present = {ix["name"] async for ix in await db[spec.name].list_indexes()}
-        for index in spec.indexes:
-            if index.name in present:
-                await db[spec.name].drop_index(index.name)
-                dropped.append(f"{spec.name}.{index.name}")
-    return dropped
-
-
 async def _ensure_vector_index(db: AsyncDatabase) -> str:
     caps = await zdb.capabilities(db)
     if not caps.search_indexes:
@@ -149,7 +138,6 @@ async def indexes_create(db: AsyncDatabase) -> int:
     before = {(r.collection, r.name): r.state for r in await compare_indexes(db)}
     try:
         await database_setup.create_indexes(db)
-        await _create_rollup_indexes(db)
     except OperationFailure as exc:
         # Same name with other keys/options (codes 85/86): the server will not replace it silently.
         print(f"error: {exc.details.get('errmsg') if exc.details else exc}", file=sys.stderr)
@@ -168,7 +156,7 @@ async def indexes_create(db: AsyncDatabase) -> int:
 
 
 async def indexes_drop(db: AsyncDatabase) -> int:
-    dropped = await database_setup.drop_indexes(db) + await _drop_rollup_indexes(db)
+    dropped = await database_setup.drop_indexes(db)
     for name in dropped:
         print(f"dropped  {name}")
     extra = [f"{r.collection}.{r.name}" for r in await compare_indexes(db) if r.state == "extra"]
@@ -221,6 +209,8 @@ async def change_streams_enable(db: AsyncDatabase) -> int:
         print(f"error: the server refused: {refused}", file=sys.stderr)
         print("collMod needs dbAdmin on the database (Atlas: a user with 'Atlas admin', or a custom role with "
               "collMod); a server older than 6.0 has no pre/post images", file=sys.stderr)
+        if "not allowed" in refused:
+            print(TIER_HINT, file=sys.stderr)
         return 1
     return 0
 
@@ -280,7 +270,10 @@ async def change_streams_test(db: AsyncDatabase, timeout: float) -> int:
         await db.create_collection(MARKER_COLLECTION, changeStreamPreAndPostImages={"enabled": True})
         events = await _marker_round_trip(db, timeout)
     except PyMongoError as exc:
-        print(f"error: the change stream failed: {redact_uri(str(exc)).split(', full error')[0]}", file=sys.stderr)
+        message = redact_uri(str(exc)).split(", full error")[0]
+        print(f"error: the change stream failed: {message}", file=sys.stderr)
+        if "not allowed" in message:
+            print(TIER_HINT, file=sys.stderr)
         return 1
     finally:
         await db.drop_collection(MARKER_COLLECTION)
@@ -320,6 +313,8 @@ def chosen_collections(names: list[str] | None) -> list[str]:
 def _confirmed(database: str) -> bool:
     print(f"Type the database name ({database}) to confirm: ", end="", flush=True)
     answer = sys.stdin.readline().strip()
+    if not sys.stdin.isatty():
+        print()  # the typed answer's newline is not echoed when stdin is a pipe
     return answer == database
 
 
@@ -341,18 +336,21 @@ async def _forget_seeding(db: AsyncDatabase, names: list[str]) -> str:
 
 
 async def clear(db: AsyncDatabase, settings: Settings, names: list[str], assume_yes: bool) -> int:
-    counts = {name: await db[name].count_documents({}) for name in names}
+    # Estimated (collection metadata): exact counts scan every document, which is slow on big collections.
+    counts = {name: await db[name].estimated_document_count() for name in names}
     print(f"database {db.name!r} on {_target(settings)}: delete every document of")
     for name, count in counts.items():
         print(f"  {name:<20} {count:>9,}")
     print("indexes are kept; nothing outside these collections (and the seeding state) is touched")
+    print("if Ditto's connector syncs this database, these deletions reach every device: stop it first")
     if not assume_yes and not _confirmed(db.name):
         print(f"\nnot confirmed (the answer was not {db.name!r}): nothing was deleted", file=sys.stderr)
         return 1
+    deleted = 0
     for name in names:
-        await db[name].delete_many({})
+        deleted += (await db[name].delete_many({})).deleted_count
     note = await _forget_seeding(db, names)
-    print(f"cleared {len(names)} collection(s), {sum(counts.values()):,} documents; {note}")
+    print(f"cleared {len(names)} collection(s), {deleted:,} documents deleted; {note}")
     return 0
 
 

@@ -13,6 +13,7 @@ have changed nothing when refused.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,7 @@ WRITE_TOOLS = {"create_order", "move_inventory", "update_stock_count"}
 CUSTOMER_STORE_ATTRIBUTES = {"home_store_id", "stores_shopped"}
 CUSTOMER_ID = re.compile(r"^cust_\d+$")
 ORDER_ID = re.compile(r"^ord_[0-9a-f]+$")
+CUSTOMER_FIELDS = ("primary_store_id", "stores_shopped", "first_name", "last_name", "email", "phone")
 
 
 @dataclass
@@ -85,7 +87,7 @@ class Case:
         return None
 
     def stock(self, sku: str) -> int:
-        return sum(self.stock_levels.get((sku, store_id), 0) for store_id in self.visible)
+        return sum(self.stock_levels[sku, store_id] for store_id in self.visible)
 
 
 # --- the walk ----------------------------------------------------------------------------------
@@ -172,7 +174,7 @@ async def probe_get_product_details(case: Case) -> None:
 async def probe_semantic_search_products(case: Case) -> None:
     for extra in ({}, {"in_stock_only": True}, {"category": "PLUMBING"}):
         out = await case.ok("semantic_search_products", {"query_description": "stop a running toilet",
-                                                         "similarity_threshold": 20, "max_rows": 15, **extra})
+                                                         "max_rows": 15, **extra})
         assert out["products"]
         for hit in out["products"]:
             assert hit["stock_units"] == case.stock(hit["sku"]), hit["sku"]
@@ -211,17 +213,23 @@ def inventory_row(db: Database, sku: str, store_id: str) -> dict:
     return db.inventory.find_one({"store_id": store_id, "product_id": f"prod_{sku}"})
 
 
+def stocked_everywhere(db: Database, minimum: int = 20) -> str:
+    """A SKU with at least `minimum` units in every store right now (other tests change the writable stock)."""
+    low = {d["sku"] for d in db.inventory.find({"stock_level": {"$lt": minimum}}, {"sku": 1})}
+    return next(sku for sku in sorted(db.products.distinct("sku")) if sku not in low)
+
+
 async def probe_create_order(case: Case) -> None:
-    sku = case.skus[0]
+    sku = stocked_everywhere(case.db)
     buyer = next(c for c in sorted(case.customers.values(), key=lambda c: c["_id"])
                  if c["primary_store_id"] == (case.own or "store_seattle"))  # visible, whatever the identity
     home_store = case.own or "store_seattle"
     own = await case.ok("create_order", {"customer_id": buyer["_id"], "store": home_store,
                                          "items": [{"sku": sku, "quantity": 1}],
-                                         "idempotency_key": f"scope-own-{case.db.orders.estimated_document_count()}"})
+                                         "idempotency_key": f"scope-own-{uuid.uuid4()}"})
     assert own["order"]["store_id"] == home_store and own["replayed"] is False
     for store_id in case.targets:
-        key = f"scope-{case.own or 'ho'}-{store_id}-{case.db.orders.estimated_document_count()}"
+        key = f"scope-{store_id}-{uuid.uuid4()}"
         before = inventory_row(case.db, sku, store_id)
         out = await case.aimed("create_order", {"customer_id": buyer["_id"],
                                                 "store": case.store_names[store_id]["short_name"],
@@ -234,7 +242,7 @@ async def probe_create_order(case: Case) -> None:
             assert out["order"]["store_id"] == store_id
     for customer in case.foreign_customers:  # a hidden customer at the caller's own store reads as not found
         home = case.own or customer["primary_store_id"]
-        key = f"scope-hidden-{customer['_id']}-{case.db.orders.estimated_document_count()}"
+        key = f"scope-hidden-{uuid.uuid4()}"
         args = {"customer_id": customer["_id"], "store": home, "items": [{"sku": sku, "quantity": 1}],
                 "idempotency_key": key}
         if case.sees(customer):
@@ -293,11 +301,12 @@ class Dataset:
         """Customers and stock levels: read once for the read-only dataset, on every call for the other."""
         if "docs" in self.cached:
             return self.cached["docs"]
-        customers = {d["_id"]: d for d in self.db.customers.find({"deleted": False})}
+        customers = {d["_id"]: d for d in self.db.customers.find({"deleted": False}, CUSTOMER_FIELDS)}
+        if self.settings.mongodb_database != SEEDED_DATABASE:
+            return customers, {}  # the write probes check stock rows directly
         stock = {(d["sku"], d["store_id"]): d["stock_level"]
                  for d in self.db.inventory.find({"deleted": False}, {"sku": 1, "store_id": 1, "stock_level": 1})}
-        if self.settings.mongodb_database == SEEDED_DATABASE:
-            self.cached["docs"] = customers, stock
+        self.cached["docs"] = customers, stock
         return customers, stock
 
 
