@@ -27,7 +27,7 @@ class CustomerSummary(Out):
     email: str
     phone: str
     home_store_id: str
-    stores_shopped: list[str] = Field(description="Store ids where the customer has ordered")
+    stores_shopped: list[str] = Field(description="Your stores where the customer has ordered")
 
 
 class CustomerSearchResult(Out):
@@ -65,10 +65,12 @@ class CustomerOrders(Out):
     meta: ListMeta
 
 
-def customer_summary(doc: dict) -> CustomerSummary:
+def customer_summary(doc: dict, scope: Scope) -> CustomerSummary:
+    """A store manager sees which of *their* stores the customer shopped at, not where else they shop."""
+    shopped = sorted(s for s in (doc.get("stores_shopped") or {}) if scope.head_office or s in scope.store_ids)
     return CustomerSummary(customer_id=doc["customer_id"], name=f"{doc['first_name']} {doc['last_name']}",
                            email=doc["email"], phone=doc["phone"], home_store_id=doc["primary_store_id"],
-                           stores_shopped=sorted(doc.get("stores_shopped") or {}))
+                           stores_shopped=shopped)
 
 
 SCAN_CAP = 2_000  # candidates read per search branch before the scope check
@@ -95,6 +97,8 @@ def search_filters(query: str) -> list[dict]:
     if digits and not re.search(r"[a-zA-Z]", text):
         if len(digits) < 4:
             raise InvalidArgument("a phone search needs at least 4 digits")
+        if len(digits) == 11 and digits.startswith("1"):  # +1 country code: the numbers are all US
+            digits = digits[1:]
         if len(digits) == 10:
             return [{"phone": f"({digits[:3]}) {digits[3:6]}-{digits[6:]}", "deleted": False}]
         return [{"phone": {"$regex": r"\D*".join(digits)}, "deleted": False}]
@@ -120,7 +124,7 @@ async def find_customers(zava: Zava, scope: Scope, query: str, max_rows: int = 1
             if not doc.get("deleted") and scope.can_see_customer(doc):
                 found[doc["_id"]] = doc
     ordered = sorted(found.values(), key=lambda d: (d["last_name_lower"], d["first_name_lower"], d["_id"]))
-    customers = [customer_summary(d) for d in ordered[:limit]]
+    customers = [customer_summary(d, scope) for d in ordered[:limit]]
     hint = None if customers else f"no customer matched within your scope ({scope.label})"
     cap_note = "many customers matched: add more of the name" if capped else None
     return CustomerSearchResult(customers=customers, meta=list_meta(
@@ -166,5 +170,5 @@ async def get_customer_orders(zava: Zava, scope: Scope, customer_id: str, max_ro
     orders = await zava.db["orders"].find(query).sort("order_date", -1).limit(limit + 1).to_list()
     views = await orders_with_lines(zava, orders[:limit])
     scope_note = None if scope.head_office else f"only orders placed at your store(s) ({scope.label})"
-    return CustomerOrders(customer=customer_summary(customer), orders=views,
+    return CustomerOrders(customer=customer_summary(customer, scope), orders=views,
                           meta=list_meta(len(views), truncated=len(orders) > limit, notes=[note, scope_note]))

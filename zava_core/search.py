@@ -154,8 +154,16 @@ async def semantic_search_products(zava: Zava, scope: Scope, query_description: 
             and (category_id is None or reference.products[pid]["category_id"] == category_id)]
     stock: dict[str, dict[str, int]] = {}
     if in_stock_only:
-        stock = await stock_by_product(zava, scope, [pid for pid, _ in hits])
-        hits = [(pid, s) for pid, s in hits if sum(stock.get(pid, {}).values()) > 0]
+        # Check stock in rank order, a batch at a time, until enough in-stock hits are found.
+        kept: list[tuple[str, float]] = []
+        batch = max(limit * 2, 20)
+        for start in range(0, len(hits), batch):
+            chunk = hits[start:start + batch]
+            stock.update(await stock_by_product(zava, scope, [pid for pid, _ in chunk]))
+            kept += [(pid, s) for pid, s in chunk if sum(stock.get(pid, {}).values()) > 0]
+            if len(kept) > limit:
+                break
+        hits = kept
     shown = hits[:limit]
     if not in_stock_only:
         stock = await stock_by_product(zava, scope, [pid for pid, _ in shown])

@@ -90,7 +90,8 @@ def build_for_transport(factory: ServerFactory, settings: Settings, args: argpar
 
 def _auth(args: argparse.Namespace) -> AuthSettings:
     # Static bearer tokens: we are our own issuer and publish no OAuth metadata.
-    return AuthSettings(issuer_url=f"http://{args.host}:{args.port}", resource_server_url=None,
+    host = f"[{args.host}]" if ":" in args.host else args.host  # IPv6 literals go in brackets in a URL
+    return AuthSettings(issuer_url=f"http://{host}:{args.port}", resource_server_url=None,
                         validate_token_resource=False, required_scopes=["zava"])
 
 

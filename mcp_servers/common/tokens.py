@@ -53,19 +53,22 @@ def hash_token(token: str) -> str:
 class TokenStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._mtime: float | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._entries: dict[str, dict] = {}
 
     def _load(self) -> dict[str, dict]:
         try:
-            mtime = self.path.stat().st_mtime
+            stat = self.path.stat()
         except FileNotFoundError:
-            self._entries, self._mtime = {}, None
+            self._entries, self._stamp = {}, None
             return self._entries
-        if mtime != self._mtime:
+        # The inode changes with every atomic replace, so a revocation written within the same
+        # timestamp tick as the previous write is still seen.
+        stamp = (stat.st_mtime_ns, stat.st_ino, stat.st_size)
+        if stamp != self._stamp:
             raw = json.loads(self.path.read_text() or "{}")
             self._entries = {e["sha256"]: e for e in raw.get("tokens", [])}
-            self._mtime = mtime
+            self._stamp = stamp
         return self._entries
 
     def has_tokens(self) -> bool:
@@ -109,7 +112,7 @@ class TokenStore:
         tmp.write_text(json.dumps({"tokens": entries}, indent=2))
         os.chmod(tmp, 0o600)
         tmp.replace(self.path)
-        self._mtime = None
+        self._stamp = None
 
 
 class StoreTokenVerifier:

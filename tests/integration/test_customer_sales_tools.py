@@ -308,10 +308,11 @@ async def test_get_low_stock_items_for_head_office_spans_stores_and_filters_by_s
 # --- customers ---------------------------------------------------------------------------------
 
 
-def summary_of(doc: dict) -> dict:
+def summary_of(doc: dict, visible_stores: frozenset[str] = frozenset({"store_seattle"})) -> dict:
+    """The summary a caller seeing `visible_stores` gets: where else the customer shops is not shown."""
     return {"customer_id": doc["_id"], "name": f"{doc['first_name']} {doc['last_name']}", "email": doc["email"],
             "phone": doc["phone"], "home_store_id": doc["primary_store_id"],
-            "stores_shopped": sorted(doc["stores_shopped"])}
+            "stores_shopped": sorted(s for s in doc["stores_shopped"] if s in visible_stores)}
 
 
 def name_order(doc: dict) -> tuple:
@@ -583,17 +584,20 @@ async def test_a_customer_outside_my_scope_reads_as_not_found(seeded, sdb) -> No
 
 
 @pytest.mark.anyio
-async def test_read_only_mode_lists_exactly_the_read_tools(seeded) -> None:
-    async with connect(seeded, SEATTLE, read_only=True) as c:
+async def test_read_only_mode_lists_exactly_the_read_tools(writable, wdb) -> None:
+    # On the writable dataset: if read-only mode were broken, the write below must not land in `seeded`.
+    key = f"read-only-{uuid.uuid4()}"
+    async with connect(writable, SEATTLE, read_only=True) as c:
         tools = (await c.list_tools()).tools
         assert {t.name for t in tools} == READ_TOOLS
         assert len(tools) == 8
         assert all(t.annotations.read_only_hint is True for t in tools)
         result = await c.call_tool("create_order", {"customer_id": "cust_000001", "store": "Seattle",
                                                     "items": [{"sku": "PTDR000001", "quantity": 1}],
-                                                    "idempotency_key": "never-written-1"})
+                                                    "idempotency_key": key})
         assert result.is_error and "create_order" in result.content[0].text
-    async with connect(seeded, SEATTLE) as c:
+    assert wdb.orders.count_documents({"idempotency_key": key}) == 0
+    async with connect(writable, SEATTLE) as c:
         tools = (await c.list_tools()).tools
         assert {t.name for t in tools} == READ_TOOLS | WRITE_TOOLS
         assert {t.name for t in tools if t.annotations.read_only_hint is False} == WRITE_TOOLS
