@@ -1,6 +1,7 @@
 """The seeding run: generate in bulk, load in large unordered batches, then index and configure.
 
-Safety: it never writes into a database that holds other data, and only `--drop` deletes. A run
+Safety: it never writes into dataset or rollup collections that hold documents it did not write (other
+collections in the database are left alone), and only `--drop` deletes. A run
 records its parameters and progress in `zava_meta`; an interrupted run with the same parameters
 resumes (collections already complete are skipped, the rest are re-inserted with duplicate keys
 ignored, which is exact because every `_id` is deterministic).
@@ -71,6 +72,14 @@ async def seed_database(
     present = {name: await db[name].estimated_document_count() for name in DATASET}
     if state is not None and not any(present.values()):
         state = None  # our own bookkeeping outlived the dataset (dropped by hand): start afresh
+    if state is None:
+        # The rollup is replaced at the end of a run: without a seeding record it is not ours to replace.
+        foreign = {name: n for name in ROLLUP_COLLECTIONS if (n := await db[name].estimated_document_count())}
+        if foreign:
+            held = ", ".join(f"{k} {v:,}" for k, v in foreign.items())
+            raise SeedingRefused(f"database {db.name!r} already holds documents not written by seeding ({held}); "
+                                 "nothing was changed. Use --drop to replace them, or set MONGODB_DATABASE to "
+                                 "another name")
     if any(present.values()):
         _check_resumable(db.name, state, params, present)
         if state and state.get("status") == "complete":

@@ -85,7 +85,8 @@ async def collect_checks(db: AsyncDatabase) -> list[Check]:
         ratio = orders_by_year[year] / orders_by_year[full_years[0]]
         target = ref.year_weight(year) / ref.year_weight(full_years[0])
         checks.append(_near(f"orders {year} / {full_years[0]}", ratio, target, year_tolerance, "{:.3f}"))
-    if 2022 in orders_by_year and 2023 in orders_by_year and 2023 in full_years:
+    # The dip is 5 %; at `small` (~1,100 orders a year) that is within noise, so it is checked from `default` up.
+    if 2022 in orders_by_year and 2023 in full_years and params["scale"] != "small":
         checks.append(Check("the 2023 dip", f"{orders_by_year[2023]:,} vs {orders_by_year[2022]:,} in 2022",
                             "2023 < 2022", orders_by_year[2023] < orders_by_year[2022]))
 

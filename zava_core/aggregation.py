@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bson import CodecOptions, DatetimeConversion
+from bson.errors import InvalidBSON, InvalidDocument
 from pydantic import Field
 from pymongo.asynchronous.command_cursor import AsyncCommandCursor
 from pymongo.errors import ExecutionTimeout, OperationFailure
@@ -65,14 +67,26 @@ async def run_aggregation(zava: Zava, scope: Scope, collection: str, pipeline: s
     return AggregationResult(collection=collection, rows=rows, meta=meta, applied=applied)
 
 
+# Dates outside Python's years 1-9999 decode as DatetimeMS instead of failing the whole answer.
+_CODEC = CodecOptions(tz_aware=True, datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+
+
 async def _run(zava: Zava, collection: str, pipeline: list[dict], row_cap: int) -> tuple[list[dict], str | None]:
     try:
         # One batch holds every row we may return, so the result comes back in a single round trip.
-        cursor = await zava.db[collection].aggregate(pipeline, maxTimeMS=MAX_TIME_MS, batchSize=row_cap + 1)
+        target = zava.db[collection].with_options(codec_options=_CODEC)
+        cursor = await target.aggregate(pipeline, maxTimeMS=MAX_TIME_MS, batchSize=row_cap + 1)
         async with cursor:
             return await _collect(cursor, row_cap)
     except OperationFailure as exc:
         raise _failure(exc) from None
+    except (InvalidDocument, OverflowError, UnicodeEncodeError) as exc:
+        # Values BSON cannot carry: integers beyond 64 bits, a NUL in a key, a lone surrogate.
+        raise AggregationRejected(f"the pipeline holds a value BSON cannot encode ({type(exc).__name__}: "
+                                  f"{str(exc)[:150]}); use 64-bit numbers and plain text") from None
+    except InvalidBSON as exc:
+        raise AggregationRejected(f"a result could not be decoded ({str(exc)[:150]}); project that field "
+                                  "away or convert it with $toString") from None
 
 
 async def _collect(cursor: AsyncCommandCursor, row_cap: int) -> tuple[list[dict], str | None]:

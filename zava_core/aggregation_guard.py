@@ -96,7 +96,8 @@ def parse_pipeline(pipeline: str | list) -> list[dict]:
         parsed = json_util.loads(text)
     except RecursionError:
         raise InvalidArgument(f"pipeline is nested too deeply (limit {MAX_VALUE_DEPTH} levels)") from None
-    except (ValueError, TypeError, KeyError, OverflowError, BSONError) as exc:
+    except (ValueError, TypeError, KeyError, ArithmeticError, BSONError) as exc:
+        # ArithmeticError covers decimal.Overflow from a $numberDecimal beyond Decimal128's range.
         raise InvalidArgument(f"pipeline is not valid (Extended) JSON: {str(exc)[:200]}") from None
     if not isinstance(parsed, list):
         raise InvalidArgument('pipeline must be a JSON array of stages, e.g. [{"$match": {"store_id": "..."}}]')

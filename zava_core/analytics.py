@@ -27,6 +27,7 @@ METRICS = ("revenue", "units", "orders", "average_order_value", "gross_margin")
 PERIODS = ("month", "quarter", "year")
 MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 AT_RISK_DAYS = 14
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
 DEMAND_MONTHS = 3
 
 
@@ -161,12 +162,13 @@ def make_window(start_date: str | None, end_date: str | None, cube: SalesCube) -
         raise InvalidArgument(str(exc)) from None
     today = utc_now().date()
     first_day = date.fromisoformat((cube.months[0] if cube.months else today.strftime("%Y-%m")) + "-01")
-    start_day = date.fromisoformat(start[:10]) if start else first_day
-    end_day = date.fromisoformat(end[:10]) if end else today
+    # Clamped to years with room on both sides for the month arithmetic below; no order lies outside.
+    start_day = max(date.fromisoformat(start[:10]) if start else first_day, EARLIEST)
+    end_day = min(date.fromisoformat(end[:10]) if end else today, LATEST)
     if start_day > end_day:
         raise InvalidArgument(f"start_date {start_day} is after end_date {end_day}")
-    start_ts = start or f"{start_day}T00:00:00Z"
-    end_ts = end or f"{end_day}T23:59:59Z"
+    start_ts = max(start or "", f"{start_day}T00:00:00Z")
+    end_ts = min(end or "~", f"{end_day}T23:59:59Z")
     # Whole months: those lying entirely inside [start_day, end_day].
     first_full = start_day if start_day.day == 1 and start_ts.endswith("T00:00:00Z") else _next_month(start_day)
     after_end = end_day + timedelta(days=1)

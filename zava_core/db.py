@@ -36,6 +36,9 @@ async def connect(settings: Settings, *, timeout_ms: int = 10_000) -> AsyncMongo
     uri = await anyio.to_thread.run_sync(resolve_uri, settings)
     client: AsyncMongoClient = AsyncMongoClient(
         uri, appname=APP_NAME, serverSelectionTimeoutMS=timeout_ms, tz_aware=True,
+        # Acknowledged means journaled: the embedded engine otherwise acknowledges ~0.3 s before a write is
+        # crash-safe (an order acknowledged and then lost in a crash, 5 times in 5 in the data-safety tests).
+        journal=True,
     )
     try:
         await client.admin.command("ping")

@@ -8,7 +8,7 @@ import math
 import uuid
 from typing import Any
 
-from bson import Decimal128, ObjectId, Regex, Timestamp
+from bson import DatetimeMS, Decimal128, ObjectId, Regex, Timestamp
 from pydantic import BaseModel, ConfigDict, Field
 
 from zava_core.errors import InvalidArgument
@@ -71,6 +71,8 @@ def json_safe(value: Any) -> Any:
         return {"$oid": str(value)}
     if isinstance(value, dt.datetime):
         return {"$date": iso(value if value.tzinfo else value.replace(tzinfo=dt.UTC))}
+    if isinstance(value, DatetimeMS):  # a date outside Python's years 1-9999
+        return {"$date": {"$numberLong": str(int(value))}}
     if isinstance(value, Decimal128):
         return {"$numberDecimal": str(value)}
     if isinstance(value, bytes):

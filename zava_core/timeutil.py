@@ -13,7 +13,9 @@ ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 def iso(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.strftime(ISO_FORMAT)
+    # Not strftime: on Linux %Y does not zero-pad years before 1000, and the width must stay fixed.
+    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+            f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z")
 
 
 def utc_now() -> datetime:
@@ -43,7 +45,7 @@ def parse_user_date(text: str, *, end_of_day: bool = False) -> str:
             return iso(datetime.combine(day, time(23, 59, 59) if end_of_day else time(0, 0, 0)))
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         return iso(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an offset that moves past year 1 or 9999
         raise ValueError(f"{text!r} is not a date: use YYYY-MM-DD or an ISO-8601 timestamp") from None
 
 

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +28,7 @@ import anyio
 import httpx2
 import pytest
 import uvicorn
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from pymongo import MongoClient
@@ -36,6 +40,7 @@ from zava_core.config import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
+ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 SEATTLE, TACOMA = "store_seattle", "store_tacoma"
 ALL_STORES = ("store_bellevue", "store_everett", "store_kirkland", "store_online", "store_redmond",
@@ -236,7 +241,8 @@ async def test_revocation_and_expiry_apply_to_the_next_request_without_a_restart
             out = await call_ok(client, "sales_summary", {"group_by": "store"})
             assert out["stores"] == [SEATTLE]
             assert TokenStore(tokens.path).revoke(tokens.ids["to_revoke"])  # as `tokens revoke` would, elsewhere
-            with pytest.raises(Exception) as raised:
+            # The SDK client surfaces the 401 as an error response; no result comes back.
+            with pytest.raises(MCPError, match="error response") as raised:
                 await client.call_tool("sales_summary", {"group_by": "store"})
             assert "store_" not in str(raised.value)
         async with httpx2.AsyncClient(timeout=60) as http:
@@ -372,6 +378,53 @@ async def test_oversized_bodies_are_refused_with_413(seeded: Settings, tokens: T
         assert_401(await http.post(f"{base}/mcp", content=over, headers=ACCEPT))
         # The server still serves normal requests afterwards.
         assert (await http.post(f"{base}/mcp", json=INITIALIZE, headers=auth)).status_code == 200
+
+
+def server_env(tmp_path: Path, settings: Settings, tokens: Tokens) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGODB_", "ZAVA_", "OPENAI_", "AZURE_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.update(MONGODB_URI=settings.mongodb_uri or "", MONGODB_DATABASE=settings.mongodb_database,
+               ZAVA_TOKENS_FILE=str(tokens.path), ZAVA_DATA_DIR=str(tmp_path / "zava-data"), ZAVA_LOG_LEVEL="WARNING")
+    return env
+
+
+async def test_the_command_line_server_applies_the_same_rules(seeded: Settings, tokens: Tokens,
+                                                              tmp_path: Path) -> None:
+    """`python -m mcp_servers.sales_analysis --transport http` itself: the limit the fixtures above mirror is
+    the one runner.main passes, and the tokens file of ZAVA_TOKENS_FILE is the one read."""
+    port = free_port()
+    with open(tmp_path / "server.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mcp_servers.sales_analysis", "--transport", "http", "--port", str(port)],
+            cwd=tmp_path, env=server_env(tmp_path, seeded, tokens), stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://{HOST}:{port}"
+    auth = {**ACCEPT, "Authorization": f"Bearer {tokens['seattle']}"}
+    try:
+        async with httpx2.AsyncClient(timeout=60) as http:
+            with anyio.fail_after(60):
+                while True:
+                    assert process.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+                    with contextlib.suppress(httpx2.TransportError):
+                        if (await http.get(f"{base}/health")).status_code == 200:
+                            break
+                    await anyio.sleep(0.2)
+            assert_401(await http.post(f"{base}/mcp", json=INITIALIZE, headers=ACCEPT))
+            assert_401(await http.post(f"{base}/mcp", json=INITIALIZE,
+                                       headers={**ACCEPT, "Authorization": f"Bearer {tokens['revoked']}"}))
+            at_limit = await http.post(f"{base}/mcp", content=padded_initialize(MAX_BODY_BYTES), headers=auth)
+            assert at_limit.status_code == 200, at_limit.text[:300]
+            over = await http.post(f"{base}/mcp", content=padded_initialize(MAX_BODY_BYTES + 1), headers=auth)
+            assert over.status_code == 413
+        async with connect(base, tokens["seattle"]) as client:
+            out = await call_ok(client, "sales_summary", {"group_by": "store"})
+            assert out["stores"] == [SEATTLE]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
 
 
 # --- SSE ---------------------------------------------------------------------------------------

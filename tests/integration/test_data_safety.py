@@ -415,10 +415,6 @@ def test_engine_crash_keeps_the_seeded_dataset(own_engine: OwnEngine) -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT: zava_core/db.py connect() uses the default write concern; the embedded engine acknowledges a "
-    "write before it is journaled, so a crash within ~0.3 s loses acknowledged writes (orders, stock, the "
-    "seeding state). Fix: AsyncMongoClient(..., journal=True)"))
 async def test_an_acknowledged_write_survives_an_engine_crash(own_engine: OwnEngine) -> None:
     """What create_order or seeding was told is stored must still be there after a crash."""
     lost = []
@@ -497,10 +493,6 @@ def test_foreign_documents_are_refused_and_kept(mongo_uri: str, fresh_db, tmp_pa
     assert list(db["legacy_notes"].find()) == [FOREIGN_NOTE]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT: seeding/pipeline.py:71 checks only the dataset collections for foreign data, so a database "
-    "holding its own sales_monthly is seeded without --drop and write_rollups (zava_core/rollups.py:117) "
-    "drops that collection. Fix: include ROLLUP_COLLECTIONS in `present`"))
 def test_a_foreign_sales_monthly_is_not_deleted_without_drop(mongo_uri: str, fresh_db, tmp_path: Path) -> None:
     name, db = fresh_db
     report = {"_id": "report-2024-01", "month": "2024-01", "note": "a hand-made monthly report", "revenue": 123.45}
