@@ -213,7 +213,9 @@ async def test_verify_checks_pass(seeded_db) -> None:
     checks = await collect_checks(seeded_db)
     names = {c.name for c in checks}
     assert {"seeding finished", "customers count", "inventory count", "latest order before as-of",
-            "orders per customer", "items per order", "the 2023 dip", "seasonality r, all categories"} <= names
+            "orders per customer", "items per order", "seasonality r, all categories"} <= names
+    # At `small` the 5 % dip of 2023 is within noise: verify checks it from `default` up.
+    assert "the 2023 dip" not in names
     failed = [(c.name, c.actual, c.target) for c in checks if not c.ok]
     assert not failed
 
