@@ -21,6 +21,7 @@ from seeding import reference as ref
 from seeding.commands import register_all
 from zava_core.config import ConfigError, Settings
 from zava_core.errors import ZavaError
+from zava_core.redaction import install_log_redaction
 
 log = logging.getLogger("seeding")
 
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         return _encode_password()
     try:
         settings = Settings.from_env()
+        install_log_redaction(settings)
         if args.command == "verify":
             from seeding.verify import run_verify
 

@@ -34,9 +34,10 @@ from seeding.commands.operator import compare_indexes
 from seeding.pipeline import DATASET, META, STATE_ID
 from zava_core import db as zdb
 from zava_core import embedded
-from zava_core.config import ConfigError, Settings, redact_uri
+from zava_core.config import ConfigError, Settings
 from zava_core.errors import Unavailable
 from zava_core.model import SYNCED_COLLECTIONS
+from zava_core.redaction import display_uri, mask_secrets, redact, redact_uri, settings_secrets, uri_secrets
 from zava_core.search import VECTOR_INDEX_NAME
 
 T = TypeVar("T")
@@ -181,7 +182,7 @@ def parse_connection_string(uri: str) -> UriParts:
         hosts = split_hosts(hosts_text, default_port=None if scheme == "mongodb+srv://" else 27017)
         options = dict(split_options(query)) if query else {}
     except (InvalidURI, ConfigurationError, ValueError, OSError) as exc:
-        raise UriProblem(f"malformed: {redact_uri(str(exc))}", "a host, port or option PyMongo rejects",
+        raise UriProblem(f"malformed: {redact(str(exc), uri_secrets(uri))}", "a host, port or option PyMongo rejects",
                          "fix the part named above (options are case-insensitive name=value pairs after '?')") from None
     if scheme == "mongodb+srv://" and (len(hosts) != 1 or hosts[0][1] is not None):
         raise UriProblem("a mongodb+srv:// string names exactly one host and no port",
@@ -725,7 +726,7 @@ async def _target(settings: Settings, report: Report) -> tuple[str, UriParts] | 
     try:
         parts = parse_connection_string(uri)
     except UriProblem as problem:
-        report.fail("connection string", f"{redact_uri(uri)}: {problem.detail}", problem.cause, problem.fix)
+        report.fail("connection string", f"{display_uri(uri)}: {problem.detail}", problem.cause, problem.fix)
         return None
     report.ok("connection string", _describe_parts(parts))
     return uri, parts
@@ -774,8 +775,16 @@ async def _guarded(name: str, check: Coroutine[Any, Any, T], report: Report) -> 
         return None
 
 
+def _masking(out: Callable[[str], None], secrets: tuple[str, ...]) -> Callable[[str], None]:
+    # Only the secrets: the doctor shows connection strings with the user name kept and the password masked.
+    return lambda line: out(mask_secrets(line, secrets))
+
+
 async def run_doctor(settings: Settings, *, timeout: float = DEFAULT_TIMEOUT_S,
                      out: Callable[[str], None] = print) -> int:
+    secrets = settings_secrets(settings)
+    # Every line is masked on its way out, whatever step or library wrote the secret into it.
+    out = _masking(out, secrets)
     report = Report(out=out)
     out(f"Zava doctor (Python {sys.version.split()[0]}): checking database {settings.mongodb_database!r}")
     client = None

@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import platformdirs
+
+from zava_core.redaction import MASK, display_uri, redact, uri_secrets
 
 EMBEDDING_BACKENDS = ("static", "onnx-minilm", "openai", "azure-openai")
 _DB_NAME_FORBIDDEN = re.compile(r'[/\\. "$\x00]')
@@ -44,6 +46,16 @@ class Settings:
     head_office: bool = False
     tokens_file: Path | None = None
     log_level: str = "INFO"
+
+    def __repr__(self) -> str:
+        # Settings end up in tracebacks and debug logs: show that a secret is set, never its value.
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.mongodb_uri:
+            shown["mongodb_uri"] = display_uri(self.mongodb_uri)
+        for name in ("openai_api_key", "azure_openai_api_key"):
+            if shown[name]:
+                shown[name] = MASK
+        return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
 
     @property
     def uses_embedded_engine(self) -> bool:
@@ -134,20 +146,10 @@ def _check_mongodb_uri(uri: str, name: str) -> None:
         hint = ""
         if uri.count("@") > 1:
             hint = " (a password containing '@' must be URL-encoded: python -m seeding encode-password)"
-        raise ConfigError(f"{name} is malformed: {redact_uri(str(exc))}{hint}") from None
+        raise ConfigError(f"{name} is malformed: {redact(str(exc), uri_secrets(uri))}{hint}") from None
 
 
 def _check_http_url(name: str, value: str) -> None:
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ConfigError(f"{name}={value!r} must be an http(s) URL such as https://example.openai.azure.com")
-
-
-# Greedy up to the last "@" of the URI, so an unencoded "@" or "/" in a password is masked too
-# (at worst it also masks an "@" further on: erring on the safe side).
-_CREDENTIALS = re.compile(r"(mongodb(?:\+srv)?://)([^\s\"']*)@")
-
-
-def redact_uri(text: str) -> str:
-    """Mask the credentials of any connection string inside `text` (for logs and errors)."""
-    return _CREDENTIALS.sub(lambda m: f"{m.group(1)}***@", text)

@@ -15,8 +15,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
 from zava_core import embedded
-from zava_core.config import Settings, redact_uri
+from zava_core.config import Settings
 from zava_core.errors import Unavailable
+from zava_core.redaction import display_uri, redact, settings_secrets
 
 APP_NAME = "zava-mcp"
 
@@ -44,7 +45,8 @@ async def connect(settings: Settings, *, timeout_ms: int = 10_000) -> AsyncMongo
         await client.admin.command("ping")
     except PyMongoError as exc:
         await client.close()
-        raise Unavailable(f"cannot reach MongoDB at {redact_uri(uri)}: {redact_uri(str(exc))[:300]}") from None
+        reason = redact(str(exc), settings_secrets(settings))[:300]
+        raise Unavailable(f"cannot reach MongoDB at {display_uri(uri)}: {reason}") from None
     return client
 
 

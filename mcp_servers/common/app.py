@@ -20,10 +20,11 @@ from mcp_types import ToolAnnotations
 from pymongo.errors import PyMongoError
 
 from mcp_servers.common.tokens import Identity
-from zava_core.config import Settings, redact_uri
+from zava_core.config import Settings
 from zava_core.context import Zava
 from zava_core.errors import ZavaError
 from zava_core.identity import Scope
+from zava_core.redaction import redact, settings_secrets
 from zava_core.search import semantic_search_state
 
 log = logging.getLogger("zava.mcp")
@@ -100,7 +101,7 @@ async def call(ctx: Context) -> AsyncIterator[tuple[Zava, Scope]]:
     except ZavaError as exc:
         raise ToolError(str(exc)) from None
     except PyMongoError as exc:
-        log.warning("database error: %s", redact_uri(str(exc))[:300])
+        log.warning("database error: %s", redact(str(exc), settings_secrets(state.zava.settings))[:300])
         raise ToolError("the database is unavailable right now; nothing was changed, try again shortly") from None
     except Exception:
         log.exception("unexpected error in a tool")

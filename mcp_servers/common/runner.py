@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 
 from mcp_servers.common.tokens import Identity, StoreTokenVerifier, TokenStore
 from zava_core.config import ConfigError, Settings
+from zava_core.redaction import install_log_redaction
 
 ServerFactory = Callable[..., MCPServer]
 MAX_BODY_BYTES = 1024 * 1024
@@ -105,6 +106,7 @@ def main(name: str, factory: ServerFactory, argv: list[str] | None = None) -> in
     # Logs go to stderr: on stdio, stdout carries the protocol.
     logging.basicConfig(level=settings.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction(settings)
     server = build_for_transport(factory, settings, args)
     if args.transport == "stdio":
         server.run("stdio")

@@ -23,8 +23,9 @@ from pymongo.errors import OperationFailure, PyMongoError
 from seeding import database_setup
 from seeding.pipeline import DATASET, META, STATE_ID
 from zava_core import db as zdb
-from zava_core.config import Settings, redact_uri
+from zava_core.config import Settings
 from zava_core.model import SYNCED_COLLECTIONS, CollectionSpec, IndexSpec
+from zava_core.redaction import display_uri, redact_uri
 from zava_core.rollups import ROLLUP_COLLECTIONS
 from zava_core.timeutil import now_iso
 
@@ -71,7 +72,7 @@ async def _with_db(settings: Settings, work: Callable[[AsyncDatabase], Awaitable
 
 
 def _target(settings: Settings) -> str:
-    return redact_uri(settings.mongodb_uri) if settings.mongodb_uri else f"the embedded engine ({settings.data_dir})"
+    return display_uri(settings.mongodb_uri) if settings.mongodb_uri else f"the embedded engine ({settings.data_dir})"
 
 
 # --- doctor ----------------------------------------------------------------------------------------

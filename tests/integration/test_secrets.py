@@ -44,9 +44,10 @@ from mcp_servers.common.tokens import Identity, TokenStore
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
 from zava_core import db as zdb
-from zava_core.config import ConfigError, Settings, redact_uri
+from zava_core.config import ConfigError, Settings
 from zava_core.embeddings import get_embedder
 from zava_core.errors import Unavailable
+from zava_core.redaction import redact_uri
 
 pytestmark = pytest.mark.integration
 
@@ -160,16 +161,13 @@ def test_redact_uri_masks_any_password_pymongo_accepts(before: str, after: str, 
         assert PASSWORD not in redact_uri(text), text
 
 
-# Accepted by PyMongo and by Settings, but not masked: redact_uri's pattern stops at whitespace and quotes.
+# Accepted by PyMongo and by Settings; redact_uri's pattern alone stops at whitespace and quotes, so the configured
+# password itself must be masked.
 UNMASKED_PASSWORDS = {"space": f"pa ss-{PASSWORD}", "tab": f"pa\tss-{PASSWORD}", "quote": f"pa'ss-{PASSWORD}",
                       "double-quote": f'pa"ss-{PASSWORD}'}
 
 
 @pytest.mark.anyio
-@pytest.mark.xfail(strict=True, reason="defect: zava_core/config.py redact_uri() (pattern [^\\s\"']*@) does not mask a "
-                   "password holding a space, tab or quote, which PyMongo and Settings accept; zava_core/db.py "
-                   "connect() then puts the password in Unavailable ('cannot reach MongoDB at mongodb://zava:pa "
-                   "ss-...@'), printed by `python -m seeding verify` and the servers' start-up error")
 @pytest.mark.parametrize("password", UNMASKED_PASSWORDS.values(), ids=UNMASKED_PASSWORDS)
 async def test_an_unreachable_database_hides_passwords_with_spaces_or_quotes(password: str) -> None:
     uri = unreachable_uri(password)
@@ -249,9 +247,6 @@ async def test_an_unreachable_embedding_provider_is_reported_without_keys(seeded
 
 
 @pytest.mark.anyio
-@pytest.mark.xfail(strict=True, reason="defect: zava_core/embeddings/openai_backend.py embed() forwards the provider's "
-                   "error text (str(exc)[:200]) to the caller; a provider that quotes the API key back in a 401 puts "
-                   "the key in the tool error the LLM reads (OpenAI quotes it masked but for 4 characters)")
 @pytest.mark.parametrize("backend", ["openai", "azure-openai"])
 async def test_a_provider_quoting_the_key_back_does_not_pass_it_on(echoing_provider: str, backend: str,
                                                                    caplog: pytest.LogCaptureFixture) -> None:
@@ -467,6 +462,30 @@ def _server_without_embeddings(tmp_path: Path, env: dict, seeded: Settings) -> R
 def _verify(tmp_path: Path, env: dict, seeded: Settings) -> Run:
     run = run_cli(tmp_path, "seeding", ["verify"], {**env, "MONGODB_URI": unreachable_uri()})
     assert run.returncode == 2 and run.stderr.startswith("error: cannot reach MongoDB at mongodb://***@"), run.stderr
+    return run
+
+
+@scenario("mcp server at DEBUG, database unreachable, password with a space and a quote")
+def _server_odd_password(tmp_path: Path, env: dict, seeded: Settings) -> Run:
+    values = {"MONGODB_URI": unreachable_uri(UNMASKED_PASSWORDS["space"] + "'q"), "ZAVA_LOG_LEVEL": "DEBUG"}
+    run = run_stdio_server(tmp_path, {**env, **values}, [])
+    assert run.returncode not in (0, None), "the server must not start without its database"
+    assert "cannot reach MongoDB at mongodb://***@127.0.0.1:" in run.stderr, run.stderr[-2000:]
+    return run
+
+
+@scenario("seeding verify, database unreachable, password with a tab")
+def _verify_odd_password(tmp_path: Path, env: dict, seeded: Settings) -> Run:
+    run = run_cli(tmp_path, "seeding", ["verify"], {**env, "MONGODB_URI": unreachable_uri(UNMASKED_PASSWORDS["tab"])})
+    assert run.returncode == 2 and run.stderr.startswith("error: cannot reach MongoDB at mongodb://***@"), run.stderr
+    return run
+
+
+@scenario("seeding doctor, database unreachable, password with a double quote")
+def _doctor_odd_password(tmp_path: Path, env: dict, seeded: Settings) -> Run:
+    values = {"MONGODB_URI": unreachable_uri(UNMASKED_PASSWORDS["double-quote"])}
+    run = run_cli(tmp_path, "seeding", ["doctor", "--timeout", "1"], {**env, **values})
+    assert run.returncode != 0 and "FAIL" in run.stdout, run.stdout
     return run
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from zava_core.config import EMBEDDING_BACKENDS, ConfigError, Settings, redact_uri
+from zava_core.config import EMBEDDING_BACKENDS, ConfigError, Settings
 
 
 def load(**env: str) -> Settings:
@@ -158,30 +158,3 @@ def test_bad_http_url(name: str) -> None:
 def test_config_error_is_a_value_error() -> None:
     # Entry points catch ConfigError; callers that only know ValueError still catch it too.
     assert issubclass(ConfigError, ValueError)
-
-
-# --- redaction -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("uri", "expected"),
-    [
-        ("mongodb://alice:secret@db.example.com:27017/zava", "mongodb://***@db.example.com:27017/zava"),
-        ("mongodb+srv://alice:secret@cluster0.example.net/?retryWrites=true",
-         "mongodb+srv://***@cluster0.example.net/?retryWrites=true"),
-        ("mongodb://alice:p@ss@w0rd@db.example.com:27017/", "mongodb://***@db.example.com:27017/"),
-        ("mongodb://db.example.com:27017/zava", "mongodb://db.example.com:27017/zava"),
-    ],
-)
-def test_redact_uri(uri: str, expected: str) -> None:
-    assert redact_uri(uri) == expected
-
-
-def test_redact_uri_inside_text_masks_every_connection_string() -> None:
-    text = ("cannot reach mongodb://bob:hunter2@a.example.com:27017/ nor "
-            "mongodb+srv://carol:pa@ss@b.example.net/x (timeout)")
-    redacted = redact_uri(text)
-    for secret in ("hunter2", "bob", "carol", "pa@ss"):
-        assert secret not in redacted
-    assert "a.example.com:27017" in redacted and "b.example.net/x (timeout)" in redacted
-    assert redacted.startswith("cannot reach mongodb://***@")

@@ -8,6 +8,7 @@ import numpy as np
 
 from zava_core.config import ConfigError, Settings
 from zava_core.errors import Unavailable
+from zava_core.redaction import redact, settings_secrets
 
 BATCH = 256
 DIMENSIONS = 1536
@@ -16,10 +17,11 @@ DIMENSIONS = 1536
 class OpenAIEmbedder:
     dimensions = DIMENSIONS
 
-    def __init__(self, client, *, backend: str, model: str) -> None:
+    def __init__(self, client, *, backend: str, model: str, secrets: tuple[str, ...] = ()) -> None:
         self._client = client
         self.backend = backend
         self.model = model
+        self._secrets = secrets
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIEmbedder:
@@ -38,13 +40,14 @@ class OpenAIEmbedder:
                 max_retries=4,
                 timeout=30.0,
             )
-            return cls(client, backend="azure-openai", model=settings.azure_openai_deployment_name)
+            return cls(client, backend="azure-openai", model=settings.azure_openai_deployment_name,
+                       secrets=settings_secrets(settings))
         if not settings.openai_api_key:
             raise ConfigError("ZAVA_EMBEDDING_BACKEND=openai needs OPENAI_API_KEY")
         client = AsyncOpenAI(
             api_key=settings.openai_api_key, base_url=settings.openai_base_url, max_retries=4, timeout=30.0,
         )
-        return cls(client, backend="openai", model=settings.openai_embedding_model)
+        return cls(client, backend="openai", model=settings.openai_embedding_model, secrets=settings_secrets(settings))
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         from openai import OpenAIError
@@ -55,8 +58,14 @@ class OpenAIEmbedder:
             try:
                 response = await self._client.embeddings.create(input=batch, model=self.model)
             except OpenAIError as exc:
-                raise Unavailable(f"{self.backend} embeddings failed: {type(exc).__name__}: {str(exc)[:200]}") from None
+                raise Unavailable(f"{self.backend} embeddings failed: {self._describe(exc)}") from None
             rows.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
         matrix = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         return matrix / np.where(norms == 0, 1, norms)
+
+    def _describe(self, exc: Exception) -> str:
+        """The provider's error, short: some gateways quote the API key back in it, so the keys are masked."""
+        status = getattr(exc, "status_code", None)
+        head = f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
+        return f"{head}: {redact(str(exc), self._secrets)[:200]}"

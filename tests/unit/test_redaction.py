@@ -1,0 +1,126 @@
+"""Redaction helpers: connection-string credentials and configured secrets never reach logs or output."""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import replace
+
+import pytest
+
+from zava_core.config import Settings
+from zava_core.redaction import (
+    RedactingFilter,
+    display_uri,
+    redact,
+    redact_uri,
+    settings_secrets,
+    uri_secrets,
+)
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("mongodb://alice:secret@db.example.com:27017/zava", "mongodb://***@db.example.com:27017/zava"),
+        ("mongodb+srv://alice:secret@cluster0.example.net/?retryWrites=true",
+         "mongodb+srv://***@cluster0.example.net/?retryWrites=true"),
+        ("mongodb://alice:p@ss@w0rd@db.example.com:27017/", "mongodb://***@db.example.com:27017/"),
+        ("mongodb://db.example.com:27017/zava", "mongodb://db.example.com:27017/zava"),
+    ],
+)
+def test_redact_uri(uri: str, expected: str) -> None:
+    assert redact_uri(uri) == expected
+
+
+def test_redact_uri_inside_text_masks_every_connection_string() -> None:
+    text = ("cannot reach mongodb://bob:hunter2@a.example.com:27017/ nor "
+            "mongodb+srv://carol:pa@ss@b.example.net/x (timeout)")
+    redacted = redact_uri(text)
+    for secret in ("hunter2", "bob", "carol", "pa@ss"):
+        assert secret not in redacted
+    assert "a.example.com:27017" in redacted and "b.example.net/x (timeout)" in redacted
+    assert redacted.startswith("cannot reach mongodb://***@")
+
+
+@pytest.mark.parametrize(
+    ("uri", "password"),
+    [
+        ("mongodb://zava:pa ss-word@127.0.0.1:27017/", "pa ss-word"),
+        ("mongodb://zava:pa'ss\"word@h:1,h2:2/zava?replicaSet=rs0", "pa'ss\"word"),
+        ("mongodb+srv://zava:tab\tbed@cluster0.example.net/", "tab\tbed"),
+        ("mongodb://zava:p%40ss%2Fw0rd@db.example.com/", "p@ss/w0rd"),
+        ("mongodb://zava:plus+sign@db.example.com/", "plus sign"),
+    ],
+)
+def test_uri_secrets_holds_the_password_as_written_and_decoded(uri: str, password: str) -> None:
+    found = uri_secrets(uri)
+    assert password in found
+    raw = uri.split("://", 1)[1].rpartition("@")[0].partition(":")[2]
+    assert raw in found
+
+
+@pytest.mark.parametrize("uri", [None, "", "mongodb://db.example.com:27017/zava", "mongodb://@h/",
+                                 "http://user:pw@example.com/"])
+def test_uri_secrets_of_a_uri_without_credentials_is_empty(uri: str | None) -> None:
+    assert uri_secrets(uri) == ()
+
+
+def test_a_configured_password_is_masked_where_the_pattern_cannot_delimit_it() -> None:
+    uri = "mongodb://zava:pa ss\"wo'rd@127.0.0.1:27017/"
+    text = f"cannot reach MongoDB at {uri}: timed out; retrying with password=pa ss\"wo'rd"
+    assert "pa ss" in redact_uri(text)  # the pattern alone stops at the space
+    masked = redact(text, uri_secrets(uri))
+    assert "pa ss" not in masked and "wo'rd" not in masked
+    assert masked.startswith("cannot reach MongoDB at mongodb://***@127.0.0.1:27017/: timed out")
+
+
+def test_secrets_are_masked_in_their_url_encoded_forms_too() -> None:
+    key = "sk-live key/with+marks"
+    for form in (key, "sk-live%20key%2Fwith%2Bmarks", "sk-live+key%2Fwith%2Bmarks"):
+        assert redact(f"Incorrect API key provided: {form}.", [key]) == "Incorrect API key provided: ***."
+
+
+def test_very_short_secrets_are_not_masked_everywhere() -> None:
+    # A three-letter password would mask every "abc" in every log line; the URI pattern still covers URIs.
+    assert redact("abc is fine; mongodb://u:abc@h/", ["abc"]) == "abc is fine; mongodb://***@h/"
+
+
+def test_display_uri_keeps_hosts_and_options() -> None:
+    uri = "mongodb://zava:pa ss@h1:27017,h2:27018/zava?replicaSet=rs0&tls=true"
+    assert display_uri(uri) == "mongodb://***@h1:27017,h2:27018/zava?replicaSet=rs0&tls=true"
+
+
+def test_settings_secrets_and_repr_hide_the_uri_password_and_the_api_keys() -> None:
+    settings = replace(Settings(), mongodb_uri="mongodb://zava:pa ss-1234@db.example.com/",
+                       openai_api_key="sk-openai-5678", azure_openai_api_key="azure-9012")
+    secrets = settings_secrets(settings)
+    assert {"pa ss-1234", "sk-openai-5678", "azure-9012"} <= set(secrets)
+    shown = repr(settings)
+    for secret in ("pa ss-1234", "sk-openai-5678", "azure-9012"):
+        assert secret not in shown
+    assert "mongodb://***@db.example.com/" in shown and "openai_api_key='***'" in shown
+    assert "openai_base_url=None" in shown  # everything else is still shown
+
+
+def test_the_log_filter_masks_messages_arguments_and_tracebacks() -> None:
+    secret = "pa ss-4321"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.addFilter(RedactingFilter([secret]))
+    logger = logging.getLogger("zava.test.redaction")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("connecting with %s to %s", secret, "mongodb://u:x@h/")
+        try:
+            raise RuntimeError(f"login failed for password {secret}")
+        except RuntimeError:
+            logger.exception("database error")
+    finally:
+        logger.removeHandler(handler)
+    output = stream.getvalue()
+    assert secret not in output
+    assert "WARNING connecting with *** to mongodb://***@h/" in output
+    assert "RuntimeError: login failed for password ***" in output  # the traceback is kept, masked

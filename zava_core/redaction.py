@@ -1,0 +1,109 @@
+"""Keeping secrets out of what people and models read: logs, error messages, CLI and tool output.
+
+Two layers, because neither is enough alone. A pattern masks the credentials of any connection string
+in a text, whoever configured it; but it cannot tell where a password holding a space or a quote ends,
+and it knows nothing of API keys. So the secrets this process was configured with are also replaced
+wherever they appear, as written, URL-decoded or URL-encoded (a provider quoting a key back, a library
+printing a decoded password).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
+
+if TYPE_CHECKING:
+    from zava_core.config import Settings
+
+MASK = "***"
+# Shorter values would mask ordinary words and numbers everywhere; the URI pattern still covers them in URIs.
+MIN_SECRET_LENGTH = 4
+
+# Greedy up to the last "@" of the URI, so an unencoded "@" or "/" in a password is masked too
+# (at worst it also masks an "@" further on: erring on the safe side).
+_CREDENTIALS = re.compile(r"(mongodb(?:\+srv)?://)([^\s\"']*)@")
+_SCHEMES = ("mongodb://", "mongodb+srv://")
+
+
+def redact_uri(text: str) -> str:
+    """Mask the credentials of any connection string inside `text`."""
+    return _CREDENTIALS.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+
+
+def uri_secrets(uri: str | None) -> tuple[str, ...]:
+    """The credentials inside a connection string: its user-info and password, raw and URL-decoded."""
+    if not uri or not uri.startswith(_SCHEMES):
+        return ()
+    authority = uri.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0]
+    if "@" not in authority:
+        # A password holding "/" or "?" unencoded: the user-info then reaches past the first "/".
+        authority = uri.split("://", 1)[1]
+    userinfo = authority.rpartition("@")[0]
+    if not userinfo:
+        return ()
+    password = userinfo.partition(":")[2]
+    return _variants((userinfo, password))
+
+
+def settings_secrets(settings: Settings) -> tuple[str, ...]:
+    """Every secret the settings hold: the MongoDB credentials and the embedding providers' API keys."""
+    keys = (settings.openai_api_key, settings.azure_openai_api_key)
+    return (*uri_secrets(settings.mongodb_uri), *_variants(k for k in keys if k))
+
+
+def mask_secrets(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every one of `secrets`, as written or URL-encoded, masked."""
+    for secret in sorted(_variants(secrets, encoded=True), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every one of `secrets` and every connection string's credentials masked."""
+    return redact_uri(mask_secrets(text, secrets))
+
+
+def display_uri(uri: str) -> str:
+    """A connection string fit to show: its credentials masked, hosts and options kept."""
+    return redact(uri, uri_secrets(uri))
+
+
+def _variants(values: Iterable[str], *, encoded: bool = False) -> tuple[str, ...]:
+    found: set[str] = set()
+    for value in values:
+        forms = {value, unquote(value), unquote_plus(value)}
+        if encoded:
+            forms |= {f(form, safe="") for form in list(forms) for f in (quote, quote_plus)}
+        found |= {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+    return tuple(sorted(found))
+
+
+class RedactingFilter(logging.Filter):
+    """A handler filter that masks secrets in every record's message, arguments and traceback."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = tuple(secrets)
+        self._formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage(), self.secrets)
+        record.args = None
+        if record.exc_info:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, self.secrets)
+        return True
+
+
+def install_log_redaction(settings: Settings) -> None:
+    """Put a `RedactingFilter` on every handler of the root logger (call after `logging.basicConfig`)."""
+    redactor = RedactingFilter(settings_secrets(settings))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redactor)
