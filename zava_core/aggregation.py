@@ -1,8 +1,11 @@
 """Read-only aggregation for an untrusted caller: a checked, store-scoped pipeline under hard limits.
 
-The pipeline is parsed, checked and scoped by `aggregation_guard`; here it runs with a server-side
-time limit (`maxTimeMS`), a row cap (a `$limit` appended, so the server stops early too) and a byte
-cap on the JSON returned, because one row of a `$lookup` can be as big as a whole result.
+The pipeline is parsed, checked and scoped by `aggregation_guard`; here it runs under a time limit, a
+row cap (a `$limit` appended, so the server stops early too) and a byte cap on the JSON returned,
+because one row of a `$lookup` can be as big as a whole result. The time limit is PyMongo's client-side
+timeout, which also sends the server `maxTimeMS`: the embedded engine checks `maxTimeMS` only between
+some stages (a `$lookup` then `$unwind` asked for 2 s ran 12 s), and the caller must be answered on
+time whatever the server does.
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pymongo
 from bson import CodecOptions, DatetimeConversion
 from bson.errors import InvalidBSON, InvalidDocument
 from pydantic import Field
 from pymongo.asynchronous.command_cursor import AsyncCommandCursor
-from pymongo.errors import ExecutionTimeout, OperationFailure
+from pymongo.errors import ExecutionTimeout, OperationFailure, PyMongoError
 
 from zava_core.aggregation_guard import check_pipeline, parse_pipeline, scope_pipeline
 from zava_core.context import Zava
@@ -37,7 +41,7 @@ class AggregationRejected(InvalidArgument):
 
 
 class AppliedLimits(Out):
-    max_time_ms: int = Field(description="Server-side time limit of the pipeline")
+    max_time_ms: int = Field(description="Time limit of the pipeline")
     row_cap: int = Field(description="Most rows returned")
     byte_cap: int = Field(description="Most bytes of row JSON returned")
     scope: str = Field(description="Whose stores the pipeline could read")
@@ -75,11 +79,16 @@ async def _run(zava: Zava, collection: str, pipeline: list[dict], row_cap: int) 
     try:
         # One batch holds every row we may return, so the result comes back in a single round trip.
         target = zava.db[collection].with_options(codec_options=_CODEC)
-        cursor = await target.aggregate(pipeline, maxTimeMS=MAX_TIME_MS, batchSize=row_cap + 1)
-        async with cursor:
-            return await _collect(cursor, row_cap)
+        with pymongo.timeout(MAX_TIME_MS / 1000):
+            cursor = await target.aggregate(pipeline, batchSize=row_cap + 1)
+            async with cursor:
+                return await _collect(cursor, row_cap)
     except OperationFailure as exc:
         raise _failure(exc) from None
+    except PyMongoError as exc:
+        if exc.timeout:  # the client-side deadline passed first (the server had not stopped the pipeline)
+            raise _timeout() from None
+        raise
     except (InvalidDocument, OverflowError, UnicodeEncodeError) as exc:
         # Values BSON cannot carry: integers beyond 64 bits, a NUL in a key, a lone surrogate.
         raise AggregationRejected(f"the pipeline holds a value BSON cannot encode ({type(exc).__name__}: "
@@ -118,12 +127,16 @@ def _cut_note(cut: str | None, row_cap: int, returned: int) -> str | None:
     return None
 
 
+def _timeout() -> AggregationTimeout:
+    return AggregationTimeout(
+        f"the pipeline ran past the time limit of {MAX_TIME_MS:,} ms and was stopped: start it with a "
+        "$match on store_id and a date range (order_date) to read fewer documents, or use the "
+        "sales_monthly rollup (one document per store and month) for sales totals")
+
+
 def _failure(exc: OperationFailure) -> InvalidArgument:
     if isinstance(exc, ExecutionTimeout) or exc.code == _MAX_TIME_MS_EXPIRED:
-        return AggregationTimeout(
-            f"the pipeline ran past the time limit of {MAX_TIME_MS:,} ms and was stopped: start it with a "
-            "$match on store_id and a date range (order_date) to read fewer documents, or use the "
-            "sales_monthly rollup (one document per store and month) for sales totals")
+        return _timeout()
     details = exc.details if isinstance(exc.details, dict) else {}
     errmsg = str(details.get("errmsg") or exc)[:ERRMSG_CHARS]
     return AggregationRejected(f"MongoDB rejected the pipeline: {errmsg}; fix the pipeline and try again")

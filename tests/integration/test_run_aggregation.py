@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
@@ -232,6 +233,24 @@ async def test_slow_pipeline_is_stopped_by_max_time_ms(zava: Zava, manager: Scop
     message = str(caught.value)
     assert "time limit of 1 ms" in message and "sales_monthly" in message and "$match" in message
     assert isinstance(caught.value, ZavaError)
+
+
+async def test_a_pipeline_the_server_lets_run_past_the_limit_is_still_answered_on_time(
+        zava: Zava, head_office: Scope, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A $lookup joining every order to thousands of orders, then $unwind: the embedded engine checks maxTimeMS
+    only between some stages (2 s asked, 12 s run before it gave up on its own), so the deadline is also the
+    client's."""
+    monkeypatch.setattr(aggregation, "MAX_TIME_MS", 2_000)
+    pipeline = [{"$lookup": {"from": "orders", "pipeline": [{"$limit": 5000}], "as": "x"}}, {"$unwind": "$x"},
+                {"$count": "n"}]
+    started = time.monotonic()
+    with pytest.raises(AggregationTimeout) as caught:
+        await run_aggregation(zava, head_office, "orders", pipeline)
+    elapsed = time.monotonic() - started
+    assert "time limit of 2,000 ms" in str(caught.value)
+    assert elapsed < 8, f"answered after {elapsed:.1f} s"  # the limit plus generous slack for a loaded machine
+    # The client stays usable after the abandoned pipeline.
+    assert (await run_aggregation(zava, head_office, "stores", [{"$count": "n"}])).rows == [{"n": 8}]
 
 
 async def test_mongodb_error_text_comes_back(zava: Zava, manager: Scope) -> None:
