@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 if TYPE_CHECKING:
@@ -81,29 +81,37 @@ def _variants(values: Iterable[str], *, encoded: bool = False) -> tuple[str, ...
     return tuple(sorted(found))
 
 
-class RedactingFilter(logging.Filter):
-    """A handler filter that masks secrets in every record's message, arguments and traceback."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        super().__init__()
-        self.secrets = tuple(secrets)
-        self._formatter = logging.Formatter()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage(), self.secrets)
-        record.args = None
-        if record.exc_info:
-            record.exc_text = self._formatter.formatException(record.exc_info)
-            record.exc_info = None
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text, self.secrets)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info, self.secrets)
-        return True
+def scrub_record(record: logging.LogRecord, secrets: Iterable[str]) -> None:
+    """Mask secrets in a log record's message, arguments, traceback and stack, in place."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a malformed log call must not raise in the caller: keep both parts, masked
+        message = f"{record.msg} {record.args!r}"
+    record.msg = redact(message, secrets)
+    record.args = None
+    if record.exc_info:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.exc_info = None
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text, secrets)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info, secrets)
 
 
 def install_log_redaction(settings: Settings) -> None:
-    """Put a `RedactingFilter` on every handler of the root logger (call after `logging.basicConfig`)."""
-    redactor = RedactingFilter(settings_secrets(settings))
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redactor)
+    """Mask the configured secrets in every log record this process makes.
+
+    At record creation rather than in a handler filter: uvicorn and the MCP SDK add handlers of their own
+    after start-up, and every one of them must get masked records.
+    """
+    secrets = settings_secrets(settings)
+    make = logging.getLogRecordFactory()
+    make = getattr(make, "unmasked", make)  # installing twice replaces, never stacks
+
+    def masked(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        scrub_record(record, secrets)
+        return record
+
+    masked.unmasked = make  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(masked)

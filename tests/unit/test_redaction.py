@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
 
 from zava_core.config import Settings
 from zava_core.redaction import (
-    RedactingFilter,
     display_uri,
+    install_log_redaction,
     redact,
     redact_uri,
     settings_secrets,
@@ -103,24 +104,40 @@ def test_settings_secrets_and_repr_hide_the_uri_password_and_the_api_keys() -> N
     assert "openai_base_url=None" in shown  # everything else is still shown
 
 
-def test_the_log_filter_masks_messages_arguments_and_tracebacks() -> None:
+@pytest.fixture
+def restore_record_factory() -> Iterator[Callable[..., logging.LogRecord]]:
+    original = logging.getLogRecordFactory()
+    try:
+        yield original
+    finally:
+        logging.setLogRecordFactory(original)
+
+
+def test_log_redaction_masks_messages_arguments_and_tracebacks_for_handlers_added_later(
+        restore_record_factory: Callable[..., logging.LogRecord]) -> None:
     secret = "pa ss-4321"
+    settings = replace(Settings(), mongodb_uri=f"mongodb://zava:{secret}@h/", openai_api_key="sk-k3y")
+    install_log_redaction(settings)
+    install_log_redaction(settings)
     stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
+    handler = logging.StreamHandler(stream)  # a handler of its own, as uvicorn adds after start-up
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    handler.addFilter(RedactingFilter([secret]))
     logger = logging.getLogger("zava.test.redaction")
     logger.addHandler(handler)
     logger.propagate = False
     try:
-        logger.warning("connecting with %s to %s", secret, "mongodb://u:x@h/")
+        logger.warning("connecting with %s to %s using %s", secret, "mongodb://u:x@h/", "sk-k3y")
         try:
             raise RuntimeError(f"login failed for password {secret}")
         except RuntimeError:
             logger.exception("database error")
+        logger.error("a malformed call with %s and %d", secret)  # must not raise here
     finally:
         logger.removeHandler(handler)
     output = stream.getvalue()
-    assert secret not in output
-    assert "WARNING connecting with *** to mongodb://***@h/" in output
+    assert secret not in output and "sk-k3y" not in output
+    assert "WARNING connecting with *** to mongodb://***@h/ using ***" in output
     assert "RuntimeError: login failed for password ***" in output  # the traceback is kept, masked
+    assert "a malformed call with %s and %d ('***',)" in output
+    # Installed twice, it wraps the original factory once.
+    assert getattr(logging.getLogRecordFactory(), "unmasked", None) is restore_record_factory
