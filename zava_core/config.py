@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import platformdirs
@@ -46,13 +47,15 @@ class Settings:
     head_office: bool = False
     tokens_file: Path | None = None
     log_level: str = "INFO"
+    # The fields whose values are secrets (besides the password inside mongodb_uri).
+    api_key_fields: ClassVar[tuple[str, ...]] = ("openai_api_key", "azure_openai_api_key")
 
     def __repr__(self) -> str:
         # Settings end up in tracebacks and debug logs: show that a secret is set, never its value.
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         if self.mongodb_uri:
             shown["mongodb_uri"] = display_uri(self.mongodb_uri)
-        for name in ("openai_api_key", "azure_openai_api_key"):
+        for name in self.api_key_fields:
             if shown[name]:
                 shown[name] = MASK
         return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"

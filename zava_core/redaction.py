@@ -50,7 +50,7 @@ def uri_secrets(uri: str | None) -> tuple[str, ...]:
 
 def settings_secrets(settings: Settings) -> tuple[str, ...]:
     """Every secret the settings hold: the MongoDB credentials and the embedding providers' API keys."""
-    keys = (settings.openai_api_key, settings.azure_openai_api_key)
+    keys = (getattr(settings, name) for name in settings.api_key_fields)
     return (*uri_secrets(settings.mongodb_uri), *_variants(k for k in keys if k))
 
 
