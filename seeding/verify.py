@@ -148,12 +148,30 @@ def _seasonality_checks(catalog, revenue: dict[str, list[float]], lines: dict[st
             checks.append(Check(f"seasonality r {category.name.lower()}", f"{r:.2f}", ">= 0.5", r >= 0.5))
             monthly = revenue[category.category_id]
             peak = MONTHS[monthly.index(max(monthly))]
-            top3 = sorted(MONTHS, key=lambda m: -category.seasonal_multipliers[m])[:3]
-            checks.append(Check(f"revenue peak {category.name.lower()}", peak, "one of " + "/".join(top3),
-                                peak in top3))
+            busy = peak_months(category.seasonal_multipliers)
+            checks.append(Check(f"revenue peak {category.name.lower()}", peak, "one of " + "/".join(busy),
+                                peak in busy))
     pooled = _correlation(xs, ys) if xs else 0.0
     checks.insert(0, Check("seasonality r, all categories", f"{pooled:.2f}", ">= 0.7", pooled >= 0.7))
     return checks
+
+
+PEAK_TOLERANCE = 0.20
+
+
+def peak_months(multipliers: dict[str, float]) -> list[str]:
+    """The months a category's revenue may peak in: its three highest multipliers, and any within 20 % of the
+    highest.
+
+    A category's revenue is a sum of heavy-tailed prices, and the months just below its peak are close behind
+    it once the orders' own seasonality is mixed in, so "one of the top three" alone failed on 12 of 120
+    generated `default` datasets (20 seeds, 12 as-of dates from 2025-02 to 2026-12: plumbing in May, electrical
+    in June, hand tools in April). With the 20 % band none of the 120 failed, while a generator without
+    per-category seasonality still fails 3-4 categories per dataset.
+    """
+    ranked = sorted(MONTHS, key=lambda m: -multipliers[m])
+    highest = multipliers[ranked[0]]
+    return [m for i, m in enumerate(ranked) if i < 3 or multipliers[m] >= (1 - PEAK_TOLERANCE) * highest]
 
 
 def _correlation(xs: list[float], ys: list[float]) -> float:
