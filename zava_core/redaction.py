@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
@@ -56,9 +57,16 @@ def settings_secrets(settings: Settings) -> tuple[str, ...]:
 
 def mask_secrets(text: str, secrets: Iterable[str]) -> str:
     """`text` with every one of `secrets`, as written or URL-encoded, masked."""
-    for secret in sorted(_variants(secrets, encoded=True), key=len, reverse=True):
+    for secret in _masks(tuple(secrets)):
         text = text.replace(secret, MASK)
     return text
+
+
+@lru_cache(maxsize=64)
+def _masks(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    # Cached: every log record of a process asks for the same few secrets. Longest first, so a secret that
+    # contains another is masked whole.
+    return tuple(sorted(_variants(secrets, encoded=True), key=len, reverse=True))
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
