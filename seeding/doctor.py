@@ -775,16 +775,16 @@ async def _guarded(name: str, check: Coroutine[Any, Any, T], report: Report) -> 
         return None
 
 
-def _masking(out: Callable[[str], None], secrets: tuple[str, ...]) -> Callable[[str], None]:
-    # Only the secrets: the doctor shows connection strings with the user name kept and the password masked.
-    return lambda line: out(mask_secrets(line, secrets))
-
-
 async def run_doctor(settings: Settings, *, timeout: float = DEFAULT_TIMEOUT_S,
                      out: Callable[[str], None] = print) -> int:
     secrets = settings_secrets(settings)
-    # Every line is masked on its way out, whatever step or library wrote the secret into it.
-    out = _masking(out, secrets)
+    print_line = out
+
+    def out(line: str) -> None:
+        # Every line is masked on its way out, whatever step or library put a secret in it. Only the secrets:
+        # the doctor shows connection strings with the user name kept and the password already masked.
+        print_line(mask_secrets(line, secrets))
+
     report = Report(out=out)
     out(f"Zava doctor (Python {sys.version.split()[0]}): checking database {settings.mongodb_database!r}")
     client = None

@@ -27,6 +27,7 @@ class OpenAIEmbedder:
     def from_settings(cls, settings: Settings) -> OpenAIEmbedder:
         from openai import AsyncAzureOpenAI, AsyncOpenAI
 
+        secrets = settings_secrets(settings)
         if settings.embedding_backend == "azure-openai":
             if not (settings.azure_openai_endpoint and settings.azure_openai_api_key):
                 raise ConfigError(
@@ -40,14 +41,13 @@ class OpenAIEmbedder:
                 max_retries=4,
                 timeout=30.0,
             )
-            return cls(client, backend="azure-openai", model=settings.azure_openai_deployment_name,
-                       secrets=settings_secrets(settings))
+            return cls(client, backend="azure-openai", model=settings.azure_openai_deployment_name, secrets=secrets)
         if not settings.openai_api_key:
             raise ConfigError("ZAVA_EMBEDDING_BACKEND=openai needs OPENAI_API_KEY")
         client = AsyncOpenAI(
             api_key=settings.openai_api_key, base_url=settings.openai_base_url, max_retries=4, timeout=30.0,
         )
-        return cls(client, backend="openai", model=settings.openai_embedding_model, secrets=settings_secrets(settings))
+        return cls(client, backend="openai", model=settings.openai_embedding_model, secrets=secrets)
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         from openai import OpenAIError
@@ -67,5 +67,5 @@ class OpenAIEmbedder:
     def _describe(self, exc: Exception) -> str:
         """The provider's error, short: some gateways quote the API key back in it, so the keys are masked."""
         status = getattr(exc, "status_code", None)
-        head = f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
+        head = type(exc).__name__ + (f" (HTTP {status})" if status else "")
         return f"{head}: {redact(str(exc), self._secrets)[:200]}"
