@@ -1,48 +1,92 @@
-"""`python -m mcp_servers.tokens issue|list|revoke`: bearer tokens for the HTTP and SSE transports."""
+"""`python -m mcp_servers.tokens issue|list|revoke`: bearer tokens for the HTTP and SSE transports.
+
+`issue` prints the token alone on stdout (so `TOKEN=$(python -m mcp_servers.tokens issue --store seattle)`
+captures just it); its id and identity go to stderr. The store is checked against the database's stores
+when the token is issued, not when it is first used.
+"""
 
 import argparse
+import asyncio
 import sys
+import time
 
-from mcp_servers.common.runner import tokens_path
 from mcp_servers.common.tokens import Identity, TokenStore
-from zava_core.config import ConfigError, Settings
+from zava_core import db as zdb
+from zava_core.config import Settings
+from zava_core.errors import InvalidArgument, ZavaError
+from zava_core.reference_data import ReferenceData
+
+MIN_EXPIRES_DAYS = 1.0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mcp_servers.tokens")
     sub = parser.add_subparsers(dest="command", required=True)
     issue = sub.add_parser("issue", help="issue a token (printed once; only its hash is stored)")
     who = issue.add_mutually_exclusive_group(required=True)
     who.add_argument("--store", help="store the token's holder manages, e.g. seattle")
     who.add_argument("--head-office", action="store_true")
-    issue.add_argument("--expires-days", type=float, default=None)
-    issue.add_argument("--label", default="")
-    sub.add_parser("list", help="list tokens (ids, identities, expiry; never the tokens)")
+    issue.add_argument("--expires-days", type=float, default=None,
+                       help=f"days until it expires (at least {MIN_EXPIRES_DAYS:g}); never, if omitted")
+    issue.add_argument("--label", default="", help="who or what holds it, e.g. 'tablet 3'")
+    sub.add_parser("list", help="list tokens (ids, identities, state, expiry; never the tokens)")
     revoke = sub.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("token_id")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    return parser
+
+
+async def _store_key(settings: Settings, name: str) -> str:
+    """The store as tokens name it (`seattle`), resolved from any of its names in the database."""
+    client = await zdb.connect(settings)
     try:
-        store = TokenStore(tokens_path(Settings.from_env()))
-    except ConfigError as exc:
+        directory = (await ReferenceData(zdb.database(client, settings)).get()).stores
+        return directory.resolve(name).store_id.removeprefix("store_")
+    finally:
+        await client.close()
+
+
+def _issue(store: TokenStore, settings: Settings, args: argparse.Namespace) -> int:
+    if args.expires_days is not None and not args.expires_days >= MIN_EXPIRES_DAYS:
+        raise InvalidArgument(f"--expires-days must be at least {MIN_EXPIRES_DAYS:g}; "
+                              "leave it out for a token that never expires")
+    identity = Identity(head_office=True) if args.head_office else \
+        Identity(head_office=False, store=asyncio.run(_store_key(settings, args.store)))
+    token_id, token = store.issue(identity, expires_days=args.expires_days, label=args.label)
+    print(token, flush=True)
+    print(f"{token_id} {identity.label} (stored as a hash in {store.path}; this is the only time the token "
+          "is shown)", file=sys.stderr)
+    return 0
+
+
+def _list(store: TokenStore) -> int:
+    now = time.time()
+    for entry in store.entries():
+        expires = entry.get("expires_at")
+        state = "revoked" if entry.get("revoked") else "expired" if expires and expires < now else "active"
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires)) if expires else "never"
+        print(f"{entry['id']}  {entry['identity']:<18} {state:<8} expires {until:<20} "
+              f"created {entry['created_at']}  {entry['label']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = Settings.from_env()
+        store = TokenStore(settings.tokens_path)
+        if args.command == "issue":
+            return _issue(store, settings, args)
+        if args.command == "list":
+            return _list(store)
+        if store.revoke(args.token_id):
+            print(f"revoked {args.token_id}")
+            return 0
+        print(f"error: no active token {args.token_id}: see the ids with python -m mcp_servers.tokens list",
+              file=sys.stderr)
+        return 1
+    except ZavaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.command == "issue":
-        identity = Identity(head_office=True) if args.head_office else \
-            Identity(head_office=False, store=args.store.strip().lower().removeprefix("store_"))
-        token_id, token = store.issue(identity, expires_days=args.expires_days, label=args.label)
-        print(f"{token_id} {identity.label}\n{token}", flush=True)
-        print(f"(stored as a hash in {store.path}; this is the only time the token is shown)", file=sys.stderr)
-        return 0
-    if args.command == "list":
-        for entry in store.entries():
-            state = "revoked" if entry.get("revoked") else "active"
-            print(f"{entry['id']}  {entry['identity']:<18} {state:<8} created {entry['created_at']}  {entry['label']}")
-        return 0
-    if store.revoke(args.token_id):
-        print(f"revoked {args.token_id}")
-        return 0
-    print(f"error: no active token {args.token_id}", file=sys.stderr)
-    return 1
 
 
 if __name__ == "__main__":

@@ -88,6 +88,11 @@ class Generator:
         ]
         self._price = {p.sku: ref.price_from_cost(p.cost) for p in catalog.products}
 
+    @property
+    def as_of_instant(self) -> str:
+        """The as-of day's first instant: the stamp of what seeding writes besides the dated documents."""
+        return f"{self.as_of.isoformat()}T00:00:00Z"
+
     def _rng(self, *parts: object) -> random.Random:
         return random.Random(":".join(str(p) for p in (self.seed, *parts)))
 
@@ -219,7 +224,7 @@ class Generator:
         batch: list[dict] = []
         for index, plan in enumerate(self.customer_plans):
             shopped = first_seen[index]
-            first_order = min(shopped.values()) if shopped else f"{self.as_of.isoformat()}T00:00:00Z"
+            first_order = min(shopped.values()) if shopped else self.as_of_instant
             created = datetime.strptime(first_order, ISO_FORMAT) - timedelta(
                 days=rng.randint(0, 90), seconds=rng.randint(0, 86_399))
             created_at = created.strftime(ISO_FORMAT)

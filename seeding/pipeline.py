@@ -130,14 +130,17 @@ async def seed_database(
     else:
         await _load_orders(db, generator, state, reporter, report, mark_done, rollups)
 
+    # Seeded documents are stamped from the as-of instant, not the wall clock, so the same seed and as-of
+    # date give the same documents byte for byte (re-embeds by `seeding embed` keep the wall clock).
+    stamped_at = generator.as_of_instant
     if embedder is not None:
-        await embed_products(db, embedder, reporter, report)
+        await embed_products(db, embedder, reporter, report, stamped_at=stamped_at)
     else:
         report.notes.append("embeddings skipped: run `python -m seeding embed` before using semantic search")
 
     await _configure(db, reporter, report)
     rollup_started = time.perf_counter()
-    rollup_docs = await write_rollups(db, rollups, now_iso())
+    rollup_docs = await write_rollups(db, rollups, stamped_at)
     report.seconds["rollups"] = time.perf_counter() - rollup_started
     report.notes.append(f"rollup {SALES_MONTHLY}: {rollup_docs:,} store-month documents "
                         f"({report.seconds['rollups']:.1f} s)")
@@ -264,15 +267,17 @@ def _accumulating(rollups: RollupAccumulator, chunks: Iterator[tuple[int, list[d
         yield chunk
 
 
-async def embed_products(db: AsyncDatabase, embedder: Embedder, reporter: Reporter, report: SeedReport) -> int:
-    """(Re)embed every product whose stored vector is missing or from another model."""
+async def embed_products(db: AsyncDatabase, embedder: Embedder, reporter: Reporter, report: SeedReport, *,
+                         stamped_at: str | None = None) -> int:
+    """(Re)embed every product whose stored vector is missing or from another model; `created_at` is
+    `stamped_at` (seeding: the as-of instant) or the wall clock (a re-embed)."""
     collection = db[SPECS["product_embeddings"].name]
     current = {d["_id"] async for d in collection.find({"model": embedder.model}, {"_id": 1})}
     products = [p async for p in db["products"].find({"deleted": False},
                                                     {"product_id": 1, "sku": 1, "product_name": 1, "description": 1})]
     todo = [p for p in products if p["product_id"] not in current]
     task = reporter.start("product_embeddings", len(todo))
-    started_at = now_iso()
+    started_at = stamped_at or now_iso()
     for start in range(0, len(todo), 128):
         batch = todo[start:start + 128]
         texts = [product_text(p["product_name"], p["description"]) for p in batch]

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
+from zava_core.errors import ZavaError
 from zava_core.redaction import MASK, display_uri, redact, uri_secrets
 
 EMBEDDING_BACKENDS = ("static", "onnx-minilm", "openai", "azure-openai")
@@ -25,7 +26,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-class ConfigError(ValueError):
+class ConfigError(ZavaError, ValueError):
     """A setting is missing or malformed; the message names the variable and the fix."""
 
 
@@ -59,6 +60,11 @@ class Settings:
             if shown[name]:
                 shown[name] = MASK
         return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
+
+    @property
+    def tokens_path(self) -> Path:
+        """Where the HTTP transports' bearer tokens are kept (ZAVA_TOKENS_FILE, else in the data dir)."""
+        return self.tokens_file or self.data_dir / "tokens.json"
 
     @property
     def uses_embedded_engine(self) -> bool:

@@ -6,6 +6,14 @@ short, specific, and saying what to do instead.
 
 from __future__ import annotations
 
+ECHO_CHARS = 60  # of a caller's value quoted back in a message: enough to recognise it, never a flood
+
+
+def echo(value: object) -> str:
+    """A caller's value as a message quotes it: repr, cut to ECHO_CHARS with its length said."""
+    text = repr(value)
+    return text if len(text) <= ECHO_CHARS else f"{text[:ECHO_CHARS]}... ({len(text):,} characters)"
+
 
 class ZavaError(Exception):
     """An expected failure with a message fit to show the caller."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zava_core.errors import InvalidArgument, OutOfScope
+from zava_core.errors import InvalidArgument, OutOfScope, echo
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class StoreDirectory:
         store = self._by_key.get(_norm(name))
         if store is None:
             valid = ", ".join(s.short_name for s in self.stores)
-            raise InvalidArgument(f"unknown store {name!r}; use one of: {valid} (or an id such as store_seattle)")
+            raise InvalidArgument(f"unknown store {echo(name)}; use one of: {valid} (or an id such as store_seattle)")
         return store
 
 

@@ -34,7 +34,8 @@ _KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
 
 class OrderLineRequest(Out):
     sku: str = Field(min_length=1, max_length=20, description="Product SKU, e.g. PTDR000001")
-    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    # Strict: true and "5" are not quantities (lax pydantic would read them as 1 and 5).
+    quantity: int = Field(ge=1, le=MAX_QUANTITY, strict=True)
 
 
 class CreatedOrder(Out):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
@@ -27,11 +27,19 @@ MIN_SECRET_LENGTH = 4
 # (at worst it also masks an "@" further on: erring on the safe side).
 _CREDENTIALS = re.compile(r"(mongodb(?:\+srv)?://)([^\s\"']*)@")
 _SCHEMES = ("mongodb://", "mongodb+srv://")
+# Bearer tokens wherever they appear: our own (`zava_` + 43 URL-safe characters, say in a query string of an
+# access line) and whatever follows "Bearer " (a JWT, a provider's key in a header dump).
+_TOKENS = re.compile(r"\b(zava_)[A-Za-z0-9_\-]{16,}|(?i:(bearer\s+))[A-Za-z0-9._~+/=\-]{8,}")
 
 
 def redact_uri(text: str) -> str:
     """Mask the credentials of any connection string inside `text`."""
     return _CREDENTIALS.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+
+
+def redact_tokens(text: str) -> str:
+    """Mask bearer tokens inside `text`, keeping their prefix so a reader sees what was there."""
+    return _TOKENS.sub(lambda m: f"{m.group(1) or m.group(2)}{MASK}", text)
 
 
 def uri_secrets(uri: str | None) -> tuple[str, ...]:
@@ -70,8 +78,9 @@ def _masks(secrets: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with every one of `secrets` and every connection string's credentials masked."""
-    return redact_uri(mask_secrets(text, secrets))
+    """`text` with every one of `secrets`, every connection string's credentials and every bearer token
+    masked."""
+    return redact_tokens(redact_uri(mask_secrets(text, secrets)))
 
 
 def display_uri(uri: str) -> str:
@@ -90,13 +99,23 @@ def _variants(values: Iterable[str], *, encoded: bool = False) -> tuple[str, ...
 
 
 def scrub_record(record: logging.LogRecord, secrets: Iterable[str]) -> None:
-    """Mask secrets in a log record's message, arguments, traceback and stack, in place."""
+    """Mask secrets in a log record's message, arguments, traceback and stack, in place.
+
+    The arguments are masked one by one and keep their type where nothing needed masking: formatters such
+    as uvicorn's access formatter unpack `record.args` themselves (and `%d` wants a number).
+    """
+    if isinstance(record.msg, str):
+        record.msg = redact(record.msg, secrets)
+    elif record.msg is not None:
+        record.msg = redact(str(record.msg), secrets)
+    if isinstance(record.args, dict):
+        record.args = {key: _scrub_arg(value, secrets) for key, value in record.args.items()}
+    elif isinstance(record.args, tuple):
+        record.args = tuple(_scrub_arg(value, secrets) for value in record.args)
     try:
-        message = record.getMessage()
-    except Exception:  # a malformed log call must not raise in the caller: keep both parts, masked
-        message = f"{record.msg} {record.args!r}"
-    record.msg = redact(message, secrets)
-    record.args = None
+        record.getMessage()
+    except Exception:  # a malformed log call must not fail in a handler later: keep both parts, masked
+        record.msg, record.args = f"{record.msg} {record.args!r}", None
     if record.exc_info:
         record.exc_text = logging.Formatter().formatException(record.exc_info)
         record.exc_info = None
@@ -104,6 +123,25 @@ def scrub_record(record: logging.LogRecord, secrets: Iterable[str]) -> None:
         record.exc_text = redact(record.exc_text, secrets)
     if record.stack_info:
         record.stack_info = redact(record.stack_info, secrets)
+
+
+def _scrub_arg(value: Any, secrets: Iterable[str]) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value  # numbers carry no secret, and `%d`/`%.1f` need them as numbers
+    if isinstance(value, str):
+        return redact(value, secrets)
+    for text in (_text(value, str), _text(value, repr)):  # the message may show either
+        masked = redact(text, secrets)
+        if masked != text:
+            return masked
+    return value
+
+
+def _text(value: Any, show: Callable[[Any], str]) -> str:
+    try:
+        return show(value)
+    except Exception:  # a broken __str__ must not break the caller's log call
+        return f"<unprintable {type(value).__name__}>"
 
 
 def install_log_redaction(settings: Settings) -> None:

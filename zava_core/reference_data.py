@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import anyio
 from pymongo.asynchronous.database import AsyncDatabase
 
-from zava_core.errors import InvalidArgument, NotFound
+from zava_core.errors import InvalidArgument, NotFound, echo
 from zava_core.identity import StoreDirectory, StoreRef
 
 TTL_SECONDS = 300.0
@@ -32,7 +32,7 @@ class ReferenceSnapshot:
         key = str(sku).strip().upper()
         product = self.by_sku.get(key)
         if product is None:
-            raise NotFound(f"no product with SKU {sku!r}; find SKUs with get_products_by_name or "
+            raise NotFound(f"no product with SKU {echo(sku)}; find SKUs with get_products_by_name or "
                            "semantic_search_products")
         return product
 
@@ -44,7 +44,7 @@ class ReferenceSnapshot:
                           category_id.removeprefix("cat_").replace("_", " ")}:
                 return category_id
         valid = ", ".join(sorted(d["category_name"] for d in self.categories.values()))
-        raise InvalidArgument(f"unknown category {name!r}; use one of: {valid}")
+        raise InvalidArgument(f"unknown category {echo(name)}; use one of: {valid}")
 
 
 class ReferenceData:

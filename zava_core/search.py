@@ -97,6 +97,8 @@ class SemanticSearch:
         query = {"model": self.embedder.model, "deleted": False}
         docs = await self.zava.db["product_embeddings"].find(query, {"product_id": 1, "embedding": 1}).to_list()
         if not docs:
+            if await self.zava.db["products"].find_one({"deleted": False}, {"_id": 1}) is None:
+                raise NotFound("the database holds no products: seed it first with `python -m seeding`")
             raise NotFound(f"no product embeddings for model {self.embedder.model!r}: run `python -m seeding embed`")
         matrix = np.asarray([d["embedding"] for d in docs], dtype=np.float32)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 from mcp.server import MCPServer
 from mcp.server.auth.middleware.auth_context import get_access_token
-from mcp.server.mcpserver import Context
+from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
+from mcp.server.mcpserver import Context, Elicit
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
+from pydantic import BaseModel, Field
 from pymongo.errors import PyMongoError
 
 from mcp_servers.common.tokens import Identity
@@ -106,3 +108,24 @@ async def call(ctx: Context) -> AsyncIterator[tuple[Zava, Scope]]:
     except Exception:
         log.exception("unexpected error in a tool")
         raise ToolError("unexpected server error (details are in the server log)") from None
+
+
+class Confirmation(BaseModel):
+    confirm: bool = Field(description="Go ahead with this change")
+
+
+def ask_to_confirm(ctx: Context, summary: str) -> Elicit[Confirmation] | Confirmation:
+    """What a write tool's confirmation resolver returns: a question for a client that offers elicitation;
+    for one that does not (most agent frameworks), the write goes ahead as before, the tool's annotations
+    having told the host that it writes. The SDK asks the question the way the protocol version wants
+    (a request mid-call, or an input_required round)."""
+    capabilities = ctx.client_capabilities
+    if capabilities is None or capabilities.elicitation is None:
+        return Confirmation(confirm=True)
+    return Elicit(f"{summary}. Go ahead?", Confirmation)
+
+
+def require_confirmed(outcome: ElicitationResult[Confirmation]) -> None:
+    """Refuse the write unless the user accepted and confirmed; nothing has been changed yet."""
+    if not isinstance(outcome, AcceptedElicitation) or not outcome.data.confirm:
+        raise ToolError(f"not confirmed by the user ({outcome.action}): nothing was changed")

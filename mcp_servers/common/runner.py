@@ -13,23 +13,20 @@ import ipaddress
 import logging
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from mcp.server import MCPServer
 from mcp.server.auth.settings import AuthSettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from mcp_servers.common.http import MAX_BODY_BYTES, http_app, serve
 from mcp_servers.common.tokens import Identity, StoreTokenVerifier, TokenStore
-from zava_core.config import ConfigError, Settings
-from zava_core.redaction import install_log_redaction
+from zava_core.config import Settings
+from zava_core.errors import ZavaError
+from zava_core.redaction import install_log_redaction, redact, settings_secrets
 
 ServerFactory = Callable[..., MCPServer]
-MAX_BODY_BYTES = 1024 * 1024
-
-
-def tokens_path(settings: Settings) -> Path:
-    return settings.tokens_file or settings.data_dir / "tokens.json"
+__all__ = ["MAX_BODY_BYTES", "build_for_transport", "http_app", "main"]
 
 
 def _parser(name: str) -> argparse.ArgumentParser:
@@ -78,7 +75,7 @@ def build_for_transport(factory: ServerFactory, settings: Settings, args: argpar
     if args.store or args.head_office:
         raise SystemExit("error: --store/--head-office apply to stdio; HTTP callers identify with bearer tokens "
                          "(python -m mcp_servers.tokens issue --store seattle)")
-    store = TokenStore(tokens_path(settings))
+    store = TokenStore(settings.tokens_path)
     if not store.has_tokens():
         if not is_loopback(args.host):
             raise SystemExit(f"error: refusing to listen on {args.host} without tokens: issue one with "
@@ -97,21 +94,54 @@ def _auth(args: argparse.Namespace) -> AuthSettings:
 
 
 def main(name: str, factory: ServerFactory, argv: list[str] | None = None) -> int:
+    """Run a server until it is stopped; a start-up failure is one line on stderr and exit status 1 or 2.
+
+    On stdio the client (Claude Desktop, the Inspector) shows the launched server's stderr, so a failure
+    raised inside the lifespan (an unknown store, an empty or unreachable database) must reach it as the
+    one line that says what to do, not as anyio's ExceptionGroup traceback.
+    """
     args = _parser(name).parse_args(sys.argv[1:] if argv is None else argv)
+    settings: Settings | None = None
     try:
         settings = Settings.from_env()
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    # Logs go to stderr: on stdio, stdout carries the protocol.
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    install_log_redaction(settings)
-    server = build_for_transport(factory, settings, args)
-    if args.transport == "stdio":
-        server.run("stdio")
-    elif args.transport == "http":
-        server.run("streamable-http", host=args.host, port=args.port, max_request_body_size=MAX_BODY_BYTES)
-    else:
-        server.run("sse", host=args.host, port=args.port, max_request_body_size=MAX_BODY_BYTES)
+        # Logs go to stderr: on stdio, stdout carries the protocol.
+        logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        install_log_redaction(settings)
+        server = build_for_transport(factory, settings, args)
+        if args.transport == "stdio":
+            server.run("stdio")
+        else:
+            serve(http_app(server, args.transport, args.host), args.host, args.port, settings.log_level)
+    except KeyboardInterrupt:
+        return 0
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+            return 2
+        raise
+    except BaseException as exc:
+        cause = _first_cause(exc)
+        if isinstance(cause, KeyboardInterrupt):
+            return 0
+        print(f"error: {_one_line(cause, settings)}", file=sys.stderr)
+        return 2 if isinstance(cause, ZavaError) else 1
     return 0
+
+
+def _first_cause(exc: BaseException) -> BaseException:
+    """The failure inside anyio's (nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _one_line(exc: BaseException, settings: Settings | None) -> str:
+    if isinstance(exc, ZavaError):
+        text = str(exc)
+    elif isinstance(exc, OSError) and exc.errno is not None:  # e.g. the port is taken
+        text = f"{exc.strerror or exc}: pick another --port or stop what uses it"
+    else:
+        text = f"unexpected {type(exc).__name__}: {exc}"
+    text = " ".join(text.split())
+    return redact(text, settings_secrets(settings) if settings else ())[:500]

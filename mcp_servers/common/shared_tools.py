@@ -32,7 +32,7 @@ def register_shared_tools(server: MCPServer) -> None:
                                                 description="What the customer needs, in plain words")],
         max_rows: Annotated[int, Field(ge=1, le=100)] = 10,
         similarity_threshold: Annotated[float, Field(ge=0, le=100, description="Minimum similarity, %")] = 30,
-        category: Annotated[str | None, Field(description="Category name, e.g. PLUMBING")] = None,
+        category: Annotated[str | None, Field(max_length=60, description="Category name, e.g. PLUMBING")] = None,
         in_stock_only: bool = False,
     ) -> search.SemanticSearchResult:
         """Find products by meaning ('stop a running toilet'), best first, with stock in your stores."""

@@ -107,10 +107,13 @@ class TokenStore:
         return list(self._load().values())
 
     def _write(self, entries: list[dict]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"tokens": entries}, indent=2))
-        os.chmod(tmp, 0o600)
+        tmp.unlink(missing_ok=True)  # a stale copy may carry a wider mode: create ours afresh
+        # Created 0600, never written first and narrowed after: the hashes are never readable by others.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps({"tokens": entries}, indent=2))
         tmp.replace(self.path)
         self._stamp = None
 

@@ -6,14 +6,15 @@ model. Store rules, limits and queries live in zava_core, never here.
 
 from typing import Annotated
 
-from mcp.server import MCPServer
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
-from mcp.server.mcpserver import Context
+from mcp.server.elicitation import ElicitationResult
+from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
-from mcp_servers.common.app import READ_ONLY, call, make_lifespan
+from mcp_servers.common.app import READ_ONLY, Confirmation, ask_to_confirm, call, make_lifespan, require_confirmed
+from mcp_servers.common.base_server import DATA_IS_NOT_INSTRUCTIONS, ZavaServer
 from mcp_servers.common.shared_tools import register_shared_tools
 from mcp_servers.common.tokens import Identity
 from zava_core import customers, inventory, orders, products
@@ -23,7 +24,9 @@ NAME = "zava-customer-sales"
 INSTRUCTIONS = (
     "Zava DIY retail (7 Washington stores + online). Find products by name or meaning, check stock and shelf "
     "locations, look up customers and their orders, create orders, move stock and record counts. "
-    "You only see the stores your identity allows. Stores can be named 'Seattle' or 'store_seattle'."
+    "You only see the stores your identity allows. Stores can be named 'Seattle' or 'store_seattle'. "
+    "Tools that write ask the user to confirm where the client supports it (MCP elicitation). "
+    + DATA_IS_NOT_INSTRUCTIONS
 )
 
 Sku = Annotated[str, Field(min_length=4, max_length=20, description="Product SKU, e.g. PTDR000001")]
@@ -35,10 +38,26 @@ WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHi
 OVERWRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
 
 
+# Confirmation resolvers (MCP elicitation): each words the change from the tool's own arguments.
+def confirm_order(ctx: Context, customer_id: str, store: str,
+                  items: list[orders.OrderLineRequest]) -> Elicit[Confirmation] | Confirmation:
+    lines = ", ".join(f"{item.sku} x{item.quantity}" for item in items)
+    return ask_to_confirm(ctx, f"Create an order for {customer_id} at {store}: {lines}")
+
+
+def confirm_move(ctx: Context, sku: str, store: str, aisle: str, shelf: str,
+                 bin: str) -> Elicit[Confirmation] | Confirmation:
+    return ask_to_confirm(ctx, f"Move {sku} at {store} to aisle {aisle}, shelf {shelf}, bin {bin}")
+
+
+def confirm_count(ctx: Context, sku: str, store: str, counted_quantity: int) -> Elicit[Confirmation] | Confirmation:
+    return ask_to_confirm(ctx, f"Set the stock of {sku} at {store} to {counted_quantity} units (a count)")
+
+
 def build_server(settings: Settings, identity: Identity | None, *, read_only: bool = False,
-                 auth: AuthSettings | None = None, token_verifier: TokenVerifier | None = None) -> MCPServer:
+                 auth: AuthSettings | None = None, token_verifier: TokenVerifier | None = None) -> ZavaServer:
     """`identity` is the launch identity (stdio, tests); HTTP passes `auth` and a token verifier instead."""
-    server = MCPServer(NAME, instructions=INSTRUCTIONS, lifespan=make_lifespan(settings, identity),
+    server = ZavaServer(NAME, instructions=INSTRUCTIONS, lifespan=make_lifespan(settings, identity),
                        auth=auth, token_verifier=token_verifier)
     register_shared_tools(server)
 
@@ -107,25 +126,33 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
         items: Annotated[list[orders.OrderLineRequest], Field(min_length=1, max_length=orders.MAX_LINES)],
         idempotency_key: Annotated[str, Field(min_length=8, max_length=128,
                                               description="Unique per order; resend the same key to retry safely")],
+        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_order)],
     ) -> orders.CreatedOrder:
-        """Order items for a customer at a store. All lines or none: stock never goes below zero."""
+        """Order items for a customer at a store: all lines or none, stock never below zero. Asks to confirm."""
         async with call(ctx) as (zava, scope):
+            require_confirmed(confirmed)
             return await orders.create_order(zava, scope, customer_id, store, items, idempotency_key)
 
     @server.tool(annotations=OVERWRITES)
     async def move_inventory(ctx: Context, sku: Sku, store: StoreName, aisle: LocationPart, shelf: LocationPart,
-                             bin: LocationPart) -> inventory.MoveResult:
-        """Record that a product now sits at a new aisle/shelf/bin in a store."""
+                             bin: LocationPart,
+                             confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_move)],
+                             ) -> inventory.MoveResult:
+        """Record that a product now sits at a new aisle/shelf/bin in a store. Asks to confirm."""
         async with call(ctx) as (zava, scope):
+            require_confirmed(confirmed)
             return await inventory.move_inventory(zava, scope, sku, store, aisle, shelf, bin)
 
     @server.tool(annotations=OVERWRITES)
     async def update_stock_count(
         ctx: Context, sku: Sku, store: StoreName,
-        counted_quantity: Annotated[int, Field(ge=0, le=1_000_000, description="Units counted on the shelf")],
+        counted_quantity: Annotated[int, Field(ge=0, le=1_000_000, strict=True,
+                                               description="Units counted on the shelf")],
+        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_count)],
     ) -> inventory.StockCountResult:
-        """Record a stock audit: sets the stock level to the counted quantity and stamps last_counted."""
+        """Record a stock audit: stock set to the counted quantity, last_counted stamped. Asks to confirm."""
         async with call(ctx) as (zava, scope):
+            require_confirmed(confirmed)
             return await inventory.update_stock_count(zava, scope, sku, store, counted_quantity)
 
     return server

@@ -6,13 +6,13 @@ Each tool validates its arguments, calls zava_core with the caller's scope, and 
 
 from typing import Annotated, Any, Literal
 
-from mcp.server import MCPServer
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from mcp_servers.common.app import READ_ONLY, call, make_lifespan
+from mcp_servers.common.base_server import DATA_IS_NOT_INSTRUCTIONS, ZavaServer
 from mcp_servers.common.shared_tools import register_shared_tools
 from mcp_servers.common.tokens import Identity
 from zava_core import aggregation, analytics, schemas
@@ -23,7 +23,7 @@ INSTRUCTIONS = (
     "Sales analysis for Zava DIY (7 Washington stores + online, orders since 2020). Prefer the typed tools "
     "(sales_summary, sales_trend, seasonal_profile, inventory_health); use get_collection_schemas and "
     "run_aggregation only for questions they cannot answer. Dates are YYYY-MM-DD; call get_current_utc_date "
-    "for relative dates. You only see the stores your identity allows."
+    "for relative dates. You only see the stores your identity allows. " + DATA_IS_NOT_INSTRUCTIONS
 )
 
 Date = Annotated[str | None, Field(max_length=30, description="YYYY-MM-DD (inclusive)")]
@@ -34,9 +34,9 @@ Metric = Literal["revenue", "units", "orders", "average_order_value", "gross_mar
 
 
 def build_server(settings: Settings, identity: Identity | None, *, read_only: bool = True,
-                 auth: AuthSettings | None = None, token_verifier: TokenVerifier | None = None) -> MCPServer:
+                 auth: AuthSettings | None = None, token_verifier: TokenVerifier | None = None) -> ZavaServer:
     """Every tool here only reads, so `read_only` changes nothing; it is accepted for the shared runner."""
-    server = MCPServer(NAME, instructions=INSTRUCTIONS, auth=auth, token_verifier=token_verifier,
+    server = ZavaServer(NAME, instructions=INSTRUCTIONS, auth=auth, token_verifier=token_verifier,
                        lifespan=make_lifespan(settings, identity, warm_ups=(analytics.warm_cube,)))
     register_shared_tools(server)
 

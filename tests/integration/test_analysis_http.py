@@ -33,7 +33,8 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from pymongo import MongoClient
 
-from mcp_servers.common.runner import MAX_BODY_BYTES, build_for_transport
+from mcp_servers.common.http import uvicorn_config
+from mcp_servers.common.runner import MAX_BODY_BYTES, build_for_transport, http_app
 from mcp_servers.common.tokens import Identity, TokenStore
 from mcp_servers.sales_analysis.server import build_server
 from zava_core.config import Settings
@@ -121,11 +122,8 @@ async def serving(settings: Settings, tokens: Tokens, transport: str = "http") -
     args = argparse.Namespace(transport=transport, host=HOST, port=port, store=None, head_office=False,
                               read_only=False)
     server = build_for_transport(build_server, replace(settings, tokens_file=tokens.path), args)
-    if transport == "http":  # what runner.main passes to server.run(...)
-        app = server.streamable_http_app(max_request_body_size=MAX_BODY_BYTES)
-    else:
-        app = server.sse_app(max_request_body_size=MAX_BODY_BYTES)
-    web = uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning", lifespan="on"))
+    app = http_app(server, transport, HOST)  # what runner.main serves
+    web = uvicorn.Server(uvicorn_config(app, HOST, port, "warning"))
     async with anyio.create_task_group() as group:
         group.start_soon(web.serve)
         with anyio.fail_after(30):
@@ -179,8 +177,8 @@ def store_ids_in(value: Any) -> set[str]:
 
 def assert_401(response: httpx2.Response, case: str = "") -> None:
     assert response.status_code == 401, (case, response.status_code, response.text[:300])
-    assert response.headers["www-authenticate"].startswith("Bearer ")
-    assert response.json()["error"] == "invalid_token"
+    assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+    assert response.json()["error"]["code"] == -32001  # a JSON-RPC error an MCP client shows
     assert "result" not in response.text and "store_" not in response.text
 
 
@@ -241,8 +239,8 @@ async def test_revocation_and_expiry_apply_to_the_next_request_without_a_restart
             out = await call_ok(client, "sales_summary", {"group_by": "store"})
             assert out["stores"] == [SEATTLE]
             assert TokenStore(tokens.path).revoke(tokens.ids["to_revoke"])  # as `tokens revoke` would, elsewhere
-            # The SDK client surfaces the 401 as an error response; no result comes back.
-            with pytest.raises(MCPError, match="error response") as raised:
+            # The SDK client surfaces the 401 with its reason; no result comes back.
+            with pytest.raises(MCPError, match="invalid or expired token") as raised:
                 await client.call_tool("sales_summary", {"group_by": "store"})
             assert "store_" not in str(raised.value)
         async with httpx2.AsyncClient(timeout=60) as http:

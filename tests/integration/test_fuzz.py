@@ -54,6 +54,7 @@ from mcp import Client
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from mcp_servers.common.replies import unfenced
 from mcp_servers.common.tokens import Identity
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
@@ -520,7 +521,7 @@ def check(outcome: Outcome) -> None:
         assert outcome.structured is None, where
         return
     assert isinstance(outcome.structured, dict), f"no structured result: {where}"
-    assert json.loads(outcome.text) is not None, where
+    assert json.loads(unfenced(outcome.text)) is not None, where
     if outcome.identity == "seattle" and outcome.tool != "run_aggregation":
         echoed = json.dumps(outcome.args, default=str).lower()
         leaks = foreign_store_mentions(outcome.structured, "store_seattle", echoed)

@@ -39,7 +39,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from pymongo.uri_parser import parse_uri
 
-from mcp_servers.common.runner import MAX_BODY_BYTES, build_for_transport
+from mcp_servers.common.http import uvicorn_config
+from mcp_servers.common.runner import build_for_transport, http_app
 from mcp_servers.common.tokens import Identity, TokenStore
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
@@ -282,8 +283,8 @@ async def http_server(settings_: Settings, tmp_path: Path) -> AsyncIterator[Http
     args = SimpleNamespace(transport="http", host="127.0.0.1", port=port, store=None, head_office=False,
                            read_only=False)
     server = build_for_transport(build_customer_sales, replace(settings_, tokens_file=tokens), args)  # type: ignore[arg-type]
-    app = server.streamable_http_app(max_request_body_size=MAX_BODY_BYTES)
-    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="debug", lifespan="on"))
+    app = http_app(server, "http", "127.0.0.1")
+    web = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, "debug"))
     async with anyio.create_task_group() as tg:
         tg.start_soon(web.serve)
         with anyio.fail_after(30):
@@ -333,18 +334,19 @@ async def test_bad_revoked_and_expired_tokens_are_refused_without_echo(seeded: S
     assert oct((tmp_path / "tokens.json").stat().st_mode & 0o777) == "0o600"
 
 
-def test_the_tokens_cli_shows_a_token_once_and_stores_only_its_hash(tmp_path: Path) -> None:
-    env = cli_env(tmp_path, ZAVA_TOKENS_FILE=str(tmp_path / "tokens.json"))
+def test_the_tokens_cli_shows_a_token_once_and_stores_only_its_hash(seeded: Settings, tmp_path: Path) -> None:
+    env = cli_env(tmp_path, ZAVA_TOKENS_FILE=str(tmp_path / "tokens.json"), MONGODB_URI=seeded.mongodb_uri or "",
+                  MONGODB_DATABASE=seeded.mongodb_database)
 
     def tokens(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "mcp_servers.tokens", *args], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=60, check=True)
 
     issued = tokens("issue", "--store", "seattle", "--label", "tablet 3")
-    token = issued.stdout.splitlines()[1]
+    token = issued.stdout.strip()
     assert token.startswith("zava_") and len(token) > 40
     listed = tokens("list")
-    token_id = issued.stdout.split()[0]
+    token_id = issued.stderr.split()[0]
     assert token_id in listed.stdout and "store:seattle" in listed.stdout
     tokens("revoke", token_id)
     after = tokens("list")

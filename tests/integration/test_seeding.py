@@ -157,6 +157,18 @@ async def test_product_embeddings(seeded, seeded_db, expected_docs) -> None:
 
 
 @pytest.mark.anyio
+async def test_nothing_seeded_carries_the_wall_clock(seeded_db) -> None:
+    """Same seed and as-of date, same documents byte for byte: the embeddings and the rollup are stamped
+    from the as-of day (the wall clock would put them after it), and every order ends before it."""
+    as_of = f"{TEST_AS_OF.isoformat()}T00:00:00Z"
+    stamps = {name: {d.get(field) for d in await read_all(seeded_db, name, {field: 1})}
+              for name, field in (("product_embeddings", "created_at"), (SALES_MONTHLY, "updated_at"))}
+    assert stamps == {"product_embeddings": {as_of}, SALES_MONTHLY: {as_of}}
+    latest = await seeded_db["orders"].find_one({}, {"order_date": 1}, sort=[("order_date", -1)])
+    assert latest["order_date"] < as_of
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize("name", [spec.name for spec in COLLECTIONS])
 async def test_every_stored_document_validates(seeded_db, name: str) -> None:
     spec = SPECS[name]

@@ -28,6 +28,7 @@ from mcp.shared.message import SessionMessage
 from pymongo import MongoClient
 
 from mcp_servers.common import runner
+from mcp_servers.common.http import uvicorn_config
 from mcp_servers.common.tokens import Identity, TokenStore
 from mcp_servers.customer_sales.server import build_server
 from zava_core.config import Settings
@@ -160,7 +161,7 @@ async def serving(app) -> AsyncIterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, "warning"))
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(server.serve, [sock])
@@ -206,7 +207,7 @@ def bearer(token: str) -> dict[str, str]:
 @pytest.mark.anyio
 async def test_http_requires_a_valid_token(http_setup) -> None:
     settings, tokens = http_setup
-    app = http_server(settings).streamable_http_app(host="127.0.0.1", max_request_body_size=runner.MAX_BODY_BYTES)
+    app = runner.http_app(http_server(settings), "http", "127.0.0.1")
     async with serving(app) as base, httpx2.AsyncClient(timeout=30) as http:
         health = await http.get(f"{base}/health")
         assert health.status_code == 200 and health.json()["status"] == "ok"
@@ -231,7 +232,7 @@ async def test_http_requires_a_valid_token(http_setup) -> None:
 async def test_http_tokens_carry_their_scope(http_setup) -> None:
     settings, tokens = http_setup
     stock = stock_of(settings, SKU)
-    app = http_server(settings).streamable_http_app(host="127.0.0.1", max_request_body_size=runner.MAX_BODY_BYTES)
+    app = runner.http_app(http_server(settings), "http", "127.0.0.1")
     async with serving(app) as base:
         http = httpx2.AsyncClient(headers=bearer(tokens.seattle), timeout=30)
         async with http, Client(streamable_http_client(f"{base}/mcp", http_client=http)) as c:
@@ -257,7 +258,7 @@ async def test_http_tokens_carry_their_scope(http_setup) -> None:
 @pytest.mark.anyio
 async def test_http_refuses_an_oversized_body(http_setup) -> None:
     settings, tokens = http_setup
-    app = http_server(settings).streamable_http_app(host="127.0.0.1", max_request_body_size=runner.MAX_BODY_BYTES)
+    app = runner.http_app(http_server(settings), "http", "127.0.0.1")
 
     def padded(size: int) -> bytes:
         body = json.dumps({**INITIALIZE, "params": {**INITIALIZE["params"], "padding": ""}})
@@ -278,7 +279,7 @@ async def test_http_refuses_an_oversized_body(http_setup) -> None:
 async def test_sse_answers_with_a_valid_token(http_setup) -> None:
     settings, tokens = http_setup
     stock = stock_of(settings, SKU)
-    app = http_server(settings, "sse").sse_app(host="127.0.0.1", max_request_body_size=runner.MAX_BODY_BYTES)
+    app = runner.http_app(http_server(settings, "sse"), "sse", "127.0.0.1")
     async with serving(app) as base:
         async with httpx2.AsyncClient(timeout=30) as http:
             assert (await http.get(f"{base}/sse")).status_code == 401

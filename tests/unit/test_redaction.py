@@ -141,3 +141,35 @@ def test_log_redaction_masks_messages_arguments_and_tracebacks_for_handlers_adde
     assert "a malformed call with %s and %d ('***',)" in output
     # Installed twice, it wraps the original factory once.
     assert getattr(logging.getLogRecordFactory(), "unmasked", None) is restore_record_factory
+
+
+def test_log_arguments_keep_their_type_so_formatters_that_unpack_them_work(
+        restore_record_factory: Callable[..., logging.LogRecord]) -> None:
+    # uvicorn's access formatter unpacks record.args itself: (client, method, path, version, status as %d).
+    install_log_redaction(replace(Settings(), mongodb_uri="mongodb://zava:s3cret-pw@h/"))
+    token = "zava_" + "A1b2-C3d4_" * 4
+    record = logging.getLogger("uvicorn.access").makeRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", f"/mcp?token={token}&pw=s3cret-pw", "1.1", 401), None)
+    assert isinstance(record.args, tuple) and record.args[4] == 401
+    _, method, path, _, status = record.args
+    assert f"{method} {path} {status}" == "POST /mcp?token=zava_***&pw=*** 401"
+    assert record.getMessage() == '127.0.0.1:5000 - "POST /mcp?token=zava_***&pw=*** HTTP/1.1" 401'
+    # A dict of arguments, and an object whose repr (not str) shows a secret.
+
+    class Holder:
+        def __repr__(self) -> str:
+            return "Holder(password='s3cret-pw')"
+
+    named = logging.getLogger("zava.test").makeRecord("zava.test", logging.INFO, __file__, 1, "%(a)s %(n)d %(h)r",
+                                                      ({"a": "s3cret-pw", "n": 7, "h": Holder()},), None)
+    assert named.getMessage() == "*** 7 \"Holder(password='***')\""
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("GET /sse?access_token=zava_Xy9-abcdefghijklmnopqrstuvwx HTTP/1.1", "GET /sse?access_token=zava_*** HTTP/1.1"),
+    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig-nature", "Authorization: Bearer ***"),
+    ("zava_mcp is a package name, zava_ alone too", "zava_mcp is a package name, zava_ alone too"),
+])
+def test_bearer_tokens_are_masked_wherever_they_appear(text: str, shown: str) -> None:
+    assert redact(text) == shown

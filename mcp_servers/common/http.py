@@ -1,0 +1,187 @@
+"""Serving over HTTP (Streamable HTTP at /mcp, SSE at /sse): the ASGI app and the uvicorn server.
+
+We run uvicorn ourselves rather than through `MCPServer.run` for three things the SDK leaves out:
+- a 401 that says what went wrong, as a JSON-RPC error, so MCP clients show it (the SDK's client falls back
+  to "Server returned an error response" for any other body);
+- a deadline on reading a request's headers, so slow-header connections cannot pile up (uvicorn has none);
+- access lines without query strings (a token sent as `?access_token=` must not reach the log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import socket
+from typing import Any
+
+import h11
+import uvicorn
+from mcp.server import MCPServer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+MAX_BODY_BYTES = 1024 * 1024
+HEADER_TIMEOUT_S = 10.0  # from connection (or the previous response) to a request's complete headers
+UNAUTHORIZED = -32001  # a JSON-RPC server error code: the request was not authenticated
+
+
+def http_app(server: MCPServer, transport: str, host: str) -> HttpApp:
+    """The server's ASGI app for `transport` ("http" or "sse"), with our 401 bodies."""
+    if transport == "sse":
+        app = server.sse_app(host=host, max_request_body_size=MAX_BODY_BYTES)
+    else:
+        app = server.streamable_http_app(host=host, max_request_body_size=MAX_BODY_BYTES)
+    return HttpApp(app)
+
+
+def unauthorized_reason(headers: list[tuple[bytes, bytes]]) -> str:
+    """What a 401 means for a request with these headers, and what to do."""
+    sent = next((value.decode("latin-1") for key, value in headers if key.lower() == b"authorization"), None)
+    if sent is None:
+        return ("authentication required: send the header 'Authorization: Bearer <token>' "
+                "(issue one with: python -m mcp_servers.tokens issue --store STORE)")
+    if not sent.lower().startswith("bearer "):
+        return "the Authorization header must read 'Bearer <token>'"
+    return "invalid or expired token: check it, or issue a new one (python -m mcp_servers.tokens issue)"
+
+
+class HttpApp:
+    """The SDK's app, with two changes at the edge.
+
+    - The body of every 401 becomes a JSON-RPC error naming the reason; the status and the
+      `WWW-Authenticate` header (what OAuth-aware clients read) are kept.
+    - A failure while starting (the lifespan: an unreachable database, say) is kept in `startup_error`
+      instead of being logged as a traceback by uvicorn, so the runner can say it in one line.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.startup_error: BaseException | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def without_traceback(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                message = {**message, "message": ""}  # uvicorn logs this text: the traceback
+            await send(message)
+
+        try:
+            await self.app(scope, receive, without_traceback)
+        except BaseException as exc:
+            self.startup_error = exc
+            raise
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        replacing = False
+
+        async def send_explained(message: Message) -> None:
+            nonlocal replacing
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                replacing = True
+                reason = unauthorized_reason(scope.get("headers", []))
+                body = _error_body(reason)
+                kept = [(k, v) for k, v in message.get("headers", [])
+                        if k.lower() not in (b"content-length", b"content-type")]
+                headers = [(k, _described(v, reason) if k.lower() == b"www-authenticate" else v) for k, v in kept]
+                headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+                await send({**message, "headers": headers})
+                await send({"type": "http.response.body", "body": body, "more_body": False})
+                return
+            if replacing:
+                return  # the original body, already replaced
+            await send(message)
+
+        await self.app(scope, receive, send_explained)
+
+
+def _described(challenge: bytes, reason: str) -> bytes:
+    """The `WWW-Authenticate` challenge with our reason as its error_description."""
+    text = re.sub(r'error_description="[^"]*"', f'error_description="{reason}"', challenge.decode("latin-1"))
+    return text.encode("latin-1", errors="replace")
+
+
+def _error_body(reason: str) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": UNAUTHORIZED, "message": reason}}).encode()
+
+
+class HeaderDeadlineProtocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request's headers (a slow-header connection is
+    closed), armed when the connection opens and after every response."""
+
+    _header_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:  # the request line and headers are in
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._header_deadline = self.loop.call_later(HEADER_TIMEOUT_S, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _too_slow(self) -> None:
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+
+class WithoutQueryStrings(logging.Filter):
+    """Access lines show the path only: query strings may carry tokens or personal data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def uvicorn_config(app: ASGIApp, host: str, port: int, log_level: str, **options: Any) -> uvicorn.Config:
+    options = {"lifespan": "on", **options}
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), http=HeaderDeadlineProtocol,
+                            **options)
+    access = logging.getLogger("uvicorn.access")  # configured by Config(): add ours after it
+    if not any(isinstance(f, WithoutQueryStrings) for f in access.filters):
+        access.addFilter(WithoutQueryStrings())
+    return config
+
+
+def serve(app: HttpApp, host: str, port: int, log_level: str) -> None:
+    """Serve until stopped. Raises what kept the server from starting: OSError for the port, or the
+    lifespan's own error."""
+    # Bound here, so a port in use is an OSError for the runner rather than uvicorn's log line and exit.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.create_server((host, port), family=family)
+    try:
+        uvicorn.Server(uvicorn_config(app, host, port, log_level)).run(sockets=[listener])
+    except SystemExit:
+        if app.startup_error is not None:
+            raise app.startup_error from None
+        raise
+    finally:
+        listener.close()
