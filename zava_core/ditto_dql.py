@@ -32,7 +32,6 @@ from typing import Any, Literal
 
 App = Literal["worker", "sales_rep", "both", "load"]
 
-LOW_STOCK_THRESHOLD = 10
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # DQL LIKE wildcards are % and _; `!` escapes them (a backslash would need escaping twice).

@@ -9,13 +9,11 @@ from pydantic import Field
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument, NotFound
 from zava_core.identity import Scope
+from zava_core.limits import LOCATION_PART_MAX_CHARS, LOW_STOCK_THRESHOLD, MAX_COUNTED_QUANTITY, MAX_THRESHOLD
 from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
 from zava_core.timeutil import now_iso
 
-LOW_STOCK_THRESHOLD = 10
-MAX_THRESHOLD = 100_000
-MAX_COUNT = 1_000_000
-_LOCATION_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,11}$")
+_LOCATION_PART = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9-]{{0,{LOCATION_PART_MAX_CHARS - 1}}}$")
 
 
 class Location(Out):
@@ -127,7 +125,7 @@ async def _one_row(zava: Zava, scope: Scope, sku: str, store: str) -> tuple[dict
 def _location_part(name: str, value: str) -> str:
     text = str(value).strip().upper()
     if not _LOCATION_PART.match(text):
-        raise InvalidArgument(f"{name} must be 1-12 letters, digits or '-', e.g. A07, S3, B12")
+        raise InvalidArgument(f"{name} must be 1-{LOCATION_PART_MAX_CHARS} letters, digits or '-', e.g. A07, S3, B12")
     return text
 
 
@@ -149,8 +147,8 @@ async def move_inventory(zava: Zava, scope: Scope, sku: str, store: str, aisle: 
 
 async def update_stock_count(zava: Zava, scope: Scope, sku: str, store: str, counted_quantity: int) -> StockCountResult:
     if isinstance(counted_quantity, bool) or not isinstance(counted_quantity, int) \
-            or not 0 <= counted_quantity <= MAX_COUNT:
-        raise InvalidArgument(f"counted_quantity must be a whole number from 0 to {MAX_COUNT}")
+            or not 0 <= counted_quantity <= MAX_COUNTED_QUANTITY:
+        raise InvalidArgument(f"counted_quantity must be a whole number from 0 to {MAX_COUNTED_QUANTITY}")
     product, doc = await _one_row(zava, scope, sku, store)
     counted_at = now_iso()
     # A count sets an absolute level, so the level read just before is the one it replaces.

@@ -24,18 +24,24 @@ from zava_core.context import Zava
 from zava_core.customers import OrderView, order_view, orders_with_lines, visible_customer
 from zava_core.errors import Conflict, InvalidArgument, OutOfStock, Unavailable
 from zava_core.identity import Scope
+from zava_core.limits import (
+    IDEMPOTENCY_KEY_MAX_CHARS,
+    IDEMPOTENCY_KEY_MIN_CHARS,
+    MAX_LINE_QUANTITY,
+    MAX_ORDER_LINES,
+    SKU_MAX_CHARS,
+    SKU_MIN_CHARS,
+)
 from zava_core.shaping import Out
 from zava_core.timeutil import now_iso
 
-MAX_LINES = 50
-MAX_QUANTITY = 1_000
-_KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
+_KEY = re.compile(rf"^[A-Za-z0-9._:\-]{{{IDEMPOTENCY_KEY_MIN_CHARS},{IDEMPOTENCY_KEY_MAX_CHARS}}}$")
 
 
 class OrderLineRequest(Out):
-    sku: str = Field(min_length=1, max_length=20, description="Product SKU, e.g. PTDR000001")
+    sku: str = Field(min_length=SKU_MIN_CHARS, max_length=SKU_MAX_CHARS, description="Product SKU, e.g. PTDR000001")
     # Strict: true and "5" are not quantities (lax pydantic would read them as 1 and 5).
-    quantity: int = Field(ge=1, le=MAX_QUANTITY, strict=True)
+    quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY, strict=True)
 
 
 class CreatedOrder(Out):
@@ -54,8 +60,8 @@ class _Refused(Exception):
 def _merge_lines(items: list[OrderLineRequest | dict]) -> dict[str, int]:
     if not items:
         raise InvalidArgument("items must list at least one {sku, quantity}")
-    if len(items) > MAX_LINES:
-        raise InvalidArgument(f"an order takes at most {MAX_LINES} lines")
+    if len(items) > MAX_ORDER_LINES:
+        raise InvalidArgument(f"an order takes at most {MAX_ORDER_LINES} lines")
     merged: dict[str, int] = {}
     for raw in items:
         try:
@@ -66,8 +72,8 @@ def _merge_lines(items: list[OrderLineRequest | dict]) -> dict[str, int]:
             raise InvalidArgument(f"items: {where}: {first['msg']} (each item is {{sku, quantity}})") from None
         sku = item.sku.strip().upper()
         merged[sku] = merged.get(sku, 0) + item.quantity
-        if merged[sku] > MAX_QUANTITY:
-            raise InvalidArgument(f"{sku}: at most {MAX_QUANTITY} units per line")
+        if merged[sku] > MAX_LINE_QUANTITY:
+            raise InvalidArgument(f"{sku}: at most {MAX_LINE_QUANTITY} units per line")
     return merged
 
 

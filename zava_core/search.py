@@ -19,6 +19,7 @@ from zava_core.context import Zava
 from zava_core.embeddings import Embedder, get_embedder
 from zava_core.errors import InvalidArgument, NotFound
 from zava_core.identity import Scope
+from zava_core.limits import SEMANTIC_QUERY_MAX_CHARS, SEMANTIC_QUERY_MIN_CHARS
 from zava_core.products import stock_by_product
 from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
 
@@ -140,10 +141,10 @@ async def semantic_search_products(zava: Zava, scope: Scope, query_description: 
                                    in_stock_only: bool = False) -> SemanticSearchResult:
     limit, note = cap_rows(max_rows)
     text = " ".join(str(query_description).split())
-    if len(text) < 3:
+    if len(text) < SEMANTIC_QUERY_MIN_CHARS:
         raise InvalidArgument("query_description needs a few words, e.g. 'stop a running toilet'")
-    if len(text) > 1000:
-        raise InvalidArgument("query_description is limited to 1000 characters")
+    if len(text) > SEMANTIC_QUERY_MAX_CHARS:
+        raise InvalidArgument(f"query_description is limited to {SEMANTIC_QUERY_MAX_CHARS} characters")
     if isinstance(similarity_threshold, bool) or not 0 <= float(similarity_threshold) <= 100:
         raise InvalidArgument("similarity_threshold is a percentage from 0 to 100 (30 is a good start)")
     reference = await zava.reference.get()

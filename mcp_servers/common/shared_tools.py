@@ -7,6 +7,8 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from mcp_servers.common.app import READ_ONLY, call
+from mcp_servers.common.arguments import Category, MaxRows
+from zava_core import limits as L
 from zava_core import search, timeutil
 from zava_core.shaping import Out
 
@@ -28,11 +30,12 @@ def register_shared_tools(server: MCPServer) -> None:
     @server.tool(annotations=READ_ONLY)
     async def semantic_search_products(
         ctx: Context,
-        query_description: Annotated[str, Field(min_length=3, max_length=1000,
+        query_description: Annotated[str, Field(min_length=L.SEMANTIC_QUERY_MIN_CHARS,
+                                                max_length=L.SEMANTIC_QUERY_MAX_CHARS,
                                                 description="What the customer needs, in plain words")],
-        max_rows: Annotated[int, Field(ge=1, le=100)] = 10,
+        max_rows: MaxRows = 10,
         similarity_threshold: Annotated[float, Field(ge=0, le=100, description="Minimum similarity, %")] = 30,
-        category: Annotated[str | None, Field(max_length=60, description="Category name, e.g. PLUMBING")] = None,
+        category: Category = None,
         in_stock_only: bool = False,
     ) -> search.SemanticSearchResult:
         """Find products by meaning ('stop a running toilet'), best first, with stock in your stores."""

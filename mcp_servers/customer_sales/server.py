@@ -14,10 +14,12 @@ from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from mcp_servers.common.app import READ_ONLY, Confirmation, ask_to_confirm, call, make_lifespan, require_confirmed
+from mcp_servers.common.arguments import Category, CustomerId, LocationPart, MaxRows, OptionalStore, Sku, StoreName
 from mcp_servers.common.base_server import DATA_IS_NOT_INSTRUCTIONS, ZavaServer
 from mcp_servers.common.shared_tools import register_shared_tools
 from mcp_servers.common.tokens import Identity
 from zava_core import customers, inventory, orders, products
+from zava_core import limits as L
 from zava_core.config import Settings
 
 NAME = "zava-customer-sales"
@@ -29,10 +31,6 @@ INSTRUCTIONS = (
     + DATA_IS_NOT_INSTRUCTIONS
 )
 
-Sku = Annotated[str, Field(min_length=4, max_length=20, description="Product SKU, e.g. PTDR000001")]
-StoreName = Annotated[str, Field(min_length=2, max_length=60, description="Store, e.g. Seattle")]
-OptionalStore = Annotated[str | None, Field(max_length=60, description="Store, e.g. Seattle; all yours if omitted")]
-LocationPart = Annotated[str, Field(min_length=1, max_length=12)]
 
 WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 OVERWRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
@@ -64,8 +62,9 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
     @server.tool(annotations=READ_ONLY)
     async def get_products_by_name(
         ctx: Context,
-        product_name: Annotated[str, Field(min_length=2, max_length=200, description="Words of a name, or a SKU")],
-        max_rows: Annotated[int, Field(ge=1, le=100)] = 20,
+        product_name: Annotated[str, Field(min_length=L.PRODUCT_QUERY_MIN_CHARS, max_length=L.PRODUCT_QUERY_MAX_CHARS,
+                                           description="Words of a name, or a SKU")],
+        max_rows: MaxRows = 20,
     ) -> products.ProductSearchResult:
         """Products whose name, description or SKU contains the text; price and stock in your stores."""
         async with call(ctx) as (zava, scope):
@@ -87,9 +86,10 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
     async def get_low_stock_items(
         ctx: Context,
         store: OptionalStore = None,
-        threshold: Annotated[int, Field(ge=0, le=100_000, description="Alert at or below this many units")] = 10,
-        category: Annotated[str | None, Field(max_length=60, description="Category name, e.g. HARDWARE")] = None,
-        max_rows: Annotated[int, Field(ge=1, le=100)] = 20,
+        threshold: Annotated[int, Field(ge=0, le=L.MAX_THRESHOLD, description="Alert at or below this many units")
+                             ] = L.LOW_STOCK_THRESHOLD,
+        category: Category = None,
+        max_rows: MaxRows = 20,
     ) -> inventory.LowStockReport:
         """Items at or below the threshold, lowest first, with where they sit on the shelf."""
         async with call(ctx) as (zava, scope):
@@ -98,8 +98,9 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
     @server.tool(annotations=READ_ONLY)
     async def find_customers(
         ctx: Context,
-        query: Annotated[str, Field(min_length=2, max_length=100, description="Name, e-mail, phone or cust_ id")],
-        max_rows: Annotated[int, Field(ge=1, le=100)] = 10,
+        query: Annotated[str, Field(min_length=L.CUSTOMER_QUERY_MIN_CHARS, max_length=L.CUSTOMER_QUERY_MAX_CHARS,
+                                    description="Name, e-mail, phone or cust_ id")],
+        max_rows: MaxRows = 10,
     ) -> customers.CustomerSearchResult:
         """Customers of your stores by name prefix ('john smi'), e-mail, phone or customer id."""
         async with call(ctx) as (zava, scope):
@@ -108,8 +109,8 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
     @server.tool(annotations=READ_ONLY)
     async def get_customer_orders(
         ctx: Context,
-        customer_id: Annotated[str, Field(min_length=5, max_length=20, description="e.g. cust_000123")],
-        max_rows: Annotated[int, Field(ge=1, le=100)] = 10,
+        customer_id: CustomerId,
+        max_rows: MaxRows = 10,
     ) -> customers.CustomerOrders:
         """A customer's most recent orders at your stores, with their lines."""
         async with call(ctx) as (zava, scope):
@@ -121,10 +122,11 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
     @server.tool(annotations=WRITES)
     async def create_order(
         ctx: Context,
-        customer_id: Annotated[str, Field(min_length=5, max_length=20, description="e.g. cust_000123")],
+        customer_id: CustomerId,
         store: StoreName,
-        items: Annotated[list[orders.OrderLineRequest], Field(min_length=1, max_length=orders.MAX_LINES)],
-        idempotency_key: Annotated[str, Field(min_length=8, max_length=128,
+        items: Annotated[list[orders.OrderLineRequest], Field(min_length=1, max_length=L.MAX_ORDER_LINES)],
+        idempotency_key: Annotated[str, Field(min_length=L.IDEMPOTENCY_KEY_MIN_CHARS,
+                                              max_length=L.IDEMPOTENCY_KEY_MAX_CHARS,
                                               description="Unique per order; resend the same key to retry safely")],
         confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_order)],
     ) -> orders.CreatedOrder:
@@ -146,7 +148,7 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
     @server.tool(annotations=OVERWRITES)
     async def update_stock_count(
         ctx: Context, sku: Sku, store: StoreName,
-        counted_quantity: Annotated[int, Field(ge=0, le=1_000_000, strict=True,
+        counted_quantity: Annotated[int, Field(ge=0, le=L.MAX_COUNTED_QUANTITY, strict=True,
                                                description="Units counted on the shelf")],
         confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_count)],
     ) -> inventory.StockCountResult:

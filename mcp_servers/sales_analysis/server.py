@@ -4,7 +4,7 @@ read-only aggregation tool for what the typed tools do not answer.
 Each tool validates its arguments, calls zava_core with the caller's scope, and returns its model.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
@@ -12,10 +12,22 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from mcp_servers.common.app import READ_ONLY, call, make_lifespan
+from mcp_servers.common.arguments import (
+    Categories,
+    Category,
+    Date,
+    GroupBy,
+    MaxRows,
+    Metric,
+    OptionalStore,
+    Period,
+    Stores,
+)
 from mcp_servers.common.base_server import DATA_IS_NOT_INSTRUCTIONS, ZavaServer
 from mcp_servers.common.shared_tools import register_shared_tools
 from mcp_servers.common.tokens import Identity
 from zava_core import aggregation, analytics, schemas
+from zava_core import limits as L
 from zava_core.config import Settings
 
 NAME = "zava-sales-analysis"
@@ -26,11 +38,6 @@ INSTRUCTIONS = (
     "for relative dates. You only see the stores your identity allows. " + DATA_IS_NOT_INSTRUCTIONS
 )
 
-Date = Annotated[str | None, Field(max_length=30, description="YYYY-MM-DD (inclusive)")]
-Stores = Annotated[list[str] | None, Field(max_length=8, description="Store names; all yours if omitted")]
-Categories = Annotated[list[str] | None, Field(max_length=9, description="Category names, e.g. PLUMBING")]
-GroupBy = Literal["store", "category", "product_type", "product", "year", "quarter", "month"]
-Metric = Literal["revenue", "units", "orders", "average_order_value", "gross_margin"]
 
 
 def build_server(settings: Settings, identity: Identity | None, *, read_only: bool = True,
@@ -43,7 +50,8 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
     @server.tool(annotations=READ_ONLY)
     async def get_collection_schemas(
         ctx: Context,
-        collections: Annotated[list[str], Field(max_length=10, description="Names; empty for all")],
+        collections: Annotated[list[str], Field(max_length=L.MAX_COLLECTIONS_LISTED,
+                                                description="Names; empty for all")],
     ) -> schemas.CollectionSchemas:
         """Fields, types, meanings, relationships, indexes and valid values of the collections."""
         async with call(ctx) as (zava, scope):
@@ -52,7 +60,7 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
     @server.tool(annotations=READ_ONLY)
     async def sales_summary(
         ctx: Context, group_by: GroupBy, metric: Metric = "revenue", start_date: Date = None, end_date: Date = None,
-        stores: Stores = None, categories: Categories = None, top_n: Annotated[int, Field(ge=1, le=100)] = 20,
+        stores: Stores = None, categories: Categories = None, top_n: MaxRows = 20,
     ) -> analytics.SalesSummary:
         """Sales grouped and ranked (time groupings in order), with totals. gross_margin is a percent."""
         async with call(ctx) as (zava, scope):
@@ -61,7 +69,7 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
 
     @server.tool(annotations=READ_ONLY)
     async def sales_trend(
-        ctx: Context, period: Literal["month", "quarter", "year"] = "month", start_date: Date = None,
+        ctx: Context, period: Period = "month", start_date: Date = None,
         end_date: Date = None, stores: Stores = None, categories: Categories = None,
     ) -> analytics.SalesTrend:
         """Revenue, units and orders per period, with period-over-period and year-over-year change."""
@@ -71,7 +79,7 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
     @server.tool(annotations=READ_ONLY)
     async def seasonal_profile(
         ctx: Context,
-        category: Annotated[str | None, Field(max_length=60, description="Category name; all if omitted")] = None,
+        category: Category = None,
         stores: Stores = None,
     ) -> analytics.SeasonalProfile:
         """Revenue by calendar month over complete years, indexed to the average month; peaks and lows."""
@@ -81,9 +89,9 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
     @server.tool(annotations=READ_ONLY)
     async def inventory_health(
         ctx: Context,
-        store: Annotated[str | None, Field(max_length=60, description="Store; all yours if omitted")] = None,
-        category: Annotated[str | None, Field(max_length=60, description="Category name")] = None,
-        max_rows: Annotated[int, Field(ge=1, le=100)] = 20,
+        store: OptionalStore = None,
+        category: Category = None,
+        max_rows: MaxRows = 20,
     ) -> analytics.InventoryHealth:
         """Stock against recent demand: days of cover, items at risk of running out, slow movers."""
         async with call(ctx) as (zava, scope):
@@ -92,11 +100,12 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
     @server.tool(annotations=READ_ONLY)
     async def run_aggregation(
         ctx: Context,
-        collection: Annotated[str, Field(max_length=40, description="e.g. orders, order_items, sales_monthly")],
+        collection: Annotated[str, Field(max_length=L.COLLECTION_NAME_MAX_CHARS,
+                                         description="e.g. orders, order_items, sales_monthly")],
         pipeline: Annotated[str | list[dict[str, Any]], Field(
             description="Aggregation stages as a JSON array (Extended JSON: {\"$date\": ...}). Read-only stages "
                         "only; your store scope and deleted:false are added for you")],
-        max_rows: Annotated[int, Field(ge=1, le=100)] = 20,
+        max_rows: MaxRows = 20,
     ) -> aggregation.AggregationResult:
         """Run a read-only aggregation when no typed tool fits. Time-limited and capped."""
         async with call(ctx) as (zava, scope):
