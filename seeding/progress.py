@@ -60,6 +60,3 @@ class Reporter(AbstractContextManager):
     def note(self, message: str) -> None:
         if not self.quiet:
             self.console.print(message)
-
-    def warn(self, message: str) -> None:
-        self.console.print(f"[yellow]warning:[/] {message}")

@@ -18,7 +18,7 @@ from zava_core.errors import InvalidArgument
 from zava_core.identity import Scope
 from zava_core.reference_data import ReferenceSnapshot
 from zava_core.rollups import RollupAccumulator
-from zava_core.sales_cube import CubeCache, M, SalesCube
+from zava_core.sales_cube import M, SalesCube
 from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
 from zava_core.timeutil import parse_user_date, utc_now
 
@@ -116,19 +116,12 @@ class InventoryHealth(Out):
 # --- shared plumbing -----------------------------------------------------------------------------
 
 
-def cube_cache(zava: Zava) -> CubeCache:
-    cache = zava._extras.get("cube")
-    if cache is None:
-        cache = zava._extras["cube"] = CubeCache(zava.db)
-    return cache
-
-
 async def warm_cube(zava: Zava) -> None:
     await load_cube(zava, await zava.reference.get())
 
 
 async def load_cube(zava: Zava, reference: ReferenceSnapshot) -> SalesCube:
-    return await cube_cache(zava).get(reference.stores.ids, sorted(reference.categories), sorted(reference.products))
+    return await zava.cube.get(reference.stores.ids, sorted(reference.categories), sorted(reference.products))
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,22 @@
-"""`Zava`: what one process needs to answer queries: the client, the database, cached reference data.
+"""`Zava`: everything one process holds to answer queries, each part typed, with its lifetime here.
 
-Created once per process (the MCP server's lifespan) and closed on shutdown.
+Created once per process (the MCP server's lifespan, a CLI run) and closed on shutdown.
+
+| part | what it is | lifetime and refresh |
+|---|---|---|
+| `client`, `db` | the PyMongo async client, the dataset's database | the process |
+| `reference` | stores, categories, products (small) | reloaded after `reference_data.TTL_SECONDS` |
+| `cube` | the `sales_monthly` rollup as numpy arrays | first use or warm-up; changed cells per question |
+| `search` | the embedder and the vector index | first use (the embedder may lack a setting) |
+| `order_locks` | a lock per store for `create_order` | the process: a store's orders one at a time |
+| `order_date_ranges` | first and last order date per store set | `schemas.DATE_RANGE_TTL` seconds |
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -13,6 +24,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from zava_core import db as zdb
 from zava_core.config import Settings
 from zava_core.reference_data import ReferenceData
+from zava_core.sales_cube import CubeCache
+
+if TYPE_CHECKING:
+    from zava_core.search import SemanticSearch
 
 
 @dataclass
@@ -21,13 +36,31 @@ class Zava:
     client: AsyncMongoClient
     db: AsyncDatabase
     reference: ReferenceData
-    _extras: dict = field(default_factory=dict)
+    cube: CubeCache = field(init=False)
+    order_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    order_date_ranges: dict[tuple[str, ...], tuple[float, list[str]]] = field(default_factory=dict)
+    _search: SemanticSearch | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.cube = CubeCache(self.db)
 
     @classmethod
     async def open(cls, settings: Settings) -> Zava:
         client = await zdb.connect(settings)
         database = zdb.database(client, settings)
         return cls(settings=settings, client=client, db=database, reference=ReferenceData(database))
+
+    @property
+    def search(self) -> SemanticSearch:
+        if self._search is None:
+            from zava_core.embeddings import get_embedder
+            from zava_core.search import SemanticSearch  # search imports this module
+
+            self._search = SemanticSearch(self, get_embedder(self.settings))
+        return self._search
+
+    def store_lock(self, store_id: str) -> asyncio.Lock:
+        return self.order_locks.setdefault(store_id, asyncio.Lock())
 
     async def close(self) -> None:
         await self.client.close()

@@ -364,12 +364,5 @@ QUERYABLE: dict[str, CollectionSpec] = {spec.name: spec for spec in (*COLLECTION
 SYNCED_COLLECTIONS: tuple[str, ...] = tuple(spec.name for spec in COLLECTIONS if spec.synced)
 
 
-def spec(name: str) -> CollectionSpec:
-    try:
-        return SPECS[name]
-    except KeyError:
-        raise KeyError(f"unknown collection {name!r}; valid: {', '.join(SPECS)}") from None
-
-
 def is_timestamp(value: object) -> bool:
     return isinstance(value, str) and bool(_TIMESTAMP_RE.match(value))

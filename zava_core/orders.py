@@ -10,7 +10,6 @@ the customer's store map and the sales rollup, or changes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 import uuid
@@ -153,7 +152,7 @@ async def create_order(zava: Zava, scope: Scope, customer_id: str, store: str,
         # Orders of one store all increment the same rollup cell, so concurrent ones conflict and retry
         # (16 callers: 5.7 orders/s). Queueing them per store inside this process removes the conflicts;
         # other processes still meet them, and with_transaction retries those.
-        async with _store_lock(zava, store_id), zava.client.start_session() as session:
+        async with zava.store_lock(store_id), zava.client.start_session() as session:
             await session.with_transaction(write)
     except _Refused as refused:
         raise refused.error from None
@@ -172,11 +171,6 @@ async def create_order(zava: Zava, scope: Scope, customer_id: str, store: str,
         raise Unavailable(f"the order was not written (nothing changed): {type(exc).__name__}") from None
     view = order_view(order, sorted(lines, key=lambda ln: ln["sku"]))
     return CreatedOrder(order=view, replayed=False, stock_after=stock_after)
-
-
-def _store_lock(zava: Zava, store_id: str) -> asyncio.Lock:
-    locks: dict[str, asyncio.Lock] = zava._extras.setdefault("order_locks", {})
-    return locks.setdefault(store_id, asyncio.Lock())
 
 
 async def _out_of_stock(zava: Zava, store_id: str, line: dict) -> OutOfStock:

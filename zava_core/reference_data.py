@@ -65,9 +65,6 @@ class ReferenceData:
                     self._loaded_at = time.monotonic()
         return self._snapshot
 
-    def invalidate(self) -> None:
-        self._loaded_at = 0.0
-
     async def _load(self) -> ReferenceSnapshot:
         live = {"deleted": False}
         stores = [StoreRef(d["store_id"], d["store_name"], d["short_name"], d["is_online"])

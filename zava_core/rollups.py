@@ -121,19 +121,3 @@ async def write_rollups(db: AsyncDatabase, accumulator: RollupAccumulator, updat
     for index in ROLLUPS[0].indexes:
         await db[SALES_MONTHLY].create_index(list(index.keys), name=index.name, unique=index.unique)
     return len(docs)
-
-
-async def rebuild_from_order_items(db: AsyncDatabase, updated_at: str) -> int:
-    """Recompute the rollup by streaming order_items in order_id order (repair after a manual edit)."""
-    accumulator = RollupAccumulator()
-    projection = {"order_id": 1, "store_id": 1, "order_date": 1, "category_id": 1, "product_id": 1,
-                  "quantity": 1, "unit_price": 1, "unit_cost": 1, "discount_amount": 1, "total_amount": 1}
-    order: list[dict] = []
-    async for line in db["order_items"].find({"deleted": False}, projection).sort("order_id", 1):
-        if order and line["order_id"] != order[0]["order_id"]:
-            accumulator.add_order(order)
-            order = []
-        order.append(line)
-    if order:
-        accumulator.add_order(order)
-    return await write_rollups(db, accumulator, updated_at)

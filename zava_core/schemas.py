@@ -135,7 +135,7 @@ DATE_RANGE_TTL = 60.0
 
 async def order_date_range(zava: Zava, scope: Scope) -> list[str]:
     """The first and last order date the caller can see (two indexed reads per store, cached a minute)."""
-    cache: dict = zava._extras.setdefault("order_date_range", {})
+    cache = zava.order_date_ranges
     key = tuple(sorted(scope.store_ids))
     hit = cache.get(key)
     if hit and time.monotonic() - hit[0] < DATE_RANGE_TTL:

@@ -16,7 +16,7 @@ from pymongo.errors import OperationFailure
 
 from zava_core import db as zdb
 from zava_core.context import Zava
-from zava_core.embeddings import Embedder, get_embedder
+from zava_core.embeddings import Embedder
 from zava_core.errors import InvalidArgument, NotFound
 from zava_core.identity import Scope
 from zava_core.limits import SEMANTIC_QUERY_MAX_CHARS, SEMANTIC_QUERY_MIN_CHARS
@@ -129,13 +129,6 @@ class SemanticSearch:
         return [(d["product_id"], 2 * float(d["score"]) - 1) async for d in cursor]
 
 
-def semantic_search_state(zava: Zava) -> SemanticSearch:
-    state = zava._extras.get("semantic_search")
-    if state is None:
-        state = zava._extras["semantic_search"] = SemanticSearch(zava, get_embedder(zava.settings))
-    return state
-
-
 async def semantic_search_products(zava: Zava, scope: Scope, query_description: str, max_rows: int = 10,
                                    similarity_threshold: float = 30, category: str | None = None,
                                    in_stock_only: bool = False) -> SemanticSearchResult:
@@ -149,7 +142,7 @@ async def semantic_search_products(zava: Zava, scope: Scope, query_description: 
         raise InvalidArgument("similarity_threshold is a percentage from 0 to 100 (30 is a good start)")
     reference = await zava.reference.get()
     category_id = reference.category_id(category) if category else None
-    search = semantic_search_state(zava)
+    search = zava.search
     vector = (await search.embedder.embed([text]))[0]
     method, ranked = await search.candidates(vector, len(reference.products))
     hits = [(pid, score) for pid, score in ranked

@@ -27,7 +27,6 @@ from zava_core.context import Zava
 from zava_core.errors import ZavaError
 from zava_core.identity import Scope
 from zava_core.redaction import redact, settings_secrets
-from zava_core.search import semantic_search_state
 
 log = logging.getLogger("zava.mcp")
 
@@ -63,7 +62,7 @@ def make_lifespan(settings: Settings, launch_identity: Identity | None, warm_ups
 
 
 async def warm_semantic_search(zava: Zava) -> None:
-    await semantic_search_state(zava).prepare()
+    await zava.search.prepare()
 
 
 async def _warm_up(zava: Zava, steps: tuple[WarmUp, ...]) -> None:

@@ -853,7 +853,7 @@ def write_errors(customer_id: str, hidden_customer_id: str) -> list[tuple[str, d
         ("move_inventory", {**spot, "store": "Tacoma"}, ["outside your scope", "store_tacoma"]),
         ("move_inventory", {**spot, "sku": "ZZZZ999999"}, ["no product", "ZZZZ999999"]),
         ("update_stock_count", {"sku": "PTDR000001", "store": "Seattle", "counted_quantity": -1},
-         ["counted_quantity", "greater than or equal to 0"]),
+         ["counted_quantity: must be at least 0 (got -1)"]),
         ("update_stock_count", {"sku": "PTDR000001", "store": "Everett", "counted_quantity": 3},
          ["outside your scope"]),
         ("update_stock_count", {"sku": "PTDR000001", "store": "Atlantis", "counted_quantity": 3},
