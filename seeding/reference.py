@@ -1,4 +1,4 @@
-"""The reference figures of the Zava DIY dataset (DATASET.md section 1), as generation inputs.
+"""The reference figures of the Zava DIY dataset (docs/dataset.md section 1), as generation inputs.
 
 These are the statistics the MongoDB version reproduces; `verify` checks the generated data
 against them. The catalog itself (taxonomy and products) lives in `catalog/` as data.

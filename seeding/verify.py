@@ -1,4 +1,4 @@
-"""`python -m seeding verify`: the dataset's statistics beside the reference figures of DATASET.md.
+"""`python -m seeding verify`: the dataset's statistics beside the reference figures of docs/dataset.md.
 
 It reads the documents themselves (streamed, projected to the fields it needs), not the rollups,
 so it also catches a rollup or loader bug. Exit code 1 when any figure is outside its tolerance.

@@ -6,7 +6,7 @@ Two apps run on store devices against their local Ditto store, online or not:
 - Sales Rep app: browse and search the catalog, check availability across stores, look up a customer and
   their orders, create an order with its lines.
 
-Rules that keep these correct when devices edit offline and merge later (DITTO.md, DATASET.md section 3):
+Rules that keep these correct when devices edit offline and merge later (docs/ditto.md, docs/dataset.md section 3):
 - Stock is a COUNTER: a count sets it (`RESTART WITH`), a sale changes it (`INCREMENT BY -n`). Never
   `SET stock_level = stock_level - n`: that is a last-writer-wins write and concurrent sales would be lost.
 - A counter must be created as one (`INSERT INTO COLLECTION inventory (stock_level COUNTER) ...`):

@@ -5,7 +5,7 @@ Each collection is a pydantic model (the document's fields, types and one-line m
 index creation, validation, the schema descriptions given to an LLM and the Ditto connector
 configuration all read from here; nothing else restates a collection fact.
 
-Ditto-ready rules (DATASET.md section 3): string `_id`s duplicated as a top-level id field,
+Ditto-ready rules (docs/dataset.md section 3): string `_id`s duplicated as a top-level id field,
 maps (never arrays) for independently updated objects, `deleted` on every document (soft
 deletes), ISO-8601 UTC timestamps of one fixed width, money rounded to cents, integer stock.
 """

@@ -1,4 +1,4 @@
-"""The catalog data files: the figures of DATASET.md, and load-time checks that name file and SKU."""
+"""The catalog data files: the figures of docs/dataset.md, and load-time checks that name file and SKU."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from seeding.catalog import CATALOG_DIR, CatalogError, load_catalog
 from zava_core.model import MONTHS
 
-# DATASET.md section 1: products per category, and the seasonal multipliers (Jan..Dec).
+# docs/dataset.md section 1: products per category, and the seasonal multipliers (Jan..Dec).
 DATASET_PRODUCTS_PER_CATEGORY = {
     "HAND TOOLS": 31, "POWER TOOLS": 49, "PAINT & FINISHES": 51, "HARDWARE": 50,
     "LUMBER & BUILDING MATERIALS": 50, "ELECTRICAL": 50, "PLUMBING": 50, "GARDEN & OUTDOOR": 43,
@@ -30,7 +30,7 @@ DATASET_SEASONALITY = {
     "GARDEN & OUTDOOR": (0.6, 0.5, 1.5, 2.5, 2.2, 1.8, 1.6, 1.4, 1.3, 1.0, 0.7, 0.5),
     "STORAGE & ORGANIZATION": (1.4, 1.6, 1.2, 1.0, 0.9, 0.8, 0.8, 0.9, 1.1, 1.2, 1.3, 1.8),
 }
-# Types whose product count is not 5 (DATASET.md, "Product types per category").
+# Types whose product count is not 5 (docs/dataset.md, "Product types per category").
 DATASET_ODD_TYPE_COUNTS = {
     ("HAND TOOLS", "FILES & RASPS"): 2, ("HAND TOOLS", "HAMMERS"): 4, ("HAND TOOLS", "HAND SAWS"): 1,
     ("HAND TOOLS", "PLIERS"): 4, ("POWER TOOLS", "RECIPROCATING SAWS"): 4, ("PAINT & FINISHES", "SPRAY PAINT"): 6,
@@ -115,7 +115,7 @@ def test_product_content(catalog) -> None:
         assert product.specifications, product.sku
         assert all(isinstance(v, str | int | float | bool) for v in product.specifications.values()), product.sku
     costs = [p.cost for p in catalog.products]
-    # DATASET.md: catalog prices run from about $2 to $475.
+    # docs/dataset.md: catalog prices run from about $2 to $475.
     assert min(costs) < 5 and 400 < max(costs) <= 500
 
 

@@ -1,7 +1,7 @@
 """The generator: deterministic, model-valid, Ditto-ready documents with consistent orders.
 
 Everything is checked on the `small` scale with a fixed seed and as-of date; expectations come
-from DATASET.md, the model module (zava_core.model) and the catalog, never from generated output.
+from docs/dataset.md, the model module (zava_core.model) and the catalog, never from generated output.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ AS_OF_TS = f"{AS_OF.isoformat()}T00:00:00Z"
 TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
 GENERATED = tuple(spec.name for spec in COLLECTIONS if spec.name != "product_embeddings")
 
-# DATASET.md section 1, "Stores": name -> (customer weight, order-frequency, order-value, online).
+# docs/dataset.md section 1, "Stores": name -> (customer weight, order-frequency, order-value, online).
 DATASET_STORES = {
     "Zava Retail Seattle": (30, 3.0, 1.30, False), "Zava Retail Bellevue": (25, 2.6, 1.20, False),
     "Zava Retail Tacoma": (20, 2.4, 1.10, False), "Zava Retail Spokane": (8, 2.0, 1.00, False),
@@ -151,7 +151,7 @@ def test_a_different_seed_gives_different_documents(docs) -> None:
     other = hashes(SEED + 1)
     for name in ("customers", "inventory", "orders", "order_items"):
         assert other[name] != ours[name], name
-    # The reference collections come from the catalog and DATASET.md, not from the seed.
+    # The reference collections come from the catalog and docs/dataset.md, not from the seed.
     for name in ("stores", "categories", "product_types", "products"):
         assert other[name] == ours[name], name
 
@@ -265,7 +265,7 @@ def test_catalog_collections_follow_the_catalog(docs, catalog) -> None:
         assert doc["cost"] == product.cost
         assert doc["specifications"] == product.specifications
         assert types[doc["type_id"]]["category_id"] == doc["category_id"]
-        # DATASET.md: the selling price is cost / 0.67 (a 33 % gross margin).
+        # docs/dataset.md: the selling price is cost / 0.67 (a 33 % gross margin).
         assert doc["base_price"] == round(product.cost / 0.67, 2), doc["sku"]
         assert abs(doc["gross_margin_percent"] - 33) < 0.5, doc["sku"]
 
@@ -355,7 +355,7 @@ def test_lines_agree_with_their_order_and_product(docs, lines_by_order) -> None:
             assert (line["sku"], line["product_name"], line["category_id"], line["type_id"]) == (
                 product["sku"], product["product_name"], product["category_id"], product["type_id"])
             assert line["unit_cost"] == product["cost"]
-            # DATASET.md: the selling price varied by U(0.8, 1.2), optionally times the store's multiplier.
+            # docs/dataset.md: the selling price varied by U(0.8, 1.2), optionally times the store's multiplier.
             ratio = line["unit_price"] / product["base_price"]
             low, high = 0.8 * min(1.0, multiplier), 1.2 * max(1.0, multiplier)
             assert low - 0.01 <= ratio <= high + 0.01, (line["_id"], ratio)
@@ -378,7 +378,7 @@ def test_stores_shopped_is_the_first_order_date_per_store(docs) -> None:
             first[order["store_id"]] = order["order_date"]
     for customer in docs["customers"]:
         shopped = customer["stores_shopped"]
-        # DATASET.md: every customer has at least one order.
+        # docs/dataset.md: every customer has at least one order.
         assert shopped, customer["_id"]
         assert shopped == expected[customer["_id"]], customer["_id"]
         assert customer["created_at"] <= min(shopped.values()), customer["_id"]

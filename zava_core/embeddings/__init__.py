@@ -26,7 +26,7 @@ class Embedder(Protocol):
 
 
 def product_text(name: str, description: str) -> str:
-    """The text embedded for a product (DATASET.md section 4)."""
+    """The text embedded for a product (docs/dataset.md section 4)."""
     return f"{name}. {description}"
 
 
