@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
 
+from zava_core.errors import ZavaError
 from zava_core.model import MONTHS
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 _SKU = re.compile(r"^[A-Z]{4}\d{6}$")
 
 
-class CatalogError(ValueError):
+class CatalogError(ZavaError, ValueError):
     pass
 
 

@@ -26,6 +26,7 @@ from seeding.generate import Generator
 from seeding.progress import Reporter
 from zava_core import db as zdb
 from zava_core.embeddings import Embedder, product_text
+from zava_core.errors import ZavaError
 from zava_core.model import COLLECTIONS, SPECS
 from zava_core.rollups import ROLLUP_COLLECTIONS, SALES_MONTHLY, RollupAccumulator, write_rollups
 from zava_core.timeutil import now_iso
@@ -37,7 +38,7 @@ DATASET = tuple(spec.name for spec in COLLECTIONS)
 T = TypeVar("T")
 
 
-class SeedingRefused(RuntimeError):
+class SeedingRefused(ZavaError, RuntimeError):
     """Seeding would overwrite or mix with data it did not write; the message says how to proceed."""
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from zava_core.embeddings.wordpiece import WordPieceTokenizer
+from zava_core.errors import ZavaError
 
 __all__ = [
     "ARTIFACT_DIR",
@@ -57,7 +58,7 @@ _DTYPES = {
 _SCALE_NAMES = ("scales", "scale", "embeddings_scale", "embedding_scale")
 
 
-class ArtifactIntegrityError(RuntimeError):
+class ArtifactIntegrityError(ZavaError, RuntimeError):
     """The embedder artifact does not match its recorded sha256 (corrupted or swapped)."""
 
 
