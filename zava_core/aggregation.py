@@ -2,18 +2,24 @@
 
 The pipeline is parsed, checked and scoped by `aggregation_guard`; here it runs under a time limit, a
 row cap (a `$limit` appended, so the server stops early too) and a byte cap on the JSON returned,
-because one row of a `$lookup` can be as big as a whole result. The time limit is PyMongo's client-side
-timeout, which also sends the server `maxTimeMS`: the embedded engine checks `maxTimeMS` only between
-some stages (a `$lookup` then `$unwind` asked for 2 s ran 12 s), and the caller must be answered on
-time whatever the server does.
+because one row of a `$lookup` can be as big as a whole result. The server is sent `maxTimeMS`, and
+the caller is answered at the same deadline whatever the server does: the embedded engine checks
+`maxTimeMS` only between some stages (a `$lookup` then `$unwind` asked for 2 s ran 12 s).
+
+The engine is shared by every caller and works on one command at a time per connection, under one
+GIL: a few heavy pipelines slow everyone. So `InFlight` lets each caller (a store set) run one
+aggregation at a time and the process a few, and refuses at once beyond that rather than queueing.
+A pipeline counts until the engine has answered it, not until its caller was answered: a caller told
+"time limit" whose pipeline the engine is still working on cannot start another one on top of it
+(the wait is cut at ABANDON_AFTER_S, after which the connection is closed and the slot freed).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
-import pymongo
 from bson import CodecOptions, DatetimeConversion
 from bson.errors import InvalidBSON, InvalidDocument
 from pydantic import Field
@@ -24,11 +30,16 @@ from zava_core.aggregation_guard import check_pipeline, parse_pipeline, scope_pi
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument
 from zava_core.identity import Scope
+from zava_core.inflight import Rows
 from zava_core.shaping import HARD_CAP, ListMeta, Out, cap_rows, json_safe, list_meta
 
 MAX_TIME_MS = 15_000
 BYTE_CAP = 64_000
 ERRMSG_CHARS = 400
+# How long a pipeline the caller was already answered about may keep its slot while the engine works on:
+# long enough for the engine's own late stops (seen: 12 s on a 2 s limit), short enough that a runaway
+# does not lock its caller out for good.
+ABANDON_AFTER_S = 120.0
 _MAX_TIME_MS_EXPIRED = 50  # MongoDB's error code, should a driver not map it to ExecutionTimeout
 
 
@@ -63,7 +74,12 @@ async def run_aggregation(zava: Zava, scope: Scope, collection: str, pipeline: s
     check_pipeline(collection, stages)
     scoped = scope_pipeline(collection, stages, scope)
     scoped.append({"$limit": row_cap + 1})  # one more than the cap, to know whether more matched
-    rows, cut = await _run(zava, collection, scoped, row_cap)
+    task = zava.aggregations.start(scope, lambda: _run(zava, collection, scoped, row_cap))
+    try:
+        # shield: at the deadline (or if our caller goes away) the task goes on and keeps its slot.
+        rows, cut = await asyncio.wait_for(asyncio.shield(task), MAX_TIME_MS / 1000)
+    except TimeoutError:
+        raise _timeout() from None
     meta = list_meta(len(rows), total=None if cut else len(rows), truncated=cut is not None,
                      notes=[cap_note, _cut_note(cut, row_cap, len(rows))])
     applied = AppliedLimits(max_time_ms=MAX_TIME_MS, row_cap=row_cap, byte_cap=BYTE_CAP, scope=scope.label,
@@ -75,18 +91,21 @@ async def run_aggregation(zava: Zava, scope: Scope, collection: str, pipeline: s
 _CODEC = CodecOptions(tz_aware=True, datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 
 
-async def _run(zava: Zava, collection: str, pipeline: list[dict], row_cap: int) -> tuple[list[dict], str | None]:
+async def _run(zava: Zava, collection: str, pipeline: list[dict], row_cap: int) -> Rows:
     try:
         # One batch holds every row we may return, so the result comes back in a single round trip.
         target = zava.db[collection].with_options(codec_options=_CODEC)
-        with pymongo.timeout(MAX_TIME_MS / 1000):
-            cursor = await target.aggregate(pipeline, batchSize=row_cap + 1)
+        # Not pymongo.timeout: it would send the server maxTimeMS from the backstop, not MAX_TIME_MS.
+        async with asyncio.timeout(ABANDON_AFTER_S):
+            cursor = await target.aggregate(pipeline, batchSize=row_cap + 1, maxTimeMS=MAX_TIME_MS)
             async with cursor:
                 return await _collect(cursor, row_cap)
+    except TimeoutError:  # the backstop: PyMongo closed the connection the engine was still working on
+        raise _timeout() from None
     except OperationFailure as exc:
         raise _failure(exc) from None
     except PyMongoError as exc:
-        if exc.timeout:  # the client-side deadline passed first (the server had not stopped the pipeline)
+        if exc.timeout:
             raise _timeout() from None
         raise
     except (InvalidDocument, OverflowError, UnicodeEncodeError) as exc:
@@ -98,7 +117,7 @@ async def _run(zava: Zava, collection: str, pipeline: list[dict], row_cap: int) 
                                   "away or convert it with $toString") from None
 
 
-async def _collect(cursor: AsyncCommandCursor, row_cap: int) -> tuple[list[dict], str | None]:
+async def _collect(cursor: AsyncCommandCursor, row_cap: int) -> Rows:
     """Rows as JSON-safe values until the row or byte cap; the second value names the cap that cut."""
     rows: list[dict] = []
     used = 2  # the brackets of the JSON array

@@ -4,13 +4,17 @@ Three steps, in this order:
 
 1. `parse_pipeline`: Extended JSON to BSON values (`{"$date": ...}`, `{"$oid": ...}`, ...).
 2. `check_pipeline`: an allowlist of stages, operators refused at any depth (writes, JavaScript,
-   server statistics, unscoped graph walks), only harmless `$$` variables, and size limits.
+   server statistics, unscoped graph walks, text search, DBRefs), only harmless `$$` variables, size
+   limits (`aggregation_limits`), and the operators the engine cannot bound by itself allowed only
+   in a bounded form (`aggregation_bounds`: literal regular expressions, bounded windows, `$range`).
 3. `scope_pipeline`: the caller's store scope and the `deleted: false` filter put in front of every
    read of a collection: the pipeline itself, each `$lookup` and `$unionWith` sub-pipeline, and the
-   ones nested in `$facet`.
+   ones nested in `$facet`. A store manager's read of customers also has `stores_shopped` cut to
+   the manager's stores right after it, as find_customers shows it.
 
 The store scope is enforced by (3), not by (2): (2) only keeps out what (3) cannot scope (other
-databases, `$graphLookup`, `$documents`, JavaScript) and what could write or reach outside the data.
+databases, `$graphLookup`, `$documents`, JavaScript) and what could write, reach outside the data
+or keep the shared engine busy for everyone.
 """
 
 from __future__ import annotations
@@ -20,18 +24,22 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bson import Code, json_util
+from bson import Code, DBRef, Regex, json_util
 from bson.errors import BSONError
 
+from zava_core import aggregation_bounds as bounds
+from zava_core.aggregation_limits import (
+    MAX_PATH_CHARS,
+    MAX_PIPELINE_BYTES,
+    MAX_PIPELINE_DEPTH,
+    MAX_RANGE_ITEMS,
+    MAX_STAGES,
+    MAX_UNWINDS,
+    MAX_VALUE_DEPTH,
+)
 from zava_core.errors import InvalidArgument
 from zava_core.identity import Scope
 from zava_core.model import QUERYABLE
-
-MAX_STAGES = 50  # every stage, nested ones included
-MAX_PIPELINE_DEPTH = 8  # the pipeline is level 1; each $facet/$lookup/$unionWith sub-pipeline one more
-MAX_VALUE_DEPTH = 100  # objects and arrays within a stage (keeps the walk far from Python's recursion limit)
-MAX_PIPELINE_BYTES = 50_000
-MAX_PATH_CHARS = 80  # of a path inside a stage, in messages
 
 ALLOWED_STAGES = frozenset({
     "$match", "$group", "$project", "$addFields", "$set", "$unset", "$sort", "$limit", "$skip", "$unwind",
@@ -43,6 +51,10 @@ _READ_ONLY = "this tool is read-only: return the rows instead of writing them"
 _NO_JS = "JavaScript is not allowed: use aggregation expressions ($expr, $cond, $reduce, $let, ...)"
 _ADMIN = "server and session statistics are not available: query the dataset collections"
 _SEARCH = "Atlas Search is not available here: use $match (with $regex) or the product search tools"
+_TEXT = ('text search is not available here: use $regex with an escaped literal (e.g. {"$regex": "drill", '
+         '"$options": "i"}) or the product search tools')
+# json_util turns {"$ref": ..., "$id": ...} into a DBRef, whose contents the walk would not see.
+_DBREF = "DBRef values ($ref, $id, $db) are not allowed: compare the id field itself (e.g. customer_id)"
 
 # Refused wherever they appear as a key, however deep (in $facet, sub-pipelines, expressions).
 REFUSED: dict[str, str] = {
@@ -63,6 +75,10 @@ REFUSED: dict[str, str] = {
     "$vectorSearch": _SEARCH,
     "$searchMeta": _SEARCH,
     "$graphLookup": "it walks a collection outside your store scope: use $lookup (scoped) instead",
+    "$text": _TEXT,
+    "$ref": _DBREF,
+    "$id": _DBREF,
+    "$db": _DBREF,
 }
 
 ALLOWED_SYSTEM_VARIABLES = frozenset({"ROOT", "CURRENT", "REMOVE", "NOW"})
@@ -129,6 +145,8 @@ class _Walk:
     come after the sub-pipeline that uses it in the JSON."""
 
     stages: int = 0
+    unwinds: int = 0
+    range_items: int = 1  # the product of the sizes of every $range so far
     bound: set[str] = field(default_factory=set)
     uses: list[tuple[str, Location, str]] = field(default_factory=list)
 
@@ -182,6 +200,11 @@ def _check_stage(stage: object, loc: Location, level: int, walk: _Walk) -> None:
     if name not in ALLOWED_STAGES:
         raise InvalidArgument(f"{_where(loc)}: {name} is not an allowed stage; use one of: "
                               + ", ".join(sorted(ALLOWED_STAGES)))
+    if name == "$unwind":
+        walk.unwinds += 1
+        if walk.unwinds > MAX_UNWINDS:
+            raise InvalidArgument(f"{_where(loc)}: more than {MAX_UNWINDS} $unwind stages (the $unwind limit, nested "
+                                  "ones included; each multiplies the rows): $group or $project the arrays instead")
     if name == "$lookup":
         _check_lookup(body, loc, level, walk)
     elif name == "$unionWith":
@@ -190,6 +213,7 @@ def _check_stage(stage: object, loc: Location, level: int, walk: _Walk) -> None:
         _check_facet(body, loc, level, walk)
     else:
         _check_value(body, loc, name, 1, walk)
+        bounds.check_stage(name, body, lambda path: _where(_at(loc, path)))
 
 
 def _check_lookup(body: object, loc: Location, level: int, walk: _Walk) -> None:
@@ -246,6 +270,10 @@ def _check_value(value: Any, loc: Location, path: str, depth: int, walk: _Walk) 
         for key, item in value.items():
             if key in REFUSED:
                 raise InvalidArgument(f"{_where(_at(loc, path))}: {key} is not allowed; {REFUSED[key]}")
+            if key in bounds.BOUNDED_OPERATORS:
+                bounds.check_operator(key, item, _where(_at(loc, f"{path}.{key}")))
+            elif key == "$range":
+                _count_range(item, _where(_at(loc, f"{path}.$range")), walk)
             _bind_operator(key, item, _at(loc, path), walk)
             _check_value(item, loc, f"{path}.{key}", depth + 1, walk)
     elif isinstance(value, list):
@@ -253,8 +281,20 @@ def _check_value(value: Any, loc: Location, path: str, depth: int, walk: _Walk) 
             _check_value(item, loc, f"{path}[{index}]", depth + 1, walk)
     elif isinstance(value, Code):
         raise InvalidArgument(f"{_where(_at(loc, path))}: {_NO_JS}")
+    elif isinstance(value, (Regex, re.Pattern)):
+        bounds.check_regex_value(value, _where(_at(loc, path)))
+    elif isinstance(value, DBRef):
+        raise InvalidArgument(f"{_where(_at(loc, path))}: {_DBREF}")
     elif isinstance(value, str) and value.startswith("$$"):
         walk.uses.append((value[2:].split(".", 1)[0], loc, path))
+
+
+def _count_range(spec: Any, where: str, walk: _Walk) -> None:
+    # Multiplied, not added: a $range inside a $map over another one makes their product per document.
+    walk.range_items *= max(1, bounds.range_items(spec, where))
+    if walk.range_items > MAX_RANGE_ITEMS:
+        raise InvalidArgument(f"{where}: the $range arrays of this pipeline make more than {MAX_RANGE_ITEMS:,} "
+                              "elements (the $range limit; their sizes multiply): use fewer or smaller ranges")
 
 
 def _bind_operator(operator: str, spec: Any, loc: Location, walk: _Walk) -> None:
@@ -309,10 +349,23 @@ def scope_filter(collection: str, scope: Scope) -> dict:
     return {**store, "deleted": False}
 
 
+def scoped_read(collection: str, scope: Scope) -> list[dict]:
+    """The stages put first in every read of `collection`: the scope filter and, for a store manager reading
+    customers, `stores_shopped` cut to the manager's stores (where else a customer shops is not theirs to see,
+    as in find_customers). A value that is not a map is removed; a missing one stays missing."""
+    stages = [{"$match": scope_filter(collection, scope)}]
+    if not scope.head_office and QUERYABLE[collection].store_scope == "customer":
+        kept = {"$arrayToObject": {"$filter": {"input": {"$objectToArray": "$stores_shopped"},
+                                               "cond": {"$in": ["$$this.k", sorted(scope.store_ids)]}}}}
+        stages.append({"$set": {"stores_shopped": {"$cond": [{"$eq": [{"$type": "$stores_shopped"}, "object"]},
+                                                             kept, "$$REMOVE"]}}})
+    return stages
+
+
 def scope_pipeline(collection: str, pipeline: list[dict], scope: Scope) -> list[dict]:
     """A new pipeline reading only what `scope` may see. Expects one that passed `check_pipeline`."""
     stages = copy.deepcopy(pipeline)  # the caller's pipeline is never mutated
-    return [{"$match": scope_filter(collection, scope)}, *_scope_stages(stages, scope)]
+    return [*scoped_read(collection, scope), *_scope_stages(stages, scope)]
 
 
 def _scope_stages(stages: list[dict], scope: Scope) -> list[dict]:
@@ -325,8 +378,7 @@ def _scope_stage(stage: dict, scope: Scope) -> dict:
         return {name: _scope_lookup(body, scope)}
     if name == "$unionWith":
         union = {"coll": body} if isinstance(body, str) else dict(body)
-        union["pipeline"] = [{"$match": scope_filter(union["coll"], scope)},
-                             *_scope_stages(union.get("pipeline", []), scope)]
+        union["pipeline"] = [*scoped_read(union["coll"], scope), *_scope_stages(union.get("pipeline", []), scope)]
         return {name: union}
     if name == "$facet":
         # Facets read the documents already scoped by the outer pipeline; only their reads of other
@@ -343,6 +395,5 @@ def _scope_lookup(body: dict, scope: Scope) -> dict:
     the whole foreign collection per document: 10 s for 20 orders' lines against 0.18 s.
     """
     lookup = dict(body)
-    lookup["pipeline"] = [{"$match": scope_filter(body["from"], scope)},
-                          *_scope_stages(body.get("pipeline", []), scope)]
+    lookup["pipeline"] = [*scoped_read(body["from"], scope), *_scope_stages(body.get("pipeline", []), scope)]
     return lookup

@@ -10,6 +10,7 @@ Created once per process (the MCP server's lifespan, a CLI run) and closed on sh
 | `search` | the embedder and the vector index | first use (the embedder may lack a setting) |
 | `order_locks` | a lock per store for `create_order` | the process: a store's orders one at a time |
 | `order_date_ranges` | first and last order date per store set | `schemas.DATE_RANGE_TTL` seconds |
+| `aggregations` | the `run_aggregation` pipelines running, per caller | until the engine answers each |
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from zava_core import db as zdb
 from zava_core.config import Settings
+from zava_core.inflight import InFlight
 from zava_core.reference_data import ReferenceData
 from zava_core.sales_cube import CubeCache
 
@@ -39,6 +41,7 @@ class Zava:
     cube: CubeCache = field(init=False)
     order_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     order_date_ranges: dict[tuple[str, ...], tuple[float, list[str]]] = field(default_factory=dict)
+    aggregations: InFlight = field(default_factory=InFlight)
     _search: SemanticSearch | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -63,4 +66,5 @@ class Zava:
         return self.order_locks.setdefault(store_id, asyncio.Lock())
 
     async def close(self) -> None:
+        await self.aggregations.cancel_all()  # pipelines the engine was still running past their deadline
         await self.client.close()

@@ -97,7 +97,9 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
         async with call(ctx) as (zava, scope):
             return await analytics.inventory_health(zava, scope, store, category, max_rows)
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, description=(
+        "Run a read-only aggregation when no typed tool fits: time-limited, capped, one at a time per caller. "
+        "Regexes are escaped literals only; windows take documents: [-n, 0] bounds (n <= 100)."))
     async def run_aggregation(
         ctx: Context,
         collection: Annotated[str, Field(max_length=L.COLLECTION_NAME_MAX_CHARS,
@@ -107,7 +109,6 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
                         "only; your store scope and deleted:false are added for you")],
         max_rows: MaxRows = 20,
     ) -> aggregation.AggregationResult:
-        """Run a read-only aggregation when no typed tool fits. Time-limited and capped."""
         async with call(ctx) as (zava, scope):
             return await aggregation.run_aggregation(zava, scope, collection, pipeline, max_rows)
 

@@ -378,7 +378,8 @@ def escape_pipelines(own: str, other: str) -> list[tuple[str, str, list | str, b
           {"$project": {"customer_id": 1, "orders.store_name": 1, "orders.order_id": 1, "real.store_id": 1,
                         "real.store_name": 1, "real.order_id": 1}}], False),
         ("group-root", "orders",
-         [{"$sort": {"order_id": 1}}, {"$limit": 50}, {"$group": {"_id": None, "rows": {"$push": "$$ROOT"}}},
+         [{"$sort": {"order_id": 1}}, {"$limit": 50},
+          {"$group": {"_id": None, "rows": {"$push": {"store_id": "$store_id"}}}},
           {"$project": {"stores": {"$setUnion": ["$rows.store_id", [other]]}}},
           {"$project": {"stores": {"$filter": {"input": "$stores", "cond": {"$ne": ["$$this", other]}}}}}], False),
         ("extended-json-text", "order_items", json.dumps(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
@@ -10,12 +12,13 @@ from typing import Any
 
 import pytest
 
-from zava_core import aggregation
+from zava_core import aggregation, inflight
 from zava_core.aggregation import AggregationRejected, AggregationTimeout, run_aggregation
 from zava_core.config import Settings
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument, ZavaError
 from zava_core.identity import Scope
+from zava_core.inflight import AggregationBusy
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -28,6 +31,7 @@ async def zava(seeded: Settings) -> AsyncIterator[Zava]:
     try:
         yield opened
     finally:
+        await opened.aggregations.cancel_all()  # pipelines the engine was still running after their deadline
         await opened.close()
 
 
@@ -236,7 +240,7 @@ async def test_slow_pipeline_is_stopped_by_max_time_ms(zava: Zava, manager: Scop
 
 
 async def test_a_pipeline_the_server_lets_run_past_the_limit_is_still_answered_on_time(
-        zava: Zava, head_office: Scope, monkeypatch: pytest.MonkeyPatch) -> None:
+        zava: Zava, head_office: Scope, manager: Scope, monkeypatch: pytest.MonkeyPatch) -> None:
     """A $lookup joining every order to thousands of orders, then $unwind: the embedded engine checks maxTimeMS
     only between some stages (2 s asked, 12 s run before it gave up on its own), so the deadline is also the
     client's."""
@@ -249,8 +253,12 @@ async def test_a_pipeline_the_server_lets_run_past_the_limit_is_still_answered_o
     elapsed = time.monotonic() - started
     assert "time limit of 2,000 ms" in str(caught.value)
     assert elapsed < 8, f"answered after {elapsed:.1f} s"  # the limit plus generous slack for a loaded machine
-    # The client stays usable after the abandoned pipeline.
-    assert (await run_aggregation(zava, head_office, "stores", [{"$count": "n"}])).rows == [{"n": 8}]
+    # The engine is still working on it: the same caller cannot pile another pipeline on top (this used to be
+    # allowed, so a caller could keep the engine busy by retrying every deadline) ...
+    with pytest.raises(AggregationBusy, match=r"another aggregation of yours .* is still running"):
+        await run_aggregation(zava, head_office, "stores", [{"$count": "n"}])
+    # ... while the client stays usable for others.
+    assert (await run_aggregation(zava, manager, "stores", [{"$count": "n"}])).rows == [{"n": 8}]
 
 
 async def test_mongodb_error_text_comes_back(zava: Zava, manager: Scope) -> None:
@@ -263,3 +271,155 @@ async def test_guard_refusals_come_before_the_database(zava: Zava, manager: Scop
     with pytest.raises(InvalidArgument, match=r"stage 2: \$out is not allowed"):
         await run_aggregation(zava, manager, "orders", [{"$match": {}}, {"$out": "stolen"}])
     assert "stolen" not in await zava.db.list_collection_names()
+
+
+
+# --- what the engine cannot bound by itself ---
+
+
+async def test_escaped_literal_regexes_match_like_python(zava: Zava, manager: Scope) -> None:
+    """The allowed form works on the engine: an escaped literal, anchored or not, options "i"."""
+    names = [d["product_name"] async for d in zava.db["products"].find({"deleted": False}, {"product_name": 1})]
+    cases = [("in\\. ", re.escape("in. ")), ("^16 OZ", "^" + re.escape("16 oz")), ("set$", re.escape("set") + "$")]
+    for pattern, python in cases:
+        expected = sorted(n for n in names if re.search(python, n, re.IGNORECASE))
+        assert expected, pattern
+        query = [{"$match": {"product_name": {"$regex": pattern, "$options": "i"}}}, {"$sort": {"product_name": 1}},
+                 {"$project": {"_id": 0, "product_name": 1}}]
+        result = await run_aggregation(zava, manager, "products", query, max_rows=100)
+        assert [r["product_name"] for r in result.rows] == expected[:100], pattern
+        expression = [{"$match": {"$expr": {"$regexMatch": {"input": "$product_name", "regex": pattern,
+                                                            "options": "i"}}}}, {"$count": "n"}]
+        result = await run_aggregation(zava, manager, "products", expression)
+        assert result.rows == [{"n": len(expected)}], pattern
+
+
+async def test_a_bounded_window_computes_a_rolling_sum(zava: Zava, manager: Scope) -> None:
+    pipeline = [{"$setWindowFields": {"partitionBy": "$store_id", "sortBy": {"month": 1}, "output": {
+        "last_3": {"$sum": "$totals.revenue", "window": {"documents": [-2, "current"]}}}}},
+        {"$sort": {"month": 1}}, {"$project": {"_id": 0, "month": 1, "revenue": "$totals.revenue", "last_3": 1}}]
+    result = await run_aggregation(zava, manager, "sales_monthly", pipeline, max_rows=100)
+    months = await zava.db["sales_monthly"].find({"store_id": SEATTLE, "deleted": False}).sort("month", 1).to_list()
+    revenue = [m["totals"]["revenue"] for m in months]
+    assert len(result.rows) == min(100, len(months)) > 3
+    for index, row in enumerate(result.rows):
+        assert row["month"] == months[index]["month"]
+        assert row["last_3"] == pytest.approx(sum(revenue[max(0, index - 2):index + 1]))
+
+
+# Each of these kept the shared engine busy for every caller: refused before it is reached, at once.
+FREEZERS = [
+    ("backtracking-regex-match", "products",
+     [{"$project": {"m": {"$regexMatch": {"input": {"$literal": "a" * 30 + "!"}, "regex": "(a+)+$"}}}}],
+     "only escaped literals"),
+    ("backtracking-regex", "customers", [{"$match": {"email": {"$regex": "^(a|aa)+$"}}}], "only escaped literals"),
+    ("unbounded-window", "order_items",
+     [{"$setWindowFields": {"sortBy": {"order_date": 1}, "output": {
+         "n": {"$sum": "$quantity", "window": {"documents": ["unbounded", "unbounded"]}}}}}],
+     "unbounded windows are not allowed"),
+    ("window-push-root", "order_items",
+     [{"$setWindowFields": {"sortBy": {"order_date": 1}, "output": {"all": {"$push": "$$ROOT"}}}}],
+     "$push is not allowed in $setWindowFields"),
+    ("group-push-root", "order_items", [{"$group": {"_id": None, "all": {"$push": "$$ROOT"}}}], "whole documents"),
+    ("range-grid", "orders",
+     [{"$project": {"g": {"$map": {"input": {"$range": [0, 1000]}, "in": {"$range": [0, 1000]}}}}}], "$range limit"),
+    ("dbref", "orders", '[{"$match": {"c": {"$ref": "customers", "$id": 1, "x": {"$where": "1"}}}}]', "DBRef"),
+]
+
+
+@pytest.mark.parametrize(("collection", "pipeline", "fragment"), [f[1:] for f in FREEZERS],
+                         ids=[f[0] for f in FREEZERS])
+async def test_pipelines_that_freeze_the_engine_are_refused_at_once(zava: Zava, manager: Scope, collection: str,
+                                                                    pipeline: Any, fragment: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(InvalidArgument) as caught:
+        await run_aggregation(zava, manager, collection, pipeline)
+    assert fragment in str(caught.value)
+    assert time.monotonic() - started < 1
+    assert not zava.aggregations.tasks  # nothing was started
+
+
+# --- how many at once ---
+
+SLOW = [{"$group": {"_id": "$product_id", "units": {"$sum": "$quantity"}}}, {"$count": "n"}]
+
+
+async def test_one_aggregation_per_caller_at_a_time(zava: Zava, manager: Scope) -> None:
+    first, second = await asyncio.gather(run_aggregation(zava, manager, "order_items", SLOW),
+                                         run_aggregation(zava, manager, "order_items", SLOW), return_exceptions=True)
+    assert not isinstance(first, BaseException) and first.rows
+    assert isinstance(second, AggregationBusy)
+    assert f"another aggregation of yours ({manager.label}) is still running" in str(second)
+    assert "wait for it to finish" in str(second)
+    assert not zava.aggregations.tasks and not zava.aggregations.by_caller
+    # Finished means free: the next one runs.
+    assert (await run_aggregation(zava, manager, "order_items", SLOW)).rows == first.rows
+
+
+async def test_different_callers_run_side_by_side_up_to_the_process_cap(zava: Zava, manager: Scope,
+                                                                        head_office: Scope) -> None:
+    tacoma = Scope.for_store_manager((await zava.reference.get()).stores.resolve("Tacoma"))
+    both = await asyncio.gather(run_aggregation(zava, manager, "order_items", SLOW),
+                                run_aggregation(zava, head_office, "order_items", SLOW))
+    assert all(result.rows for result in both)
+    assert inflight.MAX_IN_FLIGHT == 2
+    three = await asyncio.gather(*(run_aggregation(zava, scope, "order_items", SLOW)
+                                   for scope in (manager, head_office, tacoma)), return_exceptions=True)
+    assert [type(r).__name__ for r in three] == ["AggregationResult", "AggregationResult", "AggregationBusy"]
+    assert "2 aggregations are already running on this server" in str(three[2])
+
+
+# --- a customer's other stores ---
+
+
+def stores_shopped_keys(value: Any) -> set[str]:
+    """The keys of every `stores_shopped` map in a result, at any depth."""
+    if isinstance(value, dict):
+        found = set(value["stores_shopped"]) if isinstance(value.get("stores_shopped"), dict) else set()
+        return found.union(*(stores_shopped_keys(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(stores_shopped_keys(v) for v in value))
+    return set()
+
+
+SHOPPED = {"_id": 0, "customer_id": 1, "stores_shopped": 1}
+CUSTOMER_READS = [
+    ("direct", "customers", [{"$project": SHOPPED}]),
+    ("lookup-from-orders", "orders",
+     [{"$limit": 50}, {"$lookup": {"from": "customers", "localField": "customer_id", "foreignField": "customer_id",
+                                   "as": "customer", "pipeline": [{"$project": SHOPPED}]}},
+      {"$project": {"customer": 1}}]),
+    ("lookup-let", "orders",
+     [{"$limit": 10}, {"$lookup": {"from": "customers", "let": {"c": "$customer_id"}, "as": "customer",
+                                   "pipeline": [{"$match": {"$expr": {"$eq": ["$customer_id", "$$c"]}}},
+                                                {"$project": SHOPPED}]}}, {"$project": {"customer": 1}}]),
+    ("union-with", "stores", [{"$unionWith": {"coll": "customers", "pipeline": [{"$project": SHOPPED}]}}]),
+    ("facet-lookup", "orders",
+     [{"$limit": 30}, {"$facet": {"c": [{"$lookup": {"from": "customers", "localField": "customer_id",
+                                                     "foreignField": "customer_id", "as": "customer"}},
+                                        {"$project": {"customer.stores_shopped": 1}}]}}]),
+]
+
+
+@pytest.mark.parametrize(("collection", "pipeline"), [c[1:] for c in CUSTOMER_READS],
+                         ids=[c[0] for c in CUSTOMER_READS])
+async def test_store_manager_sees_only_their_stores_in_stores_shopped(zava: Zava, manager: Scope, head_office: Scope,
+                                                                      collection: str, pipeline: list) -> None:
+    result = await run_aggregation(zava, manager, collection, pipeline, max_rows=100)
+    assert stores_shopped_keys(result.rows) == {SEATTLE}
+    # The same read as head office does show other stores: the check above would see a leak.
+    unscoped = await run_aggregation(zava, head_office, collection, pipeline, max_rows=100)
+    assert len(stores_shopped_keys(unscoped.rows)) > 1
+
+
+async def test_store_manager_cannot_count_customers_per_other_store(zava: Zava, manager: Scope) -> None:
+    pipeline = [{"$project": {"shops": {"$objectToArray": "$stores_shopped"}}}, {"$unwind": "$shops"},
+                {"$group": {"_id": "$shops.k", "customers": {"$sum": 1}}}]
+    result = await run_aggregation(zava, manager, "customers", pipeline)
+    expected = await zava.db["customers"].count_documents({"stores_shopped.store_seattle": {"$exists": True},
+                                                           "deleted": False})
+    assert result.rows == [{"_id": SEATTLE, "customers": expected}]
+    # Customers seen because Seattle is their home store, who never ordered there, keep an empty map.
+    empty = await run_aggregation(zava, manager, "customers", [{"$match": {"stores_shopped": {}}}, {"$count": "n"}])
+    assert empty.rows == [{"n": await zava.db["customers"].count_documents(
+        {"primary_store_id": SEATTLE, "stores_shopped.store_seattle": {"$exists": False}, "deleted": False})}]

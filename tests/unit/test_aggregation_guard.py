@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import re
 
 import pytest
-from bson import Decimal128, ObjectId
+from bson import DBRef, Decimal128, ObjectId, Regex
 
 from zava_core.aggregation_guard import (
     MAX_PIPELINE_BYTES,
@@ -18,6 +19,7 @@ from zava_core.aggregation_guard import (
     scope_filter,
     scope_pipeline,
 )
+from zava_core.aggregation_limits import MAX_RANGE_ITEMS, MAX_REGEX_CHARS, MAX_UNWINDS, MAX_WINDOW_DOCUMENTS
 from zava_core.errors import InvalidArgument
 from zava_core.identity import Scope, StoreDirectory, StoreRef
 
@@ -32,6 +34,12 @@ LIVE = {"deleted": False}
 SEATTLE = {"store_id": {"$in": ["store_seattle"]}, "deleted": False}
 
 LOOKUP_ITEMS = {"$lookup": {"from": "order_items", "localField": "order_id", "foreignField": "order_id", "as": "lines"}}
+# What a store manager's read of customers gets after the scope $match.
+STORES_SHOPPED_CUT = {"$set": {"stores_shopped": {"$cond": [
+    {"$eq": [{"$type": "$stores_shopped"}, "object"]},
+    {"$arrayToObject": {"$filter": {"input": {"$objectToArray": "$stores_shopped"},
+                                    "cond": {"$in": ["$$this.k", ["store_seattle"]]}}}},
+    "$$REMOVE"]}}}
 
 
 def nested_lookups(levels: int) -> list[dict]:
@@ -155,8 +163,8 @@ LEGITIMATE = [
     ("lookup-local-foreign", "orders", [LOOKUP_ITEMS]),
     ("set-window-fields", "sales_monthly",
      [{"$setWindowFields": {"partitionBy": "$store_id", "sortBy": {"month": 1},
-                            "output": {"running": {"$sum": "$totals.revenue",
-                                                   "window": {"documents": ["unbounded", "current"]}}}}}]),
+                            "output": {"last_12": {"$sum": "$totals.revenue",
+                                                   "window": {"documents": [-11, "current"]}}}}}]),
     ("facet", "orders",
      [{"$facet": {"by_store": [{"$group": {"_id": "$store_id", "n": {"$sum": 1}}}],
                   "by_status": [{"$sortByCount": "$status"}], "lines": [{"$limit": 1}, LOOKUP_ITEMS]}}]),
@@ -177,6 +185,224 @@ LEGITIMATE = [
                          ids=[case[0] for case in LEGITIMATE])
 def test_legitimate_pipelines_are_accepted(collection, pipeline) -> None:
     check_pipeline(collection, parse_pipeline(pipeline))
+
+
+
+# --- what the engine cannot bound by itself: regular expressions, windows, $range, $unwind, whole documents ---
+
+_EXPR_REGEX = {"$match": {"$expr": {"$regexMatch": {"input": "$name", "regex": "(a+)+$"}}}}
+_LITERAL_HOW = ['{"$regex": "^drill", "$options": "i"}', "product search tools"]
+
+
+def window(output: dict) -> list[dict]:
+    return [{"$setWindowFields": {"partitionBy": "$store_id", "sortBy": {"month": 1}, "output": {"w": output}}}]
+
+
+def group(accumulator: dict, stage: str = "$group") -> list[dict]:
+    if stage == "$group":
+        return [{"$group": {"_id": "$store_id", "x": accumulator}}]
+    return [{stage: {"groupBy": "$total", "buckets": 3, "output": {"x": accumulator}}}]
+
+
+def mapped_ranges(outer: int, inner: int) -> list[dict]:
+    return [{"$project": {"grid": {"$map": {"input": {"$range": [0, outer]}, "in": {"$range": [0, inner]}}}}}]
+
+
+# (id, collection, pipeline (a JSON string is parsed as the tool would), fragments the message must contain)
+UNBOUNDED = [
+    # Regular expressions: a catastrophic-backtracking pattern froze the engine ~27 s on a 30-character input.
+    ("regex-backtracking", "products", [{"$match": {"name": {"$regex": "(a+)+$"}}}],
+     ["stage 1 ($match.name)", "'(a+)+$'", "unescaped '('", *_LITERAL_HOW]),
+    ("regex-with-options-x", "products", [{"$match": {"name": {"$regex": "drill", "$options": "x"}}}],
+     ["stage 1 ($match.name)", "options 'x'"]),
+    ("regex-options-m", "products", [{"$match": {"name": {"$regex": "^drill$", "$options": "im"}}}], ["options 'im'"]),
+    ("regex-dot-star", "products", [{"$match": {"name": {"$regex": "dr.*ll"}}}], ["unescaped '.'"]),
+    ("regex-alternation", "products", [{"$match": {"name": {"$regex": "drill|saw"}}}], ["unescaped '|'"]),
+    ("regex-class-escape", "products", [{"$match": {"sku": {"$regex": "^\\d+$"}}}], ["'\\\\d'", "punctuation"]),
+    ("regex-backreference", "products", [{"$match": {"sku": {"$regex": "(a)\\1"}}}], ["unescaped '('"]),
+    ("regex-trailing-backslash", "products", [{"$match": {"sku": {"$regex": "a\\"}}}], ["backslash"]),
+    ("regex-anchor-inside", "products", [{"$match": {"sku": {"$regex": "a$b"}}}], ["unescaped '$'"]),
+    ("regex-too-long", "products", [{"$match": {"name": {"$regex": "a" * (MAX_REGEX_CHARS + 1)}}}],
+     [f"{MAX_REGEX_CHARS + 1} characters long", f"limit is {MAX_REGEX_CHARS}"]),
+    ("regex-empty", "products", [{"$match": {"name": {"$regex": "^"}}}], ["no literal character"]),
+    ("regex-not-a-string", "products", [{"$match": {"name": {"$regex": {"$concat": ["(a+)", "+$"]}}}}],
+     ["stage 1 ($match.name.$regex)", "literal string"]),
+    ("regex-beside-operator", "products", [{"$match": {"name": {"$gt": "a", "$regex": "(x+)+y"}}}],
+     ["unescaped '('"]),
+    ("regex-options-alone", "products", [{"$match": {"name": {"$options": "s"}}}], ["options 's'"]),
+    ("regex-in-list", "products", [{"$match": {"name": {"$in": [{"$regex": "^(a|aa)+$"}]}}}],
+     ["stage 1 ($match.name.$in[0])", "unescaped '('"]),
+    ("regex-not", "products", [{"$match": {"name": {"$not": {"$regex": ".*"}}}}], ["unescaped '.'"]),
+    ("regex-extended-json", "products",
+     '[{"$match": {"name": {"$regularExpression": {"pattern": "(.*a){25}", "options": ""}}}}]',
+     ["stage 1 ($match.name)", "unescaped '('"]),
+    ("regex-extended-json-options", "products",
+     '[{"$match": {"name": {"$regularExpression": {"pattern": "drill", "options": "s"}}}}]', ["options 's'"]),
+    ("regex-legacy-extended-json", "products", '[{"$match": {"name": {"$regex": "a+b", "$options": "i"}}}]',
+     ["unescaped '+'"]),
+    ("regex-in-lookup", "orders",
+     [{"$lookup": {"from": "products", "as": "p", "pipeline": [{"$match": {"name": {"$regex": "(a+)+$"}}}]}}],
+     ["stage 1 ($lookup.pipeline, stage 1 ($match.name))", "unescaped '('"]),
+    ("regex-match-backtracking", "products", [_EXPR_REGEX],
+     ["stage 1 ($match.$expr.$regexMatch)", "'(a+)+$'", "unescaped '('", *_LITERAL_HOW]),
+    ("regex-find-field-path", "products",
+     [{"$project": {"m": {"$regexFind": {"input": "$name", "regex": "$description"}}}}],
+     ["stage 1 ($project.m.$regexFind)", "'$description'", "field path"]),
+    ("regex-find-variable", "products",
+     [{"$project": {"m": {"$regexFind": {"input": "$name", "regex": "$$ROOT.pattern"}}}}], ["field path or variable"]),
+    ("regex-find-all-expression", "products",
+     [{"$project": {"m": {"$regexFindAll": {"input": "$name", "regex": {"$concat": ["(a", "+)+"]}}}}}],
+     ["stage 1 ($project.m.$regexFindAll)", "must be a literal string, not an expression"]),
+    ("regex-find-all-empty", "products", [{"$project": {"m": {"$regexFindAll": {"input": "$name", "regex": ""}}}}],
+     ["no literal character"]),
+    ("regex-match-options", "products",
+     [{"$project": {"m": {"$regexMatch": {"input": "$name", "regex": "saw", "options": "ix"}}}}], ["options 'ix'"]),
+    ("regex-match-options-expression", "products",
+     [{"$project": {"m": {"$regexMatch": {"input": "$name", "regex": "saw", "options": "$opts"}}}}],
+     ["options '$opts'"]),
+    ("regex-match-bson-regex", "products",
+     '[{"$project": {"m": {"$regexMatch": {"input": "$name", "regex": {"$regex": "(a|a)*b"}}}}}]',
+     ["stage 1 ($project.m.$regexMatch", "unescaped '('"]),
+    ("regex-match-not-an-object", "products", [{"$project": {"m": {"$regexMatch": ["$name", "saw"]}}}],
+     ["stage 1 ($project.m.$regexMatch)", '"regex": "<literal>"']),
+    ("regex-match-no-regex", "products", [{"$project": {"m": {"$regexMatch": {"input": "$name"}}}}], ["takes"]),
+    ("text-search", "products", [{"$match": {"$text": {"$search": "drill"}}}],
+     ["stage 1 ($match): $text is not allowed", "product search tools"]),
+    # Windows: an unbounded window ran 88 s past a 15 s limit; with $push of $$ROOT, 442 s and 2.1 GB.
+    ("window-unbounded", "sales_monthly",
+     window({"$sum": "$totals.revenue", "window": {"documents": ["unbounded", 0]}}),
+     ["stage 1 ($setWindowFields.output.w.window)", "unbounded windows are not allowed",
+      f"at most {MAX_WINDOW_DOCUMENTS} documents"]),
+    ("window-unbounded-after", "sales_monthly",
+     window({"$avg": "$totals.revenue", "window": {"documents": ["current", "unbounded"]}}), ["unbounded"]),
+    ("window-missing", "sales_monthly", window({"$sum": "$totals.revenue"}),
+     ["stage 1 ($setWindowFields.output.w)", "$sum without a window reads the whole partition"]),
+    ("window-range", "sales_monthly",
+     window({"$sum": "$totals.revenue", "window": {"range": [-3, 0], "unit": "month"}}),
+     ["range windows are not allowed"]),
+    ("window-too-wide", "sales_monthly",
+     window({"$sum": "$totals.revenue", "window": {"documents": [-MAX_WINDOW_DOCUMENTS, "current"]}}),
+     [f"window limit of {MAX_WINDOW_DOCUMENTS} documents"]),
+    ("window-too-far", "sales_monthly", window({"$sum": "$totals.revenue", "window": {"documents": [-500, -490]}}),
+     ["window limit"]),
+    ("window-backwards", "sales_monthly", window({"$sum": "$totals.revenue", "window": {"documents": [2, -2]}}),
+     ["not after the second"]),
+    ("window-float-bound", "sales_monthly", window({"$sum": "$totals.revenue", "window": {"documents": [-1.5, 0]}}),
+     ["must be integers"]),
+    ("window-expression-bound", "sales_monthly",
+     window({"$sum": "$totals.revenue", "window": {"documents": ["$n", 0]}}), ["must be integers"]),
+    ("window-not-a-list", "sales_monthly", window({"$sum": "$totals.revenue", "window": {"documents": 5}}),
+     ['{"documents": [a, b]}']),
+    ("window-push", "order_items", window({"$push": "$$ROOT", "window": {"documents": [-1, 0]}}),
+     ["stage 1 ($setWindowFields.output.w)", "$push is not allowed in $setWindowFields"]),
+    ("window-add-to-set", "order_items", window({"$addToSet": "$sku", "window": {"documents": [-1, 0]}}),
+     ["$addToSet is not allowed in $setWindowFields"]),
+    ("window-top-n", "order_items",
+     window({"$topN": {"n": 50, "sortBy": {"total": 1}, "output": "$$ROOT"}, "window": {"documents": [-1, 0]}}),
+     ["$topN is not allowed"]),
+    ("window-two-operators", "sales_monthly", window({"$sum": 1, "$avg": 1, "window": {"documents": [-1, 0]}}),
+     ["one operator"]),
+    ("window-no-output", "sales_monthly", [{"$setWindowFields": {"sortBy": {"month": 1}}}], ["takes {partitionBy"]),
+    ("window-in-facet", "sales_monthly", [{"$facet": {"a": window({"$max": "$totals.revenue"})}}],
+     ["stage 1 ($facet.a, stage 1 ($setWindowFields.output.w))", "without a window"]),
+    # $range: literal integer bounds, sizes multiplying to at most MAX_RANGE_ITEMS.
+    ("range-field-bound", "orders", [{"$project": {"r": {"$range": [0, "$total"]}}}],
+     ["stage 1 ($project.r.$range)", "literal integers", "$range limit"]),
+    ("range-too-big", "orders", [{"$project": {"r": {"$range": [0, MAX_RANGE_ITEMS + 1]}}}],
+     [f"more than {MAX_RANGE_ITEMS:,} elements", "$range limit"]),
+    ("range-big-step-count", "orders", [{"$project": {"r": {"$range": [10**9, 0, -1]}}}], ["$range limit"]),
+    ("range-nested-multiplies", "orders", mapped_ranges(100, 100), ["their sizes multiply"]),
+    ("range-step-zero", "orders", [{"$project": {"r": {"$range": [0, 10, 0]}}}], ["step must not be 0"]),
+    ("range-bool", "orders", [{"$project": {"r": {"$range": [False, True]}}}], ["literal integers"]),
+    # $unwind: each one multiplies the rows.
+    ("unwinds", "orders", [{"$unwind": "$a"}] * (MAX_UNWINDS + 1),
+     [f"stage {MAX_UNWINDS + 1}", f"more than {MAX_UNWINDS} $unwind stages", "$unwind limit"]),
+    ("unwinds-nested", "orders",
+     [{"$unwind": "$a"}, {"$facet": {"x": [{"$unwind": "$b"}, {"$unwind": "$c"}]}}],
+     ["stage 2 ($facet.x, stage 2)", "$unwind limit"]),
+    # Whole documents collected into one value.
+    ("group-push-root", "order_items", group({"$push": "$$ROOT"}),
+     ["stage 1 ($group.x)", "$push of whole documents", "fields you need"]),
+    ("group-add-to-set-current", "order_items", group({"$addToSet": "$$CURRENT"}), ["$addToSet of whole documents"]),
+    ("group-push-wrapped-root", "order_items", group({"$push": {"doc": "$$ROOT", "n": 1}}), ["$push of whole"]),
+    ("group-top-n-root", "order_items", group({"$topN": {"n": 10**6, "sortBy": {"total": 1}, "output": "$$ROOT"}}),
+     ["$topN of whole documents"]),
+    ("bucket-auto-push-root", "orders", group({"$push": "$$ROOT"}, "$bucketAuto"),
+     ["stage 1 ($bucketAuto.output.x)", "$push of whole documents"]),
+    # DBRefs: after parsing, their contents are invisible to the walk.
+    ("dbref-hiding-where", "orders",
+     '[{"$match": {"x": {"$ref": "orders", "$id": 1, "$db": "admin", "y": {"$where": "sleep(1000)"}}}}]',
+     ["stage 1 ($match.x)", "DBRef values", "customer_id"]),
+    ("dbref-plain", "orders", '[{"$match": {"customer": {"$ref": "customers", "$id": "cust_000001"}}}]', ["DBRef"]),
+    ("dbpointer", "orders",
+     '[{"$match": {"x": {"$dbPointer": {"$ref": "c", "$id": {"$oid": "64b7f0c2a1b2c3d4e5f60718"}}}}}]', ["DBRef"]),
+    ("ref-key", "orders", [{"$match": {"x": {"$ref": 1}}}], ["stage 1 ($match.x): $ref is not allowed", "DBRef"]),
+    ("id-key", "orders", [{"$match": {"x": {"$id": 1}}}], ["$id is not allowed"]),
+    ("db-key", "orders", [{"$project": {"x": {"$db": "admin"}}}], ["$db is not allowed"]),
+]
+
+
+@pytest.mark.parametrize(("collection", "pipeline", "fragments"),
+                         [case[1:] for case in UNBOUNDED], ids=[case[0] for case in UNBOUNDED])
+def test_work_the_engine_cannot_bound_is_refused(collection, pipeline, fragments) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        check_pipeline(collection, parse_pipeline(pipeline))
+    for fragment in fragments:
+        assert fragment in str(caught.value)
+
+
+BOUNDED = [
+    ("regex-prefix-i", "products", [{"$match": {"name": {"$regex": "^drill", "$options": "i"}}}]),
+    ("regex-no-options", "products", [{"$match": {"name": {"$regex": "cordless drill"}}}]),
+    ("regex-empty-options", "products", [{"$match": {"name": {"$regex": "saw$", "$options": ""}}}]),
+    ("regex-escaped", "products",
+     [{"$match": {"sku": {"$regex": "^ZA\\.DR\\-01\\(x\\)\\[1\\]\\{2\\}\\|\\*\\+\\?\\\\\\^\\$$"}}}]),
+    ("regex-at-limit", "products", [{"$match": {"name": {"$regex": "a" * MAX_REGEX_CHARS}}}]),
+    ("regex-non-ascii", "products", [{"$match": {"name": {"$regex": "^Café #1 – 50% off/€"}}}]),
+    ("regex-extended-json", "products",
+     '[{"$match": {"name": {"$regularExpression": {"pattern": "^Drill", "options": "i"}}}}]'),
+    ("regex-in-list", "products", [{"$match": {"name": {"$in": [{"$regex": "^drill", "$options": "i"}, "Saw"]}}}]),
+    ("regex-match-literal", "products",
+     [{"$project": {"m": {"$regexMatch": {"input": "$name", "regex": "saw", "options": "i"}}}}]),
+    ("regex-find-all-bson", "products",
+     '[{"$project": {"m": {"$regexFindAll": {"input": "$name", "regex": {"$regex": "^a"}, "options": ""}}}}]'),
+    ("window-bounded", "sales_monthly",
+     window({"$avg": "$totals.revenue", "window": {"documents": [-(MAX_WINDOW_DOCUMENTS - 1), "current"]}})),
+    ("window-centred", "sales_monthly", window({"$max": "$totals.revenue", "window": {"documents": [-2, 2]}})),
+    ("window-current-current", "sales_monthly",
+     window({"$count": {}, "window": {"documents": ["current", "current"]}})),
+    ("window-rank", "sales_monthly", window({"$rank": {}})),
+    ("window-shift", "sales_monthly", window({"$shift": {"output": "$totals.revenue", "by": -1, "default": 0}})),
+    ("window-document-number", "sales_monthly", window({"$documentNumber": {}})),
+    ("range-at-limit", "orders", [{"$project": {"r": {"$range": [0, MAX_RANGE_ITEMS]}}}]),
+    ("range-step", "orders", [{"$project": {"r": {"$range": [12, 0, -1]}, "s": {"$range": [0, 1000, 100]}}}]),
+    ("range-nested-small", "orders", mapped_ranges(10, 100)),
+    ("range-empty", "orders", [{"$project": {"r": {"$range": [5, 0]}}}]),
+    ("unwinds-at-limit", "orders", [{"$unwind": "$a"}] * MAX_UNWINDS),
+    ("group-push-fields", "orders", group({"$push": {"order_id": "$order_id", "root_id": "$$ROOT.order_id"}})),
+    ("group-first-root", "orders", group({"$first": "$$ROOT"})),
+    ("group-top-n-fields", "orders", group({"$topN": {"n": 3, "sortBy": {"total": -1}, "output": "$order_id"}})),
+]
+
+
+@pytest.mark.parametrize(("collection", "pipeline"), [case[1:] for case in BOUNDED], ids=[case[0] for case in BOUNDED])
+def test_bounded_forms_are_accepted(collection, pipeline) -> None:
+    check_pipeline(collection, parse_pipeline(pipeline))
+
+
+@pytest.mark.parametrize("value", [Regex("(a|aa)*c"), re.compile("(a+)+$"), Regex("drill", "s")],
+                         ids=["bson-regex", "python-pattern", "bson-regex-dotall"])
+def test_regex_values_given_directly_are_checked(value) -> None:
+    """check_pipeline on values a driver would send as BSON regexes, without the JSON round trip."""
+    with pytest.raises(InvalidArgument, match=r"stage 1 \(\$match\.name\): regular expression"):
+        check_pipeline("products", [{"$match": {"name": value}}])
+    check_pipeline("products", [{"$match": {"name": Regex("^drill", "i")}}, {"$match": {"n": re.compile("saw")}}])
+
+
+def test_dbref_values_given_directly_are_refused() -> None:
+    hidden = DBRef("orders", 1, "admin", y={"$where": "sleep(1000)"})
+    with pytest.raises(InvalidArgument, match=r"stage 2 \(\$match\.x\): DBRef values"):
+        check_pipeline("orders", [{"$limit": 1}, {"$match": {"x": hidden}}])
 
 
 # --- parsing ---
@@ -251,9 +477,10 @@ def test_lookup_forms_get_the_scope_of_the_collection_read() -> None:
     let_form = {"$lookup": {"from": "orders", "let": {"c": "$customer_id"}, "as": "o",
                             "pipeline": [{"$match": {"$expr": {"$eq": ["$customer_id", "$$c"]}}}]}}
     scoped = scope_pipeline("customers", [LOOKUP_ITEMS, let_form], MANAGER)
-    assert scoped[1] == {"$lookup": {**LOOKUP_ITEMS["$lookup"], "pipeline": [{"$match": SEATTLE}]}}
-    assert scoped[2]["$lookup"]["pipeline"] == [{"$match": SEATTLE}, *let_form["$lookup"]["pipeline"]]
-    assert scoped[2]["$lookup"]["let"] == {"c": "$customer_id"}
+    # scoped[1] cuts stores_shopped (reading customers as a store manager)
+    assert scoped[2] == {"$lookup": {**LOOKUP_ITEMS["$lookup"], "pipeline": [{"$match": SEATTLE}]}}
+    assert scoped[3]["$lookup"]["pipeline"] == [{"$match": SEATTLE}, *let_form["$lookup"]["pipeline"]]
+    assert scoped[3]["$lookup"]["let"] == {"c": "$customer_id"}
 
 
 def test_combined_lookup_form_keeps_fields_and_prepends() -> None:
@@ -282,7 +509,8 @@ def test_nested_lookups_facets_and_unions_are_scoped() -> None:
     assert scoped[2] == {"$unionWith": {"coll": "orders", "pipeline": [{"$match": SEATTLE}]}}
     union = scoped[3]["$unionWith"]["pipeline"]
     assert union[0] == {"$match": scope_filter("customers", MANAGER)}
-    assert union[1]["$facet"]["x"][0]["$lookup"]["pipeline"] == [{"$match": SEATTLE}]
+    assert union[1] == STORES_SHOPPED_CUT
+    assert union[2]["$facet"]["x"][0]["$lookup"]["pipeline"] == [{"$match": SEATTLE}]
 
 
 def test_head_office_gets_only_deleted_filters() -> None:
@@ -306,3 +534,28 @@ def test_scope_pipeline_does_not_mutate_its_input() -> None:
 def test_scoped_pipeline_still_passes_the_check() -> None:
     pipeline = parse_pipeline([{"$facet": {"a": [LOOKUP_ITEMS]}}, {"$unionWith": "customers"}])
     check_pipeline("orders", scope_pipeline("orders", pipeline, MANAGER))
+
+
+
+def test_store_manager_reads_of_customers_cut_stores_shopped_everywhere() -> None:
+    lookup = {"$lookup": {"from": "customers", "localField": "customer_id", "foreignField": "customer_id", "as": "c"}}
+    pipeline = [lookup, {"$unionWith": "customers"},
+                {"$facet": {"f": [{"$lookup": {"from": "customers", "pipeline": [{"$limit": 1}], "as": "c"}}]}}]
+    top = scope_pipeline("customers", [], MANAGER)
+    assert top == [{"$match": scope_filter("customers", MANAGER)}, STORES_SHOPPED_CUT]
+    scoped = scope_pipeline("orders", pipeline, MANAGER)
+    assert scoped[1]["$lookup"]["pipeline"] == top
+    assert scoped[1]["$lookup"]["localField"] == "customer_id"
+    assert scoped[2]["$unionWith"]["pipeline"] == top
+    assert scoped[3]["$facet"]["f"][0]["$lookup"]["pipeline"] == [*top, {"$limit": 1}]
+    # Head office sees every store: nothing cut.
+    assert scope_pipeline("customers", [lookup], HEAD_OFFICE)[:2] == [
+        {"$match": LIVE}, {"$lookup": {**lookup["$lookup"], "pipeline": [{"$match": LIVE}]}}]
+    check_pipeline("orders", scoped)
+
+
+def test_stores_shopped_cut_keeps_every_store_of_a_two_store_scope() -> None:
+    two = Scope(frozenset({"store_seattle", "store_online"}), False, "test")
+    [_, cut] = scope_pipeline("customers", [], two)
+    assert cut["$set"]["stores_shopped"]["$cond"][1]["$arrayToObject"]["$filter"]["cond"] == {
+        "$in": ["$$this.k", ["store_online", "store_seattle"]]}
