@@ -337,16 +337,7 @@ def _where(loc: Location) -> str:
 
 def scope_filter(collection: str, scope: Scope) -> dict:
     """The filter every read of `collection` gets: the caller's stores (unless head office) and not deleted."""
-    ids = sorted(scope.store_ids)
-    kind = QUERYABLE[collection].store_scope
-    store: dict = {}
-    if not scope.head_office and kind == "store_id":
-        store = {"store_id": {"$in": ids}}
-    elif not scope.head_office and kind == "customer":
-        # The rule of Scope.can_see_customer: the home store, or a store the customer ordered at.
-        store = {"$or": [{"primary_store_id": {"$in": ids}},
-                         *({f"stores_shopped.{s}": {"$exists": True}} for s in ids)]}
-    return {**store, "deleted": False}
+    return {**scope.filter_for(QUERYABLE[collection].store_scope), "deleted": False}
 
 
 def scoped_read(collection: str, scope: Scope) -> list[dict]:

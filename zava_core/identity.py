@@ -92,9 +92,34 @@ class Scope:
             return {field: {"$in": []}}
         return {field: ids[0]} if len(ids) == 1 else {field: {"$in": ids}}
 
-    def can_see_customer(self, customer: dict) -> bool:
-        """Customers visible to the scope: those whose home store it is, or who ordered there."""
-        if self.head_office:
+    # The store-scope rule, once. A collection's kind (`model.CollectionSpec.store_scope`) says how its
+    # documents belong to stores: "store_id", one store; "customer", the home store (`primary_store_id`) and
+    # every store the customer ordered at (the keys of `stores_shopped`); "none", no store. The query
+    # filter and the predicate below are the same rule in two forms, tested against each other.
+
+    def filter_for(self, kind: str) -> dict:
+        """A MongoDB filter matching the documents of a collection of `kind` that this scope may see."""
+        if self.head_office or kind == "none":
+            return {}
+        ids = sorted(self.store_ids)
+        if kind == "store_id":
+            return {"store_id": {"$in": ids}}
+        if kind == "customer":
+            return {"$or": [{"primary_store_id": {"$in": ids}},
+                            *({f"stores_shopped.{s}": {"$exists": True}} for s in ids)]}
+        raise ValueError(f"unknown store scope kind {kind!r}")
+
+    def sees(self, kind: str, doc: dict) -> bool:
+        """Whether this scope may see `doc`, a document of a collection of `kind` (the filter's rule)."""
+        if self.head_office or kind == "none":
             return True
-        shopped = customer.get("stores_shopped") or {}
-        return customer.get("primary_store_id") in self.store_ids or any(s in shopped for s in self.store_ids)
+        if kind == "store_id":
+            return doc.get("store_id") in self.store_ids
+        if kind == "customer":
+            shopped = doc.get("stores_shopped")
+            shopped = shopped if isinstance(shopped, dict) else {}
+            return doc.get("primary_store_id") in self.store_ids or any(s in shopped for s in self.store_ids)
+        raise ValueError(f"unknown store scope kind {kind!r}")
+
+    def can_see_customer(self, customer: dict) -> bool:
+        return self.sees("customer", customer)

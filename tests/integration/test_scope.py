@@ -391,3 +391,41 @@ def test_the_walk_reports_foreign_rows() -> None:
     dirty = {"rows": [{"store_id": "store_tacoma"}, {"store_name": "Zava Retail Everett"},
                       {"customer_id": "cust_000002"}, {"order_id": "ord_aa"}, {"note": "see store_online"}]}
     assert len(foreign_references(dirty, case)) == 5
+
+
+@pytest.mark.anyio
+async def test_the_scope_filter_and_predicate_are_one_rule(writable) -> None:
+    """Scope.filter_for (what queries and run_aggregation send) and Scope.sees (what zava_core checks in
+    Python) pick the same documents, on the real server, for every kind and identity."""
+    import itertools
+    import uuid
+
+    from zava_core import db as zdb
+    from zava_core.identity import Scope, StoreDirectory, StoreRef
+
+    stores = ["store_seattle", "store_tacoma", "store_online"]
+    directory = StoreDirectory([StoreRef(s, s, s, s == "store_online") for s in stores])
+    scopes = [Scope.for_head_office(directory), *(Scope.for_store_manager(directory.get(s)) for s in stores)]
+    homes = [*stores, None, "store_elsewhere"]
+    shopped_forms = [None, {}, "not a map", *({s: "2025-01-01T00:00:00Z"} for s in stores),
+                     {"store_seattle": "2025-01-01T00:00:00Z", "store_online": "2025-02-01T00:00:00Z"}]
+    docs = []
+    for number, (home, shopped) in enumerate(itertools.product(homes, shopped_forms)):
+        doc = {"_id": f"doc_{number}", "store_id": home}
+        if home is not None:
+            doc["primary_store_id"] = home
+        if shopped is not None:
+            doc["stores_shopped"] = shopped
+        docs.append(doc)
+    client = await zdb.connect(writable)
+    scratch = zdb.database(client, writable)[f"scope_rule_{uuid.uuid4().hex[:8]}"]
+    try:
+        await scratch.insert_many(docs)
+        for scope, kind in itertools.product(scopes, ("store_id", "customer", "none")):
+            found = {d["_id"] async for d in scratch.find(scope.filter_for(kind), {"_id": 1})}
+            expected = {d["_id"] for d in docs if scope.sees(kind, d)}
+            assert found == expected, (scope.label, kind)
+            assert (not scope.head_office and kind != "none") == (len(expected) < len(docs))
+    finally:
+        await scratch.drop()
+        await client.close()
