@@ -17,19 +17,24 @@ from pymongo.errors import OperationFailure, PyMongoError
 from zava_core import embedded
 from zava_core.config import Settings
 from zava_core.errors import Unavailable
-from zava_core.redaction import display_uri, redact, settings_secrets
+from zava_core.redaction import display_uri, redact, remember_secrets, settings_secrets, uri_secrets
 
 APP_NAME = "zava-mcp"
 
 
 def resolve_uri(settings: Settings) -> str:
-    """The connection string to use; starts the embedded engine when no MongoDB is configured."""
+    """The connection string to use; starts the embedded engine when no MongoDB is configured (its URI
+    carries the engine's own credentials: keep it out of output, show `display_uri(uri)`)."""
     if settings.mongodb_uri:
         return settings.mongodb_uri
     try:
-        return embedded.ensure_running(settings.data_dir).uri
+        uri = embedded.ensure_running(settings.data_dir).uri
     except embedded.EngineError as exc:
         raise Unavailable(str(exc)) from None
+    except OSError as exc:  # the data directory cannot be created or made private (0700)
+        raise Unavailable(f"the embedded engine cannot use {settings.data_dir}: {exc.strerror or exc}") from None
+    remember_secrets(uri_secrets(uri))  # the engine's password, masked in this process's logs from now on
+    return uri
 
 
 async def connect(settings: Settings, *, timeout_ms: int = 10_000) -> AsyncMongoClient:
@@ -45,7 +50,8 @@ async def connect(settings: Settings, *, timeout_ms: int = 10_000) -> AsyncMongo
         await client.admin.command("ping")
     except PyMongoError as exc:
         await client.close()
-        reason = redact(str(exc), settings_secrets(settings))[:300]
+        # The embedded engine's password is in `uri`, not in the settings: mask both.
+        reason = redact(str(exc), (*settings_secrets(settings), *uri_secrets(uri)))[:300]
         raise Unavailable(f"cannot reach MongoDB at {display_uri(uri)}: {reason}") from None
     return client
 

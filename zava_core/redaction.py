@@ -63,6 +63,15 @@ def settings_secrets(settings: Settings) -> tuple[str, ...]:
     return (*uri_secrets(settings.mongodb_uri), *_variants(k for k in keys if k))
 
 
+# Secrets learnt while running rather than configured: the embedded engine's own password (`db.resolve_uri`).
+_LEARNT: set[str] = set()
+
+
+def remember_secrets(values: Iterable[str]) -> None:
+    """Mask `values` too in every log record this process makes from now on."""
+    _LEARNT.update(v for v in values if len(v) >= MIN_SECRET_LENGTH)
+
+
 def mask_secrets(text: str, secrets: Iterable[str]) -> str:
     """`text` with every one of `secrets`, as written or URL-encoded, masked."""
     for secret in _masks(tuple(secrets)):
@@ -156,7 +165,7 @@ def install_log_redaction(settings: Settings) -> None:
 
     def masked(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make(*args, **kwargs)
-        scrub_record(record, secrets)
+        scrub_record(record, (*secrets, *sorted(_LEARNT)))
         return record
 
     masked.unmasked = make  # type: ignore[attr-defined]

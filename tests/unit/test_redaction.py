@@ -173,3 +173,20 @@ def test_log_arguments_keep_their_type_so_formatters_that_unpack_them_work(
 ])
 def test_bearer_tokens_are_masked_wherever_they_appear(text: str, shown: str) -> None:
     assert redact(text) == shown
+
+
+def test_secrets_learnt_while_running_are_masked_in_later_log_records(
+        restore_record_factory: Callable[..., logging.LogRecord]) -> None:
+    from zava_core import redaction
+
+    learnt = "engine-pw-" + "q" * 20
+    install_log_redaction(Settings())
+    before = logging.getLogger("zava.test").makeRecord("zava.test", logging.INFO, __file__, 1, "pw %s", (learnt,), None)
+    redaction.remember_secrets([learnt])  # as db.resolve_uri does with the embedded engine's URI
+    try:
+        after = logging.getLogger("zava.test").makeRecord("zava.test", logging.INFO, __file__, 1, "pw %s %s",
+                                                          (learnt, f"bare {learnt}"), None)
+    finally:
+        redaction._LEARNT.discard(learnt)
+    assert learnt in before.getMessage()
+    assert after.getMessage() == "pw *** bare ***"
