@@ -27,13 +27,12 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client, MCPError
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from pymongo import MongoClient
+from serving import serving as serve_app
 
-from mcp_servers.common.http import uvicorn_config
 from mcp_servers.common.runner import MAX_BODY_BYTES, build_for_transport, http_app
 from mcp_servers.common.tokens import Identity, TokenStore
 from mcp_servers.sales_analysis.server import build_server
@@ -118,21 +117,11 @@ def free_port() -> int:
 @asynccontextmanager
 async def serving(settings: Settings, tokens: Tokens, transport: str = "http") -> AsyncIterator[str]:
     """The server as the runner builds it for `transport`, on uvicorn in this event loop; yields its base URL."""
-    port = free_port()
-    args = argparse.Namespace(transport=transport, host=HOST, port=port, store=None, head_office=False,
+    args = argparse.Namespace(transport=transport, host=HOST, port=8000, store=None, head_office=False,
                               read_only=False)
     server = build_for_transport(build_server, replace(settings, tokens_file=tokens.path), args)
-    app = http_app(server, transport, HOST)  # what runner.main serves
-    web = uvicorn.Server(uvicorn_config(app, HOST, port, "warning"))
-    async with anyio.create_task_group() as group:
-        group.start_soon(web.serve)
-        with anyio.fail_after(30):
-            while not web.started:
-                await anyio.sleep(0.02)
-        try:
-            yield f"http://{HOST}:{port}"
-        finally:
-            web.should_exit = True
+    async with serve_app(http_app(server, transport, HOST)) as base:  # what runner.main serves
+        yield base
 
 
 @asynccontextmanager

@@ -24,6 +24,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import ElicitResult
 from pymongo import MongoClient
+from serving import serving
 
 from mcp_servers.common import http as zhttp
 from mcp_servers.common.replies import unfenced
@@ -207,34 +208,24 @@ async def test_a_connection_that_sends_its_headers_too_slowly_is_closed(monkeypa
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    port = free_port()
-    import uvicorn
-
-    server = uvicorn.Server(zhttp.uvicorn_config(app, "127.0.0.1", port, "WARNING", lifespan="off"))
-    async with anyio.create_task_group() as group:
-        group.start_soon(server.serve)
-        with anyio.fail_after(10):
-            while not server.started:
-                await anyio.sleep(0.02)
-        try:
-            slow = await anyio.connect_tcp("127.0.0.1", port)
-            await slow.send(b"GET / HTTP/1.1\r\nHost: x\r\n")  # the headers never finish
-            started = time.monotonic()
-            with anyio.fail_after(5):
-                with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError, ConnectionResetError):
-                    while True:
-                        await anyio.sleep(0.1)
-                        await slow.send(b"X")  # a byte at a time, as a slow-header attack sends
-                        chunk = await slow.receive()
-                        if not chunk:
-                            break
-            assert time.monotonic() - started < 3
-            # A prompt request on a fresh connection is served, and again on the same one after the response.
-            async with httpx2.AsyncClient() as http:
-                for _ in range(2):
-                    assert (await http.get(f"http://127.0.0.1:{port}/")).text == "ok"
-        finally:
-            server.should_exit = True
+    async with serving(app, lifespan="off") as base:
+        port = int(base.rsplit(":", 1)[1])
+        slow = await anyio.connect_tcp("127.0.0.1", port)
+        await slow.send(b"GET / HTTP/1.1\r\nHost: x\r\n")  # the headers never finish
+        started = time.monotonic()
+        with anyio.fail_after(5):
+            with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError, ConnectionResetError):
+                while True:
+                    await anyio.sleep(0.1)
+                    await slow.send(b"X")  # a byte at a time, as a slow-header attack sends
+                    chunk = await slow.receive()
+                    if not chunk:
+                        break
+        assert time.monotonic() - started < 3
+        # A prompt request on a fresh connection is served, and again on the same one after the response.
+        async with httpx2.AsyncClient() as http:
+            for _ in range(2):
+                assert (await http.get(f"{base}/")).text == "ok"
 
 
 # --- the tokens CLI -------------------------------------------------------------------------------

@@ -32,14 +32,13 @@ from urllib.parse import quote
 import anyio
 import httpx2
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from pymongo.uri_parser import parse_uri
+from serving import serving
 
-from mcp_servers.common.http import uvicorn_config
 from mcp_servers.common.runner import build_for_transport, http_app
 from mcp_servers.common.tokens import Identity, TokenStore
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
@@ -283,17 +282,8 @@ async def http_server(settings_: Settings, tmp_path: Path) -> AsyncIterator[Http
     args = SimpleNamespace(transport="http", host="127.0.0.1", port=port, store=None, head_office=False,
                            read_only=False)
     server = build_for_transport(build_customer_sales, replace(settings_, tokens_file=tokens), args)  # type: ignore[arg-type]
-    app = http_app(server, "http", "127.0.0.1")
-    web = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, "debug"))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(web.serve)
-        with anyio.fail_after(30):
-            while not web.started:
-                await anyio.sleep(0.02)
-        try:
-            yield HttpServer(f"http://127.0.0.1:{port}", store, good, token_id)
-        finally:
-            web.should_exit = True
+    async with serving(http_app(server, "http", "127.0.0.1"), log_level="debug") as base:
+        yield HttpServer(base, store, good, token_id)
 
 
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",

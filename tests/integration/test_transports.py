@@ -7,18 +7,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import anyio
 import httpx2
 import pytest
-import uvicorn
 from conftest import SEEDED_DATABASE
 from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 from mcp.client.sse import sse_client
@@ -26,9 +22,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server import MCPServer
 from mcp.shared.message import SessionMessage
 from pymongo import MongoClient
+from serving import serving
 
 from mcp_servers.common import runner
-from mcp_servers.common.http import uvicorn_config
 from mcp_servers.common.tokens import Identity, TokenStore
 from mcp_servers.customer_sales.server import build_server
 from zava_core.config import Settings
@@ -153,27 +149,6 @@ def test_stdio_without_identity_exits_at_start_with_one_line(mongo_uri, tmp_path
 
 
 # --- HTTP and SSE ------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def serving(app) -> AsyncIterator[str]:
-    """uvicorn on 127.0.0.1 and a port bound here (no race for a free port), inside the test's loop."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, "warning"))
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(server.serve, [sock])
-            with anyio.fail_after(30):
-                while not server.started:
-                    await anyio.sleep(0.02)
-            try:
-                yield f"http://127.0.0.1:{port}"
-            finally:
-                server.should_exit = True
-    finally:
-        sock.close()
 
 
 def http_args(transport: str = "http", host: str = "127.0.0.1", **overrides) -> argparse.Namespace:
