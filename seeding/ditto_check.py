@@ -110,11 +110,16 @@ async def _check_server(db: AsyncDatabase, report: CheckReport) -> None:
 def missing_actions(auth_info: dict, database: str) -> set[str] | None:
     """Actions the connector needs that the user's privileges do not grant on `database`.
 
-    None when nobody is authenticated (a server without access control). Privileges count when their
-    resource is the database (any collection), every database, or anyResource.
+    None when nobody is authenticated (a server without access control). Roles count as `doctor` reads
+    them (the embedded engine reports root as a role with no privileges listed); privileges count when
+    their resource is the database (any collection), every database, or anyResource.
     """
     if not auth_info.get("authenticatedUsers"):
         return None
+    from seeding.doctor import assess_access  # one reading of roles for both checks
+
+    if assess_access({"authInfo": auth_info}, database).read_write:
+        return set()  # a role that grants read and write (readWrite, dbOwner, root, ...) includes changeStream
     granted: set[str] = set()
     for privilege in auth_info.get("authenticatedUserPrivileges", []):
         resource = privilege.get("resource", {})

@@ -180,3 +180,12 @@ def test_privileges_are_read_from_connection_status() -> None:
     assert ditto_check.missing_actions(status(read_only), "zava") == {"insert", "update", "remove"}
     assert ditto_check.missing_actions(status(other_db), "zava") == {"find", "insert", "update", "remove",
                                                                      "changeStream"}
+
+
+def test_a_root_role_without_listed_privileges_grants_everything() -> None:
+    """What the embedded engine (with --auth) reports for its user: the role only, no privileges."""
+    info = {"authenticatedUsers": [{"user": "zava-engine", "db": "admin"}],
+            "authenticatedUserRoles": [{"role": "root", "db": "admin"}], "authenticatedUserPrivileges": []}
+    assert ditto_check.missing_actions(info, "zava") == set()
+    reader = {**info, "authenticatedUserRoles": [{"role": "read", "db": "zava"}]}
+    assert {"insert", "remove", "update"} <= ditto_check.missing_actions(reader, "zava")  # read alone cannot write
