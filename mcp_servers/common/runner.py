@@ -9,6 +9,7 @@ token from the tokens file; binding beyond loopback without tokens refuses to st
 """
 
 import argparse
+import errno
 import ipaddress
 import logging
 import sys
@@ -139,8 +140,10 @@ def _first_cause(exc: BaseException) -> BaseException:
 def _one_line(exc: BaseException, settings: Settings | None) -> str:
     if isinstance(exc, ZavaError):
         text = str(exc)
-    elif isinstance(exc, OSError) and exc.errno is not None:  # e.g. the port is taken
-        text = f"{exc.strerror or exc}: pick another --port or stop what uses it"
+    elif isinstance(exc, OSError) and exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+        text = f"{exc.strerror or exc}: pick another --host/--port, or stop what uses it"
+    elif isinstance(exc, OSError):
+        text = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
     else:
         text = f"unexpected {type(exc).__name__}: {exc}"
     text = " ".join(text.split())
