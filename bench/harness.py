@@ -33,17 +33,17 @@ from pathlib import Path
 
 from mcp import Client, StdioServerParameters
 
-from mcp_servers.common.tokens import Identity, StoreTokenVerifier, TokenStore
+from mcp_servers.common.auth import Identity, StoreTokenVerifier, TokenStore
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
-from seeding.catalog import load_catalog
+from seeding.catalog_loader import load_catalog
 from seeding.generate import Generator
 from seeding.pipeline import SeedReport, seed_database
 from seeding.progress import Reporter
-from zava_core import db as zdb
-from zava_core import embedded
-from zava_core.config import Settings
 from zava_core.embeddings import get_embedder
+from zava_core.infra import db as zdb
+from zava_core.infra import embedded
+from zava_core.infra.config import Settings
 
 AS_OF = date(2026, 11, 1)
 GOALS = {"lookup": (15, 60), "analysis": (250, None), "semantic": (25, None), "create_order": (30, None)}

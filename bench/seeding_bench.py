@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seeding.catalog import load_catalog  # noqa: E402
+from seeding.catalog_loader import load_catalog  # noqa: E402
 from seeding.generate import Generator  # noqa: E402
 
 AS_OF = date(2026, 11, 1)
@@ -53,7 +53,7 @@ def seed(scale: str) -> dict[str, str]:
         wall = time.perf_counter() - started
         peak_mb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
         if not env.get("MONGODB_URI"):
-            subprocess.run([sys.executable, "-m", "zava_core.embedded", "stop"], cwd=ROOT, env=env,
+            subprocess.run([sys.executable, "-m", "zava_core.infra.embedded", "stop"], cwd=ROOT, env=env,
                            capture_output=True, check=False)
     result = {"wall": f"{wall:.1f}", "peak_mb": f"{peak_mb:.0f}"}
     for line in out.stdout.splitlines():

@@ -10,11 +10,11 @@ import asyncio
 import sys
 import time
 
-from mcp_servers.common.tokens import Identity, TokenStore
-from zava_core import db as zdb
-from zava_core.config import Settings
+from mcp_servers.common.auth import Identity, TokenStore
+from zava_core.directory import ReferenceData
 from zava_core.errors import InvalidArgument, ZavaError
-from zava_core.reference_data import ReferenceData
+from zava_core.infra import db as zdb
+from zava_core.infra.config import Settings
 
 MIN_EXPIRES_DAYS = 1.0
 

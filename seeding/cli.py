@@ -17,11 +17,11 @@ import logging
 import sys
 from datetime import date
 
-from seeding import reference as ref
+from seeding import figures as ref
 from seeding.commands import register_all
-from zava_core.config import ConfigError, Settings
 from zava_core.errors import ZavaError
-from zava_core.redaction import install_log_redaction
+from zava_core.infra.config import ConfigError, Settings
+from zava_core.infra.redaction import install_log_redaction
 
 log = logging.getLogger("seeding")
 
@@ -92,13 +92,13 @@ def _encode_password() -> int:
 
 
 async def _seed(settings: Settings, args: argparse.Namespace) -> int:
-    from seeding.catalog import load_catalog
+    from seeding.catalog_loader import load_catalog
     from seeding.generate import Generator
     from seeding.pipeline import SeedingRefused, seed_database
     from seeding.progress import Reporter
-    from zava_core import db as zdb
     from zava_core.embeddings import get_embedder
-    from zava_core.timeutil import utc_now
+    from zava_core.infra import db as zdb
+    from zava_core.infra.timeutil import utc_now
 
     as_of = args.as_of or utc_now().date()
     generator = Generator(load_catalog(), scale=args.scale, seed=args.seed, as_of=as_of)
@@ -143,8 +143,8 @@ def _print_summary(report) -> None:
 async def _embed(settings: Settings) -> int:
     from seeding.pipeline import SeedReport, embed_products
     from seeding.progress import Reporter
-    from zava_core import db as zdb
     from zava_core.embeddings import get_embedder
+    from zava_core.infra import db as zdb
 
     embedder = get_embedder(settings)
     client = await zdb.connect(settings)

@@ -21,10 +21,10 @@ from itertools import accumulate
 
 from faker.providers.person.en_US import Provider as NameProvider
 
-from seeding import reference as ref
-from seeding.catalog import Catalog, CatalogProduct
+from seeding import figures as ref
+from seeding.catalog_loader import Catalog, CatalogProduct
+from zava_core.infra.timeutil import ISO_FORMAT
 from zava_core.model import MONTHS
-from zava_core.timeutil import ISO_FORMAT
 
 ORDER_CHUNK = 2_000
 CUSTOMER_BATCH = 5_000

@@ -20,16 +20,16 @@ import anyio
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from seeding import database_setup
-from seeding.catalog import Catalog
+from seeding.catalog_loader import Catalog
 from seeding.generate import Generator
 from seeding.progress import Reporter
-from zava_core import db as zdb
+from zava_core.analysis.rollups import ROLLUP_COLLECTIONS, SALES_MONTHLY, RollupAccumulator, write_rollups
 from zava_core.embeddings import Embedder, product_text
 from zava_core.errors import ZavaError
+from zava_core.infra import database_setup
+from zava_core.infra import db as zdb
+from zava_core.infra.timeutil import now_iso
 from zava_core.model import COLLECTIONS, SPECS
-from zava_core.rollups import ROLLUP_COLLECTIONS, SALES_MONTHLY, RollupAccumulator, write_rollups
-from zava_core.timeutil import now_iso
 
 META = "zava_meta"
 STATE_ID = "seeding"

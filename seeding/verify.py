@@ -12,11 +12,11 @@ from datetime import date
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from seeding import reference as ref
-from seeding.catalog import load_catalog
+from seeding import figures as ref
+from seeding.catalog_loader import load_catalog
 from seeding.pipeline import META, STATE_ID
-from zava_core import db as zdb
-from zava_core.config import Settings
+from zava_core.infra import db as zdb
+from zava_core.infra.config import Settings
 from zava_core.model import MONTHS
 
 

@@ -15,8 +15,8 @@ from datetime import date
 
 import pytest
 
-from zava_core import embedded
-from zava_core.config import Settings
+from zava_core.infra import embedded
+from zava_core.infra.config import Settings
 
 TEST_SEED = 424_242
 TEST_AS_OF = date(2026, 11, 1)
@@ -50,12 +50,12 @@ def settings_for(uri: str, database: str, **overrides) -> Settings:
 
 def seed_small(uri: str, database: str) -> Settings:
     """Seed the `small` dataset into `database` (about 20 s on the engine) and return its settings."""
-    from seeding.catalog import load_catalog
+    from seeding.catalog_loader import load_catalog
     from seeding.generate import Generator
     from seeding.pipeline import seed_database
     from seeding.progress import Reporter
-    from zava_core import db as zdb
     from zava_core.embeddings import get_embedder
+    from zava_core.infra import db as zdb
 
     settings = settings_for(uri, database)
 
@@ -88,7 +88,7 @@ def writable(mongo_uri: str) -> Settings:
 @pytest.fixture
 async def seeded_db(seeded: Settings) -> AsyncIterator:
     """An async database handle on the seeded dataset, opened on the test's own event loop."""
-    from zava_core import db as zdb
+    from zava_core.infra import db as zdb
 
     client = await zdb.connect(seeded)
     try:

@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from zava_core import db as zdb
-from zava_core.config import Settings
-from zava_core.inflight import InFlight
-from zava_core.reference_data import ReferenceData
-from zava_core.sales_cube import CubeCache
+from zava_core.analysis.cube import CubeCache
+from zava_core.analysis.inflight import InFlight
+from zava_core.directory import ReferenceData
+from zava_core.infra import db as zdb
+from zava_core.infra.config import Settings
 
 if TYPE_CHECKING:
-    from zava_core.search import SemanticSearch
+    from zava_core.retail.search import SemanticSearch
 
 
 @dataclass
@@ -57,7 +57,7 @@ class Zava:
     def search(self) -> SemanticSearch:
         if self._search is None:
             from zava_core.embeddings import get_embedder
-            from zava_core.search import SemanticSearch  # search imports this module
+            from zava_core.retail.search import SemanticSearch  # search imports this module
 
             self._search = SemanticSearch(self, get_embedder(self.settings))
         return self._search

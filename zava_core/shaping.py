@@ -12,8 +12,8 @@ from bson import DatetimeMS, Decimal128, ObjectId, Regex, Timestamp
 from pydantic import BaseModel, ConfigDict, Field
 
 from zava_core.errors import InvalidArgument
+from zava_core.infra.timeutil import iso
 from zava_core.limits import HARD_CAP
-from zava_core.timeutil import iso
 
 
 def _drop_titles(schema: dict, _cls: type) -> None:

@@ -21,12 +21,12 @@ from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 from pymongo.errors import PyMongoError
 
-from mcp_servers.common.tokens import Identity
-from zava_core.config import Settings
+from mcp_servers.common.auth import Identity
 from zava_core.context import Zava
 from zava_core.errors import ZavaError
-from zava_core.identity import Scope
-from zava_core.redaction import redact, settings_secrets
+from zava_core.infra.config import Settings
+from zava_core.infra.redaction import redact, settings_secrets
+from zava_core.scope import Scope
 
 log = logging.getLogger("zava.mcp")
 

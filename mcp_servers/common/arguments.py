@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from zava_core import analytics
 from zava_core import limits as L
+from zava_core.analysis import analytics
 
 MaxRows = Annotated[int, Field(ge=1, le=L.HARD_CAP, description=f"Rows to return, at most {L.HARD_CAP}")]
 Sku = Annotated[str, Field(min_length=L.SKU_MIN_CHARS, max_length=L.SKU_MAX_CHARS,

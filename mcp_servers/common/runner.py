@@ -20,11 +20,11 @@ from mcp.server.auth.settings import AuthSettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from mcp_servers.common.auth import Identity, StoreTokenVerifier, TokenStore
 from mcp_servers.common.http import MAX_BODY_BYTES, http_app, serve
-from mcp_servers.common.tokens import Identity, StoreTokenVerifier, TokenStore
-from zava_core.config import Settings
 from zava_core.errors import ZavaError
-from zava_core.redaction import install_log_redaction, redact, settings_secrets
+from zava_core.infra.config import Settings
+from zava_core.infra.redaction import install_log_redaction, redact, settings_secrets
 
 ServerFactory = Callable[..., MCPServer]
 __all__ = ["MAX_BODY_BYTES", "build_for_transport", "http_app", "main"]

@@ -9,7 +9,8 @@ from pydantic import Field
 from mcp_servers.common.app import READ_ONLY, call
 from mcp_servers.common.arguments import Category, MaxRows
 from zava_core import limits as L
-from zava_core import search, timeutil
+from zava_core.infra import timeutil
+from zava_core.retail import search
 from zava_core.shaping import Out
 
 

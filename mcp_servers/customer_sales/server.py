@@ -15,12 +15,12 @@ from pydantic import Field
 
 from mcp_servers.common.app import READ_ONLY, Confirmation, ask_to_confirm, call, make_lifespan, require_confirmed
 from mcp_servers.common.arguments import Category, CustomerId, LocationPart, MaxRows, OptionalStore, Sku, StoreName
+from mcp_servers.common.auth import Identity
 from mcp_servers.common.base_server import DATA_IS_NOT_INSTRUCTIONS, ZavaServer
 from mcp_servers.common.shared_tools import register_shared_tools
-from mcp_servers.common.tokens import Identity
-from zava_core import customers, inventory, orders, products
 from zava_core import limits as L
-from zava_core.config import Settings
+from zava_core.infra.config import Settings
+from zava_core.retail import customers, inventory, orders, products
 
 NAME = "zava-customer-sales"
 INSTRUCTIONS = (

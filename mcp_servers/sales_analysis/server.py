@@ -23,12 +23,12 @@ from mcp_servers.common.arguments import (
     Period,
     Stores,
 )
+from mcp_servers.common.auth import Identity
 from mcp_servers.common.base_server import DATA_IS_NOT_INSTRUCTIONS, ZavaServer
 from mcp_servers.common.shared_tools import register_shared_tools
-from mcp_servers.common.tokens import Identity
-from zava_core import aggregation, analytics, schemas
 from zava_core import limits as L
-from zava_core.config import Settings
+from zava_core.analysis import aggregation, analytics, schemas
+from zava_core.infra.config import Settings
 
 NAME = "zava-sales-analysis"
 INSTRUCTIONS = (

@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from seeding import ditto_config
-from zava_core.config import Settings
+from zava_core.infra.config import Settings
+from zava_ditto import connector_config as ditto_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,8 +62,8 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _check(settings: Settings, *, quiet: bool) -> int:
-    from seeding import ditto_check
-    from zava_core import db as zdb
+    from zava_core.infra import db as zdb
+    from zava_ditto import check as ditto_check
 
     client = await zdb.connect(settings)
     try:

@@ -1,7 +1,7 @@
 """Operator commands: `doctor`, `indexes create|drop|list`, `change-streams enable|test`, `clear`.
 
 They read the same model module (`zava_core.model`) and configuration (`Settings`) as seeding and
-the servers, and reuse `seeding.database_setup` for the writes, so what they create is exactly what
+the servers, and reuse `zava_core.infra.database_setup` for the writes, so what they create is exactly what
 seeding creates.
 """
 
@@ -20,14 +20,14 @@ from bson import json_util
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
-from seeding import database_setup
 from seeding.pipeline import DATASET, META, STATE_ID
-from zava_core import db as zdb
-from zava_core.config import Settings
+from zava_core.analysis.rollups import ROLLUP_COLLECTIONS
+from zava_core.infra import database_setup
+from zava_core.infra import db as zdb
+from zava_core.infra.config import Settings
+from zava_core.infra.redaction import display_uri, redact_uri
+from zava_core.infra.timeutil import now_iso
 from zava_core.model import SYNCED_COLLECTIONS, CollectionSpec, IndexSpec
-from zava_core.redaction import display_uri, redact_uri
-from zava_core.rollups import ROLLUP_COLLECTIONS
-from zava_core.timeutil import now_iso
 
 # The change-stream test writes here, never into the dataset, and drops the collection afterwards.
 MARKER_COLLECTION = "zava_change_stream_test"
@@ -78,7 +78,7 @@ def _target(settings: Settings) -> str:
 # --- doctor ----------------------------------------------------------------------------------------
 
 def run_doctor_command(args: argparse.Namespace, settings: Settings) -> int:
-    from seeding.doctor import run_doctor
+    from zava_ops.doctor import run_doctor
 
     try:
         return asyncio.run(run_doctor(settings, timeout=args.timeout))

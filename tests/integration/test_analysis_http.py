@@ -33,10 +33,10 @@ from mcp.client.streamable_http import streamable_http_client
 from pymongo import MongoClient
 from serving import serving as serve_app
 
+from mcp_servers.common.auth import Identity, TokenStore
 from mcp_servers.common.runner import MAX_BODY_BYTES, build_for_transport, http_app
-from mcp_servers.common.tokens import Identity, TokenStore
 from mcp_servers.sales_analysis.server import build_server
-from zava_core.config import Settings
+from zava_core.infra.config import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 

@@ -24,9 +24,9 @@ import pytest
 from mcp import Client
 from pymongo import MongoClient
 
-from mcp_servers.common.tokens import Identity
+from mcp_servers.common.auth import Identity
 from mcp_servers.sales_analysis.server import build_server
-from zava_core.config import Settings
+from zava_core.infra.config import Settings
 
 pytestmark = pytest.mark.integration
 

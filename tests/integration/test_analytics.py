@@ -8,9 +8,9 @@ from datetime import date, timedelta
 import pytest
 from pymongo import MongoClient
 
-from zava_core import analytics
+from zava_core.analysis import analytics
 from zava_core.context import Zava
-from zava_core.identity import Scope
+from zava_core.scope import Scope
 
 pytestmark = pytest.mark.integration
 

@@ -15,10 +15,10 @@ import anyio
 import pytest
 from pymongo.asynchronous.change_stream import AsyncChangeStream
 
-from zava_core.config import Settings
 from zava_core.context import Zava
-from zava_core.identity import Scope
-from zava_core.orders import create_order
+from zava_core.infra.config import Settings
+from zava_core.retail.orders import create_order
+from zava_core.scope import Scope
 
 pytestmark = pytest.mark.integration
 

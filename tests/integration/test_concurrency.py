@@ -26,9 +26,9 @@ from mcp import Client
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from mcp_servers.common.tokens import Identity
+from mcp_servers.common.auth import Identity
 from mcp_servers.customer_sales.server import build_server
-from zava_core.config import Settings
+from zava_core.infra.config import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 

@@ -33,13 +33,13 @@ from conftest import TEST_AS_OF, TEST_SEED, settings_for
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from seeding.catalog import load_catalog
+from seeding.catalog_loader import load_catalog
 from seeding.generate import Generator
 from seeding.pipeline import DATASET, META, STATE_ID
-from zava_core import db as zdb
-from zava_core import embedded
+from zava_core.analysis.rollups import SALES_MONTHLY
+from zava_core.infra import db as zdb
+from zava_core.infra import embedded
 from zava_core.model import COLLECTIONS, SPECS
-from zava_core.rollups import SALES_MONTHLY
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ from conftest import SEEDED_DATABASE
 from pymongo import MongoClient
 from test_cli import run_seeding
 
-from seeding import ditto_check
-from zava_core import db as zdb
-from zava_core.config import Settings
+from zava_core.infra import db as zdb
+from zava_core.infra.config import Settings
 from zava_core.model import SYNCED_COLLECTIONS
+from zava_ditto import check as ditto_check
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""Every edge-app statement of zava_core.ditto_dql, run on a real Ditto small peer.
+"""Every edge-app statement of zava_ditto.dql, run on a real Ditto small peer.
 
 A sample exported from the seeded database (every store, category and product type; the products of
 two categories; their inventory in three stores; one customer with their orders and lines) is loaded
@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from zava_core import ditto_dql as dql
-from zava_core.config import Settings
+from zava_core.infra.config import Settings
+from zava_core.infra.timeutil import now_iso
 from zava_core.model import Order, OrderItem
-from zava_core.timeutil import now_iso
+from zava_ditto import dql
 
 pytestmark = pytest.mark.integration
 

@@ -22,9 +22,9 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from seeding.doctor import STEPS, assess_access
-from zava_core import embedded
-from zava_core.config import Settings
+from zava_core.infra import embedded
+from zava_core.infra.config import Settings
+from zava_ops.doctor import STEPS, assess_access
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""`python -m zava_core.embedded`: one engine per data directory, race-free start, stop, persistence, and an
+"""`python -m zava_core.infra.embedded`: one engine per data directory, race-free start, stop, persistence, and an
 engine only we can use (--auth, a private data directory, migration of directories of earlier versions)."""
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
-from zava_core import embedded
-from zava_core.engine_files import Credentials
-from zava_core.engine_process import engine_executable
+from zava_core.infra import embedded
+from zava_core.infra.engine_files import Credentials
+from zava_core.infra.engine_process import engine_executable
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ def engine_env(data_dir: Path) -> dict[str, str]:
 
 
 def engine_command(data_dir: Path, command: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "zava_core.embedded", command], cwd=data_dir.parent,
+    return subprocess.run([sys.executable, "-m", "zava_core.infra.embedded", command], cwd=data_dir.parent,
                           env=engine_env(data_dir), capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -124,7 +124,7 @@ def raced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Raced]:
     """Two `uri` commands started at once on a directory that does not exist yet (one engine for the tests
     below: each start costs seconds)."""
     directory = tmp_path_factory.mktemp("raced") / "zava-data"
-    command = [sys.executable, "-m", "zava_core.embedded", "uri"]
+    command = [sys.executable, "-m", "zava_core.infra.embedded", "uri"]
     try:
         racers = [subprocess.Popen(command, cwd=directory.parent, env=engine_env(directory), stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True) for _ in range(2)]
@@ -328,7 +328,7 @@ def test_an_old_data_directory_is_migrated_keeping_its_data(data_dir: Path) -> N
 def test_unknown_command_prints_usage(tmp_path: Path) -> None:
     result = engine_command(tmp_path / "zava-data", "restart")
     assert result.returncode == 2
-    assert result.stderr.strip() == "usage: python -m zava_core.embedded start|stop|status|uri"
+    assert result.stderr.strip() == "usage: python -m zava_core.infra.embedded start|stop|status|uri"
     assert not (tmp_path / "zava-data").exists()
 
 

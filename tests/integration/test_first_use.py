@@ -27,10 +27,10 @@ from pymongo import MongoClient
 from serving import serving
 
 from mcp_servers.common import http as zhttp
+from mcp_servers.common.auth import Identity, TokenStore
 from mcp_servers.common.replies import unfenced
-from mcp_servers.common.tokens import Identity, TokenStore
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
-from zava_core.config import Settings
+from zava_core.infra.config import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -181,7 +181,7 @@ def test_uvicorn_access_lines_are_masked_and_lose_their_query_string() -> None:
     """At INFO, through the filter and record factory the servers install (the formatter unpacks the args)."""
     import logging
 
-    from zava_core.redaction import install_log_redaction
+    from zava_core.infra.redaction import install_log_redaction
 
     original = logging.getLogRecordFactory()
     install_log_redaction(Settings())

@@ -54,13 +54,13 @@ from mcp import Client
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from mcp_servers.common.auth import Identity
 from mcp_servers.common.replies import unfenced
-from mcp_servers.common.tokens import Identity
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
-from zava_core import aggregation
-from zava_core.aggregation_guard import REFUSED
-from zava_core.config import Settings
+from zava_core.analysis import aggregation
+from zava_core.analysis.guard import REFUSED
+from zava_core.infra.config import Settings
 
 pytestmark = pytest.mark.integration
 

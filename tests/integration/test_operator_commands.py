@@ -17,9 +17,9 @@ from conftest import TEST_AS_OF, TEST_SEED
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from seeding import database_setup
 from seeding.commands.operator import CLEARABLE, MARKER_COLLECTION
 from seeding.pipeline import DATASET, META, STATE_ID
+from zava_core.infra import database_setup
 from zava_core.model import COLLECTIONS, ROLLUPS, SYNCED_COLLECTIONS
 
 pytestmark = pytest.mark.integration

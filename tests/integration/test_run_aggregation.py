@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from zava_core import aggregation, inflight
-from zava_core.aggregation import AggregationRejected, AggregationTimeout, run_aggregation
-from zava_core.config import Settings
+from zava_core.analysis import aggregation, inflight
+from zava_core.analysis.aggregation import AggregationRejected, AggregationTimeout, run_aggregation
+from zava_core.analysis.inflight import AggregationBusy
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument, ZavaError
-from zava_core.identity import Scope
-from zava_core.inflight import AggregationBusy
+from zava_core.infra.config import Settings
+from zava_core.scope import Scope
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 

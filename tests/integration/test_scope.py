@@ -24,9 +24,9 @@ from mcp import Client
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from mcp_servers.common.tokens import Identity
+from mcp_servers.common.auth import Identity
 from mcp_servers.customer_sales.server import build_server
-from zava_core.config import Settings
+from zava_core.infra.config import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -400,8 +400,8 @@ async def test_the_scope_filter_and_predicate_are_one_rule(writable) -> None:
     import itertools
     import uuid
 
-    from zava_core import db as zdb
-    from zava_core.identity import Scope, StoreDirectory, StoreRef
+    from zava_core.infra import db as zdb
+    from zava_core.scope import Scope, StoreDirectory, StoreRef
 
     stores = ["store_seattle", "store_tacoma", "store_online"]
     directory = StoreDirectory([StoreRef(s, s, s, s == "store_online") for s in stores])

@@ -17,15 +17,15 @@ import pytest
 from conftest import SEEDED_DATABASE, TEST_AS_OF, TEST_SEED, settings_for
 from pymongo.errors import DuplicateKeyError
 
-from seeding.catalog import load_catalog
+from seeding.catalog_loader import load_catalog
 from seeding.generate import Generator
 from seeding.pipeline import META, STATE_ID, SeedingRefused, seed_database
 from seeding.progress import Reporter
 from seeding.verify import collect_checks
-from zava_core import db as zdb
+from zava_core.analysis.rollups import MEASURES, SALES_MONTHLY
 from zava_core.embeddings import get_embedder, product_text
+from zava_core.infra import db as zdb
 from zava_core.model import COLLECTIONS, SPECS, SYNCED_COLLECTIONS
-from zava_core.rollups import MEASURES, SALES_MONTHLY
 
 pytestmark = pytest.mark.integration
 

@@ -25,9 +25,9 @@ from pymongo import MongoClient
 from serving import serving
 
 from mcp_servers.common import runner
-from mcp_servers.common.tokens import Identity, TokenStore
+from mcp_servers.common.auth import Identity, TokenStore
 from mcp_servers.customer_sales.server import build_server
-from zava_core.config import Settings
+from zava_core.infra.config import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,8 @@ import re
 import pytest
 from bson import DBRef, Decimal128, ObjectId, Regex
 
-from zava_core.aggregation_guard import (
+from zava_core.aggregation_limits import MAX_RANGE_ITEMS, MAX_REGEX_CHARS, MAX_UNWINDS, MAX_WINDOW_DOCUMENTS
+from zava_core.analysis.guard import (
     MAX_PIPELINE_BYTES,
     MAX_PIPELINE_DEPTH,
     MAX_STAGES,
@@ -19,9 +20,8 @@ from zava_core.aggregation_guard import (
     scope_filter,
     scope_pipeline,
 )
-from zava_core.aggregation_limits import MAX_RANGE_ITEMS, MAX_REGEX_CHARS, MAX_UNWINDS, MAX_WINDOW_DOCUMENTS
 from zava_core.errors import InvalidArgument
-from zava_core.identity import Scope, StoreDirectory, StoreRef
+from zava_core.scope import Scope, StoreDirectory, StoreRef
 
 STORES = StoreDirectory([
     StoreRef("store_seattle", "Zava Retail Seattle", "Seattle", False),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from seeding.catalog import CATALOG_DIR, CatalogError, load_catalog
+from seeding.catalog_loader import CATALOG_DIR, CatalogError, load_catalog
 from zava_core.model import MONTHS
 
 # docs/dataset.md section 1: products per category, and the seasonal multipliers (Jan..Dec).

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from zava_core.config import EMBEDDING_BACKENDS, ConfigError, Settings
+from zava_core.infra.config import EMBEDDING_BACKENDS, ConfigError, Settings
 
 
 def load(**env: str) -> Settings:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from seeding import ditto_config
 from zava_core.model import COLLECTIONS, ROLLUPS
+from zava_ditto import connector_config as ditto_config
 
 ROOT = Path(__file__).resolve().parents[2]
 SYNCED = [s for s in COLLECTIONS if s.synced]

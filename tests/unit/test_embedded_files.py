@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from zava_core import embedded
-from zava_core.engine_files import (
+from zava_core.infra import embedded
+from zava_core.infra.engine_files import (
     CREDENTIALS_FILE,
     ENGINE_USER,
     Credentials,
@@ -24,7 +24,7 @@ from zava_core.engine_files import (
     secure_dir,
     write_private,
 )
-from zava_core.redaction import display_uri, redact
+from zava_core.infra.redaction import display_uri, redact
 
 
 def mode(path: Path) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from pydantic.functional_validators import AfterValidator
 
-from seeding.catalog import load_catalog
+from seeding.catalog_loader import load_catalog
 from seeding.generate import Generator
 from zava_core import model
 from zava_core.model import COLLECTIONS, MONTHS, SPECS, TIMESTAMP_PATTERN

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from zava_core.config import Settings
-from zava_core.redaction import (
+from zava_core.infra.config import Settings
+from zava_core.infra.redaction import (
     display_uri,
     install_log_redaction,
     redact,
@@ -177,7 +177,7 @@ def test_bearer_tokens_are_masked_wherever_they_appear(text: str, shown: str) ->
 
 def test_secrets_learnt_while_running_are_masked_in_later_log_records(
         restore_record_factory: Callable[..., logging.LogRecord]) -> None:
-    from zava_core import redaction
+    from zava_core.infra import redaction
 
     learnt = "engine-pw-" + "q" * 20
     install_log_redaction(Settings())

@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel, Field, ValidationError
 
 from mcp_servers.common.replies import describe_argument_errors, fence_untrusted, unfenced
-from zava_core.orders import OrderLineRequest
+from zava_core.retail.orders import OrderLineRequest
 
 
 class Arguments(BaseModel):

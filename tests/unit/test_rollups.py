@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from seeding.catalog import load_catalog
+from seeding.catalog_loader import load_catalog
 from seeding.generate import Generator
-from zava_core.rollups import MEASURES, RollupAccumulator, cell_id, order_increments, rounded
+from zava_core.analysis.rollups import MEASURES, RollupAccumulator, cell_id, order_increments, rounded
 
 SEED = 990_017
 AS_OF = date(2026, 11, 1)

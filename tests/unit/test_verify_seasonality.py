@@ -11,8 +11,8 @@ from datetime import date
 
 import pytest
 
-from seeding import reference as ref
-from seeding.catalog import load_catalog
+from seeding import figures as ref
+from seeding.catalog_loader import load_catalog
 from seeding.generate import Generator
 from seeding.verify import _seasonality_checks, peak_months
 from zava_core.model import MONTHS

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from zava_core.config import Settings
+from zava_core.infra.config import Settings
 
 
 class Embedder(Protocol):

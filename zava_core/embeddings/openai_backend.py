@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from zava_core.config import ConfigError, Settings
 from zava_core.errors import Unavailable
-from zava_core.redaction import redact, settings_secrets
+from zava_core.infra.config import ConfigError, Settings
+from zava_core.infra.redaction import redact, settings_secrets
 
 BATCH = 256
 DIMENSIONS = 1536

@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument
-from zava_core.identity import Scope
 from zava_core.model import QUERYABLE, TIMESTAMP_PATTERN, CollectionSpec
+from zava_core.scope import Scope
 from zava_core.shaping import Out
 
 HINTS = (

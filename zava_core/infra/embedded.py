@@ -8,7 +8,7 @@ an exclusive file lock, so the loser of a race finds the winner's engine and con
 
 The engine takes only us. It listens on 127.0.0.1, where every local user can reach it, so it runs
 with `--auth` and one user (root on admin) whose random password lives 0600 in the 0700 data
-directory (zava_core/engine_files.py); `EngineState.uri` carries it. SecantusDB provisions users only
+directory (zava_core/infra/engine_files.py); `EngineState.uri` carries it. SecantusDB provisions users only
 while it runs without `--auth`, so on the first start (and when the password file is lost) the
 engine runs open for under a second, on a fresh loopback port, to create the user, then restarts
 with `--auth`; any other user found then was created by someone else while it was open and is
@@ -17,7 +17,7 @@ that way on its next start, keeping its data.
 
 SecantusDB is GPL-2.0: we run its command (`secantusd-py`), we never import it.
 
-    python -m zava_core.embedded start|stop|status|uri
+    python -m zava_core.infra.embedded start|stop|status|uri
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from urllib.parse import quote
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
-from zava_core.config import ConfigError, Settings
-from zava_core.engine_files import (
+from zava_core.infra.config import ConfigError, Settings
+from zava_core.infra.engine_files import (
     Credentials,
     EngineError,
     EnginePaths,
@@ -50,7 +50,7 @@ from zava_core.engine_files import (
     tail,
     write_state,
 )
-from zava_core.engine_process import (  # ENGINE_COMMAND: callers (doctor's tests) read it here
+from zava_core.infra.engine_process import (  # ENGINE_COMMAND: callers (doctor's tests) read it here
     ENGINE_COMMAND,  # noqa: F401
     HOST,
     STOP_TIMEOUT_S,
@@ -60,7 +60,7 @@ from zava_core.engine_process import (  # ENGINE_COMMAND: callers (doctor's test
     pid_alive,
     terminate,
 )
-from zava_core.redaction import display_uri, mask_secrets
+from zava_core.infra.redaction import display_uri, mask_secrets
 
 START_TIMEOUT_S = 60.0
 # root on admin: seeding creates collections and indexes and enables pre/post images (collMod) in any database.
@@ -304,7 +304,7 @@ def _describe(state: EngineState, data_dir: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0] not in {"start", "stop", "status", "uri"}:
-        print("usage: python -m zava_core.embedded start|stop|status|uri", file=sys.stderr)
+        print("usage: python -m zava_core.infra.embedded start|stop|status|uri", file=sys.stderr)
         return 2
     try:
         settings = Settings.from_env()

@@ -18,8 +18,8 @@ import anyio
 import numpy as np
 from pymongo.asynchronous.database import AsyncDatabase
 
-from zava_core.rollups import MEASURES, SALES_MONTHLY
-from zava_core.timeutil import iso, utc_now
+from zava_core.analysis.rollups import MEASURES, SALES_MONTHLY
+from zava_core.infra.timeutil import iso, utc_now
 
 FULL_RELOAD_SECONDS = 300.0
 M = {name: i for i, name in enumerate(MEASURES)}  # measure -> last-axis index

@@ -13,14 +13,14 @@ from datetime import date, timedelta
 import numpy as np
 from pydantic import Field
 
+from zava_core.analysis.cube import M, SalesCube
+from zava_core.analysis.rollups import RollupAccumulator
 from zava_core.context import Zava
+from zava_core.directory import ReferenceSnapshot
 from zava_core.errors import InvalidArgument
-from zava_core.identity import Scope
-from zava_core.reference_data import ReferenceSnapshot
-from zava_core.rollups import RollupAccumulator
-from zava_core.sales_cube import M, SalesCube
+from zava_core.infra.timeutil import parse_user_date, utc_now
+from zava_core.scope import Scope
 from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
-from zava_core.timeutil import parse_user_date, utc_now
 
 GROUPINGS = ("store", "category", "product_type", "product", "year", "quarter", "month")
 METRICS = ("revenue", "units", "orders", "average_order_value", "gross_margin")

@@ -8,10 +8,10 @@ from pydantic import Field
 
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument, NotFound
-from zava_core.identity import Scope
+from zava_core.infra.timeutil import now_iso
 from zava_core.limits import LOCATION_PART_MAX_CHARS, LOW_STOCK_THRESHOLD, MAX_COUNTED_QUANTITY, MAX_THRESHOLD
+from zava_core.scope import Scope
 from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
-from zava_core.timeutil import now_iso
 
 _LOCATION_PART = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9-]{{0,{LOCATION_PART_MAX_CHARS - 1}}}$")
 

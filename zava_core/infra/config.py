@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from zava_core.errors import ZavaError
-from zava_core.redaction import MASK, display_uri, redact, uri_secrets
+from zava_core.infra.redaction import MASK, display_uri, redact, uri_secrets
 
 EMBEDDING_BACKENDS = ("static", "onnx-minilm", "openai", "azure-openai")
 _DB_NAME_FORBIDDEN = re.compile(r'[/\\. "$\x00]')

@@ -14,13 +14,13 @@ import numpy as np
 from pydantic import Field
 from pymongo.errors import OperationFailure
 
-from zava_core import db as zdb
 from zava_core.context import Zava
 from zava_core.embeddings import Embedder
 from zava_core.errors import InvalidArgument, NotFound
-from zava_core.identity import Scope
+from zava_core.infra import db as zdb
 from zava_core.limits import SEMANTIC_QUERY_MAX_CHARS, SEMANTIC_QUERY_MIN_CHARS
-from zava_core.products import stock_by_product
+from zava_core.retail.products import stock_by_product
+from zava_core.scope import Scope
 from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
 
 VECTOR_INDEX_NAME = "product_embeddings_vector"

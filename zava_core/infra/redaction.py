@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 if TYPE_CHECKING:
-    from zava_core.config import Settings
+    from zava_core.infra.config import Settings
 
 MASK = "***"
 # Shorter values would mask ordinary words and numbers everywhere; the URI pattern still covers them in URIs.

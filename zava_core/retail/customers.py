@@ -14,7 +14,7 @@ from pydantic import Field
 
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument, NotFound
-from zava_core.identity import Scope
+from zava_core.scope import Scope
 from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
 
 _CUSTOMER_ID = re.compile(r"^cust_\d{1,12}$")

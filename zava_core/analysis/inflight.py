@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from zava_core.errors import InvalidArgument
-from zava_core.identity import Scope
+from zava_core.scope import Scope
 
 # One per caller: a caller cannot occupy the engine with several. Two in all: no single caller holds every
 # slot, and on a 2-core machine the engine keeps room for the typed tools, which are the normal path.

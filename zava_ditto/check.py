@@ -116,7 +116,7 @@ def missing_actions(auth_info: dict, database: str) -> set[str] | None:
     """
     if not auth_info.get("authenticatedUsers"):
         return None
-    from seeding.doctor import assess_access  # one reading of roles for both checks
+    from zava_ops.doctor import assess_access  # one reading of roles for both checks
 
     if assess_access({"authInfo": auth_info}, database).read_write:
         return set()  # a role that grants read and write (readWrite, dbOwner, root, ...) includes changeStream

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mcp.server.auth.provider import AccessToken
 
-from zava_core.timeutil import now_iso
+from zava_core.infra.timeutil import now_iso
 
 TOKEN_PREFIX = "zava_"
 

@@ -32,13 +32,13 @@ from pymongo.errors import ConfigurationError, InvalidURI, OperationFailure, PyM
 
 from seeding.commands.operator import compare_indexes
 from seeding.pipeline import DATASET, META, STATE_ID
-from zava_core import db as zdb
-from zava_core import embedded
-from zava_core.config import ConfigError, Settings
 from zava_core.errors import Unavailable
+from zava_core.infra import db as zdb
+from zava_core.infra import embedded
+from zava_core.infra.config import ConfigError, Settings
+from zava_core.infra.redaction import display_uri, mask_secrets, redact, redact_uri, settings_secrets, uri_secrets
 from zava_core.model import SYNCED_COLLECTIONS
-from zava_core.redaction import display_uri, mask_secrets, redact, redact_uri, settings_secrets, uri_secrets
-from zava_core.search import VECTOR_INDEX_NAME
+from zava_core.retail.search import VECTOR_INDEX_NAME
 
 T = TypeVar("T")
 

@@ -14,10 +14,10 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
-from zava_core import embedded
-from zava_core.config import Settings
 from zava_core.errors import Unavailable
-from zava_core.redaction import display_uri, redact, remember_secrets, settings_secrets, uri_secrets
+from zava_core.infra import embedded
+from zava_core.infra.config import Settings
+from zava_core.infra.redaction import display_uri, redact, remember_secrets, settings_secrets, uri_secrets
 
 APP_NAME = "zava-mcp"
 

@@ -26,11 +26,11 @@ from pydantic import Field
 from pymongo.asynchronous.command_cursor import AsyncCommandCursor
 from pymongo.errors import ExecutionTimeout, OperationFailure, PyMongoError
 
-from zava_core.aggregation_guard import check_pipeline, parse_pipeline, scope_pipeline
+from zava_core.analysis.guard import check_pipeline, parse_pipeline, scope_pipeline
+from zava_core.analysis.inflight import Rows
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument
-from zava_core.identity import Scope
-from zava_core.inflight import Rows
+from zava_core.scope import Scope
 from zava_core.shaping import HARD_CAP, ListMeta, Out, cap_rows, json_safe, list_meta
 
 MAX_TIME_MS = 15_000

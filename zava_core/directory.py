@@ -14,7 +14,7 @@ import anyio
 from pymongo.asynchronous.database import AsyncDatabase
 
 from zava_core.errors import InvalidArgument, NotFound, echo
-from zava_core.identity import StoreDirectory, StoreRef
+from zava_core.scope import StoreDirectory, StoreRef
 
 TTL_SECONDS = 300.0
 

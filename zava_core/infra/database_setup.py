@@ -7,7 +7,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
 from zava_core.model import COLLECTIONS, ROLLUPS, SPECS, SYNCED_COLLECTIONS, CollectionSpec
-from zava_core.search import VECTOR_INDEX_NAME
+from zava_core.retail.search import VECTOR_INDEX_NAME
 
 
 def index_models(spec: CollectionSpec) -> list[IndexModel]:

@@ -1,6 +1,6 @@
 """The embedded engine's process: finding its command, telling ours from a stranger, stopping it for sure.
 
-Kept apart from zava_core/embedded.py (which decides when to start, provision and reuse an engine) so
+Kept apart from zava_core/infra/embedded.py (which decides when to start, provision and reuse an engine) so
 each stays small. Nothing here talks MongoDB.
 """
 
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from zava_core.engine_files import EngineError
+from zava_core.infra.engine_files import EngineError
 
 ENGINE_COMMAND = "secantusd-py"
 HOST = "127.0.0.1"

@@ -164,7 +164,7 @@ def portal_checklist(database: str, app_id: str | None = None, cloud_endpoint: s
             "  ```",
         ]
     lines += [
-        "- [ ] Devices change stock only with COUNTER statements (`zava_core/ditto_dql.py`), never "
+        "- [ ] Devices change stock only with COUNTER statements (`zava_ditto/dql.py`), never "
         "`SET stock_level = stock_level - n`.",
         "",
     ]

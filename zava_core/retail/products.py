@@ -7,9 +7,9 @@ import re
 from pydantic import Field
 
 from zava_core.context import Zava
+from zava_core.directory import ReferenceSnapshot
 from zava_core.errors import InvalidArgument
-from zava_core.identity import Scope
-from zava_core.reference_data import ReferenceSnapshot
+from zava_core.scope import Scope
 from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
 
 

@@ -18,11 +18,10 @@ from pydantic import Field, ValidationError
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
-from zava_core import rollups
+from zava_core.analysis import rollups
 from zava_core.context import Zava
-from zava_core.customers import OrderView, order_view, orders_with_lines, visible_customer
 from zava_core.errors import Conflict, InvalidArgument, OutOfStock, Unavailable
-from zava_core.identity import Scope
+from zava_core.infra.timeutil import now_iso
 from zava_core.limits import (
     IDEMPOTENCY_KEY_MAX_CHARS,
     IDEMPOTENCY_KEY_MIN_CHARS,
@@ -31,8 +30,9 @@ from zava_core.limits import (
     SKU_MAX_CHARS,
     SKU_MIN_CHARS,
 )
+from zava_core.retail.customers import OrderView, order_view, orders_with_lines, visible_customer
+from zava_core.scope import Scope
 from zava_core.shaping import Out
-from zava_core.timeutil import now_iso
 
 _KEY = re.compile(rf"^[A-Za-z0-9._:\-]{{{IDEMPOTENCY_KEY_MIN_CHARS},{IDEMPOTENCY_KEY_MAX_CHARS}}}$")
 

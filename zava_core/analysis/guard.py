@@ -27,7 +27,6 @@ from typing import Any
 from bson import Code, DBRef, Regex, json_util
 from bson.errors import BSONError
 
-from zava_core import aggregation_bounds as bounds
 from zava_core.aggregation_limits import (
     MAX_PATH_CHARS,
     MAX_PIPELINE_BYTES,
@@ -37,9 +36,10 @@ from zava_core.aggregation_limits import (
     MAX_UNWINDS,
     MAX_VALUE_DEPTH,
 )
+from zava_core.analysis import guard_bounds as bounds
 from zava_core.errors import InvalidArgument
-from zava_core.identity import Scope
 from zava_core.model import QUERYABLE
+from zava_core.scope import Scope
 
 ALLOWED_STAGES = frozenset({
     "$match", "$group", "$project", "$addFields", "$set", "$unset", "$sort", "$limit", "$skip", "$unwind",

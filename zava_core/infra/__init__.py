@@ -1,0 +1,1 @@
+"""Infrastructure: configuration, the connection, the embedded engine, secrets redaction, time."""
