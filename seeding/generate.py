@@ -24,7 +24,7 @@ from faker.providers.person.en_US import Provider as NameProvider
 from seeding import figures as ref
 from seeding.catalog_loader import Catalog, CatalogProduct
 from zava_core.infra.timeutil import ISO_FORMAT
-from zava_core.model import MONTHS
+from zava_core.model import MONTHS, order_header, order_line, seeded_order_id
 
 ORDER_CHUNK = 2_000
 CUSTOMER_BATCH = 5_000
@@ -87,6 +87,10 @@ class Generator:
             [p for p in catalog.products if p.category is c] for c in catalog.categories
         ]
         self._price = {p.sku: ref.price_from_cost(p.cost) for p in catalog.products}
+        # What an order line copies from its product, keyed as in a products document.
+        self._line_facts = {p.sku: {"product_id": p.product_id, "sku": p.sku, "product_name": p.name,
+                                    "category_id": p.category.category_id, "type_id": p.type.type_id,
+                                    "cost": p.cost} for p in catalog.products}
 
     @property
     def as_of_instant(self) -> str:
@@ -251,7 +255,7 @@ class Generator:
         return -(-len(self.order_plans) // ORDER_CHUNK)
 
     def order_id(self, index: int) -> str:
-        return f"ord_{index + 1:08d}"
+        return seeded_order_id(index)
 
     def order_chunks(self, start_chunk: int = 0) -> Iterator[tuple[int, list[dict], list[dict]]]:
         """Yield (chunk number, order headers, order lines), ORDER_CHUNK orders at a time."""
@@ -284,37 +288,21 @@ class Generator:
                 product = pool[rng.randrange(len(pool))]
                 if product not in chosen:
                     chosen.append(product)
-            subtotal = discount_total = 0.0
+            order_lines = []
             for product in chosen:
                 quantity = quantities.draw(rng)
                 unit_price = round(self._price[product.sku] * rng.uniform(*ref.PRICE_VARIATION), 2)
                 percent = rng.choice(ref.DISCOUNT_PERCENTS) if rng.random() < ref.DISCOUNT_SHARE else 0
-                gross = round(unit_price * quantity, 2)
-                discount = round(gross * percent / 100, 2)
-                subtotal += gross
-                discount_total += discount
-                item_id = _uuid4(rng)
-                lines.append({
-                    "_id": item_id, "order_item_id": item_id, "order_id": oid, "store_id": sid,
-                    "customer_id": cid, "order_date": plan.order_date, "product_id": product.product_id,
-                    "sku": product.sku, "product_name": product.name,
-                    "category_id": product.category.category_id, "type_id": product.type.type_id,
-                    "quantity": quantity, "unit_price": unit_price, "unit_cost": product.cost,
-                    "discount_percent": percent, "discount_amount": discount,
-                    "total_amount": round(gross - discount, 2), "deleted": False,
-                    "created_at": plan.order_date,
-                })
-            subtotal = round(subtotal, 2)
-            discount_total = round(discount_total, 2)
-            orders.append({
-                "_id": oid, "order_id": oid, "customer_id": cid,
-                "customer_name": f"{customer.first_name} {customer.last_name}",
-                "store_id": sid, "store_name": store.name, "order_date": plan.order_date,
-                "status": _status(store.is_online, plan.order_date, processing_after, shipped_after),
-                "item_count": n_lines, "subtotal": subtotal, "discount_total": discount_total,
-                "total": round(subtotal - discount_total, 2), "deleted": False,
-                "created_at": plan.order_date, "updated_at": plan.order_date,
-            })
+                order_lines.append(order_line(
+                    line_id=_uuid4(rng), order_id=oid, store_id=sid, customer_id=cid, order_date=plan.order_date,
+                    product=self._line_facts[product.sku], quantity=quantity, unit_price=unit_price,
+                    discount_percent=percent))
+            lines.extend(order_lines)
+            orders.append(order_header(
+                order_id=oid, customer_id=cid, customer_name=f"{customer.first_name} {customer.last_name}",
+                store_id=sid, store_name=store.name, order_date=plan.order_date,
+                status=_status(store.is_online, plan.order_date, processing_after, shipped_after),
+                lines=order_lines))
         return orders, lines
 
     # --- inventory -----------------------------------------------------------------------------

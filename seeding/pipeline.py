@@ -29,7 +29,7 @@ from zava_core.errors import ZavaError
 from zava_core.infra import database_setup
 from zava_core.infra import db as zdb
 from zava_core.infra.timeutil import now_iso
-from zava_core.model import COLLECTIONS, SPECS
+from zava_core.model import COLLECTIONS, SPECS, embedding_document
 
 META = "zava_meta"
 STATE_ID = "seeding"
@@ -284,10 +284,8 @@ async def embed_products(db: AsyncDatabase, embedder: Embedder, reporter: Report
         texts = [product_text(p["product_name"], p["description"]) for p in batch]
         vectors = await embedder.embed(texts)
         for product, text, vector in zip(batch, texts, vectors, strict=True):
-            doc = {"_id": product["product_id"], "product_id": product["product_id"], "sku": product["sku"],
-                   "backend": embedder.backend, "model": embedder.model, "dimensions": embedder.dimensions,
-                   "embedding": [round(float(x), 6) for x in vector], "text": text, "deleted": False,
-                   "created_at": started_at}
+            doc = embedding_document(product, backend=embedder.backend, model=embedder.model,
+                                     dimensions=embedder.dimensions, vector=vector, text=text, created_at=started_at)
             await collection.replace_one({"_id": doc["_id"]}, doc, upsert=True)
         reporter.advance(task, len(batch))
     report.seconds["product_embeddings"] = reporter.finish(task, "product_embeddings", len(todo))

@@ -24,11 +24,12 @@ extra), so the server side can import it too. Run a statement with
 from __future__ import annotations
 
 import re
-import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from zava_core.model import new_order_status, order_header, order_line
 
 App = Literal["worker", "sales_rep", "both", "load"]
 
@@ -239,11 +240,6 @@ def prefix_pattern(text: str) -> str:
     return f"{_escape_like(text.strip().lower())}%"
 
 
-def new_order_id() -> str:
-    # Devices create orders offline, so ids must not collide across devices: 64 random bits.
-    return "ord_" + secrets.token_hex(8)
-
-
 def order_documents(order_id: str, customer: Mapping[str, Any], store: Mapping[str, Any],
                     lines: list[tuple[Mapping[str, Any], int]], now: str) -> tuple[dict, list[dict]]:
     """The order header and its lines, shaped like the server's create_order writes them.
@@ -253,26 +249,15 @@ def order_documents(order_id: str, customer: Mapping[str, Any], store: Mapping[s
     """
     if not lines:
         raise ValueError("an order needs at least one line")
-    items = []
     for product, quantity in lines:
         if not isinstance(quantity, int) or quantity < 1:
             raise ValueError(f"{product['sku']}: quantity must be a positive integer")
-        line_id = str(uuid.uuid4())
-        items.append({
-            "_id": line_id, "order_item_id": line_id, "order_id": order_id, "store_id": store["store_id"],
-            "customer_id": customer["customer_id"], "order_date": now, "product_id": product["product_id"],
-            "sku": product["sku"], "product_name": product["product_name"], "category_id": product["category_id"],
-            "type_id": product["type_id"], "quantity": quantity, "unit_price": product["base_price"],
-            "unit_cost": product["cost"], "discount_percent": 0, "discount_amount": 0.0,
-            "total_amount": round(product["base_price"] * quantity, 2), "deleted": False, "created_at": now,
-        })
-    subtotal = round(sum(item["total_amount"] for item in items), 2)
-    order = {
-        "_id": order_id, "order_id": order_id, "customer_id": customer["customer_id"],
-        "customer_name": f"{customer['first_name']} {customer['last_name']}", "store_id": store["store_id"],
-        "store_name": store["store_name"], "order_date": now,
-        "status": "processing" if store["is_online"] else "completed", "item_count": len(items),
-        "subtotal": subtotal, "discount_total": 0.0, "total": subtotal, "deleted": False,
-        "created_at": now, "updated_at": now,
-    }
+    items = [order_line(line_id=str(uuid.uuid4()), order_id=order_id, store_id=store["store_id"],
+                        customer_id=customer["customer_id"], order_date=now, product=product, quantity=quantity,
+                        unit_price=product["base_price"])
+             for product, quantity in lines]
+    order = order_header(
+        order_id=order_id, customer_id=customer["customer_id"],
+        customer_name=f"{customer['first_name']} {customer['last_name']}", store_id=store["store_id"],
+        store_name=store["store_name"], order_date=now, status=new_order_status(store["is_online"]), lines=items)
     return order, items

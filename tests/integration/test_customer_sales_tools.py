@@ -24,6 +24,7 @@ from mcp_servers.common.auth import Identity
 from mcp_servers.customer_sales.server import build_server
 from zava_core.embeddings import get_embedder
 from zava_core.infra.config import Settings
+from zava_core.model import Order, OrderItem, SalesMonthly
 
 pytestmark = pytest.mark.integration
 
@@ -729,6 +730,12 @@ async def test_create_order_writes_the_order_and_everything_it_implies(writable,
         }
         stored_lines = sorted(wdb.order_items.find({"order_id": order["order_id"]}), key=lambda ln: ln["sku"])
         assert len(stored_lines) == 2
+        # what create_order wrote is exactly what the model defines (strict: no coercion, no extra field)
+        Order.model_validate(stored, strict=True, by_alias=True)
+        for line in stored_lines:
+            OrderItem.model_validate(line, strict=True, by_alias=True)
+        SalesMonthly.model_validate(wdb.sales_monthly.find_one({"_id": f"{store_id}|{order['order_date'][:7]}"}),
+                                    strict=True, by_alias=True)
         for line, (product, quantity) in zip(stored_lines, sorted(lines, key=lambda pq: pq[0]["sku"]), strict=True):
             assert line["_id"] == line["order_item_id"]
             assert {k: line[k] for k in ("store_id", "customer_id", "order_date", "product_id", "sku", "product_name",

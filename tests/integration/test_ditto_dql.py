@@ -21,7 +21,7 @@ from pymongo import MongoClient
 
 from zava_core.infra.config import Settings
 from zava_core.infra.timeutil import now_iso
-from zava_core.model import Order, OrderItem
+from zava_core.model import Order, OrderItem, new_order_id
 from zava_ditto import dql
 
 pytestmark = pytest.mark.integration
@@ -334,7 +334,7 @@ async def test_sales_rep_creates_an_order_with_lines_and_counter_decrements(peer
     assert before == {d["product_id"]: d["stock_level"] for d in stocked}
 
     now = now_iso()
-    order, items = dql.order_documents(dql.new_order_id(), sample.customer, store,
+    order, items = dql.order_documents(new_order_id(), sample.customer, store,
                                        list(zip(products, quantities, strict=True)), now)
     Order.model_validate(order)  # the same shape MongoDB holds
     for item in items:
@@ -379,7 +379,7 @@ async def test_every_statement_runs_on_the_peer(peer: Ditto, sample: Sample) -> 
         "pattern": dql.like_pattern(product["product_name"][:4]), "prefix": dql.prefix_pattern("a"),
         "customer_id": order["customer_id"], "order_id": order["order_id"],
     }
-    new_order, new_items = dql.order_documents(dql.new_order_id(), sample.customer, sample.docs["stores"][0],
+    new_order, new_items = dql.order_documents(new_order_id(), sample.customer, sample.docs["stores"][0],
                                                [(product, 1)], now)
     values |= {"order": new_order, "line": new_items[0]}
     for statement in dql.STATEMENTS:

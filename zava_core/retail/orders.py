@@ -11,7 +11,6 @@ the customer's store map and the sales rollup, or changes nothing.
 from __future__ import annotations
 
 import re
-import secrets
 import uuid
 
 from pydantic import Field, ValidationError
@@ -30,6 +29,7 @@ from zava_core.limits import (
     SKU_MAX_CHARS,
     SKU_MIN_CHARS,
 )
+from zava_core.model import new_order_id, new_order_status, order_header, order_line
 from zava_core.retail.customers import OrderView, order_view, orders_with_lines, visible_customer
 from zava_core.scope import Scope
 from zava_core.shaping import Out
@@ -76,10 +76,6 @@ def _merge_lines(items: list[OrderLineRequest | dict]) -> dict[str, int]:
     return merged
 
 
-def _new_order_id() -> str:
-    return "ord_" + secrets.token_hex(6)
-
-
 async def create_order(zava: Zava, scope: Scope, customer_id: str, store: str,
                        items: list[OrderLineRequest | dict], idempotency_key: str) -> CreatedOrder:
     key = str(idempotency_key).strip()
@@ -99,29 +95,16 @@ async def create_order(zava: Zava, scope: Scope, customer_id: str, store: str,
     store_ref = reference.stores.get(store_id)
 
     now = now_iso()
-    order_id = _new_order_id()
-    lines = []
-    for sku, quantity in quantities.items():
-        product = products[sku]
-        total = round(product["base_price"] * quantity, 2)
-        line_id = str(uuid.uuid4())
-        lines.append({
-            "_id": line_id, "order_item_id": line_id, "order_id": order_id, "store_id": store_id,
-            "customer_id": customer["_id"], "order_date": now, "product_id": product["product_id"], "sku": sku,
-            "product_name": product["product_name"], "category_id": product["category_id"],
-            "type_id": product["type_id"], "quantity": quantity, "unit_price": product["base_price"],
-            "unit_cost": product["cost"], "discount_percent": 0, "discount_amount": 0.0,
-            "total_amount": total, "deleted": False, "created_at": now,
-        })
-    subtotal = round(sum(ln["total_amount"] for ln in lines), 2)
-    order = {
-        "_id": order_id, "order_id": order_id, "customer_id": customer["_id"],
-        "customer_name": f"{customer['first_name']} {customer['last_name']}", "store_id": store_id,
-        "store_name": store_ref.store_name, "order_date": now,
-        "status": "processing" if store_ref.is_online else "completed", "item_count": len(lines),
-        "subtotal": subtotal, "discount_total": 0.0, "total": subtotal, "idempotency_key": key,
-        "deleted": False, "created_at": now, "updated_at": now,
-    }
+    order_id = new_order_id()
+    lines = [order_line(line_id=str(uuid.uuid4()), order_id=order_id, store_id=store_id,
+                        customer_id=customer["_id"], order_date=now, product=products[sku], quantity=quantity,
+                        unit_price=products[sku]["base_price"])
+             for sku, quantity in quantities.items()]
+    order = order_header(
+        order_id=order_id, customer_id=customer["_id"],
+        customer_name=f"{customer['first_name']} {customer['last_name']}", store_id=store_id,
+        store_name=store_ref.store_name, order_date=now, status=new_order_status(store_ref.is_online),
+        lines=lines, idempotency_key=key)
     stock_after: dict[str, int] = {}
 
     async def write(session: AsyncClientSession) -> None:

@@ -1,0 +1,181 @@
+"""Collection facts, defined once: id field, Ditto id mapping, synced or not, store scope, indexes,
+map fields and relationships of every collection. Seeding, index creation, the scope rule, the
+schema descriptions and the Ditto connector configuration all read from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from zava_core.model.documents import (
+    TIMESTAMP_PATTERN,
+    Category,
+    Customer,
+    Inventory,
+    Order,
+    OrderItem,
+    Product,
+    ProductEmbedding,
+    ProductType,
+    SalesMonthly,
+    Store,
+    _Document,
+)
+
+Direction = Literal[1, -1]
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    keys: tuple[tuple[str, Direction], ...]
+    unique: bool = False
+    sparse: bool = False
+    purpose: str = ""
+
+    @property
+    def name(self) -> str:
+        return "_".join(f"{k}_{d}" for k, d in self.keys)
+
+
+StoreScope = Literal["store_id", "customer", "none"]
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    name: str
+    model: type[_Document]
+    id_field: str
+    synced: bool
+    ditto_id: Literal["match_ids", "field"]
+    description: str
+    store_scope: StoreScope = "none"
+    indexes: tuple[IndexSpec, ...] = ()
+    map_fields: tuple[str, ...] = ()
+    relationships: tuple[str, ...] = ()
+
+    @property
+    def ditto_id_fields(self) -> tuple[str, ...]:
+        return ("_id",) if self.ditto_id == "match_ids" else (self.id_field,)
+
+    @property
+    def timestamp_fields(self) -> tuple[str, ...]:
+        return tuple(
+            name for name, info in self.model.model_fields.items()
+            if any(getattr(m, "pattern", None) == TIMESTAMP_PATTERN for m in info.metadata)
+        )
+
+
+def _ix(*keys: tuple[str, Direction], unique: bool = False, sparse: bool = False, purpose: str = "") -> IndexSpec:
+    return IndexSpec(keys=tuple(keys), unique=unique, sparse=sparse, purpose=purpose)
+
+
+# Index rule: `deleted` follows the equality keys, and every query's filter uses only the fields of
+# one index (in its prefix). The embedded engine plans an index only when it covers the whole
+# filter (with `deleted` outside the index, a lookup fell from 1.3 ms to a 100 ms collection scan);
+# a real MongoDB is just as happy with these shapes.
+COLLECTIONS: tuple[CollectionSpec, ...] = (
+    CollectionSpec(
+        "stores", Store, "store_id", synced=True, ditto_id="field",
+        description="The seven Washington stores and the online store",
+        map_fields=("location",),
+    ),
+    CollectionSpec(
+        "categories", Category, "category_id", synced=True, ditto_id="match_ids",
+        description="The nine product categories with their monthly seasonality",
+        map_fields=("seasonal_multipliers",),
+    ),
+    CollectionSpec(
+        "product_types", ProductType, "type_id", synced=True, ditto_id="match_ids",
+        description="Product types within categories",
+        relationships=("category_id -> categories",),
+    ),
+    CollectionSpec(
+        "products", Product, "product_id", synced=True, ditto_id="field",
+        description="The catalog: SKU, name, description, price, specifications",
+        indexes=(
+            _ix(("sku", 1), unique=True, purpose="SKUs are unique"),
+            _ix(("category_id", 1), ("deleted", 1)),
+        ),
+        map_fields=("specifications",),
+        relationships=("category_id -> categories", "type_id -> product_types"),
+    ),
+    CollectionSpec(
+        "product_embeddings", ProductEmbedding, "product_id", synced=False, ditto_id="field",
+        description="One embedding per product for semantic search (stays in MongoDB)",
+        indexes=(_ix(("model", 1), ("deleted", 1), purpose="load one model's vectors"),),
+        relationships=("product_id -> products",),
+    ),
+    CollectionSpec(
+        "customers", Customer, "customer_id", synced=True, ditto_id="field",
+        description="Customers with their home store and the stores they shopped at",
+        store_scope="customer",
+        indexes=(
+            _ix(("email", 1), ("deleted", 1), purpose="find by e-mail (prefix range)"),
+            _ix(("phone", 1), ("deleted", 1), purpose="find by phone"),
+            _ix(("last_name_lower", 1), ("deleted", 1), ("first_name_lower", 1), purpose="find by name"),
+            _ix(("first_name_lower", 1), ("deleted", 1), purpose="find by first name"),
+        ),
+        map_fields=("stores_shopped",),
+        relationships=("primary_store_id -> stores",),
+    ),
+    CollectionSpec(
+        "inventory", Inventory, "inventory_id", synced=True, ditto_id="match_ids",
+        description="Stock per store and product, with its shelf location",
+        store_scope="store_id",
+        indexes=(
+            _ix(("store_id", 1), ("product_id", 1), unique=True, purpose="one row per store and product"),
+            _ix(("product_id", 1), ("deleted", 1), ("store_id", 1), ("stock_level", 1),
+                purpose="stock of products, and the guarded decrement of create_order"),
+            _ix(("store_id", 1), ("deleted", 1), ("stock_level", 1), purpose="low-stock alerts of a store"),
+            _ix(("deleted", 1), ("stock_level", 1), purpose="low-stock alerts across stores"),
+        ),
+        map_fields=("location",),
+        relationships=("store_id -> stores", "product_id -> products"),
+    ),
+    CollectionSpec(
+        "orders", Order, "order_id", synced=True, ditto_id="field",
+        description="Order headers with denormalized customer and store names and totals",
+        store_scope="store_id",
+        indexes=(
+            # Ascending: the embedded engine drops rows from a descending string index when a bound is a
+            # prefix of the stored values ("2026-01-01" against "2026-01-01T09:12:00Z").
+            _ix(("store_id", 1), ("deleted", 1), ("order_date", 1), purpose="orders of a store by date"),
+            _ix(("customer_id", 1), ("deleted", 1), ("store_id", 1), ("order_date", 1),
+                purpose="a customer's recent orders (within a store)"),
+            _ix(("idempotency_key", 1), unique=True, sparse=True,
+                purpose="create_order returns the first order for a repeated key"),
+        ),
+        relationships=("customer_id -> customers", "store_id -> stores", "order_items.order_id -> orders"),
+    ),
+    CollectionSpec(
+        "order_items", OrderItem, "order_item_id", synced=True, ditto_id="match_ids",
+        description="Order lines (their own collection: Ditto syncs them per store without a join)",
+        store_scope="store_id",
+        # Each index costs ~8 s to build over 220K lines on the embedded engine: only what queries use.
+        indexes=(
+            _ix(("order_id", 1), ("deleted", 1), purpose="an order's lines"),
+            _ix(("store_id", 1), ("deleted", 1), ("order_date", 1),
+                purpose="recent demand and date-range analysis per store"),
+        ),
+        relationships=("order_id -> orders", "product_id -> products", "store_id -> stores"),
+    ),
+)
+
+# Not part of the synced dataset: derived from order_items, kept in MongoDB only.
+ROLLUPS: tuple[CollectionSpec, ...] = (
+    CollectionSpec(
+        "sales_monthly", SalesMonthly, "_id", synced=False, ditto_id="match_ids",
+        description="Sales rollup: one document per store and month (kept current by create_order)",
+        store_scope="store_id",
+        indexes=(_ix(("store_id", 1), ("month", 1)), _ix(("updated_at", 1), purpose="changed cells since a time")),
+        map_fields=("categories", "products"),
+        relationships=("store_id -> stores", "categories keys -> categories", "products keys -> products"),
+    ),
+)
+
+
+
+SPECS: dict[str, CollectionSpec] = {spec.name: spec for spec in COLLECTIONS}
+QUERYABLE: dict[str, CollectionSpec] = {spec.name: spec for spec in (*COLLECTIONS, *ROLLUPS)}
+SYNCED_COLLECTIONS: tuple[str, ...] = tuple(spec.name for spec in COLLECTIONS if spec.synced)
