@@ -29,12 +29,9 @@ from zava_core.errors import ZavaError
 from zava_core.infra import database_setup
 from zava_core.infra import db as zdb
 from zava_core.infra.timeutil import now_iso
-from zava_core.model import COLLECTIONS, SPECS, embedding_document
+from zava_core.model import DATASET, META, SPECS, STATE_ID, embedding_document
 
-META = "zava_meta"
-STATE_ID = "seeding"
 DUPLICATE_KEY = 11000
-DATASET = tuple(spec.name for spec in COLLECTIONS)
 T = TypeVar("T")
 
 

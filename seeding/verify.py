@@ -14,10 +14,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from seeding import figures as ref
 from seeding.catalog_loader import load_catalog
-from seeding.pipeline import META, STATE_ID
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
-from zava_core.model import MONTHS
+from zava_core.model import META, MONTHS, STATE_ID
 
 
 @dataclass(frozen=True)

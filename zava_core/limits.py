@@ -29,6 +29,16 @@ SEMANTIC_QUERY_MIN_CHARS, SEMANTIC_QUERY_MAX_CHARS = 3, 1000
 MAX_STORES_LISTED = 8
 MAX_CATEGORIES_LISTED = 9
 MAX_COLLECTIONS_LISTED = 10
+# Product-level filters of the analysis tools: enough for a comparison of a product family, far below the
+# 89 types and 424 SKUs (listing everything is what leaving the filter out does).
+MAX_PRODUCT_TYPES_LISTED = 20
+MAX_SKUS_LISTED = 50
+
+# Sales analysis: dimensions of one sales_summary (store x category x month is the widest useful cut),
+# every metric at once, and the lines of one split sales_trend (more lines than this is not a chart).
+MAX_GROUP_BY_DIMENSIONS = 3
+MAX_METRICS = 7
+MAX_TREND_SERIES = 12
 
 # Writes.
 MAX_ORDER_LINES = 50
@@ -39,3 +49,50 @@ MAX_COUNTED_QUANTITY = 1_000_000
 # Stock alerts.
 LOW_STOCK_THRESHOLD = 10  # the default alert level, and what `low_stock` means on a row
 MAX_THRESHOLD = 100_000
+
+# --- run_aggregation: what a pipeline may do while it runs (zava_core.analysis.aggregation) ----------
+
+AGGREGATION_MAX_TIME_MS = 15_000  # sent as maxTimeMS and enforced client-side too (the engine stops late)
+AGGREGATION_BYTE_CAP = 64_000  # bytes of JSON returned: a model's context, not a data export
+# Pipelines in flight, refused at once rather than queued (a queue would hold callers past their limit).
+# One per caller: a caller cannot occupy the engine with several. Two in all: no single caller holds every
+# slot, and on a 2-core machine the engine keeps room for the typed tools, which are the normal path.
+MAX_AGGREGATIONS_PER_CALLER = 1
+MAX_AGGREGATIONS_IN_FLIGHT = 2
+
+# --- run_aggregation: the shape of a pipeline, checked before it runs (zava_core.analysis.guard) -----
+# These bound what a pipeline can ask the engine to do, because the embedded engine does not stop every
+# kind of work at maxTimeMS: a runaway regular expression or window keeps it busy long after the caller
+# was answered.
+
+# --- size of the pipeline -----------------------------------------------------------------------
+
+MAX_STAGES = 50  # every stage, nested ones included
+MAX_PIPELINE_DEPTH = 8  # the pipeline is level 1; each $facet/$lookup/$unionWith sub-pipeline one more
+MAX_VALUE_DEPTH = 100  # objects and arrays within a stage (keeps the walk far from Python's recursion limit)
+MAX_PIPELINE_BYTES = 50_000
+MAX_PATH_CHARS = 80  # of a path inside a stage, in messages
+
+# --- work that multiplies ---------------------------------------------------------------------
+
+# `$unwind` stages in the whole pipeline, nested ones included. Each one multiplies the rows by an
+# array's length; two cover every question of this dataset ($lookup then $unwind, and $objectToArray
+# of a map then $unwind) while a third level is where row counts explode.
+MAX_UNWINDS = 2
+
+# Elements of `$range` arrays. Every `$range` must have literal integer bounds, and the sizes of all of
+# them in one pipeline multiply to at most this (as if nested: `$map` over a `$range` whose `in` is
+# another `$range` makes their product per document). A thousand is ample for a calendar of days or a
+# list of months, and keeps a per-document array small.
+MAX_RANGE_ITEMS = 1_000
+
+# Documents in a `$setWindowFields` window: `documents: [a, b]` with integer bounds (or "current")
+# within this many of the current document and covering at most this many. The engine computes each
+# window afresh, so the work is (documents read) x (window size): bounded windows keep that linear.
+MAX_WINDOW_DOCUMENTS = 100
+
+# --- regular expressions ------------------------------------------------------------------------
+
+# Characters of a `$regex`/`$regexMatch` pattern. Patterns are escaped literals only (see
+# `analysis.guard_bounds`); the cap keeps each match cheap and a message quoting one short.
+MAX_REGEX_CHARS = 100

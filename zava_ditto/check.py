@@ -21,6 +21,7 @@ from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
+from zava_core.infra.database_setup import images_on
 from zava_core.model import COLLECTIONS, TIMESTAMP_PATTERN, CollectionSpec, is_timestamp
 
 BATCH_SIZE = 5_000
@@ -141,7 +142,7 @@ async def _check_collection(db: AsyncDatabase, spec: CollectionSpec, info: dict 
     if options.get("capped"):
         report.problems.append(Problem(spec.name, "capped", "the collection is capped (the connector cannot sync "
                                        "capped collections): copy it into a normal collection"))
-    if not (options.get("changeStreamPreAndPostImages") or {}).get("enabled"):
+    if not images_on(options):
         report.problems.append(Problem(spec.name, "pre-post-images", "change-stream pre- and post-images are off: "
                                        "run `python -m seeding change-streams enable` (collMod "
                                        "changeStreamPreAndPostImages: {enabled: true})"))

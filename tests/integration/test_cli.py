@@ -11,8 +11,8 @@ import anyio
 import pytest
 from conftest import SEEDED_DATABASE, TEST_AS_OF, TEST_SEED
 
-from seeding.pipeline import META, STATE_ID
 from seeding.verify import collect_checks
+from zava_core.model import META, STATE_ID
 
 pytestmark = pytest.mark.integration
 

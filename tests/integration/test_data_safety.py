@@ -35,11 +35,10 @@ from pymongo.database import Database
 
 from seeding.catalog_loader import load_catalog
 from seeding.generate import Generator
-from seeding.pipeline import DATASET, META, STATE_ID
 from zava_core.analysis.rollups import SALES_MONTHLY
 from zava_core.infra import db as zdb
 from zava_core.infra import embedded
-from zava_core.model import COLLECTIONS, SPECS
+from zava_core.model import COLLECTIONS, DATASET, META, SPECS, STATE_ID
 
 pytestmark = pytest.mark.integration
 

@@ -172,23 +172,16 @@ def test_closed_port_fails_at_tcp(tmp_path: Path) -> None:
     assert password not in result.stdout + result.stderr
 
 
-def test_unencoded_at_in_an_srv_password_is_named_before_any_lookup(tmp_path: Path) -> None:
-    result = run_doctor(tmp_path, MONGODB_URI="mongodb+srv://zava:Tr0ub4dor@Zq9@cluster0.example.mongodb.net/")
-    assert result.returncode == 1
-    found = statuses(result.stdout)
-    assert found["connection string"] == "FAIL"
-    block = line_of(result.stdout, "connection string")
-    assert "unencoded '@'" in block and "python -m seeding encode-password" in block
-    assert found["DNS"] == "skip"  # no lookup of the wrong host name ("Zq9@cluster0...")
-    assert "Tr0ub4dor" not in result.stdout + result.stderr
-
-
-def test_unencoded_at_in_a_standard_uri_is_a_one_line_configuration_error(tmp_path: Path) -> None:
-    # Settings validates mongodb:// strings before any command runs (seeding.cli), so the doctor's
-    # answer is that one line; it names the fix and masks the credentials.
-    result = run_doctor(tmp_path, MONGODB_URI=f"mongodb://zava:Tr0ub4dor@Zq9@127.0.0.1:{closed_port()}/")
+@pytest.mark.parametrize("scheme", ["mongodb+srv", "mongodb"])
+def test_unencoded_at_in_a_password_is_a_one_line_configuration_error(tmp_path: Path, scheme: str) -> None:
+    # Settings checks every connection string through the one parser before any command runs (and
+    # before any DNS lookup of the wrong host name "Zq9@cluster0..."), so the doctor's answer is that
+    # one line; it names the fix and masks the credentials.
+    host = "cluster0.example.mongodb.net" if scheme == "mongodb+srv" else f"127.0.0.1:{closed_port()}"
+    result = run_doctor(tmp_path, MONGODB_URI=f"{scheme}://zava:Tr0ub4dor@Zq9@{host}/")
     assert result.returncode == 2
-    assert "encode-password" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert "unencoded '@'" in result.stderr and "encode-password" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
     assert "Tr0ub4dor" not in result.stdout + result.stderr
 
 

@@ -58,7 +58,7 @@ from mcp_servers.common.auth import Identity
 from mcp_servers.common.replies import unfenced
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
-from zava_core.analysis import aggregation
+from zava_core import limits as L
 from zava_core.analysis.guard import REFUSED
 from zava_core.infra.config import Settings
 
@@ -70,7 +70,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES_PER_SERVER = max(1000, int(os.environ.get("ZAVA_FUZZ_EXAMPLES", "1000")))
 CALL_TIMEOUT_S = 10.0
 # run_aggregation has its own server-side limit (maxTimeMS): a pipeline may legitimately run that long.
-AGGREGATION_TIMEOUT_S = aggregation.MAX_TIME_MS / 1000 + 10
+AGGREGATION_TIMEOUT_S = L.AGGREGATION_MAX_TIME_MS / 1000 + 10
 IDENTITIES = {"head office": Identity(head_office=True), "seattle": Identity(head_office=False, store="seattle")}
 ALL_STORES = ("store_bellevue", "store_everett", "store_kirkland", "store_online", "store_redmond",
               "store_seattle", "store_spokane", "store_tacoma")

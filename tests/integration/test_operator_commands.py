@@ -17,10 +17,10 @@ from conftest import TEST_AS_OF, TEST_SEED
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from seeding.commands.operator import CLEARABLE, MARKER_COLLECTION
-from seeding.pipeline import DATASET, META, STATE_ID
 from zava_core.infra import database_setup
-from zava_core.model import COLLECTIONS, ROLLUPS, SYNCED_COLLECTIONS
+from zava_core.model import COLLECTIONS, DATASET, META, ROLLUPS, STATE_ID, SYNCED_COLLECTIONS
+from zava_ops.change_streams import MARKER_COLLECTION
+from zava_ops.clear import CLEARABLE
 
 pytestmark = pytest.mark.integration
 

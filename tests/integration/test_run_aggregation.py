@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from zava_core.analysis import aggregation, inflight
+from zava_core import limits as L
 from zava_core.analysis.aggregation import AggregationRejected, AggregationTimeout, run_aggregation
 from zava_core.analysis.inflight import AggregationBusy
 from zava_core.context import Zava
@@ -67,7 +67,7 @@ async def test_order_count_per_store(zava: Zava, head_office: Scope) -> None:
     assert len(expected) > 1
     assert not result.meta.truncated
     assert result.applied.scope_stage == {"$match": {"deleted": False}}
-    assert result.applied.max_time_ms == aggregation.MAX_TIME_MS == 15_000
+    assert result.applied.max_time_ms == L.AGGREGATION_MAX_TIME_MS == 15_000
     assert json.loads(result.model_dump_json())["rows"] == result.rows
 
 
@@ -216,7 +216,7 @@ async def test_byte_cap_truncates_with_a_note(zava: Zava, manager: Scope) -> Non
     result = await run_aggregation(zava, manager, "product_embeddings", [], max_rows=100)
     size = len(json.dumps(result.rows, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
     assert 0 < len(result.rows) < 100
-    assert size <= aggregation.BYTE_CAP
+    assert size <= L.AGGREGATION_BYTE_CAP
     assert result.meta.truncated
     assert "byte cap" in result.meta.note and "row cap" not in result.meta.note
 
@@ -230,7 +230,7 @@ async def test_a_first_row_over_the_byte_cap_is_explained(zava: Zava, manager: S
 
 async def test_slow_pipeline_is_stopped_by_max_time_ms(zava: Zava, manager: Scope,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(aggregation, "MAX_TIME_MS", 1)
+    monkeypatch.setattr(L, "AGGREGATION_MAX_TIME_MS", 1)
     pipeline = [{"$group": {"_id": "$product_id", "units": {"$sum": "$quantity"}}}, {"$sort": {"units": -1}}]
     with pytest.raises(AggregationTimeout) as caught:
         await run_aggregation(zava, manager, "order_items", pipeline)
@@ -244,7 +244,7 @@ async def test_a_pipeline_the_server_lets_run_past_the_limit_is_still_answered_o
     """A $lookup joining every order to thousands of orders, then $unwind: the embedded engine checks maxTimeMS
     only between some stages (2 s asked, 12 s run before it gave up on its own), so the deadline is also the
     client's."""
-    monkeypatch.setattr(aggregation, "MAX_TIME_MS", 2_000)
+    monkeypatch.setattr(L, "AGGREGATION_MAX_TIME_MS", 2_000)
     pipeline = [{"$lookup": {"from": "orders", "pipeline": [{"$limit": 5000}], "as": "x"}}, {"$unwind": "$x"},
                 {"$count": "n"}]
     started = time.monotonic()
@@ -362,7 +362,7 @@ async def test_different_callers_run_side_by_side_up_to_the_process_cap(zava: Za
     both = await asyncio.gather(run_aggregation(zava, manager, "order_items", SLOW),
                                 run_aggregation(zava, head_office, "order_items", SLOW))
     assert all(result.rows for result in both)
-    assert inflight.MAX_IN_FLIGHT == 2
+    assert L.MAX_AGGREGATIONS_IN_FLIGHT == 2
     three = await asyncio.gather(*(run_aggregation(zava, scope, "order_items", SLOW)
                                    for scope in (manager, head_office, tacoma)), return_exceptions=True)
     assert [type(r).__name__ for r in three] == ["AggregationResult", "AggregationResult", "AggregationBusy"]

@@ -19,13 +19,13 @@ from pymongo.errors import DuplicateKeyError
 
 from seeding.catalog_loader import load_catalog
 from seeding.generate import Generator
-from seeding.pipeline import META, STATE_ID, SeedingRefused, seed_database
+from seeding.pipeline import SeedingRefused, seed_database
 from seeding.progress import Reporter
 from seeding.verify import collect_checks
 from zava_core.analysis.rollups import MEASURES, SALES_MONTHLY
 from zava_core.embeddings import get_embedder, product_text
 from zava_core.infra import db as zdb
-from zava_core.model import COLLECTIONS, SPECS, SYNCED_COLLECTIONS
+from zava_core.model import COLLECTIONS, META, SPECS, STATE_ID, SYNCED_COLLECTIONS
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,6 @@ import re
 import pytest
 from bson import DBRef, Decimal128, ObjectId, Regex
 
-from zava_core.aggregation_limits import MAX_RANGE_ITEMS, MAX_REGEX_CHARS, MAX_UNWINDS, MAX_WINDOW_DOCUMENTS
 from zava_core.analysis.guard import (
     MAX_PIPELINE_BYTES,
     MAX_PIPELINE_DEPTH,
@@ -21,6 +20,7 @@ from zava_core.analysis.guard import (
     scope_pipeline,
 )
 from zava_core.errors import InvalidArgument
+from zava_core.limits import MAX_RANGE_ITEMS, MAX_REGEX_CHARS, MAX_UNWINDS, MAX_WINDOW_DOCUMENTS
 from zava_core.scope import Scope, StoreDirectory, StoreRef
 
 STORES = StoreDirectory([

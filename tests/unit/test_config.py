@@ -110,7 +110,7 @@ def test_malformed_uri_is_reported_without_its_password() -> None:
 def test_unencoded_at_sign_in_password_gets_the_encoding_hint() -> None:
     message = config_error(MONGODB_URI="mongodb://admin:p@ssw0rd@db.example.com:27017/")
     assert message.startswith("MONGODB_URI")
-    assert "'@'" in message and "URL-encoded" in message
+    assert "'@'" in message and "URL-encode" in message and "encode-password" in message
     assert "p@ssw0rd" not in message and "ssw0rd" not in message
 
 

@@ -23,6 +23,7 @@ from pydantic.functional_validators import AfterValidator
 from seeding.catalog_loader import load_catalog
 from seeding.generate import Generator
 from zava_core import model
+from zava_core.model import documents
 from zava_core.model import COLLECTIONS, MONTHS, SPECS, TIMESTAMP_PATTERN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +89,7 @@ def cents(value: float) -> int:
 def money_fields(doc_model) -> tuple[str, ...]:
     return tuple(
         name for name, info in doc_model.model_fields.items()
-        if any(isinstance(m, AfterValidator) and m.func is model._cents for m in info.metadata)
+        if any(isinstance(m, AfterValidator) and m.func is documents._cents for m in info.metadata)
     )
 
 

@@ -26,6 +26,7 @@ from pydantic import Field
 from pymongo.asynchronous.command_cursor import AsyncCommandCursor
 from pymongo.errors import ExecutionTimeout, OperationFailure, PyMongoError
 
+from zava_core import limits as L
 from zava_core.analysis.guard import check_pipeline, parse_pipeline, scope_pipeline
 from zava_core.analysis.inflight import Rows
 from zava_core.context import Zava
@@ -33,8 +34,6 @@ from zava_core.errors import InvalidArgument
 from zava_core.scope import Scope
 from zava_core.shaping import HARD_CAP, ListMeta, Out, cap_rows, json_safe, list_meta
 
-MAX_TIME_MS = 15_000
-BYTE_CAP = 64_000
 ERRMSG_CHARS = 400
 # How long a pipeline the caller was already answered about may keep its slot while the engine works on:
 # long enough for the engine's own late stops (seen: 12 s on a 2 s limit), short enough that a runaway
@@ -77,13 +76,13 @@ async def run_aggregation(zava: Zava, scope: Scope, collection: str, pipeline: s
     task = zava.aggregations.start(scope, lambda: _run(zava, collection, scoped, row_cap))
     try:
         # shield: at the deadline (or if our caller goes away) the task goes on and keeps its slot.
-        rows, cut = await asyncio.wait_for(asyncio.shield(task), MAX_TIME_MS / 1000)
+        rows, cut = await asyncio.wait_for(asyncio.shield(task), L.AGGREGATION_MAX_TIME_MS / 1000)
     except TimeoutError:
         raise _timeout() from None
     meta = list_meta(len(rows), total=None if cut else len(rows), truncated=cut is not None,
                      notes=[cap_note, _cut_note(cut, row_cap, len(rows))])
-    applied = AppliedLimits(max_time_ms=MAX_TIME_MS, row_cap=row_cap, byte_cap=BYTE_CAP, scope=scope.label,
-                            scope_stage=json_safe(scoped[0]))
+    applied = AppliedLimits(max_time_ms=L.AGGREGATION_MAX_TIME_MS, row_cap=row_cap, byte_cap=L.AGGREGATION_BYTE_CAP,
+                            scope=scope.label, scope_stage=json_safe(scoped[0]))
     return AggregationResult(collection=collection, rows=rows, meta=meta, applied=applied)
 
 
@@ -95,9 +94,9 @@ async def _run(zava: Zava, collection: str, pipeline: list[dict], row_cap: int) 
     try:
         # One batch holds every row we may return, so the result comes back in a single round trip.
         target = zava.db[collection].with_options(codec_options=_CODEC)
-        # Not pymongo.timeout: it would send the server maxTimeMS from the backstop, not MAX_TIME_MS.
+        # Not pymongo.timeout: it would send the server maxTimeMS from the backstop, not the limit.
         async with asyncio.timeout(ABANDON_AFTER_S):
-            cursor = await target.aggregate(pipeline, batchSize=row_cap + 1, maxTimeMS=MAX_TIME_MS)
+            cursor = await target.aggregate(pipeline, batchSize=row_cap + 1, maxTimeMS=L.AGGREGATION_MAX_TIME_MS)
             async with cursor:
                 return await _collect(cursor, row_cap)
     except TimeoutError:  # the backstop: PyMongo closed the connection the engine was still working on
@@ -126,7 +125,7 @@ async def _collect(cursor: AsyncCommandCursor, row_cap: int) -> Rows:
             return rows, "rows"
         row = json_safe(doc)
         size = len(json.dumps(row, separators=(",", ":"), ensure_ascii=False).encode("utf-8")) + (1 if rows else 0)
-        if used + size > BYTE_CAP:
+        if used + size > L.AGGREGATION_BYTE_CAP:
             return rows, "bytes"
         rows.append(row)
         used += size
@@ -138,17 +137,17 @@ def _cut_note(cut: str | None, row_cap: int, returned: int) -> str | None:
         return (f"stopped at the row cap of {row_cap}: more rows matched; narrow the pipeline ($match, $group, "
                 f"$limit) or raise max_rows (up to {HARD_CAP})")
     if cut == "bytes" and returned == 0:
-        return (f"the first row alone is over the byte cap of {BYTE_CAP:,} bytes of JSON: $project fewer fields "
-                "(large arrays such as $lookup results or embeddings)")
+        return (f"the first row alone is over the byte cap of {L.AGGREGATION_BYTE_CAP:,} bytes of JSON: $project "
+                "fewer fields (large arrays such as $lookup results or embeddings)")
     if cut == "bytes":
-        return (f"stopped at the byte cap of {BYTE_CAP:,} bytes of JSON after {returned} rows: $project fewer "
-                "fields or $group to summarise")
+        return (f"stopped at the byte cap of {L.AGGREGATION_BYTE_CAP:,} bytes of JSON after {returned} rows: "
+                "$project fewer fields or $group to summarise")
     return None
 
 
 def _timeout() -> AggregationTimeout:
     return AggregationTimeout(
-        f"the pipeline ran past the time limit of {MAX_TIME_MS:,} ms and was stopped: start it with a "
+        f"the pipeline ran past the time limit of {L.AGGREGATION_MAX_TIME_MS:,} ms and was stopped: start it with a "
         "$match on store_id and a date range (order_date) to read fewer documents, or use the "
         "sales_monthly rollup (one document per store and month) for sales totals")
 

@@ -5,7 +5,7 @@ Three steps, in this order:
 1. `parse_pipeline`: Extended JSON to BSON values (`{"$date": ...}`, `{"$oid": ...}`, ...).
 2. `check_pipeline`: an allowlist of stages, operators refused at any depth (writes, JavaScript,
    server statistics, unscoped graph walks, text search, DBRefs), only harmless `$$` variables, size
-   limits (`aggregation_limits`), and the operators the engine cannot bound by itself allowed only
+   limits (`zava_core.limits`), and the operators the engine cannot bound by itself allowed only
    in a bounded form (`aggregation_bounds`: literal regular expressions, bounded windows, `$range`).
 3. `scope_pipeline`: the caller's store scope and the `deleted: false` filter put in front of every
    read of a collection: the pipeline itself, each `$lookup` and `$unionWith` sub-pipeline, and the
@@ -27,7 +27,9 @@ from typing import Any
 from bson import Code, DBRef, Regex, json_util
 from bson.errors import BSONError
 
-from zava_core.aggregation_limits import (
+from zava_core.analysis import guard_bounds as bounds
+from zava_core.errors import InvalidArgument
+from zava_core.limits import (
     MAX_PATH_CHARS,
     MAX_PIPELINE_BYTES,
     MAX_PIPELINE_DEPTH,
@@ -36,8 +38,6 @@ from zava_core.aggregation_limits import (
     MAX_UNWINDS,
     MAX_VALUE_DEPTH,
 )
-from zava_core.analysis import guard_bounds as bounds
-from zava_core.errors import InvalidArgument
 from zava_core.model import QUERYABLE
 from zava_core.scope import Scope
 

@@ -4,7 +4,7 @@ The embedded engine runs each command on one thread under Python's GIL and check
 between documents, so one expensive call inside an operator freezes it for every caller (a
 catastrophic-backtracking `$regexMatch` on a 30-character input held it ~27 s; an unbounded window
 with `$push: "$$ROOT"` over order_items ran 442 s and grew it to 2.1 GB). The rules, each a limit in
-`aggregation_limits`:
+`zava_core.limits`:
 
 - **Regular expressions are escaped literals.** `$regex` (with `$options`), BSON regex values
   (`{"$regularExpression": ...}`, `/.../` from a driver) and the `regex` of `$regexMatch`,
@@ -37,8 +37,8 @@ from typing import Any
 
 from bson import Regex
 
-from zava_core.aggregation_limits import MAX_RANGE_ITEMS, MAX_REGEX_CHARS, MAX_WINDOW_DOCUMENTS
 from zava_core.errors import InvalidArgument, echo
+from zava_core.limits import MAX_RANGE_ITEMS, MAX_REGEX_CHARS, MAX_WINDOW_DOCUMENTS
 
 # Formats the location of a path inside the current stage for a message, e.g. `stage 2 ($match.name)`.
 At = Callable[[str], str]

@@ -11,13 +11,11 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
+from zava_core import limits as L
 from zava_core.errors import InvalidArgument
 from zava_core.scope import Scope
 
-# One per caller: a caller cannot occupy the engine with several. Two in all: no single caller holds every
-# slot, and on a 2-core machine the engine keeps room for the typed tools, which are the normal path.
-MAX_IN_FLIGHT_PER_CALLER = 1
-MAX_IN_FLIGHT = 2
+# The caps are zava_core.limits.MAX_AGGREGATIONS_PER_CALLER and MAX_AGGREGATIONS_IN_FLIGHT.
 
 Rows = tuple[list[dict], str | None]
 
@@ -42,15 +40,15 @@ class InFlight:
         `work` is a factory so that nothing is created when the call is refused.
         """
         caller = (scope.head_office, scope.store_ids)
-        if self.by_caller[caller] >= MAX_IN_FLIGHT_PER_CALLER:
+        if self.by_caller[caller] >= L.MAX_AGGREGATIONS_PER_CALLER:
             raise AggregationBusy(
-                f"another aggregation of yours ({scope.label}) is still running (at most {MAX_IN_FLIGHT_PER_CALLER} "
-                "at a time, and one stopped at the time limit counts until the database has finished it): wait "
+                f"another aggregation of yours ({scope.label}) is still running (at most "
+                f"{L.MAX_AGGREGATIONS_PER_CALLER} at a time, and one stopped at the time limit counts until the database has finished it): wait "
                 "for it to finish, then try again")
-        if len(self.tasks) >= MAX_IN_FLIGHT:
+        if len(self.tasks) >= L.MAX_AGGREGATIONS_IN_FLIGHT:
             raise AggregationBusy(
-                f"{MAX_IN_FLIGHT} aggregations are already running on this server (the limit for all callers): "
-                "wait a few seconds and try again, or use a typed tool")
+                f"{L.MAX_AGGREGATIONS_IN_FLIGHT} aggregations are already running on this server (the limit for all "
+                "callers): wait a few seconds and try again, or use a typed tool")
         self.by_caller[caller] += 1
         task: asyncio.Task[Rows] = asyncio.ensure_future(work())
         self.tasks.add(task)

@@ -142,20 +142,24 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
 
 
 def _check_mongodb_uri(uri: str, name: str) -> None:
+    # The structure (scheme, credentials, hosts) through the one parser, which names the cause and the
+    # fix; then PyMongo's own option validation, except for SRV strings, whose parsing resolves DNS
+    # (left to the connection and `doctor`).
     from pymongo.errors import ConfigurationError, InvalidURI
     from pymongo.uri_parser import parse_uri
 
-    if not uri.startswith(("mongodb://", "mongodb+srv://")):
-        raise ConfigError(f"{name} must start with mongodb:// or mongodb+srv://")
+    from zava_core.infra.uri import UriProblem, parse_connection_string
+
+    try:
+        parse_connection_string(uri)
+    except UriProblem as problem:
+        raise ConfigError(f"{name} {problem.detail}: {problem.fix}") from None
     if uri.startswith("mongodb+srv://"):
-        return  # parsing an SRV URI resolves DNS; leave that to the connection and `doctor`
+        return
     try:
         parse_uri(uri)
     except (InvalidURI, ConfigurationError, ValueError) as exc:
-        hint = ""
-        if uri.count("@") > 1:
-            hint = " (a password containing '@' must be URL-encoded: python -m seeding encode-password)"
-        raise ConfigError(f"{name} is malformed: {redact(str(exc), uri_secrets(uri))}{hint}") from None
+        raise ConfigError(f"{name} is malformed: {redact(str(exc), uri_secrets(uri))}") from None
 
 
 def _check_http_url(name: str, value: str) -> None:

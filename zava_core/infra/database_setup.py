@@ -6,8 +6,7 @@ from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from zava_core.model import COLLECTIONS, ROLLUPS, SPECS, SYNCED_COLLECTIONS, CollectionSpec
-from zava_core.retail.search import VECTOR_INDEX_NAME
+from zava_core.model import COLLECTIONS, ROLLUPS, SPECS, SYNCED_COLLECTIONS, VECTOR_INDEX_NAME, CollectionSpec
 
 
 def index_models(spec: CollectionSpec) -> list[IndexModel]:
@@ -47,6 +46,26 @@ async def drop_indexes(db: AsyncDatabase) -> list[str]:
     return dropped
 
 
+def images_on(options: dict) -> bool:
+    """Whether a collection's options (from listCollections) turn change-stream pre/post images on."""
+    return bool((options.get("changeStreamPreAndPostImages") or {}).get("enabled"))
+
+
+async def images_enabled(db: AsyncDatabase) -> dict[str, bool]:
+    """Pre/post images on or off, per synced collection (a missing collection counts as off)."""
+    options = {c["name"]: c.get("options", {}) async for c in await db.list_collections()}
+    return {name: images_on(options.get(name, {})) for name in SYNCED_COLLECTIONS}
+
+
+async def vector_index(db: AsyncDatabase) -> dict | None:
+    """The Atlas Vector Search index on product_embeddings as the server lists it, or None when absent.
+
+    Only call where the server offers search indexes (`Capabilities.search_indexes`)."""
+    cursor = await db[SPECS["product_embeddings"].name].aggregate([{"$listSearchIndexes": {"name": VECTOR_INDEX_NAME}}])
+    found = await cursor.to_list()
+    return found[0] if found else None
+
+
 async def enable_pre_post_images(db: AsyncDatabase) -> tuple[list[str], str | None]:
     """Turn on change-stream pre/post images for the synced collections (what Ditto's connector needs).
 
@@ -75,9 +94,7 @@ async def create_vector_index(db: AsyncDatabase, dimensions: int) -> str:
         ]
     }
     collection = db[SPECS["product_embeddings"].name]
-    cursor = await collection.aggregate([{"$listSearchIndexes": {"name": VECTOR_INDEX_NAME}}])
-    existing = await cursor.to_list()
-    if existing:
+    if await vector_index(db) is not None:
         await db.command({"updateSearchIndex": collection.name, "name": VECTOR_INDEX_NAME, "definition": definition})
         return "updated"
     await db.command({"createSearchIndexes": collection.name, "indexes": [

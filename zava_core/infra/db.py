@@ -66,10 +66,6 @@ class Capabilities:
     replica_set: bool
     search_indexes: bool
 
-    @property
-    def change_streams(self) -> bool:
-        return self.replica_set
-
 
 # Codes a server gives when Atlas Search is not there: CommandNotSupported (115), community
 # mongod's SearchNotEnabled (31082), and "no such command" (59).

@@ -12,10 +12,14 @@ from zava_core.model.builders import (
 )
 from zava_core.model.collections import (
     COLLECTIONS,
+    DATASET,
+    META,
     QUERYABLE,
     ROLLUPS,
     SPECS,
+    STATE_ID,
     SYNCED_COLLECTIONS,
+    VECTOR_INDEX_NAME,
     CollectionSpec,
     Direction,
     IndexSpec,
@@ -26,12 +30,16 @@ from zava_core.model.documents import MONTHS, TIMESTAMP_PATTERN, is_timestamp
 
 __all__ = [
     "COLLECTIONS",
+    "DATASET",
+    "META",
     "MONTHS",
     "QUERYABLE",
     "ROLLUPS",
     "SPECS",
+    "STATE_ID",
     "SYNCED_COLLECTIONS",
     "TIMESTAMP_PATTERN",
+    "VECTOR_INDEX_NAME",
     "CollectionSpec",
     "Direction",
     "IndexSpec",

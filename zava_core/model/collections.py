@@ -179,3 +179,11 @@ ROLLUPS: tuple[CollectionSpec, ...] = (
 SPECS: dict[str, CollectionSpec] = {spec.name: spec for spec in COLLECTIONS}
 QUERYABLE: dict[str, CollectionSpec] = {spec.name: spec for spec in (*COLLECTIONS, *ROLLUPS)}
 SYNCED_COLLECTIONS: tuple[str, ...] = tuple(spec.name for spec in COLLECTIONS if spec.synced)
+
+# The dataset: the collections seeding generates (the rollup is derived from them).
+DATASET: tuple[str, ...] = tuple(spec.name for spec in COLLECTIONS)
+# Bookkeeping outside the synced set: seeding's resumable state lives in META under STATE_ID.
+META = "zava_meta"
+STATE_ID = "seeding"
+# The Atlas Vector Search index on product_embeddings (where the server offers search indexes).
+VECTOR_INDEX_NAME = "product_embeddings_vector"

@@ -17,13 +17,14 @@ from pymongo.errors import OperationFailure
 from zava_core.context import Zava
 from zava_core.embeddings import Embedder
 from zava_core.errors import InvalidArgument, NotFound
+from zava_core.infra import database_setup
 from zava_core.infra import db as zdb
 from zava_core.limits import SEMANTIC_QUERY_MAX_CHARS, SEMANTIC_QUERY_MIN_CHARS
+from zava_core.model import VECTOR_INDEX_NAME
 from zava_core.retail.products import stock_by_product
 from zava_core.scope import Scope
 from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
 
-VECTOR_INDEX_NAME = "product_embeddings_vector"
 RELOAD_SECONDS = 300.0
 log = logging.getLogger(__name__)
 
@@ -90,9 +91,8 @@ class SemanticSearch:
         caps = await zdb.capabilities(self.zava.db)
         if not caps.search_indexes:
             return False
-        stage = {"$listSearchIndexes": {"name": VECTOR_INDEX_NAME}}
-        indexes = await (await self.zava.db["product_embeddings"].aggregate([stage])).to_list()
-        return bool(indexes) and bool(indexes[0].get("queryable"))
+        index = await database_setup.vector_index(self.zava.db)
+        return bool(index and index.get("queryable"))
 
     async def _load(self) -> InMemoryIndex:
         query = {"model": self.embedder.model, "deleted": False}
