@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
 from zava_core.infra.database_setup import images_on
+from zava_core.infra.privileges import assess_access  # one reading of roles for both checks
 from zava_core.model import COLLECTIONS, TIMESTAMP_PATTERN, CollectionSpec, is_timestamp
 
 BATCH_SIZE = 5_000
@@ -117,7 +118,6 @@ def missing_actions(auth_info: dict, database: str) -> set[str] | None:
     """
     if not auth_info.get("authenticatedUsers"):
         return None
-    from zava_ops.doctor import assess_access  # one reading of roles for both checks
 
     if assess_access({"authInfo": auth_info}, database).read_write:
         return set()  # a role that grants read and write (readWrite, dbOwner, root, ...) includes changeStream

@@ -24,7 +24,8 @@ from pymongo.errors import PyMongoError
 
 from zava_core.infra import embedded
 from zava_core.infra.config import Settings
-from zava_ops.doctor import STEPS, assess_access
+from zava_core.infra.privileges import assess_access
+from zava_ops.doctor import STEPS
 
 pytestmark = pytest.mark.integration
 

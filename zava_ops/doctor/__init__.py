@@ -25,7 +25,7 @@ from zava_core.infra import embedded
 from zava_core.infra.config import Settings
 from zava_core.infra.redaction import display_uri, mask_secrets, settings_secrets
 from zava_core.infra.uri import UriParts, UriProblem, describe_parts, parse_connection_string
-from zava_ops.doctor.access import Access, assess_access, auth_step, roles_step, short_error
+from zava_ops.doctor.access import auth_step, roles_step, short_error
 from zava_ops.doctor.database import (
     dataset_step,
     indexes_step,
@@ -42,7 +42,7 @@ from zava_ops.doctor.report import (
     T,
 )
 
-__all__ = ["STEPS", "Access", "assess_access", "run_doctor"]
+__all__ = ["STEPS", "run_doctor"]
 
 
 # --- the run -----------------------------------------------------------------------------------------

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
 
 from zava_core.infra import db as zdb
+from zava_core.infra.privileges import Access, assess_access
 from zava_core.infra.redaction import redact_uri
 from zava_core.infra.uri import UriParts
 from zava_ops.doctor.report import (
     IP_ACCESS_LIST_FIX,
     Report,
 )
-
-# Role names that grant what the servers need on one database (a role on that db) or on every database.
-_RW_ROLES_ON_DB = {"readWrite", "dbOwner"}
-_RW_ROLES_ANY_DB = {"readWriteAnyDatabase", "root", "atlasAdmin", "__system"}
-_COLLMOD_ROLES_ON_DB = {"dbAdmin", "dbOwner"}
-_COLLMOD_ROLES_ANY_DB = {"dbAdminAnyDatabase", "root", "atlasAdmin", "__system"}
-_RW_ACTIONS = {"find", "insert", "update", "remove", "createIndex"}
-_READ_ROLES_ON_DB = {"read", *_RW_ROLES_ON_DB}
-_READ_ROLES_ANY_DB = {"readAnyDatabase", *_RW_ROLES_ANY_DB}
-
 
 
 def short_error(exc: BaseException) -> str:
@@ -90,39 +79,6 @@ def _auth_failure(exc: OperationFailure, parts: UriParts, report: Report) -> Non
     else:
         report.fail("authentication", f"{exc.code}: {short_error(exc)}", "the server refused the command",
                     "check the user's roles and the connection string's options")
-
-
-@dataclass(frozen=True)
-class Access:
-    enforced: bool
-    roles: tuple[str, ...]
-    read: bool
-    read_write: bool
-    coll_mod: bool
-
-
-def assess_access(status: dict, database: str) -> Access:
-    """What the authenticated user may do on `database`, from connectionStatus (roles and privileges)."""
-    info = status.get("authInfo", {})
-    if not info.get("authenticatedUsers"):
-        return Access(enforced=False, roles=(), read=True, read_write=True, coll_mod=True)
-    roles = [(r.get("role", ""), r.get("db", "")) for r in info.get("authenticatedUserRoles", [])]
-
-    def by_role(on_db: set[str], any_db: set[str]) -> bool:
-        return any((db == database and role in on_db) or (db == "admin" and role in any_db) for role, db in roles)
-
-    actions: set[str] = set()
-    for privilege in info.get("authenticatedUserPrivileges", []):
-        resource = privilege.get("resource", {})
-        if resource.get("anyResource") or (resource.get("db") in (database, "") and resource.get("collection") == ""):
-            actions.update(privilege.get("actions", []))
-    return Access(
-        enforced=True,
-        roles=tuple(f"{role}@{db}" for role, db in roles),
-        read=by_role(_READ_ROLES_ON_DB, _READ_ROLES_ANY_DB) or "find" in actions,
-        read_write=by_role(_RW_ROLES_ON_DB, _RW_ROLES_ANY_DB) or actions >= _RW_ACTIONS,
-        coll_mod=by_role(_COLLMOD_ROLES_ON_DB, _COLLMOD_ROLES_ANY_DB) or "collMod" in actions,
-    )
 
 
 def roles_step(status: dict, database: str, read_only: bool, parts: UriParts, report: Report) -> Access:

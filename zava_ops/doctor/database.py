@@ -7,8 +7,9 @@ from pymongo.errors import PyMongoError
 
 from zava_core.infra import database_setup
 from zava_core.infra import db as zdb
+from zava_core.infra.privileges import Access
 from zava_core.model import DATASET, META, STATE_ID, SYNCED_COLLECTIONS, VECTOR_INDEX_NAME
-from zava_ops.doctor.access import Access, short_error
+from zava_ops.doctor.access import short_error
 from zava_ops.doctor.report import (
     MIN_SERVER_VERSION,
     Report,
