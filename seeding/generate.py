@@ -305,6 +305,19 @@ class Generator:
                 lines=order_lines))
         return orders, lines
 
+    def all_documents(self) -> dict[str, list[dict]]:
+        """Every generated document by collection, in memory (the embeddings are not generated here)."""
+        docs: dict[str, list[dict]] = {
+            "stores": self.store_documents(), "categories": self.category_documents(),
+            "product_types": self.product_type_documents(), "products": self.product_documents(),
+            "customers": [c for batch in self.customer_batches() for c in batch],
+            "inventory": self.inventory_documents(), "orders": [], "order_items": [],
+        }
+        for _, orders, items in self.order_chunks():
+            docs["orders"] += orders
+            docs["order_items"] += items
+        return docs
+
     # --- inventory -----------------------------------------------------------------------------
 
     def inventory_documents(self) -> list[dict]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 
@@ -71,6 +72,23 @@ def seed_small(uri: str, database: str) -> Settings:
 
     asyncio.run(run())
     return settings
+
+
+@contextmanager
+def own_small_dataset(mongo_uri: str, database: str) -> Iterator[Settings]:
+    """A `small` dataset in a database of the caller's own, dropped afterwards: for suites whose writes
+    would disturb other modules' expectations (concurrent orders, fuzzed write tools)."""
+    from pymongo import MongoClient
+
+    settings = seed_small(mongo_uri, database)
+    try:
+        yield settings
+    finally:
+        client = MongoClient(mongo_uri)
+        try:
+            client.drop_database(database)
+        finally:
+            client.close()
 
 
 @pytest.fixture(scope="session")

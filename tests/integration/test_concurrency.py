@@ -21,7 +21,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio
 import pytest
-from conftest import seed_small
+from conftest import own_small_dataset
 from mcp import Client
 from pymongo import MongoClient
 from pymongo.database import Database
@@ -49,15 +49,8 @@ _OUT_OF_STOCK = re.compile(r"^(?P<sku>[A-Z0-9]+): (?P<wanted>\d+) wanted but (?P
 @pytest.fixture(scope="module")
 def settings(mongo_uri: str) -> Iterator[Settings]:
     """A `small` dataset of this module's own (the orders here would disturb other modules' expectations)."""
-    seeded = seed_small(mongo_uri, DATABASE)
-    try:
-        yield seeded
-    finally:
-        client = MongoClient(mongo_uri)
-        try:
-            client.drop_database(DATABASE)
-        finally:
-            client.close()
+    with own_small_dataset(mongo_uri, DATABASE) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,7 @@ from typing import Any
 import anyio
 import anyio.from_thread
 import pytest
-from conftest import seed_small
+from conftest import own_small_dataset
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
@@ -534,15 +534,8 @@ def check(outcome: Outcome) -> None:
 @pytest.fixture(scope="module")
 def fuzz_settings(mongo_uri: str) -> Iterator[Settings]:
     """A `small` dataset of this module's own: the write tools are fuzzed too."""
-    seeded = seed_small(mongo_uri, DATABASE)
-    try:
-        yield seeded
-    finally:
-        client = MongoClient(mongo_uri)
-        try:
-            client.drop_database(DATABASE)
-        finally:
-            client.close()
+    with own_small_dataset(mongo_uri, DATABASE) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")

@@ -36,23 +36,6 @@ REFERENCE = ("stores", "categories", "product_types", "products", "inventory", "
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def generate_all(generator: Generator) -> dict[str, list[dict]]:
-    docs: dict[str, list[dict]] = {
-        "stores": generator.store_documents(),
-        "categories": generator.category_documents(),
-        "product_types": generator.product_type_documents(),
-        "products": generator.product_documents(),
-        "customers": [c for batch in generator.customer_batches() for c in batch],
-        "inventory": generator.inventory_documents(),
-        "orders": [],
-        "order_items": [],
-    }
-    for _, orders, items in generator.order_chunks():
-        docs["orders"] += orders
-        docs["order_items"] += items
-    return docs
-
-
 def content_hash(docs: list[dict]) -> str:
     digest = hashlib.sha256()
     for doc in sorted(docs, key=lambda d: d["_id"]):
@@ -118,7 +101,7 @@ def small_generator(seed: int = TEST_SEED) -> Generator:
 @pytest.fixture(scope="module")
 def expected_docs() -> dict[str, list[dict]]:
     """The documents the seeded database must hold: regenerated with conftest's parameters."""
-    return generate_all(small_generator())
+    return small_generator().all_documents()
 
 
 # --- the seeded database -----------------------------------------------------------------------

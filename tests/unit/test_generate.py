@@ -23,8 +23,7 @@ from pydantic.functional_validators import AfterValidator
 from seeding.catalog_loader import load_catalog
 from seeding.generate import Generator
 from zava_core import model
-from zava_core.model import documents
-from zava_core.model import COLLECTIONS, MONTHS, SPECS, TIMESTAMP_PATTERN
+from zava_core.model import COLLECTIONS, MONTHS, SPECS, TIMESTAMP_PATTERN, documents
 
 ROOT = Path(__file__).resolve().parents[2]
 SCALE = "small"
@@ -48,23 +47,6 @@ DISCOUNT_PERCENTS = {0, 5, 10, 15, 20, 25}
 # --- helpers (also used by a subprocess: keep them importable) --------------------------------
 
 
-def generate_all(generator: Generator) -> dict[str, list[dict]]:
-    docs: dict[str, list[dict]] = {
-        "stores": generator.store_documents(),
-        "categories": generator.category_documents(),
-        "product_types": generator.product_type_documents(),
-        "products": generator.product_documents(),
-        "customers": [c for batch in generator.customer_batches() for c in batch],
-        "inventory": generator.inventory_documents(),
-        "orders": [],
-        "order_items": [],
-    }
-    for _, orders, items in generator.order_chunks():
-        docs["orders"] += orders
-        docs["order_items"] += items
-    return docs
-
-
 def canonical(doc: dict) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -79,7 +61,7 @@ def collection_hash(docs: list[dict]) -> str:
 
 def hashes(seed: int, as_of: date = AS_OF) -> dict[str, str]:
     generator = Generator(load_catalog(), scale=SCALE, seed=seed, as_of=as_of)
-    return {name: collection_hash(docs) for name, docs in generate_all(generator).items()}
+    return {name: collection_hash(docs) for name, docs in generator.all_documents().items()}
 
 
 def cents(value: float) -> int:
@@ -108,7 +90,7 @@ def generator(catalog) -> Generator:
 
 @pytest.fixture(scope="module")
 def docs(generator: Generator) -> dict[str, list[dict]]:
-    return generate_all(generator)
+    return generator.all_documents()
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +110,7 @@ def test_every_collection_but_embeddings_is_generated(docs) -> None:
 
 
 def test_same_inputs_give_identical_documents(catalog, docs) -> None:
-    again = generate_all(Generator(catalog, scale=SCALE, seed=SEED, as_of=AS_OF))
+    again = Generator(catalog, scale=SCALE, seed=SEED, as_of=AS_OF).all_documents()
     assert {n: collection_hash(d) for n, d in again.items()} == {n: collection_hash(d) for n, d in docs.items()}
 
 
