@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from zava_core.errors import ZavaError
 from zava_core.infra.config import EMBEDDING_BACKENDS, ConfigError, Settings
 
 
@@ -155,6 +156,9 @@ def test_bad_http_url(name: str) -> None:
     assert message.startswith(f"{name}=")
 
 
-def test_config_error_is_a_value_error() -> None:
-    # Entry points catch ConfigError; callers that only know ValueError still catch it too.
-    assert issubclass(ConfigError, ValueError)
+def test_a_bad_setting_reaches_callers_as_a_zava_error_with_its_one_line() -> None:
+    # The servers turn every ZavaError into the one-line tool error a caller reads, and the CLIs print
+    # it: a bad setting found late (the embedder's key at the first search) must be one of them.
+    with pytest.raises(ZavaError) as caught:
+        load(MONGODB_URI="http://db.example.com:27017")
+    assert "\n" not in str(caught.value) and str(caught.value).startswith("MONGODB_URI")
