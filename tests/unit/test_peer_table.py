@@ -1,0 +1,42 @@
+"""The side-by-side table (bench/peer/table.py): percentiles, the ratio, the markdown."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.peer.table import Row, percentile, ratio_text, render
+
+
+def test_nearest_rank_percentiles() -> None:
+    samples = [float(x) for x in (10, 1, 9, 2, 8, 3, 7, 4, 6, 5)]
+    assert percentile(samples, 50) == 5.0
+    assert percentile(samples, 95) == 10.0
+    assert percentile(samples, 0) == 1.0 and percentile([3.0], 95) == 3.0
+    with pytest.raises(ValueError):
+        percentile([], 50)
+    with pytest.raises(ValueError):
+        percentile(samples, 101)
+
+
+@pytest.mark.parametrize(("ours", "original", "text"), [
+    (2.0, 28.4, "14.2x"), (10.0, 4.0, "0.4x"), (100.0, 3.0, "0.03x"), (5.0, 5.0, "1.0x"),
+])
+def test_ratio_is_the_originals_time_over_ours(ours: float, original: float, text: str) -> None:
+    assert ratio_text(ours, original) == text
+
+
+def test_ratio_needs_positive_times() -> None:
+    with pytest.raises(ValueError):
+        ratio_text(0.0, 1.0)
+
+
+def test_table_rows_line_up_with_the_header() -> None:
+    rows = [Row("revenue by store", "head office", [1.0, 2.0, 3.0], [30.0, 40.0, 500.0]),
+            Row("semantic search", "head office", status="not compared: pgvector is not installed")]
+    text = render(rows, "## heading")
+    lines = text.splitlines()
+    assert lines[0] == "## heading"
+    header, body = lines[2], lines[4:]
+    assert all(line.count("|") == header.count("|") for line in body)
+    assert body[0] == "| revenue by store | head office | 2.0 | 3.0 | 40.0 | 500 | 20.0x | same |"
+    assert body[1].endswith("|  |  |  |  |  | not compared: pgvector is not installed |")
