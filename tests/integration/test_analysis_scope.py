@@ -210,25 +210,27 @@ async def probe_get_collection_schemas(case: Case) -> None:
 
 async def probe_sales_summary(case: Case) -> None:
     truth, visible = case.truth, case.visible
-    by_store = await case.ok("sales_summary", {"group_by": "store", "top_n": 100})
+    by_store = await case.ok("sales_summary", {"group_by": "store", "top_n": 100,
+                                               "metrics": ["revenue", "units", "orders"]})
     assert by_store["stores"] == sorted(visible)
     expected = truth.sums(visible, key=lambda ln: ln["store_id"])
-    assert {r["group"]: r["value"] for r in by_store["rows"]} == {
+    assert {r["group"]["store"]: r["values"]["revenue"] for r in by_store["rows"]} == {
         truth.names[s]: approx_money(f["revenue"]) for s, f in expected.items()}
     total = truth.sums(visible)["all"]
     assert by_store["totals"]["revenue"] == approx_money(total["revenue"])
     assert (by_store["totals"]["units"], by_store["totals"]["orders"]) == (total["units"], total["orders"])
 
     start, end = WINDOW
-    monthly = await case.ok("sales_summary", {"group_by": "month", "metric": "units", "start_date": start,
+    monthly = await case.ok("sales_summary", {"group_by": "month", "metrics": ["units"], "start_date": start,
                                               "end_date": end})
     assert monthly["stores"] == sorted(visible) and "order_items" in monthly["source"]
     window = truth.sums(visible, key=lambda ln: ln["order_date"][:7], start=f"{start}T00:00:00Z",
                         end=f"{end}T23:59:59Z")
-    assert {r["group"]: r["value"] for r in monthly["rows"]} == {m: f["units"] for m, f in window.items()}
+    assert {r["group"]["month"]: r["values"]["units"] for r in monthly["rows"]} == {
+        m: f["units"] for m, f in window.items()}
 
-    yearly = await case.ok("sales_summary", {"group_by": "year", "metric": "orders"})
-    assert {r["group"]: r["value"] for r in yearly["rows"]} == {
+    yearly = await case.ok("sales_summary", {"group_by": "year", "metrics": "orders"})
+    assert {r["group"]["year"]: r["values"]["orders"] for r in yearly["rows"]} == {
         y: f["orders"] for y, f in truth.sums(visible, key=lambda ln: ln["order_date"][:4]).items()}
 
     for target in case.targets:
@@ -455,7 +457,7 @@ async def test_every_tool_has_a_probe_and_head_office_sees_all_eight(seeded: Set
         assert {t.name for t in (await client.list_tools()).tools} == set(PROBES)
         summary = (await client.call_tool("sales_summary", {"group_by": "store"})).structured_content
         assert summary["stores"] == list(ALL_STORES)
-        assert sorted(r["group"] for r in summary["rows"]) == sorted(truth.names.values())
+        assert sorted(r["group"]["store"] for r in summary["rows"]) == sorted(truth.names.values())
         health = (await client.call_tool("inventory_health", {})).structured_content
         assert health["stores"] == list(ALL_STORES)
         schemas = (await client.call_tool("get_collection_schemas", {"collections": ["orders"]})).structured_content

@@ -66,9 +66,10 @@ async def test_revenue_by_store_whole_months_comes_from_the_rollup(zava, raw):
     expected = plain_sum(raw["lines"], key=lambda ln: raw["stores"][ln["store_id"]],
                          start="2024-01-01T00:00:00Z", end="2024-12-31T23:59:59Z")
     assert result.source == "rollup sales_monthly"
-    assert {r.group: r.value for r in result.rows} == pytest.approx(expected, abs=0.01)
-    assert [r.value for r in result.rows] == sorted((r.value for r in result.rows), reverse=True)
-    assert result.totals.revenue == pytest.approx(sum(expected.values()), abs=0.02)
+    assert {r.group["store"]: r.values["revenue"] for r in result.rows} == pytest.approx(expected, abs=0.01)
+    revenues = [r.values["revenue"] for r in result.rows]
+    assert revenues == sorted(revenues, reverse=True)
+    assert result.totals["revenue"] == pytest.approx(sum(expected.values()), abs=0.02)
 
 
 @pytest.mark.anyio
@@ -79,7 +80,7 @@ async def test_partial_months_add_order_items_and_match_the_plain_sum(zava, raw)
     expected = plain_sum(raw["lines"], key=lambda ln: raw["categories"][ln["category_id"]], value="quantity",
                          start="2025-03-15T00:00:00Z", end="2025-06-10T23:59:59Z")
     assert result.source == "rollup sales_monthly + order_items for partial months"
-    assert {r.group: r.value for r in result.rows} == pytest.approx(expected)
+    assert {r.group["category"]: r.values["units"] for r in result.rows} == pytest.approx(expected)
     inside_one_month = await analytics.sales_summary(zava, head_office, "category", start_date="2025-03-10",
                                                      end_date="2025-03-20")
     assert inside_one_month.source == "order_items"
@@ -92,7 +93,7 @@ async def test_a_store_manager_sees_only_their_store_and_cannot_ask_for_another(
     expected = plain_sum(raw["lines"], key=lambda ln: ln["order_date"][:7], stores={"store_tacoma"},
                          start="2025-01-01T00:00:00Z", end="2025-06-30T23:59:59Z")
     assert result.stores == ["store_tacoma"]
-    assert {r.group: r.value for r in result.rows} == pytest.approx(expected, abs=0.01)
+    assert {r.group["month"]: r.values["revenue"] for r in result.rows} == pytest.approx(expected, abs=0.01)
     with pytest.raises(Exception, match="outside your scope"):
         await analytics.sales_summary(zava, tacoma, "store", stores=["Seattle"])
 
@@ -100,23 +101,24 @@ async def test_a_store_manager_sees_only_their_store_and_cannot_ask_for_another(
 @pytest.mark.anyio
 async def test_orders_and_average_order_value_count_distinct_orders(zava, raw):
     head_office, _ = await scopes(zava)
-    result = await analytics.sales_summary(zava, head_office, "year", "average_order_value",
+    result = await analytics.sales_summary(zava, head_office, "year", ["average_order_value", "orders"],
                                            start_date="2023-01-01", end_date="2023-12-31")
     revenue = plain_sum(raw["lines"], key=lambda ln: "2023", start="2023-01-01T00:00:00Z", end="2023-12-31T23:59:59Z")
     orders = {ln["order_id"] for ln in raw["lines"] if ln["order_date"].startswith("2023")}
-    assert result.rows[0].value == pytest.approx(revenue["2023"] / len(orders), abs=0.01)
-    assert result.totals.orders == len(orders)
+    assert result.rows[0].values["average_order_value"] == pytest.approx(revenue["2023"] / len(orders), abs=0.01)
+    assert result.totals["orders"] == len(orders)
 
 
 @pytest.mark.anyio
 async def test_gross_margin_by_category_filter(zava, raw):
     head_office, _ = await scopes(zava)
-    result = await analytics.sales_summary(zava, head_office, "category", "gross_margin", categories=["Power Tools"])
+    result = await analytics.sales_summary(zava, head_office, "category", "gross_margin_percent",
+                                           categories=["Power Tools"])
     lines = [ln for ln in raw["lines"] if ln["category_id"] == "cat_power_tools"]
     revenue = sum(ln["total_amount"] for ln in lines)
     cost = sum(ln["unit_cost"] * ln["quantity"] for ln in lines)
-    assert [r.group for r in result.rows] == ["POWER TOOLS"]
-    assert result.rows[0].value == pytest.approx((revenue - cost) / revenue * 100, abs=0.01)
+    assert [r.group["category"] for r in result.rows] == ["POWER TOOLS"]
+    assert result.rows[0].values["gross_margin_percent"] == pytest.approx((revenue - cost) / revenue * 100, abs=0.01)
 
 
 @pytest.mark.anyio

@@ -5,23 +5,32 @@ sums over them. Reading them from the embedded engine per question costs ~100 ms
 the product maps; holding them as arrays costs ~16 MB and answers in well under a millisecond.
 Freshness: before answering, the cube asks for the documents whose `updated_at` is at or after
 the newest one it holds (an indexed query that returns the few cells `create_order` touched), and
-reloads everything every few minutes in case the rollup was rebuilt.
+every few minutes checks the collection's identity (its UUID, ~5 ms) in case the rollup was rebuilt,
+reloading everything only then. A full load leaves a snapshot on local disk
+(`cube_snapshot`), so the next process starts from it in milliseconds.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Iterable
 from datetime import timedelta
+from pathlib import Path
 
 import anyio
 import numpy as np
 from pymongo.asynchronous.database import AsyncDatabase
 
+from zava_core.analysis import cube_snapshot
+from zava_core.analysis.cube_snapshot import Fingerprint
 from zava_core.analysis.rollups import MEASURES, SALES_MONTHLY
-from zava_core.infra.timeutil import iso, utc_now
+from zava_core.infra.timeutil import iso, now_iso, parse_iso, utc_now
 
-FULL_RELOAD_SECONDS = 300.0
+log = logging.getLogger("zava.cube")
+FULL_RELOAD_SECONDS = 300.0  # how often the rollup's identity is checked for a rebuild
+SAME_SECOND_MARGIN = timedelta(seconds=60)  # stamps have 1 s resolution and commits can land late
 M = {name: i for i, name in enumerate(MEASURES)}  # measure -> last-axis index
 
 
@@ -68,15 +77,22 @@ class SalesCube:
         for doc in docs:
             s, m = self.store_index[doc["store_id"]], self.month_index[doc["month"]]
             self.totals[s, m] = _vector(doc.get("totals", {}))
-            self.by_category[s, m] = 0
-            for category_id, figures in doc.get("categories", {}).items():
-                if category_id in self.category_index:
-                    self.by_category[s, m, self.category_index[category_id]] = _vector(figures)
-            self.by_product[s, m] = 0
-            for product_id, figures in doc.get("products", {}).items():
-                if product_id in self.product_index:
-                    self.by_product[s, m, self.product_index[product_id]] = _vector(figures)
+            for array, index, key in ((self.by_category, self.category_index, "categories"),
+                                      (self.by_product, self.product_index, "products")):
+                array[s, m] = 0
+                cells = [(index[k], figures) for k, figures in doc.get(key, {}).items() if k in index]
+                if cells:  # one assignment per document: ~4x faster than a row at a time
+                    array[s, m, [i for i, _ in cells]] = [[float(f.get(n, 0)) for n in MEASURES] for _, f in cells]
             self.newest = max(self.newest, doc.get("updated_at", ""))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"totals": self.totals, "by_category": self.by_category, "by_product": self.by_product}
+
+    def restore(self, arrays: dict[str, np.ndarray], months: list[str], newest: str) -> None:
+        self.totals, self.by_category, self.by_product = arrays["totals"], arrays["by_category"], arrays["by_product"]
+        self.months = months
+        self.month_index = {m: i for i, m in enumerate(months)}
+        self.newest = newest
 
     def month_slice(self, first: str | None, last: str | None) -> slice:
         """Month positions from `first` to `last` inclusive (YYYY-MM), clipped to the data."""
@@ -109,31 +125,72 @@ def _month_range(first: str, last: str) -> list[str]:
 
 
 class CubeCache:
-    """The process's cube, kept fresh from `sales_monthly`."""
+    """The process's cube, kept fresh from `sales_monthly`; `snapshot_dir` (optional) holds its disk copy."""
 
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: AsyncDatabase, snapshot_dir: Path | None = None) -> None:
         self._db = db
+        self._snapshot_dir = snapshot_dir
         self._cube: SalesCube | None = None
-        self._loaded_at = 0.0
+        self._fingerprint: Fingerprint | None = None
+        self._checked_at = 0.0
         self._lock = anyio.Lock()
+        self.loaded_from = ""  # "snapshot" or "rollup": how the cube in hand was first filled
 
     async def get(self, stores: list[str], categories: list[str], products: list[str]) -> SalesCube:
         async with self._lock:
-            stale = self._cube is None or time.monotonic() - self._loaded_at > FULL_RELOAD_SECONDS
-            if stale or self._cube.products != products or self._cube.stores != stores:
-                self._cube, self._loaded_at = await self._load(stores, categories, products), time.monotonic()
-            elif self._cube.newest:
-                # Within a minute of the newest stamp, re-read its second too: another order may have
-                # written in that same second (stamps have 1 s resolution) or committed late.
-                op = "$gte" if self._cube.newest >= iso(utc_now() - timedelta(seconds=60)) else "$gt"
-                self._cube.put(await self._db[SALES_MONTHLY].find({"updated_at": {op: self._cube.newest}}).to_list())
+            cube = self._cube
+            shape_changed = cube is None or (cube.stores, cube.categories, cube.products) != (
+                stores, categories, products)
+            if not shape_changed and time.monotonic() - self._checked_at > FULL_RELOAD_SECONDS:
+                now = await self._fingerprint_now()
+                shape_changed = now is None or now != self._fingerprint  # no identity to compare: reload
+                self._checked_at = time.monotonic()
+            if shape_changed:
+                self._cube = await self._load(stores, categories, products)
+            elif cube is not None and cube.newest:
+                await self._apply_changes(cube, cube.newest, utc_now())
             return self._cube
 
+    async def _apply_changes(self, cube: SalesCube, newest: str, read_at: object) -> None:
+        # Near the newest stamp, re-read its second too: another order may have written in that same second
+        # (stamps have 1 s resolution) or committed late.
+        near = newest >= iso(read_at - SAME_SECOND_MARGIN)  # type: ignore[operator]
+        changed = await self._db[SALES_MONTHLY].find({"updated_at": {"$gte" if near else "$gt": newest}}).to_list()
+        cube.put(changed)
+
+    async def _fingerprint_now(self) -> Fingerprint | None:
+        infos = await (await self._db.list_collections(filter={"name": SALES_MONTHLY})).to_list()
+        if not infos or "uuid" not in infos[0].get("info", {}):
+            return None
+        return Fingerprint(self._db.name, bytes(infos[0]["info"]["uuid"]).hex())
+
     async def _load(self, stores: list[str], categories: list[str], products: list[str]) -> SalesCube:
+        fingerprint = await self._fingerprint_now()
+        self._fingerprint, self._checked_at = fingerprint, time.monotonic()
         cube = SalesCube(stores, categories, products)
+        if fingerprint is not None and self._snapshot_dir is not None:
+            saved = await anyio.to_thread.run_sync(cube_snapshot.load, self._snapshot_dir, fingerprint)
+            if saved is not None and saved[1].get("axes") == [stores, categories, products]:
+                arrays, meta = saved
+                cube.restore(arrays, meta["months"], meta["newest"])
+                await self._apply_changes(cube, meta["newest"], parse_iso(meta["saved_at"]))
+                self.loaded_from = "snapshot"
+                return cube
+        started_at = now_iso()
         months = await self._db[SALES_MONTHLY].distinct("month")
         if months:
             cube._ensure_months(months)
         async for doc in self._db[SALES_MONTHLY].find({}):  # streamed: the product maps are large
             cube.put([doc])
+        self.loaded_from = "rollup"
+        # The snapshot claims to be complete only up to a margin before the read began: a write stamped later
+        # (or stamped earlier and committed late, within the margin) is read again on top when it is restored.
+        complete_to = min(cube.newest, iso(parse_iso(started_at) - SAME_SECOND_MARGIN))
+        if fingerprint is not None and self._snapshot_dir is not None and cube.months:
+            meta = {"axes": [stores, categories, products], "months": cube.months, "newest": complete_to,
+                    "saved_at": started_at}
+            # Written from a copy in a worker thread, not awaited: compressing ~16 MB must not hold up the answer.
+            copies = {name: array.copy() for name, array in cube.arrays().items()}
+            asyncio.get_running_loop().run_in_executor(None, cube_snapshot.save, self._snapshot_dir, fingerprint,
+                                                       copies, meta)
         return cube

@@ -43,8 +43,8 @@ class InFlight:
         if self.by_caller[caller] >= L.MAX_AGGREGATIONS_PER_CALLER:
             raise AggregationBusy(
                 f"another aggregation of yours ({scope.label}) is still running (at most "
-                f"{L.MAX_AGGREGATIONS_PER_CALLER} at a time, and one stopped at the time limit counts until the database has finished it): wait "
-                "for it to finish, then try again")
+                f"{L.MAX_AGGREGATIONS_PER_CALLER} at a time, and one stopped at the time limit counts until the "
+                "database has finished it): wait for it to finish, then try again")
         if len(self.tasks) >= L.MAX_AGGREGATIONS_IN_FLIGHT:
             raise AggregationBusy(
                 f"{L.MAX_AGGREGATIONS_IN_FLIGHT} aggregations are already running on this server (the limit for all "

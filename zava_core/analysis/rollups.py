@@ -8,21 +8,26 @@ month (about 660 at the default scale) holding
 - `categories`: a map category_id -> the same figures (`orders` = orders with a line in it),
 - `products`: a map product_id -> the same figures (a product appears once per order).
 
-`RollupAccumulator` is the one code path for rollup arithmetic: seeding feeds it every generated
-order; `create_order` feeds it the new order and applies the result as one `$inc` in the same
+`order_increments` is the one code path for rollup arithmetic: seeding feeds every generated order
+to `RollupAccumulator`; `create_order` applies the new order's increments as one `$inc` in the same
 transaction that writes the order, so the rollup never drifts. Maps, not arrays, keep each
 `$inc` atomic per key. The rollup lives in MongoDB only (never synced to devices). A test
 recomputes it from order_items and compares.
+
+The rollup is **net**: it holds each order's lines as they stand (`net_lines`), so a cancelled order
+counts nothing and a returned unit is not sold. `cancel_order` and `return_items` apply the difference
+between the order's net lines after and before (`apply_change`), through the same `order_increments`
+that applied the sale; an order whose every unit came back no longer counts as an order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from zava_core.model import ROLLUPS
+from zava_core.model import ROLLUPS, net_line
 
 SALES_MONTHLY = ROLLUPS[0].name
 ROLLUP_COLLECTIONS = (SALES_MONTHLY,)
@@ -99,10 +104,66 @@ def rounded(inc: Mapping[str, float]) -> dict[str, float]:
     return {k: round(v, 2) if isinstance(v, float) else v for k, v in inc.items()}
 
 
+CANCELLED = "cancelled"
+
+
+def is_adjusted(order: Mapping) -> bool:
+    """Whether an order's lines no longer stand as sold (cancelled, or some units returned)."""
+    return order.get("status") == CANCELLED or bool(order.get("returned_quantities"))
+
+
+def order_net_lines(order: Mapping, lines: Iterable[Mapping]) -> list[dict]:
+    """One order's lines net of its cancellation and returns (`model.net_line`)."""
+    if order.get("status") == CANCELLED:
+        return []
+    returned = order.get("returned_quantities") or {}
+    kept = (net_line(line, int(returned.get(line["sku"], 0))) for line in lines)
+    return [line for line in kept if line is not None]
+
+
+def net_lines(lines: Iterable[Mapping], adjusted: Mapping[str, Mapping]) -> list[dict]:
+    """Order lines as they stand: `adjusted` maps order_id -> order header for the orders that were
+    cancelled or had returns (others stand as sold). Read lines with `sku` and `quantity` (and the money
+    fields, if any are read, with `unit_price` and `discount_percent`)."""
+    out: list[dict] = []
+    for line in lines:
+        order = adjusted.get(line["order_id"])
+        out += [dict(line)] if order is None else order_net_lines(order, [line])
+    return out
+
+
+ADJUSTMENT_PROJECTION = {"status": 1, "returned_quantities": 1}
+
+
+async def adjusted_orders(db: AsyncDatabase, query: Mapping) -> dict[str, dict]:
+    """The cancelled or returned-against orders among those `query` selects (an orders filter on
+    store_id, deleted and order_date: the shape of the lines' own query, on the orders' index)."""
+    found = db["orders"].find(dict(query), ADJUSTMENT_PROJECTION)
+    return {doc["_id"]: doc async for doc in found if is_adjusted(doc)}
+
+
+def change_increments(before: Sequence[Mapping], after: Sequence[Mapping]) -> dict[str, dict[str, float]]:
+    """What turns an order's net lines `before` into `after`: increments(after) - increments(before)."""
+    out = order_increments(after)
+    for key, inc in order_increments(before).items():
+        cell = out.setdefault(key, {})
+        for path, value in inc.items():
+            cell[path] = cell.get(path, 0) - value
+    # Zeros are kept: a new cell gets every measure (the model's SalesFigures has no optional field).
+    return out
+
+
 async def apply_order(db: AsyncDatabase, lines: list[Mapping], updated_at: str,
                       session: AsyncClientSession | None = None) -> None:
     """Add one new order to the rollup (inside the caller's transaction when `session` is given)."""
-    for key, inc in order_increments(lines).items():
+    await apply_change(db, [], lines, updated_at, session=session)
+
+
+async def apply_change(db: AsyncDatabase, before: Sequence[Mapping], after: Sequence[Mapping], updated_at: str,
+                       session: AsyncClientSession | None = None) -> None:
+    """Move an order's contribution from its net lines `before` to `after` (a sale: before is empty; a
+    cancel: after is empty; a return: fewer units after), inside the caller's transaction."""
+    for key, inc in change_increments(before, after).items():
         store_id, month = key.split("|")
         await db[SALES_MONTHLY].update_one(
             {"_id": key},

@@ -1,0 +1,51 @@
+"""The customer-sales server's prompt: find what a customer asks for and reserve it (an order at the store).
+
+| prompt | tools it expects |
+|---|---|
+| `find_and_reserve` | find_customers, semantic_search_products, get_inventory, create_order |
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from mcp.server import MCPServer
+from pydantic import Field
+
+from mcp_servers.common.completions import register_completions
+from mcp_servers.common.prompting import CLOSING, StoreArgument, prompt_store, steps, zava_prompt
+from zava_core import limits as L
+
+
+def register_customer_prompts(server: MCPServer) -> None:
+    """The prompt, and completion of its store argument (within the caller's scope)."""
+    register_completions(server)
+
+    @zava_prompt(server, title="Find and reserve for a customer", description=(
+        "A customer asks for something: find them, find products that fit, check stock at the store and, once "
+        "they agree, reserve it as an order. Uses find_customers, semantic_search_products, get_inventory, "
+        "create_order."))
+    async def find_and_reserve(
+        customer: Annotated[str, Field(min_length=L.CUSTOMER_QUERY_MIN_CHARS, max_length=L.CUSTOMER_QUERY_MAX_CHARS,
+                                       description="Name, e-mail, phone or cust_ id")],
+        request: Annotated[str, Field(min_length=L.SEMANTIC_QUERY_MIN_CHARS, max_length=L.SEMANTIC_QUERY_MAX_CHARS,
+                                      description="What they need, in their words")],
+        store: StoreArgument = None,
+        quantity: Annotated[int, Field(ge=1, le=L.MAX_LINE_QUANTITY, description="How many")] = 1,
+    ) -> str:
+        ref, _ = await prompt_store(store)
+        shown = json.dumps(request)  # the customer's words, quoted as data
+        return (f"A customer at {ref.store_name} needs help. Their request, quoted: {shown}\n\n" + steps([
+            f"Find the customer: `find_customers` {json.dumps({'query': customer})}. If several match, ask which "
+            "one; if none, ask for an e-mail or phone number.",
+            "Find products that fit the request: `semantic_search_products` "
+            + json.dumps({"query_description": request, "max_rows": 5, "in_stock_only": True})
+            + "; add `get_products_by_name` if the request names a product.",
+            f"For the best two or three, check stock here: `get_inventory` with each SKU and store "
+            f"{json.dumps(ref.short_name)}; say the aisle, shelf and bin.",
+            f"Offer the options with price and stock. When the customer chooses, reserve {quantity} unit(s) with "
+            f"`create_order` (customer_id, store {json.dumps(ref.short_name)}, items [{{sku, quantity}}], a new "
+            "idempotency_key): it asks to confirm first. If create_order is not offered (a read-only server), "
+            "tell them where the item is instead.",
+        ]) + f"\n\n{CLOSING}")

@@ -1,0 +1,65 @@
+"""A warm analysis server sees an order created after it loaded its cube.
+
+The analysis server holds the rollup in memory; create_order (another process's server, here another
+server object on the same database) updates `sales_monthly` in the order's transaction. The next
+question on the warm server must include the order: answered from the rollup (whole months), not by
+reloading from scratch and not by reading order_items.
+"""
+
+from __future__ import annotations
+
+import calendar
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from mcp.client import Client
+from pymongo import MongoClient
+
+from mcp_servers.common.auth import Identity
+from mcp_servers.customer_sales.server import build_server as build_sales_server
+from mcp_servers.sales_analysis.server import build_server as build_analysis_server
+
+pytestmark = pytest.mark.integration
+
+SEATTLE = Identity(head_office=False, store="seattle")
+
+
+def this_month() -> tuple[str, str]:
+    today = datetime.now(UTC).date()
+    last = calendar.monthrange(today.year, today.month)[1]
+    return today.replace(day=1).isoformat(), today.replace(day=last).isoformat()
+
+
+async def seattle_revenue(client: Client, start: str, end: str) -> tuple[float, str]:
+    result = await client.call_tool("sales_summary", {"group_by": "store", "start_date": start, "end_date": end})
+    assert not result.is_error, result.content[0].text
+    out = result.structured_content
+    return out["totals"]["revenue"], out["source"]
+
+
+@pytest.mark.anyio
+async def test_a_warm_analysis_server_sees_an_order_created_after_it_loaded(writable) -> None:
+    db = MongoClient(writable.mongodb_uri)[writable.mongodb_database]
+    product = next(p for p in db.products.find({"deleted": False}).sort("sku", 1)
+                   if (db.inventory.find_one({"product_id": p["_id"], "store_id": "store_seattle"}) or {})
+                   .get("stock_level", 0) >= 3)
+    customer = db.customers.find_one({"primary_store_id": "store_seattle", "deleted": False})
+    start, end = this_month()
+
+    async with Client(build_analysis_server(writable, SEATTLE)) as analysis:
+        before, source = await seattle_revenue(analysis, start, end)  # loads the cube
+        assert "rollup" in source and "order_items" not in source, source
+
+        async with Client(build_sales_server(writable, SEATTLE)) as sales:
+            created = await sales.call_tool("create_order", {
+                "customer_id": customer["_id"], "store": "Seattle", "idempotency_key": f"warm-{uuid.uuid4()}",
+                "items": [{"sku": product["sku"], "quantity": 2}]})
+            assert not created.is_error, created.content[0].text
+            total = created.structured_content["order"]["total"]
+        assert total == round(product["base_price"] * 2, 2)
+
+        after, source = await seattle_revenue(analysis, start, end)
+        assert "rollup" in source and "order_items" not in source, source
+        assert round(after - before, 2) == total
+    db.client.close()
