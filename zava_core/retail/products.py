@@ -1,4 +1,8 @@
-"""Products: search by name/description/SKU and full details, with stock in the caller's stores."""
+"""Products: search by name/description/SKU and full details, with stock in the caller's stores.
+
+Names come from the in-memory catalog (`zava.catalog`, refreshed when products change); stock is read
+live from `inventory` on every call.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,8 @@ import re
 from pydantic import Field
 
 from zava_core.context import Zava
-from zava_core.directory import ReferenceSnapshot
 from zava_core.errors import InvalidArgument
+from zava_core.retail.catalog_index import CatalogSnapshot
 from zava_core.scope import Scope
 from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
 
@@ -65,7 +69,7 @@ async def stock_by_product(zava: Zava, scope: Scope, product_ids: list[str],
     return out
 
 
-def match_products(reference: ReferenceSnapshot, text: str) -> list[dict]:
+def match_products(catalog: CatalogSnapshot, text: str) -> list[dict]:
     """Products whose SKU, name or description contains the text (or, failing that, every word of it).
 
     Ranked: exact SKU, then name matches, then description matches; ties by name.
@@ -75,9 +79,9 @@ def match_products(reference: ReferenceSnapshot, text: str) -> list[dict]:
         raise InvalidArgument("product_name needs at least 2 characters, e.g. 'hammer' or 'PTDR'")
     words = re.findall(r"[a-z0-9]+", needle)
     hits: list[tuple[int, str, dict]] = []
-    for product_id, haystack in reference.search_text.items():
-        product = reference.products[product_id]
-        name = product["product_name"].lower()
+    for product_id, haystack in catalog.search_text.items():
+        product = catalog.products[product_id]
+        name = catalog.names[product_id]
         if product["sku"].lower() == needle:
             rank = 0
         elif needle in name or needle in product["sku"].lower():
@@ -95,8 +99,7 @@ def match_products(reference: ReferenceSnapshot, text: str) -> list[dict]:
 
 async def find_products_by_name(zava: Zava, scope: Scope, text: str, max_rows: int = 20) -> ProductSearchResult:
     limit, note = cap_rows(max_rows)
-    reference = await zava.reference.get()
-    matches = match_products(reference, text)
+    matches = match_products(await zava.catalog.get(), text)
     shown = matches[:limit]
     stock = await stock_by_product(zava, scope, [p["product_id"] for p in shown])
     products = [summary(p, sum(stock.get(p["product_id"], {}).values())) for p in shown]
