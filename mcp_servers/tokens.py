@@ -2,7 +2,8 @@
 
 `issue` prints the token alone on stdout (so `TOKEN=$(python -m mcp_servers.tokens issue --store seattle)`
 captures just it); its id and identity go to stderr. The store is checked against the database's stores
-when the token is issued, not when it is first used.
+when the token is issued, not when it is first used. With ZAVA_TOKEN_STORE=mongodb the tokens live in the
+database (every replica sees them at once) instead of the tokens file.
 """
 
 import argparse
@@ -10,11 +11,15 @@ import asyncio
 import sys
 import time
 
+from pymongo.errors import PyMongoError
+
 from mcp_servers.common.auth import Identity, TokenStore
+from mcp_servers.common.token_store import MongoTokenStore, open_token_store
 from zava_core.directory import ReferenceData
 from zava_core.errors import InvalidArgument, ZavaError
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
+from zava_core.infra.redaction import redact, settings_secrets
 
 MIN_EXPIRES_DAYS = 1.0
 
@@ -45,7 +50,7 @@ async def _store_key(settings: Settings, name: str) -> str:
         await client.close()
 
 
-def _issue(store: TokenStore, settings: Settings, args: argparse.Namespace) -> int:
+def _issue(store: TokenStore | MongoTokenStore, settings: Settings, args: argparse.Namespace) -> int:
     if args.expires_days is not None and not args.expires_days >= MIN_EXPIRES_DAYS:
         raise InvalidArgument(f"--expires-days must be at least {MIN_EXPIRES_DAYS:g}; "
                               "leave it out for a token that never expires")
@@ -53,12 +58,12 @@ def _issue(store: TokenStore, settings: Settings, args: argparse.Namespace) -> i
         Identity(head_office=False, store=asyncio.run(_store_key(settings, args.store)))
     token_id, token = store.issue(identity, expires_days=args.expires_days, label=args.label)
     print(token, flush=True)
-    print(f"{token_id} {identity.label} (stored as a hash in {store.path}; this is the only time the token "
+    print(f"{token_id} {identity.label} (stored as a hash in {store.where}; this is the only time the token "
           "is shown)", file=sys.stderr)
     return 0
 
 
-def _list(store: TokenStore) -> int:
+def _list(store: TokenStore | MongoTokenStore) -> int:
     now = time.time()
     for entry in store.entries():
         expires = entry.get("expires_at")
@@ -73,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         settings = Settings.from_env()
-        store = TokenStore(settings.tokens_path)
+        store = open_token_store(settings)  # ZAVA_TOKEN_STORE: the tokens file or MongoDB
+        if settings.serving.auth == "oidc" and args.command == "issue":
+            print("warning: ZAVA_AUTH=oidc: servers configured so take identities from the identity provider "
+                  "and do not accept this token", file=sys.stderr)
         if args.command == "issue":
             return _issue(store, settings, args)
         if args.command == "list":
@@ -86,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except ZavaError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except PyMongoError as exc:  # ZAVA_TOKEN_STORE=mongodb and the database did not answer
+        print(f"error: the token store in MongoDB is unavailable: {redact(str(exc), settings_secrets(settings))[:200]}",
+              file=sys.stderr)
         return 2
 
 

@@ -12,12 +12,15 @@ revocation takes effect on the next request without a restart.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import secrets
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mcp.server.auth.provider import AccessToken
 
@@ -46,6 +49,26 @@ class Identity:
         raise ValueError(f"unknown identity {label!r}")
 
 
+@dataclass
+class Refusal:
+    """Why this request's token was refused, noted by the verifier for the HTTP edge (http.py), which
+    turns the SDK's bare 401 into a one-line reason; `forbidden` makes it a 403 (a valid token that
+    names no identity we serve)."""
+
+    reason: str = ""
+    forbidden: bool = False
+
+
+# Set per request by the HTTP edge; a mutable holder, so a note made deeper in the call is seen there.
+REFUSAL: ContextVar[Refusal | None] = ContextVar("zava_refusal", default=None)
+
+
+def refuse(reason: str, *, forbidden: bool = False) -> None:
+    holder = REFUSAL.get()
+    if holder is not None:
+        holder.reason, holder.forbidden = reason, forbidden
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -70,6 +93,10 @@ class TokenStore:
             self._entries = {e["sha256"]: e for e in raw.get("tokens", [])}
             self._stamp = stamp
         return self._entries
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
 
     def has_tokens(self) -> bool:
         return any(not e.get("revoked") for e in self._load().values())
@@ -119,13 +146,17 @@ class TokenStore:
 
 
 class StoreTokenVerifier:
-    """The MCP SDK's TokenVerifier: a known, unexpired, unrevoked token becomes an AccessToken."""
+    """The MCP SDK's TokenVerifier: a known, unexpired, unrevoked token becomes an AccessToken. The store
+    is the tokens file or the MongoDB collection (`token_store.py`); one with `alookup` is asked without
+    blocking the event loop."""
 
-    def __init__(self, store: TokenStore) -> None:
+    def __init__(self, store: Any) -> None:
         self.store = store
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        identity = self.store.lookup(token)
+        lookup = getattr(self.store, "alookup", None)
+        identity = await lookup(token) if lookup is not None and inspect.iscoroutinefunction(lookup) \
+            else self.store.lookup(token)
         if identity is None:
             return None
         return AccessToken(token=token, client_id=identity.label, scopes=["zava"], subject=identity.label,

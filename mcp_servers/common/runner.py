@@ -1,36 +1,61 @@
 """Command line and transports shared by both servers.
 
-    python -m mcp_servers.customer_sales [--transport stdio|http|sse] [--host H] [--port P]
+    python -m mcp_servers.customer_sales [--transport stdio|http|sse] [--host H] [--port P] [--stateless]
                                          [--store seattle | --head-office] [--read-only]
 
 stdio (Claude Desktop): the identity comes from the launch (--store / --head-office, or ZAVA_STORE /
-ZAVA_HEAD_OFFICE); with none the server exits at start. HTTP and SSE: every request needs a bearer
-token from the tokens file; binding beyond loopback without tokens refuses to start.
+ZAVA_HEAD_OFFICE); with none the server exits at start. HTTP and SSE: every request needs a bearer token,
+either one of ours (ZAVA_AUTH=tokens, the default: the tokens file or, with ZAVA_TOKEN_STORE=mongodb, the
+database) or a JWT from the organisation's identity provider (ZAVA_AUTH=oidc, see oidc.py); binding beyond
+loopback without tokens refuses to start. HTTP also serves /health and /metrics (Prometheus).
 """
 
 import argparse
 import errno
+import inspect
 import ipaddress
 import logging
 import sys
 from collections.abc import Callable
 
 from mcp.server import MCPServer
+from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
+from mcp.server.transport_security import TransportSecuritySettings
+from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from mcp_servers.common.auth import Identity, StoreTokenVerifier, TokenStore
+from mcp_servers.common.auth import Identity, StoreTokenVerifier
 from mcp_servers.common.http import MAX_BODY_BYTES, http_app, serve
+from mcp_servers.common.logging_format import configure_logging
+from mcp_servers.common.metrics import CUBES, add_metrics_route
+from mcp_servers.common.oidc import OidcVerifier
+from mcp_servers.common.telemetry import configure_tracing
+from mcp_servers.common.token_store import open_token_store
+from zava_core.context import Zava
 from zava_core.errors import ZavaError
 from zava_core.infra.config import Settings
-from zava_core.infra.redaction import install_log_redaction, redact, settings_secrets
+from zava_core.infra.redaction import install_log_redaction, redact, remember_secrets, settings_secrets
 
 ServerFactory = Callable[..., MCPServer]
+log = logging.getLogger("zava.mcp")
 __all__ = ["MAX_BODY_BYTES", "build_for_transport", "http_app", "main"]
 
 
-def _parser(name: str) -> argparse.ArgumentParser:
+def _writes(factory: ServerFactory) -> bool:
+    """Whether the server has writing tools to leave out: its factory takes `read_only`."""
+    return "read_only" in inspect.signature(factory).parameters
+
+
+def _write_options(factory: ServerFactory, args: argparse.Namespace, settings: Settings) -> dict[str, bool]:
+    if not _writes(factory):
+        return {}
+    return {"read_only": bool(getattr(args, "read_only", False) or settings.read_only)}
+
+
+def _parser(name: str, writes: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m mcp_servers.{name}")
     parser.add_argument("--transport", choices=["stdio", "http", "sse"], default="stdio")
     parser.add_argument("--host", default="127.0.0.1")
@@ -38,7 +63,10 @@ def _parser(name: str) -> argparse.ArgumentParser:
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--store", help="serve as the manager of this store (stdio)")
     who.add_argument("--head-office", action="store_true", help="serve as head office: every store (stdio)")
-    parser.add_argument("--read-only", action="store_true", help="leave the writing tools out")
+    if writes:
+        parser.add_argument("--read-only", action="store_true", help="leave the writing tools out")
+    parser.add_argument("--stateless", action="store_true",
+                        help="HTTP without server-side sessions (JSON responses): any replica answers any request")
     return parser
 
 
@@ -66,32 +94,111 @@ def add_health_route(server: MCPServer) -> None:
 
 def build_for_transport(factory: ServerFactory, settings: Settings, args: argparse.Namespace) -> MCPServer:
     """The server as configured by the command line; raises SystemExit with a one-line reason."""
-    read_only = args.read_only or settings.read_only
+    options = _write_options(factory, args, settings)
     if args.transport == "stdio":
         identity = launch_identity(args, settings)
         if identity is None:
             raise SystemExit("error: no identity: start with --store STORE or --head-office "
                              "(or set ZAVA_STORE / ZAVA_HEAD_OFFICE=1)")
-        return factory(settings, identity, read_only=read_only)
+        return factory(settings, identity, **options)
     if args.store or args.head_office:
         raise SystemExit("error: --store/--head-office apply to stdio; HTTP callers identify with bearer tokens "
                          "(python -m mcp_servers.tokens issue --store seattle)")
-    store = TokenStore(settings.tokens_path)
-    if not store.has_tokens():
-        if not is_loopback(args.host):
-            raise SystemExit(f"error: refusing to listen on {args.host} without tokens: issue one with "
-                             "python -m mcp_servers.tokens issue --store STORE")
-        logging.getLogger("zava.mcp").warning("no tokens in %s: every request will be refused (401)", store.path)
-    server = factory(settings, None, read_only=read_only, auth=_auth(args), token_verifier=StoreTokenVerifier(store))
+    if getattr(args, "stateless", False) and args.transport == "sse":
+        raise SystemExit("error: --stateless applies to --transport http (SSE keeps a stream per client)")
+    verifier: TokenVerifier
+    if settings.serving.auth == "oidc":
+        verifier = OidcVerifier(settings.serving)
+        auth = _oidc_auth(settings, args)
+    else:
+        store = open_token_store(settings)
+        try:
+            has_tokens = store.has_tokens()
+        except PyMongoError as exc:  # ZAVA_TOKEN_STORE=mongodb and the database does not answer
+            raise SystemExit(f"error: the token store in MongoDB is unavailable: "
+                             f"{redact(str(exc), settings_secrets(settings))[:200]}") from None
+        if not has_tokens:
+            if not is_loopback(args.host):
+                raise SystemExit(f"error: refusing to listen on {args.host} without tokens: issue one with "
+                                 "python -m mcp_servers.tokens issue --store STORE")
+            log.warning("no tokens in %s: every request will be refused (401)", store.where)
+        verifier, auth = StoreTokenVerifier(store), _tokens_auth(args)
+    server = factory(settings, None, auth=auth, token_verifier=verifier, **options)
+    hooks = [CUBES.watch]
+    if isinstance(verifier, OidcVerifier):
+        hooks.append(_store_check_for(verifier))
+    server.zava_hooks = (*getattr(server, "zava_hooks", ()), *hooks)  # called by the lifespan (app.py)
+    if settings.serving.request_state_keys:
+        share_request_state(server, settings.serving.request_state_keys)
+    elif getattr(args, "stateless", False):
+        log.warning("--stateless without ZAVA_REQUEST_STATE_KEYS: a confirmation (2026-07-28) must come back to "
+                    "the replica that asked")
     add_health_route(server)
+    if settings.serving.metrics:
+        add_metrics_route(server)
     return server
 
 
-def _auth(args: argparse.Namespace) -> AuthSettings:
-    # Static bearer tokens: we are our own issuer and publish no OAuth metadata.
+def share_request_state(server: MCPServer, keys: tuple[str, ...]) -> None:
+    """Seal confirmation rounds with keys every replica holds (the SDK's default is a key of this process)."""
+    remember_secrets(keys)  # masked in every log record from now on
+    security = RequestStateSecurity(keys=list(keys))
+    chain = server.middleware
+    for position, step in enumerate(chain):
+        if isinstance(step, RequestStateBoundary):
+            chain[position] = RequestStateBoundary(security, default_audience=server.name)
+
+
+def _base_url(args: argparse.Namespace) -> str:
     host = f"[{args.host}]" if ":" in args.host else args.host  # IPv6 literals go in brackets in a URL
-    return AuthSettings(issuer_url=f"http://{host}:{args.port}", resource_server_url=None,
+    return f"http://{host}:{args.port}"
+
+
+def _tokens_auth(args: argparse.Namespace) -> AuthSettings:
+    # Static bearer tokens: we are our own issuer and publish no OAuth metadata.
+    return AuthSettings(issuer_url=_base_url(args), resource_server_url=None,
                         validate_token_resource=False, required_scopes=["zava"])
+
+
+def _oidc_auth(settings: Settings, args: argparse.Namespace) -> AuthSettings:
+    """The identity provider is the issuer; we publish RFC 9728 protected-resource metadata naming it, so MCP
+    clients find where to get a token. The audience is checked by OidcVerifier itself."""
+    resource = f"{settings.serving.public_url or _base_url(args)}/mcp"
+    return AuthSettings(issuer_url=settings.serving.oidc_issuer, resource_server_url=resource,
+                        validate_token_resource=False)
+
+
+def _store_check_for(verifier: OidcVerifier) -> Callable[[Zava | None], None]:
+    """A lifespan hook giving the verifier the open database's stores: a claim naming no store is a 403."""
+    def hook(zava: Zava | None) -> None:
+        if zava is None:
+            verifier.store_check = None
+            return
+
+        async def store_key(name: str) -> str:
+            directory = (await zava.reference.get()).stores
+            return directory.resolve(name).store_id.removeprefix("store_")
+
+        verifier.store_check = store_key
+    return hook
+
+
+LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+
+
+def transport_security(settings: Settings, host: str) -> TransportSecuritySettings | None:
+    """The Host/Origin check against DNS rebinding: ZAVA_ALLOWED_HOSTS/ORIGINS when set; the loopback names
+    when bound to loopback; off otherwise (said at start: set ZAVA_ALLOWED_HOSTS behind a proxy)."""
+    hosts, origins = list(settings.serving.allowed_hosts), list(settings.serving.allowed_origins)
+    if hosts:
+        return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts,
+                                         allowed_origins=origins)
+    if is_loopback(host):
+        return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=LOOPBACK_HOSTS,
+                                         allowed_origins=origins or LOOPBACK_ORIGINS)
+    log.warning("listening on %s without ZAVA_ALLOWED_HOSTS: the Host/Origin check is off", host)
+    return None
 
 
 def main(name: str, factory: ServerFactory, argv: list[str] | None = None) -> int:
@@ -101,19 +208,23 @@ def main(name: str, factory: ServerFactory, argv: list[str] | None = None) -> in
     raised inside the lifespan (an unknown store, an empty or unreachable database) must reach it as the
     one line that says what to do, not as anyio's ExceptionGroup traceback.
     """
-    args = _parser(name).parse_args(sys.argv[1:] if argv is None else argv)
+    args = _parser(name, writes=_writes(factory)).parse_args(sys.argv[1:] if argv is None else argv)
     settings: Settings | None = None
     try:
         settings = Settings.from_env()
-        # Logs go to stderr: on stdio, stdout carries the protocol.
-        logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure_logging(settings.log_level, settings.serving.log_format)  # stderr: stdio's stdout is the protocol
         install_log_redaction(settings)
         server = build_for_transport(factory, settings, args)
+        flush_spans = configure_tracing(settings, server.name)
         if args.transport == "stdio":
             server.run("stdio")
         else:
-            serve(http_app(server, args.transport, args.host), args.host, args.port, settings.log_level)
+            app = http_app(server, args.transport, args.host, stateless=args.stateless,
+                           security=transport_security(settings, args.host))
+            if flush_spans is not None:
+                app.on_shutdown.append(flush_spans)
+            json_logs = {"log_config": None} if settings.serving.log_format == "json" else {}  # uvicorn logs via ours
+            serve(app, args.host, args.port, settings.log_level, **json_logs)
     except KeyboardInterrupt:
         return 0
     except SystemExit as exc:

@@ -1,0 +1,195 @@
+"""`python -m bench load`: concurrent agents against the customer-sales server over Streamable HTTP, on loopback.
+
+Starts the server (`--transport http --stateless`) as a subprocess on 127.0.0.1 against the configured database
+(MONGODB_URI / MONGODB_DATABASE, or the embedded engine), issues it a store-manager token in a private tokens
+file, and runs N clients (default 32) for a bounded time (default 60 s): each sends JSON-RPC tools/call requests
+back to back, a mix of reads and create_order (each with a fresh idempotency key). Prints throughput, latency
+percentiles for reads and for orders (and per tool), and errors. Goal: 0 errors, reads p95 <= 100 ms at 32 clients
+on 2 cores. `--stateful` serves with sessions instead, for comparison. Every request goes to 127.0.0.1 only, and the
+run stops by itself. The clients run in this process: on a 2-core machine they take their share of the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx2
+from pymongo import MongoClient
+
+from mcp_servers.common.auth import Identity, TokenStore
+from zava_core.infra import db as zdb
+from zava_core.infra.config import Settings
+
+HOST = "127.0.0.1"
+STORE = "seattle"
+PROTOCOL = "2025-11-25"
+HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json",
+           "MCP-Protocol-Version": PROTOCOL}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def _sample(settings: Settings) -> tuple[list[str], list[str]]:
+    """SKUs and customers to ask about, read once from the database."""
+    client = MongoClient(zdb.resolve_uri(settings))
+    try:
+        db = client[settings.mongodb_database]
+        skus = [p["sku"] for p in db.products.find({"deleted": False}, {"sku": 1}).limit(200)]
+        customers = [c["_id"] for c in db.customers.find({"deleted": False}, {"_id": 1}).limit(200)]
+    finally:
+        client.close()
+    if not skus or not customers:
+        raise SystemExit(f"error: database {settings.mongodb_database} has no products or customers: seed it first")
+    return skus, customers
+
+
+def _call(rng: random.Random, skus: list[str], customers: list[str], order_share: float) -> tuple[str, str, dict]:
+    if rng.random() < order_share:
+        return "order", "create_order", {"customer_id": rng.choice(customers), "store": STORE,
+                                         "items": [{"sku": rng.choice(skus), "quantity": 1}],
+                                         "idempotency_key": f"load-{uuid.uuid4().hex}"}
+    name, arguments = rng.choice([
+        ("get_inventory", {"sku": rng.choice(skus)}),
+        ("get_product_details", {"sku": rng.choice(skus)}),
+        ("get_products_by_name", {"product_name": rng.choice(["drill", "paint", "hammer", "saw", "brush"])}),
+        ("get_customer_orders", {"customer_id": rng.choice(customers)}),
+        ("get_low_stock_items", {}),
+    ])
+    return "read", name, arguments
+
+
+def _answer(response: httpx2.Response) -> dict:
+    """The JSON-RPC answer, from a JSON body (stateless) or the one SSE event of a stateful server."""
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        data = [line[5:] for line in response.text.splitlines() if line.startswith("data:")]
+        return json.loads(data[-1]) if data else {}
+    return response.json()
+
+
+async def _session(http: httpx2.AsyncClient, url: str) -> None:
+    """A stateful server wants initialize first; its session id goes on every later request."""
+    init = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {"protocolVersion": PROTOCOL, "capabilities": {},
+                       "clientInfo": {"name": "bench", "version": "0"}}}
+    response = await http.post(url, json=init)
+    response.raise_for_status()
+    http.headers["mcp-session-id"] = response.headers["mcp-session-id"]
+    await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+
+async def _client(number: int, url: str, token: str, until: float, skus: list[str], customers: list[str],
+                  order_share: float, results: dict[str, list[float]], errors: list[str], stateful: bool) -> None:
+    rng = random.Random(number)
+    headers = {**HEADERS, "Authorization": f"Bearer {token}"}
+    async with httpx2.AsyncClient(timeout=30, headers=headers) as http:
+        if stateful:
+            await _session(http, url)
+        request_id = 0
+        while time.monotonic() < until:
+            kind, name, arguments = _call(rng, skus, customers, order_share)
+            request_id += 1
+            body = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call",
+                    "params": {"name": name, "arguments": arguments}}
+            started = time.perf_counter()
+            try:
+                response = await http.post(url, json=body)
+                elapsed = time.perf_counter() - started
+                answer = _answer(response) if response.status_code == 200 else {}
+                # A tool's refusal (out of stock, say) is an answer; a protocol or HTTP failure is an error.
+                if response.status_code != 200 or "error" in answer:
+                    errors.append(f"{name}: HTTP {response.status_code} {str(answer.get('error'))[:120]}")
+                    continue
+                refused = bool(answer["result"].get("isError"))
+                results.setdefault(f"{kind}-refused" if refused else kind, []).append(elapsed)
+                results.setdefault(f"  {name}", []).append(elapsed)  # per tool, answered or refused
+            except httpx2.HTTPError as exc:
+                errors.append(f"{name}: {type(exc).__name__}")
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+
+async def _wait_ready(base: str, process: subprocess.Popen) -> None:
+    async with httpx2.AsyncClient(timeout=2) as http:
+        for _ in range(600):
+            if process.poll() is not None:
+                raise SystemExit(f"error: the server exited ({process.returncode}) before it was ready")
+            try:
+                if (await http.get(f"{base}/health")).status_code == 200:
+                    return
+            except httpx2.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit("error: the server did not become ready in 60 s")
+
+
+async def run(clients: int, seconds: float, order_share: float, stateful: bool = False) -> int:
+    settings = Settings.from_env()
+    skus, customers = _sample(settings)
+    with tempfile.TemporaryDirectory() as private:
+        tokens = TokenStore(Path(private) / "tokens.json")
+        _, token = tokens.issue(Identity(head_office=False, store=STORE), label="bench load")
+        port = _free_port()
+        env = {**os.environ, "ZAVA_TOKENS_FILE": str(tokens.path), "ZAVA_LOG_LEVEL": "WARNING"}
+        command = [sys.executable, "-m", "mcp_servers.customer_sales", "--transport", "http", "--host", HOST,
+                   "--port", str(port), *([] if stateful else ["--stateless"])]
+        process = subprocess.Popen(command, env=env)
+        try:
+            base = f"http://{HOST}:{port}"
+            await _wait_ready(base, process)
+            results: dict[str, list[float]] = {}
+            errors: list[str] = []
+            started = time.monotonic()
+            until = started + seconds
+            await asyncio.gather(*(_client(n, f"{base}/mcp", token, until, skus, customers, order_share, results,
+                                           errors, stateful) for n in range(clients)))
+            wall = time.monotonic() - started
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    total = sum(len(v) for k, v in results.items() if not k.startswith(" ")) + len(errors)
+    print(f"load: {clients} clients, {'stateful sessions' if stateful else 'stateless'}, {wall:.0f} s, "
+          f"database {settings.mongodb_database}, "
+          f"{total} calls, {total / wall:.0f} calls/s, {len(errors)} errors")
+    tools = sorted(k for k in results if k.startswith(" "))
+    for kind in ("read", "order", "read-refused", "order-refused", *tools):
+        values = results.get(kind, [])
+        if values:
+            print(f"  {kind:<13} {len(values):>6} calls  p50 {_percentile(values, .50):6.1f} ms  "
+                  f"p95 {_percentile(values, .95):6.1f} ms  p99 {_percentile(values, .99):6.1f} ms")
+    for line in sorted(set(errors))[:10]:
+        print(f"  error: {line}")
+    return 1 if errors else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench load")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--order-share", type=float, default=0.05, help="share of calls that are create_order")
+    parser.add_argument("--stateful", action="store_true", help="serve with sessions instead of --stateless")
+    args = parser.parse_args(argv)
+    if not (1 <= args.clients <= 256 and 1 <= args.seconds <= 600 and 0 <= args.order_share <= 1):
+        raise SystemExit("error: --clients 1..256, --seconds 1..600, --order-share 0..1")
+    return asyncio.run(run(args.clients, args.seconds, args.order_share, args.stateful))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""Where the bearer tokens live: the `0600` tokens file (one server) or a MongoDB collection
+(`ZAVA_TOKEN_STORE=mongodb`: every replica sees an issue or a revocation on the next request).
+
+Both hold the same entries (id, SHA-256 of the token, identity, label, created, expiry, revoked) and never
+the token itself. The collection is outside the synced set and outside what run_aggregation may read.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import anyio
+from pymongo import ASCENDING, MongoClient
+from pymongo.collection import Collection
+
+from mcp_servers.common.auth import TOKEN_PREFIX, Identity, TokenStore, hash_token
+from zava_core.infra import db as zdb
+from zava_core.infra.config import Settings
+from zava_core.infra.timeutil import now_iso
+from zava_core.model.collections import TOKENS
+
+
+class MongoTokenStore:
+    """The tokens in `<database>.zava_tokens`, read on every request (one indexed lookup, no cache: a
+    revocation must reach every replica at once)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._client: MongoClient = MongoClient(zdb.resolve_uri(settings), appname=zdb.APP_NAME,
+                                                serverSelectionTimeoutMS=10_000, tz_aware=True, journal=True)
+        self._tokens: Collection = self._client[settings.mongodb_database][TOKENS]
+        self._indexed = False
+        self.where = f"the {TOKENS} collection of database {settings.mongodb_database}"
+
+    def _collection(self) -> Collection:
+        if not self._indexed:
+            self._tokens.create_index([("sha256", ASCENDING)], unique=True)
+            self._indexed = True
+        return self._tokens
+
+    def has_tokens(self) -> bool:
+        return self._tokens.find_one({"revoked": False}, {"_id": 1}) is not None
+
+    def lookup(self, token: str) -> Identity | None:
+        entry = self._tokens.find_one({"sha256": hash_token(token)})
+        if entry is None or entry.get("revoked"):
+            return None
+        if entry.get("expires_at") and entry["expires_at"] < time.time():
+            return None
+        return Identity.parse(entry["identity"])
+
+    async def alookup(self, token: str) -> Identity | None:
+        # PyMongo's sync client in a worker thread: one client serves every event loop the process runs.
+        return await anyio.to_thread.run_sync(self.lookup, token)
+
+    def issue(self, identity: Identity, *, expires_days: float | None = None, label: str = "") -> tuple[str, str]:
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token_id = "tok_" + secrets.token_hex(4)
+        self._collection().insert_one({
+            "_id": token_id, "sha256": hash_token(token), "identity": identity.label, "label": label,
+            "created_at": now_iso(), "expires_at": time.time() + expires_days * 86400 if expires_days else None,
+            "revoked": False})
+        return token_id, token
+
+    def revoke(self, token_id: str) -> bool:
+        done = self._tokens.update_one({"_id": token_id, "revoked": False}, {"$set": {"revoked": True}})
+        return done.modified_count == 1
+
+    def entries(self) -> list[dict]:
+        return [{"id": doc.pop("_id"), **doc} for doc in self._tokens.find({}).sort("created_at", ASCENDING)]
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def open_token_store(settings: Settings) -> TokenStore | MongoTokenStore:
+    """The store ZAVA_TOKEN_STORE names: `file` (default, ZAVA_TOKENS_FILE) or `mongodb`."""
+    if settings.serving.token_store == "mongodb":
+        return MongoTokenStore(settings)
+    return TokenStore(settings.tokens_path)
