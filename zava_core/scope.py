@@ -123,3 +123,13 @@ class Scope:
 
     def can_see_customer(self, customer: dict) -> bool:
         return self.sees("customer", customer)
+
+    # The till rule, once: a store manager serves whoever walks in. A customer named *exactly* (customer
+    # id, whole e-mail address, whole phone number: what the customer hands over at the till) may be found
+    # and sold to at the manager's own store, wherever their home store is; the first order there makes
+    # them the store's customer (`stores_shopped`). Name search, partial e-mails and phones, and browsing
+    # stay limited to `can_see_customer`, so no search lists another store's customers.
+
+    def can_serve_customer(self, customer: dict, named_exactly: bool) -> bool:
+        """Whether this scope may find `customer` to serve them at one of its own stores."""
+        return named_exactly or self.can_see_customer(customer)

@@ -4,13 +4,18 @@ Two apps run on store devices against their local Ditto store, online or not:
 - Worker app (one store): find a product and its shelf location, list low stock, move stock to another
   location, record a stock count.
 - Sales Rep app: browse and search the catalog, check availability across stores, look up a customer and
-  their orders, create an order with its lines.
+  their orders (by exact e-mail or phone at the till), create an order with its lines.
+- Store operations (both apps): cancel an order, take a return, move an online order along its delivery
+  status, transfer stock to another store, book a supplier delivery.
 
 Rules that keep these correct when devices edit offline and merge later (docs/ditto.md, docs/dataset.md section 3):
-- Stock is a COUNTER: a count sets it (`RESTART WITH`), a sale changes it (`INCREMENT BY -n`). Never
+- Stock is a COUNTER: a count sets it (`RESTART WITH`), a sale changes it (`INCREMENT BY -n`), a cancel, a
+  return, a delivery or a transfer's arrival puts units back (`INCREMENT BY +n`). Never
   `SET stock_level = stock_level - n`: that is a last-writer-wins write and concurrent sales would be lost.
 - A counter must be created as one (`INSERT INTO COLLECTION inventory (stock_level COUNTER) ...`):
   incrementing a field first written as a plain number discards its value.
+- Returned units are counters inside the order's `returned_quantities` map (one key per SKU), so returns
+  of different lines, or of the same line on two devices, all count.
 - Objects are maps: a move sets `location.aisle`, `location.shelf`, `location.bin` key by key, so two
   devices editing different keys both win.
 - Every read filters `deleted = false` (soft deletes); filters use the top-level id fields
@@ -30,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from zava_core.model import new_order_status, order_header, order_line
+from zava_core.retail.order_status import CANCELLABLE, RETURNABLE
 
 App = Literal["worker", "sales_rep", "both", "load"]
 
@@ -190,11 +196,76 @@ DECREMENT_STOCK = Statement(
 
 CREATE_ORDER = (INSERT_ORDER, INSERT_ORDER_ITEM, DECREMENT_STOCK)  # run in one store transaction
 
+_CUSTOMER_ROW = "customer_id, first_name, last_name, email, phone, primary_store_id"
+CUSTOMER_BY_EMAIL = Statement(
+    "customer_by_email", "sales_rep", "customers",
+    f"SELECT {_CUSTOMER_ROW} FROM customers WHERE email = :email AND deleted = false",
+    "The till: a customer named by their whole e-mail (lower case), whatever their home store.",
+)
+CUSTOMER_BY_PHONE = Statement(
+    "customer_by_phone", "sales_rep", "customers",
+    f"SELECT {_CUSTOMER_ROW} FROM customers WHERE phone = :phone AND deleted = false",
+    "The till: a customer named by their whole phone number, as stored: (XXX) XXX-XXXX.",
+)
+
+# --- Store operations (both apps) ----------------------------------------------------------------
+
+# The statuses the server's rule allows (zava_core.retail.order_status), passed as :cancellable / :returnable.
+CANCELLABLE_STATUSES = list(CANCELLABLE)
+RETURNABLE_STATUSES = list(RETURNABLE)
+
+ORDER_FOR_CHANGE = Statement(
+    "order_for_change", "both", "orders",
+    "SELECT order_id, store_id, status, returned_quantities FROM orders "
+    "WHERE order_id = :order_id AND store_id = :store_id AND deleted = false",
+    "Before a cancel or a return: the order's status and what was already returned (with ORDER_LINES).",
+)
+CANCEL_ORDER = Statement(
+    "cancel_order", "both", "orders",
+    "UPDATE orders SET status = 'cancelled', cancelled_at = :now, cancel_reason = :reason, updated_at = :now "
+    "WHERE order_id = :order_id AND store_id = :store_id AND status IN :cancellable AND deleted = false",
+    "Cancel (soft: the documents stay). Matches nothing if it is already cancelled: then restock nothing.",
+)
+RESTOCK = Statement(
+    "restock", "both", "inventory",
+    "UPDATE COLLECTION inventory (stock_level COUNTER) APPLY stock_level INCREMENT BY :units "
+    "SET updated_at = :now WHERE store_id = :store_id AND product_id = :product_id AND deleted = false",
+    "Units back on the shelf (+n): a cancel's kept units, a return, a delivery, a transfer's arrival.",
+)
+UPDATE_ORDER_STATUS = Statement(
+    "update_order_status", "sales_rep", "orders",
+    "UPDATE orders SET status = :status, updated_at = :now "
+    "WHERE order_id = :order_id AND store_id = :store_id AND status = :from_status AND deleted = false",
+    "An online order's next status (processing -> shipped -> delivered); guarded by the status it leaves.",
+)
+
+CANCEL_ORDER_STEPS = (ORDER_FOR_CHANGE, ORDER_LINES, CANCEL_ORDER, RESTOCK)  # one store transaction
+TRANSFER_STOCK = (STOCK_FOR_ORDER, DECREMENT_STOCK, RESTOCK)  # source -n, destination +n, one transaction
+RECEIVE_STOCK = (RESTOCK,)
+
 STATEMENTS: tuple[Statement, ...] = (
     WORKER_FIND_BY_SKU, WORKER_LOCATE_PRODUCTS, WORKER_LOW_STOCK, WORKER_MOVE_STOCK, WORKER_RECORD_COUNT,
     LIST_CATEGORIES, BROWSE_PRODUCTS, SEARCH_PRODUCTS, PRODUCT_BY_SKU, LIST_STORES, AVAILABILITY,
     FIND_CUSTOMERS, CUSTOMER_BY_ID, CUSTOMER_ORDERS, ORDER_LINES, STOCK_FOR_ORDER, *CREATE_ORDER,
+    CUSTOMER_BY_EMAIL, CUSTOMER_BY_PHONE, ORDER_FOR_CHANGE, UPDATE_ORDER_STATUS, CANCEL_ORDER, RESTOCK,
 )
+_SKU = re.compile(r"^[A-Z]{4}\d{6}$")
+
+
+def record_return(sku: str) -> Statement:
+    """Add returned units of one line to the order's `returned_quantities` map: a COUNTER per SKU key, so two
+    devices taking back units of the same line both count. The key is spliced in (DQL takes no map key as a
+    parameter) after checking it is a SKU; run it with RESTOCK for the same units in one transaction."""
+    if not _SKU.match(sku):
+        raise ValueError(f"sku {sku!r} is not a SKU (4 capitals and 6 digits)")
+    return Statement(
+        "record_return", "both", "orders",
+        f"UPDATE COLLECTION orders (returned_quantities MAP({sku} COUNTER)) "
+        f"APPLY returned_quantities.{sku} INCREMENT BY :units SET updated_at = :now "
+        "WHERE order_id = :order_id AND store_id = :store_id AND status IN :returnable AND deleted = false",
+        "A return of some units of one line (check ORDER_FOR_CHANGE and ORDER_LINES first: never more than "
+        "bought minus returned).",
+    )
 
 
 def mark_store_shopped(store_id: str) -> Statement:

@@ -106,3 +106,64 @@ async def test_create_order_emits_the_events_the_connector_syncs(writable: Setti
                 assert event["fullDocumentBeforeChange"]["stock_level"] == before[line_id]
     finally:
         await zava.close()
+
+
+@pytest.mark.anyio
+async def test_cancel_and_transfer_emit_the_events_the_connector_syncs(writable: Settings) -> None:
+    """A cancel updates the order (status, with its pre-image) and puts stock back; a transfer updates two stock
+    rows: the connector sees each as an update whose post-image holds the new values."""
+    from zava_core.retail.cancellations import cancel_order
+    from zava_core.retail.transfers import transfer_stock
+
+    zava = await Zava.open(writable)
+    try:
+        db = zava.db
+        scope = Scope.for_head_office((await zava.reference.get()).stores)
+        pre_images = _supports_pre_images(str((await zava.client.server_info())["version"]))
+        source, destination = "store_everett", "store_spokane"
+        (row,) = await db["inventory"].find({"store_id": source, "deleted": False,
+                                             "stock_level": {"$gte": 10}}).sort("sku", -1).limit(1).to_list()
+        sku, product_id = row["sku"], row["product_id"]
+        rows = {r["store_id"]: r for r in await db["inventory"].find(
+            {"product_id": product_id, "store_id": {"$in": [source, destination]}}).to_list()}
+        customer = await db["customers"].find_one({"deleted": False, "primary_store_id": source})
+        created = await create_order(zava, scope, customer["_id"], source, [{"sku": sku, "quantity": 2}],
+                                     idempotency_key=f"change-streams-{uuid.uuid4().hex}")
+        order_id = created.order.order_id
+        level_after_sale = created.stock_after[sku]
+
+        options: dict = {"full_document": "updateLookup"}
+        if pre_images:
+            options["full_document_before_change"] = "whenAvailable"
+        streams = {
+            "orders": await db["orders"].watch([{"$match": {"documentKey._id": order_id}}], **options),
+            "inventory": await db["inventory"].watch(
+                [{"$match": {"documentKey._id": {"$in": [r["_id"] for r in rows.values()]}}}], **options),
+        }
+        try:
+            await cancel_order(zava, scope, order_id, "change-stream test", f"cs-cancel-{uuid.uuid4().hex}")
+            order_events = await _collect(streams["orders"], 1)
+            cancel_stock = await _collect(streams["inventory"], 1)
+            await transfer_stock(zava, scope, sku, source, destination, 3, f"cs-transfer-{uuid.uuid4().hex}")
+            transfer_stock_events = await _collect(streams["inventory"], 2)
+        finally:
+            for stream in streams.values():
+                await stream.close()
+
+        (event,) = order_events
+        assert event["operationType"] == "update"
+        assert event["updateDescription"]["updatedFields"]["status"] == "cancelled"
+        assert event["fullDocument"]["status"] == "cancelled" and event["fullDocument"]["deleted"] is False
+        if pre_images:
+            assert event["fullDocumentBeforeChange"]["status"] == "completed"
+        (restock,) = cancel_stock
+        assert restock["documentKey"]["_id"] == rows[source]["_id"]
+        assert restock["fullDocument"]["stock_level"] == level_after_sale + 2 == rows[source]["stock_level"]
+        by_store = {e["fullDocument"]["store_id"]: e for e in transfer_stock_events}
+        assert set(by_store) == {source, destination}
+        assert by_store[source]["fullDocument"]["stock_level"] == rows[source]["stock_level"] - 3
+        assert by_store[destination]["fullDocument"]["stock_level"] == rows[destination]["stock_level"] + 3
+        if pre_images:
+            assert by_store[destination]["fullDocumentBeforeChange"]["stock_level"] == rows[destination]["stock_level"]
+    finally:
+        await zava.close()

@@ -123,7 +123,8 @@ def test_arguments_are_checked_against_placeholders() -> None:
 
 
 def test_stock_changes_only_through_counter_operations() -> None:
-    writers = [s for s in (*dql.STATEMENTS, dql.mark_store_shopped("store_seattle")) if s.mutates]
+    writers = [s for s in (*dql.STATEMENTS, dql.mark_store_shopped("store_seattle"), dql.record_return("PTDR000001"))
+               if s.mutates]
     assert writers, "the module has write statements"
     for statement in writers:
         assert not re.search(r"\bstock_level\s*=(?!=)", statement.dql), statement.name
@@ -131,6 +132,8 @@ def test_stock_changes_only_through_counter_operations() -> None:
             assert "(stock_level COUNTER)" in statement.dql, statement.name
     assert "RESTART WITH" in dql.WORKER_RECORD_COUNT.dql
     assert "INCREMENT BY :delta" in dql.DECREMENT_STOCK.dql
+    assert "INCREMENT BY :units" in dql.RESTOCK.dql
+    assert "MAP(PTDR000001 COUNTER)" in dql.record_return("PTDR000001").dql
 
 
 def test_map_keys_spliced_into_dql_must_be_identifiers() -> None:
@@ -138,6 +141,9 @@ def test_map_keys_spliced_into_dql_must_be_identifiers() -> None:
         dql.mark_store_shopped("store_x = 1, deleted = true")
     with pytest.raises(ValueError):
         dql.load_statement("orders; DROP")
+    for bad in ("ptdr000001", "PTDR000001 COUNTER)) SET deleted = true", "PTDR00001"):
+        with pytest.raises(ValueError):
+            dql.record_return(bad)
 
 
 def test_like_patterns_take_wildcards_literally() -> None:
@@ -377,18 +383,174 @@ async def test_every_statement_runs_on_the_peer(peer: Ditto, sample: Sample) -> 
         "product_ids": [line["product_id"]], "threshold": 10_000, "limit": 5, "offset": 0, "aisle": "A1",
         "shelf": "S1", "bin": "B1", "now": now, "counted": 9, "delta": -1, "category_id": product["category_id"],
         "pattern": dql.like_pattern(product["product_name"][:4]), "prefix": dql.prefix_pattern("a"),
-        "customer_id": order["customer_id"], "order_id": order["order_id"],
+        "customer_id": order["customer_id"], "order_id": order["order_id"], "units": 1, "reason": "smoke",
+        "email": sample.customer["email"], "phone": sample.customer["phone"],
+        "cancellable": dql.CANCELLABLE_STATUSES, "returnable": dql.RETURNABLE_STATUSES,
     }
-    new_order, new_items = dql.order_documents(new_order_id(), sample.customer, sample.docs["stores"][0],
-                                               [(product, 1)], now)
+    store = next(s for s in sample.docs["stores"] if not s["is_online"])
+    new_order, new_items = dql.order_documents(new_order_id(), sample.customer, store, [(product, 1)], now)
     values |= {"order": new_order, "line": new_items[0]}
+    # The store operations act on the order the smoke pass inserted (INSERT_ORDER runs before them); the status
+    # statement re-sets the status it finds (it only has to match a row here, not make a legal move).
+    on_new_order = {"order_id": new_order["order_id"], "store_id": store["store_id"]}
+    overrides = {"order_for_change": on_new_order, "cancel_order": on_new_order,
+                 "update_order_status": {**on_new_order, "from_status": "completed", "status": "completed"}}
     for statement in dql.STATEMENTS:
+        args = {**values, **overrides.get(statement.name, {})}
         with await peer.store.execute(statement.dql, statement.args(
-                **{name: values[name] for name in statement.params})) as result:
+                **{name: args[name] for name in statement.params})) as result:
             if statement.mutates:
                 assert result.mutated_document_ids(), statement.name
             elif statement.collection != "customers":
                 assert result.items, statement.name
+
+
+# --- store operations ------------------------------------------------------------------------------------
+
+
+async def levels_of(device: Ditto, store_id: str, product_ids: list[str]) -> dict[str, int]:
+    return {r["product_id"]: r["stock_level"] for r in await run(
+        device, dql.STOCK_FOR_ORDER, store_id=store_id, product_ids=product_ids)}
+
+
+async def sell(device: Ditto, sample: Sample, store_id: str, quantities: list[int]) -> tuple[dict, list[dict]]:
+    """An order at `store_id` made on the device as the Sales Rep app makes it."""
+    store = sample.one("stores", store_id=store_id)
+    stocked = [d for d in sample.of("inventory", store_id=store_id) if d["stock_level"] >= 5][:len(quantities)]
+    products = [sample.one("products", product_id=d["product_id"]) for d in stocked]
+    now = now_iso()
+    order, items = dql.order_documents(new_order_id(), sample.customer, store,
+                                       list(zip(products, quantities, strict=True)), now)
+    await create_order(device, order, items, store_id, now)
+    return order, items
+
+
+async def cancel_on_device(device: Ditto, order_id: str, store_id: str, reason: str) -> bool:
+    """The apps' cancel, in one transaction: the guarded status change first, then the units kept back on the
+    shelf; a cancel that matches nothing (already cancelled) restocks nothing."""
+    cancelled = False
+
+    async def scope(tx) -> None:
+        nonlocal cancelled
+        now = now_iso()
+        with await tx.execute(dql.ORDER_FOR_CHANGE.dql, dql.ORDER_FOR_CHANGE.args(
+                order_id=order_id, store_id=store_id)) as result:
+            (order,) = [item.value for item in result.items]
+        with await tx.execute(dql.ORDER_LINES.dql, dql.ORDER_LINES.args(order_id=order_id)) as result:
+            lines = [item.value for item in result.items]
+        with await tx.execute(dql.CANCEL_ORDER.dql, dql.CANCEL_ORDER.args(
+                now=now, reason=reason, order_id=order_id, store_id=store_id,
+                cancellable=dql.CANCELLABLE_STATUSES)) as result:
+            cancelled = bool(result.mutated_document_ids())
+        if not cancelled:
+            return
+        returned = order.get("returned_quantities") or {}
+        for line in lines:
+            kept = line["quantity"] - returned.get(line["sku"], 0)
+            if kept:
+                (await tx.execute(dql.RESTOCK.dql, dql.RESTOCK.args(
+                    units=kept, now=now, store_id=store_id, product_id=line["product_id"]))).close()
+
+    await device.store.transaction(scope)
+    return cancelled
+
+
+async def return_on_device(device: Ditto, order_id: str, store_id: str, line: dict, units: int) -> bool:
+    returned = False
+
+    async def scope(tx) -> None:
+        nonlocal returned
+        now = now_iso()
+        statement = dql.record_return(line["sku"])
+        with await tx.execute(statement.dql, statement.args(units=units, now=now, order_id=order_id,
+                                                            store_id=store_id,
+                                                            returnable=dql.RETURNABLE_STATUSES)) as result:
+            returned = bool(result.mutated_document_ids())
+        if returned:
+            (await tx.execute(dql.RESTOCK.dql, dql.RESTOCK.args(units=units, now=now, store_id=store_id,
+                                                                product_id=line["product_id"]))).close()
+
+    await device.store.transaction(scope)
+    return returned
+
+
+@pytest.mark.anyio
+async def test_a_cancel_puts_the_units_back_once_and_keeps_the_order(peer: Ditto, sample: Sample) -> None:
+    store_id = sample.store_ids[0]
+    before_sale = await levels_of(peer, store_id, [d["product_id"] for d in sample.of("inventory", store_id=store_id)])
+    order, items = await sell(peer, sample, store_id, [2, 3])
+    ids = [item["product_id"] for item in items]
+    assert await return_on_device(peer, order["order_id"], store_id, items[1], 1)
+    assert await cancel_on_device(peer, order["order_id"], store_id, "customer changed their mind")
+    assert await levels_of(peer, store_id, ids) == {pid: before_sale[pid] for pid in ids}
+    assert not await cancel_on_device(peer, order["order_id"], store_id, "twice"), "a second cancel matches nothing"
+    assert await levels_of(peer, store_id, ids) == {pid: before_sale[pid] for pid in ids}
+    (header,) = await run(peer, dql.ORDER_FOR_CHANGE, order_id=order["order_id"], store_id=store_id)
+    assert header["status"] == "cancelled"
+    assert len(await run(peer, dql.ORDER_LINES, order_id=order["order_id"])) == 2, "soft: the lines stay"
+    assert not await return_on_device(peer, order["order_id"], store_id, items[0], 1), "no returns once cancelled"
+    (stored,) = await run(peer, dql.CUSTOMER_ORDERS, customer_id=sample.customer["customer_id"], limit=1)
+    assert stored["status"] == "cancelled"
+
+
+@pytest.mark.anyio
+async def test_returns_add_up_per_line_in_the_map_and_restock(peer: Ditto, sample: Sample) -> None:
+    store_id = sample.store_ids[1]
+    order, items = await sell(peer, sample, store_id, [4, 2])
+    ids = [item["product_id"] for item in items]
+    after_sale = await levels_of(peer, store_id, ids)
+    for line, units in ((items[0], 1), (items[0], 2), (items[1], 2)):
+        assert await return_on_device(peer, order["order_id"], store_id, line, units)
+    (header,) = await run(peer, dql.ORDER_FOR_CHANGE, order_id=order["order_id"], store_id=store_id)
+    assert header["returned_quantities"] == {items[0]["sku"]: 3, items[1]["sku"]: 2}
+    assert header["status"] == "completed"
+    assert await levels_of(peer, store_id, ids) == {ids[0]: after_sale[ids[0]] + 3, ids[1]: after_sale[ids[1]] + 2}
+
+
+@pytest.mark.anyio
+async def test_an_online_order_moves_only_from_the_status_it_leaves(peer: Ditto, sample: Sample) -> None:
+    online = next(s for s in sample.docs["stores"] if s["is_online"])
+    product = sample.docs["products"][0]
+    now = now_iso()
+    order, _ = dql.order_documents(new_order_id(), sample.customer, online, [(product, 1)], now)
+    assert order["status"] == "processing"
+    await run(peer, dql.INSERT_ORDER, order=order)
+    where = {"order_id": order["order_id"], "store_id": online["store_id"], "now": now}
+    assert await mutate(peer, dql.UPDATE_ORDER_STATUS, status="shipped", from_status="processing", **where)
+    assert not await mutate(peer, dql.UPDATE_ORDER_STATUS, status="delivered", from_status="processing", **where)
+    assert await mutate(peer, dql.UPDATE_ORDER_STATUS, status="delivered", from_status="shipped", **where)
+    (header,) = await run(peer, dql.ORDER_FOR_CHANGE, order_id=order["order_id"], store_id=online["store_id"])
+    assert header["status"] == "delivered"
+
+
+@pytest.mark.anyio
+async def test_a_transfer_and_a_delivery_move_the_counters(peer: Ditto, sample: Sample) -> None:
+    source, destination = sample.store_ids[0], sample.store_ids[2]
+    row = next(d for d in sample.of("inventory", store_id=source) if d["stock_level"] >= 6)
+    product_id = row["product_id"]
+    there = sample.one("inventory", store_id=destination, product_id=product_id)
+    now = now_iso()
+
+    async def transfer(tx) -> None:
+        (await tx.execute(dql.DECREMENT_STOCK.dql, dql.DECREMENT_STOCK.args(
+            delta=-4, now=now, store_id=source, product_id=product_id))).close()
+        (await tx.execute(dql.RESTOCK.dql, dql.RESTOCK.args(
+            units=4, now=now, store_id=destination, product_id=product_id))).close()
+
+    await peer.store.transaction(transfer)
+    assert await mutate(peer, dql.RESTOCK, units=30, now=now, store_id=destination, product_id=product_id)
+    assert (await levels_of(peer, source, [product_id]), await levels_of(peer, destination, [product_id])) == (
+        {product_id: row["stock_level"] - 4}, {product_id: there["stock_level"] + 4 + 30})
+
+
+@pytest.mark.anyio
+async def test_the_till_finds_a_customer_by_exact_email_or_phone(peer: Ditto, sample: Sample) -> None:
+    customer = sample.customer
+    expected = {k: customer[k] for k in ("customer_id", "first_name", "last_name", "email", "phone",
+                                         "primary_store_id")}
+    assert await run(peer, dql.CUSTOMER_BY_EMAIL, email=customer["email"]) == [expected]
+    assert await run(peer, dql.CUSTOMER_BY_PHONE, phone=customer["phone"]) == [expected]
+    assert await run(peer, dql.CUSTOMER_BY_EMAIL, email=customer["email"][:-1]) == []
 
 
 # --- peer-to-peer (needs a licence) ----------------------------------------------------------------------

@@ -4,15 +4,18 @@ re-exported here, so callers import from `zava_core.model`."""
 
 from zava_core.model.builders import (
     embedding_document,
+    net_line,
     new_order_id,
     new_order_status,
     order_header,
     order_line,
     seeded_order_id,
+    stock_movement,
 )
 from zava_core.model.collections import (
     COLLECTIONS,
     DATASET,
+    JOURNALS,
     META,
     QUERYABLE,
     ROLLUPS,
@@ -31,6 +34,7 @@ from zava_core.model.documents import MONTHS, TIMESTAMP_PATTERN, is_timestamp
 __all__ = [
     "COLLECTIONS",
     "DATASET",
+    "JOURNALS",
     "META",
     "MONTHS",
     "QUERYABLE",
@@ -46,9 +50,11 @@ __all__ = [
     "StoreScope",
     "embedding_document",
     "is_timestamp",
+    "net_line",
     "new_order_id",
     "new_order_status",
     "order_header",
     "order_line",
     "seeded_order_id",
+    "stock_movement",
 ]

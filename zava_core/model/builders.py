@@ -1,7 +1,7 @@
-"""One builder per document kind that more than one writer creates: an order, its lines, an
-embedding. Seeding, create_order and the device-side Ditto statements all build through here, so
-the shapes (and the arithmetic of totals) cannot drift apart; tests validate the output against
-the pydantic models in `model.documents`.
+"""One builder per document kind that more than one writer creates: an order, its lines (and how a
+line reads net of returns), an embedding, a stock movement. Seeding, the customer-sales tools and the
+device-side Ditto statements all build through here, so the shapes (and the arithmetic of totals)
+cannot drift apart; tests validate the output against the pydantic models in `model.documents`.
 """
 
 from __future__ import annotations
@@ -37,6 +37,38 @@ def order_line(*, line_id: str, order_id: str, store_id: str, customer_id: str, 
         "type_id": product["type_id"], "quantity": quantity, "unit_price": unit_price,
         "unit_cost": product["cost"], "discount_percent": discount_percent, "discount_amount": discount,
         "total_amount": round(gross - discount, 2), "deleted": False, "created_at": order_date,
+    }
+
+
+def net_line(line: Mapping[str, Any], returned: int) -> dict[str, Any] | None:
+    """The line as it stands after `returned` of its units came back: the units kept, with the money of
+    `order_line` recomputed for them (the same rounding, so a line with nothing returned is unchanged);
+    None when every unit came back. Fields a caller did not read (a projection) are left out of it."""
+    kept = int(line["quantity"]) - returned
+    if kept <= 0:
+        return None
+    if returned == 0:
+        return dict(line)
+    net = {**line, "quantity": kept}
+    if "unit_price" in line and "discount_percent" in line:
+        gross = round(line["unit_price"] * kept, 2)
+        discount = round(gross * line["discount_percent"] / 100, 2)
+        net |= {"discount_amount": discount, "total_amount": round(gross - discount, 2)}
+    elif "total_amount" in line or "discount_amount" in line:
+        raise ValueError("net_line needs unit_price and discount_percent to recompute the line's money")
+    return net
+
+
+def stock_movement(*, movement_id: str, kind: str, store_id: str, lines: Mapping[str, int], idempotency_key: str,
+                   created_at: str, to_store_id: str | None = None, order_id: str | None = None,
+                   reason: str | None = None, reference: str | None = None) -> dict[str, Any]:
+    """One stock-movement record (a cancel, a return, a transfer, a receipt); optional fields are left out
+    when they do not apply, as `idempotency_key` is on seeded orders."""
+    optional = {"to_store_id": to_store_id, "order_id": order_id, "reason": reason, "reference": reference}
+    return {
+        "_id": movement_id, "movement_id": movement_id, "kind": kind, "store_id": store_id,
+        **{k: v for k, v in optional.items() if v is not None}, "lines": dict(lines),
+        "idempotency_key": idempotency_key, "deleted": False, "created_at": created_at,
     }
 
 

@@ -19,6 +19,7 @@ from zava_core.model.documents import (
     ProductEmbedding,
     ProductType,
     SalesMonthly,
+    StockMovement,
     Store,
     _Document,
 )
@@ -175,6 +176,22 @@ ROLLUPS: tuple[CollectionSpec, ...] = (
 )
 
 
+# Not part of the synced dataset: the store operations' own records, written by the customer-sales tools only
+# (never seeded). Devices change stock through counters; this is the server's trail and its idempotency keys.
+JOURNALS: tuple[CollectionSpec, ...] = (
+    CollectionSpec(
+        "stock_movements", StockMovement, "movement_id", synced=False, ditto_id="match_ids",
+        description="Stock moved by cancel_order, return_items, transfer_stock and receive_stock (one per call)",
+        store_scope="store_id",
+        indexes=(
+            _ix(("idempotency_key", 1), unique=True,
+                purpose="the same key twice replays the first movement (concurrent duplicates collide)"),
+            _ix(("store_id", 1), ("deleted", 1), ("created_at", 1), purpose="a store's movements by date"),
+        ),
+        map_fields=("lines",),
+        relationships=("store_id -> stores", "to_store_id -> stores", "order_id -> orders"),
+    ),
+)
 
 SPECS: dict[str, CollectionSpec] = {spec.name: spec for spec in COLLECTIONS}
 QUERYABLE: dict[str, CollectionSpec] = {spec.name: spec for spec in (*COLLECTIONS, *ROLLUPS)}
@@ -185,5 +202,8 @@ DATASET: tuple[str, ...] = tuple(spec.name for spec in COLLECTIONS)
 # Bookkeeping outside the synced set: seeding's resumable state lives in META under STATE_ID.
 META = "zava_meta"
 STATE_ID = "seeding"
+# Outside the synced set and outside QUERYABLE (run_aggregation cannot read it): the HTTP bearer tokens
+# (hashes only) when ZAVA_TOKEN_STORE=mongodb, so every replica sees an issue or a revocation at once.
+TOKENS = "zava_tokens"
 # The Atlas Vector Search index on product_embeddings (where the server offers search indexes).
 VECTOR_INDEX_NAME = "product_embeddings_vector"

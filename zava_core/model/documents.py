@@ -140,7 +140,8 @@ class Inventory(_Document):
     updated_at: Timestamp
 
 
-OrderStatus = Literal["processing", "shipped", "delivered", "completed", "returned"]
+OrderStatus = Literal["processing", "shipped", "delivered", "completed", "returned", "cancelled"]
+Sku = Annotated[str, Field(pattern=r"^[A-Z]{4}\d{6}$", description="Category code + type code + 6 digits")]
 
 
 class Order(_Document):
@@ -150,12 +151,18 @@ class Order(_Document):
     store_id: DocId
     store_name: str = Field(description="Denormalized for offline display")
     order_date: Timestamp
-    status: OrderStatus = Field(description="completed (in store), processing/shipped/delivered (online), returned")
+    status: OrderStatus = Field(description="completed (in store), processing/shipped/delivered (online), returned "
+                                "(seeded history), cancelled (cancel_order: a soft state, the documents stay)")
     item_count: int = Field(description="Number of lines")
     subtotal: Money = Field(description="Sum of unit_price x quantity")
     discount_total: Money
     total: Money = Field(description="subtotal - discount_total")
     idempotency_key: str | None = Field(None, description="Only on orders made by create_order (absent otherwise)")
+    returned_quantities: dict[Sku, Annotated[int, Field(ge=1)]] | None = Field(
+        None, description="Map SKU -> units returned so far (return_items; absent until the first return). A map, "
+        "so returns of different lines on two devices both count")
+    cancelled_at: Timestamp | None = Field(None, description="When cancel_order cancelled it (absent otherwise)")
+    cancel_reason: str | None = Field(None, description="Why it was cancelled (absent otherwise)")
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -177,6 +184,23 @@ class OrderItem(_Document):
     discount_percent: int = Field(description="0, 5, 10, 15, 20 or 25")
     discount_amount: Money
     total_amount: Money = Field(description="unit_price x quantity - discount_amount")
+    created_at: Timestamp
+
+
+MovementKind = Literal["cancel", "return", "transfer", "receipt"]
+
+
+class StockMovement(_Document):
+    movement_id: DocId = Field(description="UUID, equal to _id")
+    kind: MovementKind = Field(description="cancel/return (units back from an order), transfer (store to store), "
+                               "receipt (a supplier delivery)")
+    store_id: DocId = Field(description="The store whose stock the operation started from (a transfer's source)")
+    to_store_id: DocId | None = Field(None, description="A transfer's destination (absent otherwise)")
+    order_id: DocId | None = Field(None, description="The order cancelled or returned against (absent otherwise)")
+    lines: dict[Sku, Annotated[int, Field(ge=1)]] = Field(description="Map SKU -> units moved")
+    reason: str | None = Field(None, description="The caller's note (cancel, return)")
+    reference: str | None = Field(None, description="A receipt's delivery reference")
+    idempotency_key: str = Field(description="Unique: the same key again replays this movement")
     created_at: Timestamp
 
 

@@ -4,6 +4,10 @@ Searches use indexed prefix ranges on lower-case fields (`last_name_lower`, `ema
 the embedded engine does not use an index for an anchored regex (540 ms over 25K customers vs
 35 ms for the same range query), and a real MongoDB is faster with ranges too. The store scope
 (home store, or ordered there) is checked on every candidate before anything is returned.
+
+At the till (`Scope.can_serve_customer`), a customer named exactly by id, whole e-mail or whole phone
+is found whatever their home store, marked `your_customer: false`, with only the contact detail the
+caller typed shown; `servable_customer` is what create_order uses to sell to them.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ class CustomerSummary(Out):
     phone: str
     home_store_id: str
     stores_shopped: list[str] = Field(description="Your stores where the customer has ordered")
+    your_customer: bool = Field(True, description="False: another store's customer, found by exact id/e-mail/phone "
+                                "to sell to at your store")
 
 
 class CustomerSearchResult(Out):
@@ -57,6 +63,8 @@ class OrderView(Out):
     discount_total: float
     total: float
     lines: list[OrderLineView]
+    returned_quantities: dict[str, int] = Field(default_factory=dict)
+    cancel_reason: str | None = None
 
 
 class CustomerOrders(Out):
@@ -65,12 +73,19 @@ class CustomerOrders(Out):
     meta: ListMeta
 
 
-def customer_summary(doc: dict, scope: Scope) -> CustomerSummary:
-    """A store manager sees which of *their* stores the customer shopped at, not where else they shop."""
+HIDDEN = "(not shown: not yet a customer of your store)"
+
+
+def customer_summary(doc: dict, scope: Scope, named_by: dict | None = None) -> CustomerSummary:
+    """A store manager sees which of *their* stores the customer shopped at, not where else they shop. A
+    customer served at the till (`named_by`: the exact filter that found them) shows only what was typed."""
     shopped = sorted(s for s in (doc.get("stores_shopped") or {}) if scope.head_office or s in scope.store_ids)
+    mine = scope.can_see_customer(doc)
+    email = doc["email"] if mine or "email" in (named_by or {}) else HIDDEN
+    phone = doc["phone"] if mine or "phone" in (named_by or {}) else HIDDEN
     return CustomerSummary(customer_id=doc["customer_id"], name=f"{doc['first_name']} {doc['last_name']}",
-                           email=doc["email"], phone=doc["phone"], home_store_id=doc["primary_store_id"],
-                           stores_shopped=shopped)
+                           email=email, phone=phone, home_store_id=doc["primary_store_id"],
+                           stores_shopped=shopped, your_customer=mine)
 
 
 SCAN_CAP = 2_000  # candidates read per search branch before the scope check
@@ -112,19 +127,46 @@ def search_filters(query: str) -> list[dict]:
             {**_prefix("last_name_lower", first), **_prefix("first_name_lower", last)}]
 
 
+def exact_filter(query: str) -> dict | None:
+    """The filter of a query that names one customer exactly (an id, a whole e-mail, a whole 10-digit
+    phone): what a customer hands over at the till. None for names and partial values."""
+    text = " ".join(str(query).split())
+    lowered = text.lower()
+    if _CUSTOMER_ID.match(lowered):
+        return {"_id": lowered}
+    if _WHOLE_EMAIL.match(lowered):
+        return {"email": lowered}
+    digits = re.sub(r"\D", "", text)
+    if digits and not re.search(r"[a-zA-Z]", text):
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = digits[1:]
+        if len(digits) == 10:
+            return {"phone": f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"}
+    return None
+
+
+_WHOLE_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+
+
+def _matches(doc: dict, exact: dict | None) -> bool:
+    return exact is not None and all(doc.get(k) == v for k, v in exact.items())
+
+
 async def find_customers(zava: Zava, scope: Scope, query: str, max_rows: int = 10) -> CustomerSearchResult:
     limit, note = cap_rows(max_rows)
     found: dict[str, dict] = {}
     capped = False
+    exact = exact_filter(query)
     for query_filter in search_filters(query):
         docs = await zava.db["customers"].find(query_filter).limit(SCAN_CAP + 1).to_list()
         capped |= len(docs) > SCAN_CAP
         for doc in docs[:SCAN_CAP]:
-            # The store scope, applied here for every caller: home store, or ordered there.
-            if not doc.get("deleted") and scope.can_see_customer(doc):
+            # The store scope, applied here for every caller: home store, or ordered there, or (the till)
+            # named exactly.
+            if not doc.get("deleted") and scope.can_serve_customer(doc, _matches(doc, exact)):
                 found[doc["_id"]] = doc
     ordered = sorted(found.values(), key=lambda d: (d["last_name_lower"], d["first_name_lower"], d["_id"]))
-    customers = [customer_summary(d, scope) for d in ordered[:limit]]
+    customers = [customer_summary(d, scope, exact) for d in ordered[:limit]]
     hint = None if customers else f"no customer matched within your scope ({scope.label})"
     cap_note = "many customers matched: add more of the name" if capped else None
     return CustomerSearchResult(customers=customers, meta=list_meta(
@@ -143,6 +185,18 @@ async def visible_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
     return doc
 
 
+async def servable_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
+    """The customer a sale is for: named by id, so any customer may be served at the caller's own store
+    (`Scope.can_serve_customer`); the store itself is checked by the sale."""
+    cid = str(customer_id).strip().lower()
+    if not _CUSTOMER_ID.match(cid):
+        raise InvalidArgument("customer_id looks like cust_000123; find it with find_customers")
+    doc = await zava.db["customers"].find_one({"_id": cid})
+    if doc is None or doc.get("deleted") or not scope.can_serve_customer(doc, named_exactly=True):
+        raise NotFound(f"no customer {cid}; find them with find_customers (exact e-mail or phone)")
+    return doc
+
+
 def order_view(order: dict, lines: list[dict]) -> OrderView:
     return OrderView(
         order_id=order["order_id"], order_date=order["order_date"], store_id=order["store_id"],
@@ -152,6 +206,7 @@ def order_view(order: dict, lines: list[dict]) -> OrderView:
         lines=[OrderLineView(sku=ln["sku"], product_name=ln["product_name"], quantity=ln["quantity"],
                              unit_price=ln["unit_price"], discount_percent=ln["discount_percent"],
                              total_amount=ln["total_amount"]) for ln in lines],
+        returned_quantities=dict(order.get("returned_quantities") or {}), cancel_reason=order.get("cancel_reason"),
     )
 
 

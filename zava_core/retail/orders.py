@@ -5,12 +5,14 @@ the customer's store map and the sales rollup, or changes nothing.
   a line that matches nothing aborts the whole transaction.
 - The same idempotency key twice returns the first order: a unique sparse index on
   `orders.idempotency_key` makes concurrent duplicates collide, and the loser reads the winner.
+  The same key with a different customer, store or items is refused (`IdempotencyMismatch`).
+- The customer is named by id, so a store manager may sell to any customer at their own store
+  (`Scope.can_serve_customer`, the till rule); the order makes them a customer of that store.
 - Write conflicts between concurrent transactions are retried by `with_transaction`.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from pydantic import Field, ValidationError
@@ -19,22 +21,14 @@ from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from zava_core.analysis import rollups
 from zava_core.context import Zava
-from zava_core.errors import Conflict, InvalidArgument, OutOfStock, Unavailable
+from zava_core.errors import Conflict, IdempotencyMismatch, InvalidArgument, OutOfStock, Unavailable
 from zava_core.infra.timeutil import now_iso
-from zava_core.limits import (
-    IDEMPOTENCY_KEY_MAX_CHARS,
-    IDEMPOTENCY_KEY_MIN_CHARS,
-    MAX_LINE_QUANTITY,
-    MAX_ORDER_LINES,
-    SKU_MAX_CHARS,
-    SKU_MIN_CHARS,
-)
+from zava_core.limits import MAX_LINE_QUANTITY, MAX_ORDER_LINES, SKU_MAX_CHARS, SKU_MIN_CHARS
 from zava_core.model import new_order_id, new_order_status, order_header, order_line
-from zava_core.retail.customers import OrderView, order_view, orders_with_lines, visible_customer
+from zava_core.retail.customers import OrderView, order_view, orders_with_lines, servable_customer
+from zava_core.retail.operations import idempotency_key as checked_key
 from zava_core.scope import Scope
 from zava_core.shaping import Out
-
-_KEY = re.compile(rf"^[A-Za-z0-9._:\-]{{{IDEMPOTENCY_KEY_MIN_CHARS},{IDEMPOTENCY_KEY_MAX_CHARS}}}$")
 
 
 class OrderLineRequest(Out):
@@ -56,7 +50,7 @@ class _Refused(Exception):
         self.error = error
 
 
-def _merge_lines(items: list[OrderLineRequest | dict]) -> dict[str, int]:
+def merge_lines(items: list[OrderLineRequest | dict]) -> dict[str, int]:
     if not items:
         raise InvalidArgument("items must list at least one {sku, quantity}")
     if len(items) > MAX_ORDER_LINES:
@@ -78,20 +72,17 @@ def _merge_lines(items: list[OrderLineRequest | dict]) -> dict[str, int]:
 
 async def create_order(zava: Zava, scope: Scope, customer_id: str, store: str,
                        items: list[OrderLineRequest | dict], idempotency_key: str) -> CreatedOrder:
-    key = str(idempotency_key).strip()
-    if not _KEY.match(key):
-        raise InvalidArgument("idempotency_key must be 8-128 characters of letters, digits, '.', '_', ':' or '-' "
-                              "(reuse the same key to retry safely)")
+    key = checked_key(idempotency_key)
     if not store or not str(store).strip():
         raise InvalidArgument("store is required, e.g. 'Seattle'")
     reference = await zava.reference.get()
     (store_id,) = scope.stores(store, reference.stores)
+    quantities = merge_lines(items)
     existing = await zava.db["orders"].find_one({"idempotency_key": key})
     if existing is not None:
-        return await _replay(zava, scope, existing, customer_id)
-    quantities = _merge_lines(items)
+        return await _replay(zava, scope, existing, customer_id, quantities, store_id)
     products = {sku: reference.product_by_sku(sku) for sku in quantities}
-    customer = await visible_customer(zava, scope, customer_id)
+    customer = await servable_customer(zava, scope, customer_id)
     store_ref = reference.stores.get(store_id)
 
     now = now_iso()
@@ -144,7 +135,7 @@ async def create_order(zava: Zava, scope: Scope, customer_id: str, store: str,
         winner = await zava.db["orders"].find_one({"idempotency_key": key})
         if winner is None:
             raise Conflict("the order collided with another write; retry with the same idempotency_key") from None
-        return await _replay(zava, scope, winner, customer_id)
+        return await _replay(zava, scope, winner, customer_id, quantities, store_id)
     except OperationFailure as exc:
         if exc.code == 20 or "Transaction numbers" in str(exc):
             raise Unavailable("create_order needs a replica set (transactions): use Atlas, mongod --replSet, "
@@ -164,9 +155,16 @@ async def _out_of_stock(zava: Zava, store_id: str, line: dict) -> OutOfStock:
                       "nothing was ordered (lower the quantity or use get_inventory to find another store)")
 
 
-async def _replay(zava: Zava, scope: Scope, order: dict, customer_id: str) -> CreatedOrder:
-    # The same answer whether the key's order is another customer's or another store's: say nothing of it.
-    if order["store_id"] not in scope.store_ids or order["customer_id"] != str(customer_id).strip().lower():
-        raise Conflict("this idempotency_key was already used for a different order; use a new key")
+async def _replay(zava: Zava, scope: Scope, order: dict, customer_id: str, quantities: dict[str, int],
+                  store_id: str | None = None) -> CreatedOrder:
+    """The first order of a repeated key, if this call asks for the same thing (customer, store, items)."""
     (view,) = await orders_with_lines(zava, [order])
+    bought: dict[str, int] = {}
+    for line in view.lines:
+        bought[line.sku] = bought.get(line.sku, 0) + line.quantity
+    # The same answer whether the key's order is another store's, customer's or basket: say nothing of it.
+    if order["store_id"] not in scope.store_ids or order["customer_id"] != str(customer_id).strip().lower() \
+            or (store_id is not None and order["store_id"] != store_id) or bought != quantities:
+        raise IdempotencyMismatch("this idempotency_key was already used for a different order (another customer, "
+                                  "store or items); nothing was ordered. Use a new key for a new order")
     return CreatedOrder(order=view, replayed=True)

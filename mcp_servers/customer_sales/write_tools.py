@@ -1,0 +1,164 @@
+"""The customer-sales tools that write: orders, stock moves and counts, and the store operations (cancel,
+return, delivery status, transfers between stores, supplier deliveries).
+
+Each asks the user to confirm through MCP elicitation where the client offers it (`ask_to_confirm`,
+`require_confirmed`), and each is one zava_core call with the caller's scope; rules live in zava_core.
+Annotations: a tool whose retry with the same key or arguments changes nothing more is idempotent; one
+that undoes or overwrites something (a cancel, a return, a count, a move) is destructive.
+"""
+
+from typing import Annotated
+
+from mcp.server.elicitation import ElicitationResult
+from mcp.server.mcpserver import Context, Elicit, Resolve
+from mcp_types import ToolAnnotations
+from pydantic import Field
+
+from mcp_servers.common.app import Confirmation, ask_to_confirm, call, require_confirmed
+from mcp_servers.common.arguments import (
+    CustomerId,
+    DeliveryReference,
+    DeliveryStatus,
+    IdempotencyKey,
+    LocationPart,
+    OrderId,
+    Reason,
+    ReceivedQuantity,
+    Sku,
+    StoreName,
+    TransferQuantity,
+)
+from mcp_servers.common.base_server import ZavaServer
+from zava_core import limits as L
+from zava_core.retail import cancellations, inventory, order_status, orders, returns, transfers
+
+WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+OVERWRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
+OrderItems = Annotated[list[orders.OrderLineRequest], Field(min_length=1, max_length=L.MAX_ORDER_LINES)]
+
+
+def _lines(items: list[orders.OrderLineRequest]) -> str:
+    return ", ".join(f"{item.sku} x{item.quantity}" for item in items)
+
+
+# Confirmation resolvers (MCP elicitation): each words the change from the tool's own arguments.
+def confirm_order(ctx: Context, customer_id: str, store: str,
+                  items: list[orders.OrderLineRequest]) -> Elicit[Confirmation] | Confirmation:
+    return ask_to_confirm(ctx, f"Create an order for {customer_id} at {store}: {_lines(items)}")
+
+
+def confirm_move(ctx: Context, sku: str, store: str, aisle: str, shelf: str,
+                 bin: str) -> Elicit[Confirmation] | Confirmation:
+    return ask_to_confirm(ctx, f"Move {sku} at {store} to aisle {aisle}, shelf {shelf}, bin {bin}")
+
+
+def confirm_count(ctx: Context, sku: str, store: str, counted_quantity: int) -> Elicit[Confirmation] | Confirmation:
+    return ask_to_confirm(ctx, f"Set the stock of {sku} at {store} to {counted_quantity} units (a count)")
+
+
+def confirm_cancel(ctx: Context, order_id: str, reason: str) -> Elicit[Confirmation] | Confirmation:
+    return ask_to_confirm(ctx, f"Cancel order {order_id} and put its units back in stock ({reason})")
+
+
+def confirm_return(ctx: Context, order_id: str, items: list[orders.OrderLineRequest],
+                   reason: str) -> Elicit[Confirmation] | Confirmation:
+    return ask_to_confirm(ctx, f"Take back {_lines(items)} from order {order_id} into stock ({reason})")
+
+
+def confirm_status(ctx: Context, order_id: str, status: str) -> Elicit[Confirmation] | Confirmation:
+    return ask_to_confirm(ctx, f"Mark order {order_id} as {status}")
+
+
+def confirm_transfer(ctx: Context, sku: str, from_store: str, to_store: str,
+                     quantity: int) -> Elicit[Confirmation] | Confirmation:
+    return ask_to_confirm(ctx, f"Transfer {quantity} x {sku} from {from_store} to {to_store}")
+
+
+def confirm_receipt(ctx: Context, sku: str, store: str, quantity: int,
+                    reference: str) -> Elicit[Confirmation] | Confirmation:
+    return ask_to_confirm(ctx, f"Receive {quantity} x {sku} at {store} (delivery {reference})")
+
+
+def register_write_tools(server: ZavaServer) -> None:
+    @server.tool(annotations=WRITES)
+    async def create_order(
+        ctx: Context, customer_id: CustomerId, store: StoreName, items: OrderItems, idempotency_key: IdempotencyKey,
+        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_order)],
+    ) -> orders.CreatedOrder:
+        """Order items for a customer at a store: all lines or none, stock never below zero. Asks to confirm."""
+        async with call(ctx) as (zava, scope):
+            require_confirmed(confirmed)
+            return await orders.create_order(zava, scope, customer_id, store, items, idempotency_key)
+
+    @server.tool(annotations=OVERWRITES)
+    async def move_inventory(ctx: Context, sku: Sku, store: StoreName, aisle: LocationPart, shelf: LocationPart,
+                             bin: LocationPart,
+                             confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_move)],
+                             ) -> inventory.MoveResult:
+        """Record that a product now sits at a new aisle/shelf/bin in a store. Asks to confirm."""
+        async with call(ctx) as (zava, scope):
+            require_confirmed(confirmed)
+            return await inventory.move_inventory(zava, scope, sku, store, aisle, shelf, bin)
+
+    @server.tool(annotations=OVERWRITES)
+    async def update_stock_count(
+        ctx: Context, sku: Sku, store: StoreName,
+        counted_quantity: Annotated[int, Field(ge=0, le=L.MAX_COUNTED_QUANTITY, strict=True,
+                                               description="Units counted on the shelf")],
+        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_count)],
+    ) -> inventory.StockCountResult:
+        """Record a stock audit: stock set to the counted quantity, last_counted stamped. Asks to confirm."""
+        async with call(ctx) as (zava, scope):
+            require_confirmed(confirmed)
+            return await inventory.update_stock_count(zava, scope, sku, store, counted_quantity)
+
+    @server.tool(annotations=OVERWRITES)
+    async def cancel_order(
+        ctx: Context, order_id: OrderId, reason: Reason, idempotency_key: IdempotencyKey,
+        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_cancel)],
+    ) -> cancellations.CancelledOrder:
+        """Cancel a completed or processing order: units back in stock, out of sales, kept as cancelled."""
+        async with call(ctx) as (zava, scope):
+            require_confirmed(confirmed)
+            return await cancellations.cancel_order(zava, scope, order_id, reason, idempotency_key)
+
+    @server.tool(annotations=OVERWRITES)
+    async def return_items(
+        ctx: Context, order_id: OrderId, items: OrderItems, reason: Reason, idempotency_key: IdempotencyKey,
+        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_return)],
+    ) -> returns.ReturnedItems:
+        """Take back units of a completed or delivered order (at most bought minus returned) into stock."""
+        async with call(ctx) as (zava, scope):
+            require_confirmed(confirmed)
+            return await returns.return_items(zava, scope, order_id, items, reason, idempotency_key)
+
+    @server.tool(annotations=WRITES)
+    async def update_order_status(
+        ctx: Context, order_id: OrderId, status: DeliveryStatus,
+        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_status)],
+    ) -> order_status.StatusChange:
+        """Move an online order one step: processing -> shipped -> delivered."""
+        async with call(ctx) as (zava, scope):
+            require_confirmed(confirmed)
+            return await order_status.update_order_status(zava, scope, order_id, status)
+
+    @server.tool(annotations=WRITES)
+    async def transfer_stock(
+        ctx: Context, sku: Sku, from_store: StoreName, to_store: StoreName, quantity: TransferQuantity,
+        idempotency_key: IdempotencyKey,
+        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_transfer)],
+    ) -> transfers.TransferResult:
+        """Move units to another store (managers: out of their own store only), never below zero."""
+        async with call(ctx) as (zava, scope):
+            require_confirmed(confirmed)
+            return await transfers.transfer_stock(zava, scope, sku, from_store, to_store, quantity, idempotency_key)
+
+    @server.tool(annotations=WRITES)
+    async def receive_stock(
+        ctx: Context, sku: Sku, store: StoreName, quantity: ReceivedQuantity, reference: DeliveryReference,
+        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_receipt)],
+    ) -> transfers.ReceiptResult:
+        """Book a supplier delivery into a store's stock (a reference is counted once)."""
+        async with call(ctx) as (zava, scope):
+            require_confirmed(confirmed)
+            return await transfers.receive_stock(zava, scope, sku, store, quantity, reference)

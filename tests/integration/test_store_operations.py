@@ -1,0 +1,422 @@
+"""Store operations through the customer-sales server: cancel, return, delivery status, transfers, deliveries,
+the till lookup, and idempotency keys resent with other content. On the `writable` dataset.
+
+Expected values are computed here from the documents (pymongo) and the requests: stock before an operation
+plus or minus its units, rollup cells from the lines' prices, never copied from a tool's answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import pytest
+from mcp import Client
+from mcp_types import ElicitResult
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from mcp_servers.common.auth import Identity
+from mcp_servers.customer_sales.server import build_server
+from zava_core.analysis import analytics
+from zava_core.context import Zava
+from zava_core.infra.config import Settings
+from zava_core.model import Order, StockMovement
+from zava_core.scope import Scope
+
+pytestmark = [pytest.mark.integration, pytest.mark.anyio]
+
+SEATTLE = Identity(head_office=False, store="seattle")
+HEAD_OFFICE = Identity(head_office=True)
+
+
+@pytest.fixture(scope="module")
+def wdb(writable: Settings) -> Iterator[Database]:
+    client = MongoClient(writable.mongodb_uri)
+    try:
+        yield client[writable.mongodb_database]
+    finally:
+        client.close()
+
+
+@asynccontextmanager
+async def connect(settings: Settings, identity: Identity = SEATTLE, **kwargs) -> AsyncIterator[Client]:
+    async with Client(build_server(settings, identity), **kwargs) as client:
+        yield client
+
+
+async def ok(client: Client, tool: str, args: dict) -> dict:
+    result = await client.call_tool(tool, args)
+    assert not result.is_error, f"{tool}({args}): {result.content[0].text}"
+    return result.structured_content
+
+
+async def fails(client: Client, tool: str, args: dict, *fragments: str) -> str:
+    result = await client.call_tool(tool, args)
+    assert result.is_error, f"{tool}({args}) should fail, got {result.structured_content}"
+    text = result.content[0].text
+    for fragment in fragments:
+        assert fragment.lower() in text.lower(), (tool, args, text)
+    return text
+
+
+def key(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def level(db: Database, store_id: str, sku: str) -> int:
+    return db.inventory.find_one({"store_id": store_id, "product_id": f"prod_{sku}"})["stock_level"]
+
+
+def plentiful(db: Database, store_ids: list[str], count: int, minimum: int = 50) -> list[str]:
+    """SKUs with at least `minimum` units in each store."""
+    skus = []
+    for sku in sorted(db.products.distinct("sku")):
+        rows = list(db.inventory.find({"product_id": f"prod_{sku}", "store_id": {"$in": store_ids}}))
+        if len(rows) == len(store_ids) and min(r["stock_level"] for r in rows) >= minimum:
+            skus.append(sku)
+            if len(skus) == count:
+                return skus
+    raise AssertionError("not enough stocked products")
+
+
+def cell(db: Database, store_id: str, month: str) -> dict:
+    return db.sales_monthly.find_one({"_id": f"{store_id}|{month}"}) or {"totals": {}, "products": {}}
+
+
+def figures(doc: dict, *path: str) -> dict:
+    node = doc
+    for part in path:
+        node = node.get(part, {})
+    return {m: node.get(m, 0) for m in ("revenue", "gross", "units", "lines", "orders")}
+
+
+def month_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m")
+
+
+def customer_of(db: Database, store_id: str) -> dict:
+    return db.customers.find_one({"primary_store_id": store_id, "deleted": False})
+
+
+async def place(client: Client, customer_id: str, store: str, items: dict[str, int]) -> dict:
+    out = await ok(client, "create_order", {"customer_id": customer_id, "store": store,
+                                            "items": [{"sku": s, "quantity": q} for s, q in items.items()],
+                                            "idempotency_key": key("ops-order")})
+    return out["order"]
+
+
+# --- cancel_order -------------------------------------------------------------------------------------
+
+
+async def test_cancel_puts_units_back_keeps_the_documents_and_takes_the_order_out_of_the_rollup(
+        writable: Settings, wdb: Database) -> None:
+    store_id = "store_seattle"
+    first, second = plentiful(wdb, [store_id], 2)
+    customer = customer_of(wdb, store_id)
+    month = month_now()
+    async with connect(writable) as c:
+        stock_before = {s: level(wdb, store_id, s) for s in (first, second)}
+        order = await place(c, customer["_id"], "Seattle", {first: 3, second: 1})
+        before_cancel = cell(wdb, store_id, month)
+        cancel_key = key("ops-cancel")
+        args = {"order_id": order["order_id"], "reason": "customer changed their mind", "idempotency_key": cancel_key}
+        out = await ok(c, "cancel_order", args)
+        assert out["replayed"] is False and out["restocked"] == {first: 3, second: 1}
+        assert (out["order_id"], out["store_id"], out["status"]) == (order["order_id"], store_id, "cancelled")
+        assert {s: level(wdb, store_id, s) for s in (first, second)} == stock_before
+        assert out["stock_after"] == stock_before
+        after_cancel = cell(wdb, store_id, month)
+        # Retried with the same key: the same answer, nothing moves again.
+        again = await ok(c, "cancel_order", args)
+        assert again["replayed"] is True and {**again, "replayed": False, "stock_after": {}} == {
+            **out, "stock_after": {}}
+        assert {s: level(wdb, store_id, s) for s in (first, second)} == stock_before
+        # A second cancellation under another key is refused; so is the key used for another order.
+        await fails(c, "cancel_order", {**args, "idempotency_key": key("ops-cancel")}, "already cancelled")
+        other = await place(c, customer["_id"], "Seattle", {first: 1})
+        await fails(c, "cancel_order", {**args, "order_id": other["order_id"]}, "already used for a different")
+        assert wdb.orders.find_one({"_id": other["order_id"]})["status"] == "completed"
+
+    stored = wdb.orders.find_one({"_id": order["order_id"]})
+    Order.model_validate(stored)
+    assert stored["deleted"] is False and stored["cancel_reason"] == "customer changed their mind"
+    assert wdb.order_items.count_documents({"order_id": order["order_id"], "deleted": False}) == 2
+    movements = list(wdb.stock_movements.find({"order_id": order["order_id"]}))
+    assert [m["kind"] for m in movements] == ["cancel"] and movements[0]["lines"] == {first: 3, second: 1}
+    StockMovement.model_validate(movements[0])
+    # The rollup cell lost exactly this order: prices from the lines, not from the tool.
+    lines = list(wdb.order_items.find({"order_id": order["order_id"]}))
+    revenue = sum(ln["total_amount"] for ln in lines)
+    was, now = figures(before_cancel, "totals"), figures(after_cancel, "totals")
+    assert now["orders"] == was["orders"] - 1 and now["units"] == was["units"] - 4 and now["lines"] == was["lines"] - 2
+    assert now["revenue"] == pytest.approx(was["revenue"] - revenue, abs=0.011)
+    for line in lines:
+        assert figures(after_cancel, "products", line["product_id"])["units"] == \
+            figures(before_cancel, "products", line["product_id"])["units"] - line["quantity"]
+
+
+# --- return_items ---------------------------------------------------------------------------------------
+
+
+async def test_partial_returns_never_exceed_what_was_bought(writable: Settings, wdb: Database) -> None:
+    store_id = "store_seattle"
+    first, second = plentiful(wdb, [store_id], 2)
+    customer = customer_of(wdb, store_id)
+    month = month_now()
+    async with connect(writable) as c:
+        order = await place(c, customer["_id"], "Seattle", {first: 3, second: 2})
+        oid = order["order_id"]
+        price = {ln["sku"]: ln["unit_price"] for ln in order["lines"]}
+        start = cell(wdb, store_id, month)
+        stock = {s: level(wdb, store_id, s) for s in (first, second)}
+        one = {"order_id": oid, "items": [{"sku": first, "quantity": 2}], "reason": "too many bought",
+               "idempotency_key": key("ops-return")}
+        out = await ok(c, "return_items", one)
+        assert out["returned"] == {first: 2} and out["returned_quantities"] == {first: 2}
+        assert level(wdb, store_id, first) == stock[first] + 2 and out["stock_after"] == {first: stock[first] + 2}
+        mid = cell(wdb, store_id, month)
+        assert figures(mid, "totals")["units"] == figures(start, "totals")["units"] - 2
+        assert figures(mid, "totals")["revenue"] == pytest.approx(
+            figures(start, "totals")["revenue"] - round(price[first] * 2, 2), abs=0.011)
+        assert figures(mid, "totals")["orders"] == figures(start, "totals")["orders"]  # still an order
+        assert (await ok(c, "return_items", one))["replayed"] is True
+        await fails(c, "return_items", {**one, "items": [{"sku": first, "quantity": 1}]}, "already used")
+        await fails(c, "return_items", {**one, "idempotency_key": key("r"), "items": [{"sku": first, "quantity": 2}]},
+                    f"{first}: 2 to return but only 1 of the 3 bought")
+        not_on_order = plentiful(wdb, [store_id], 3)[2]
+        await fails(c, "return_items", {**one, "idempotency_key": key("r"),
+                                        "items": [{"sku": not_on_order, "quantity": 1}]}, "is not on order")
+        assert level(wdb, store_id, first) == stock[first] + 2
+        # The rest comes back: the order no longer counts as a sale at all.
+        rest = await ok(c, "return_items", {**one, "idempotency_key": key("r"),
+                                            "items": [{"sku": first, "quantity": 1}, {"sku": second, "quantity": 2}]})
+        assert rest["returned_quantities"] == {first: 3, second: 2}
+        end = cell(wdb, store_id, month)
+        assert figures(end, "totals")["orders"] == figures(start, "totals")["orders"] - 1
+        assert figures(end, "totals")["units"] == figures(start, "totals")["units"] - 5
+        # A fully returned till sale may still be voided: nothing more goes back on the shelf.
+        voided = await ok(c, "cancel_order", {"order_id": oid, "reason": "void the receipt",
+                                              "idempotency_key": key("ops-cancel")})
+        assert voided["restocked"] == {}
+        assert {s: level(wdb, store_id, s) for s in (first, second)} == {first: stock[first] + 3,
+                                                                         second: stock[second] + 2}
+        assert figures(cell(wdb, store_id, month), "totals") == pytest.approx(figures(end, "totals"), abs=0.011)
+        await fails(c, "return_items", {**one, "idempotency_key": key("r")}, "takes no returns", "cancelled")
+    Order.model_validate(wdb.orders.find_one({"_id": oid}))
+
+
+# --- update_order_status ------------------------------------------------------------------------------
+
+
+async def test_online_orders_move_processing_shipped_delivered_and_nothing_else(writable: Settings,
+                                                                                 wdb: Database) -> None:
+    (sku,) = plentiful(wdb, ["store_online"], 1)
+    customer = customer_of(wdb, "store_online")
+    async with connect(writable, HEAD_OFFICE) as c:
+        order = await place(c, customer["_id"], "Online", {sku: 2})
+        oid = order["order_id"]
+        assert order["status"] == "processing"
+        await fails(c, "update_order_status", {"order_id": oid, "status": "delivered"},
+                    "is processing", "it can move to: shipped")
+        shipped = await ok(c, "update_order_status", {"order_id": oid, "status": "shipped"})
+        assert (shipped["previous_status"], shipped["status"], shipped["changed"]) == ("processing", "shipped", True)
+        assert (await ok(c, "update_order_status", {"order_id": oid, "status": "shipped"}))["changed"] is False
+        await fails(c, "cancel_order", {"order_id": oid, "reason": "too late", "idempotency_key": key("c")},
+                    "cannot be cancelled", "shipped")
+        await fails(c, "return_items", {"order_id": oid, "items": [{"sku": sku, "quantity": 1}], "reason": "early",
+                                        "idempotency_key": key("r")}, "takes no returns")
+        await ok(c, "update_order_status", {"order_id": oid, "status": "delivered"})
+        await fails(c, "update_order_status", {"order_id": oid, "status": "shipped"}, "status is final")
+        back = await ok(c, "return_items", {"order_id": oid, "items": [{"sku": sku, "quantity": 1}],
+                                            "reason": "arrived damaged", "idempotency_key": key("r")})
+        assert back["status"] == "delivered" and back["returned_quantities"] == {sku: 1}
+        till = wdb.orders.find_one({"store_id": "store_seattle", "status": "completed", "deleted": False})
+        await fails(c, "update_order_status", {"order_id": till["_id"], "status": "shipped"},
+                    "is completed", "final")
+    assert wdb.orders.find_one({"_id": oid})["status"] == "delivered"
+
+
+async def test_another_stores_order_reads_as_not_found(writable: Settings, wdb: Database) -> None:
+    tacoma = wdb.orders.find_one({"store_id": "store_tacoma", "status": "completed", "deleted": False})
+    line = wdb.order_items.find_one({"order_id": tacoma["_id"]})
+    before = (wdb.orders.find_one({"_id": tacoma["_id"]}), level(wdb, "store_tacoma", line["sku"]))
+    async with connect(writable) as c:
+        missing = await fails(c, "cancel_order", {"order_id": "ord_99999999", "reason": "probe",
+                                                  "idempotency_key": key("c")}, "no order")
+        hidden = await fails(c, "cancel_order", {"order_id": tacoma["_id"], "reason": "probe",
+                                                 "idempotency_key": key("c")}, "no order")
+        assert hidden.replace(tacoma["_id"], "X") == missing.replace("ord_99999999", "X")
+        await fails(c, "return_items", {"order_id": tacoma["_id"], "items": [{"sku": line["sku"], "quantity": 1}],
+                                        "reason": "probe", "idempotency_key": key("r")}, "no order")
+        await fails(c, "update_order_status", {"order_id": tacoma["_id"], "status": "shipped"}, "no order")
+        await fails(c, "cancel_order", {"order_id": "12; drop", "reason": "probe", "idempotency_key": key("c")},
+                    "order_id")
+    assert (wdb.orders.find_one({"_id": tacoma["_id"]}), level(wdb, "store_tacoma", line["sku"])) == before
+
+
+# --- transfer_stock and receive_stock -------------------------------------------------------------------
+
+
+async def test_a_manager_transfers_out_of_their_store_never_below_zero(writable: Settings, wdb: Database) -> None:
+    (sku,) = plentiful(wdb, ["store_seattle", "store_tacoma"], 1, minimum=20)
+    async with connect(writable) as c:
+        seattle, tacoma = level(wdb, "store_seattle", sku), level(wdb, "store_tacoma", sku)
+        args = {"sku": sku, "from_store": "Seattle", "to_store": "Tacoma", "quantity": 5,
+                "idempotency_key": key("ops-transfer")}
+        out = await ok(c, "transfer_stock", args)
+        assert (out["from_store_id"], out["to_store_id"], out["quantity"]) == ("store_seattle", "store_tacoma", 5)
+        assert out["from_stock_after"] == seattle - 5 and out["to_stock_after"] is None  # not the manager's store
+        assert (level(wdb, "store_seattle", sku), level(wdb, "store_tacoma", sku)) == (seattle - 5, tacoma + 5)
+        assert (await ok(c, "transfer_stock", args))["replayed"] is True
+        await fails(c, "transfer_stock", {**args, "quantity": 6}, "already used for a different")
+        await fails(c, "transfer_stock", {**args, "idempotency_key": key("t"), "quantity": seattle},
+                    f"{seattle} to move but {seattle - 5} in stock at store_seattle")
+        await fails(c, "transfer_stock", {**args, "idempotency_key": key("t"), "from_store": "Tacoma",
+                                          "to_store": "Seattle"}, "outside your scope", "store_tacoma")
+        await fails(c, "transfer_stock", {**args, "idempotency_key": key("t"), "to_store": "Seattle"},
+                    "between two stores")
+        await fails(c, "transfer_stock", {**args, "idempotency_key": key("t"), "quantity": 0}, "quantity")
+    assert (level(wdb, "store_seattle", sku), level(wdb, "store_tacoma", sku)) == (seattle - 5, tacoma + 5)
+    async with connect(writable, HEAD_OFFICE) as c:
+        back = await ok(c, "transfer_stock", {**args, "from_store": "Tacoma", "to_store": "Seattle",
+                                              "idempotency_key": key("t")})
+        assert (back["from_stock_after"], back["to_stock_after"]) == (tacoma, seattle)
+
+
+async def test_a_delivery_is_counted_once_per_reference(writable: Settings, wdb: Database) -> None:
+    (sku,) = plentiful(wdb, ["store_seattle"], 1, minimum=0)
+    before = level(wdb, "store_seattle", sku)
+    reference = f"PO-{uuid.uuid4().hex[:10]}"
+    async with connect(writable) as c:
+        args = {"sku": sku, "store": "Seattle", "quantity": 24, "reference": reference}
+        out = await ok(c, "receive_stock", args)
+        assert (out["stock_after"], out["replayed"]) == (before + 24, False)
+        assert (await ok(c, "receive_stock", args))["replayed"] is True
+        await fails(c, "receive_stock", {**args, "quantity": 25}, f"delivery {reference}", "another quantity")
+        await fails(c, "receive_stock", {**args, "store": "Everett"}, "outside your scope")
+        await fails(c, "receive_stock", {**args, "reference": "no/slash"}, "reference")
+    assert level(wdb, "store_seattle", sku) == before + 24
+    assert [m["lines"] for m in wdb.stock_movements.find({"reference": reference})] == [{sku: 24}]
+
+
+# --- the till and create_order's keys --------------------------------------------------------------------
+
+
+async def test_the_till_serves_another_stores_customer_named_exactly(writable: Settings, wdb: Database) -> None:
+    stranger = wdb.customers.find_one({"primary_store_id": "store_tacoma", "deleted": False,
+                                       "stores_shopped.store_seattle": {"$exists": False}})
+    (sku,) = plentiful(wdb, ["store_seattle"], 1)
+    async with connect(writable) as c:
+        for query in (f"{stranger['first_name']} {stranger['last_name']}", stranger["last_name"],
+                      stranger["email"].split("@")[0] + "@", stranger["phone"][-4:]):
+            found = await ok(c, "find_customers", {"query": query, "max_rows": 100})
+            assert stranger["_id"] not in {row["customer_id"] for row in found["customers"]}, query
+        for query, shown in ((stranger["email"], "email"), (stranger["phone"], "phone"), (stranger["_id"], None)):
+            (row,) = (await ok(c, "find_customers", {"query": query}))["customers"]
+            assert (row["customer_id"], row["your_customer"], row["stores_shopped"]) == (stranger["_id"], False, [])
+            for field in ("email", "phone"):
+                assert (row[field] == stranger[field]) is (field == shown), (query, field, row[field])
+        await fails(c, "get_customer_orders", {"customer_id": stranger["_id"]}, "no customer")
+        await fails(c, "create_order", {"customer_id": stranger["_id"], "store": "Tacoma",
+                                        "items": [{"sku": sku, "quantity": 1}], "idempotency_key": key("o")},
+                    "outside your scope")
+        order = await place(c, stranger["_id"], "Seattle", {sku: 1})
+        assert order["store_id"] == "store_seattle"
+        mine = await ok(c, "get_customer_orders", {"customer_id": stranger["_id"]})
+        assert [o["order_id"] for o in mine["orders"]] == [order["order_id"]]
+        assert mine["customer"]["your_customer"] is True and mine["customer"]["email"] == stranger["email"]
+
+
+async def test_create_order_refuses_a_key_resent_with_other_content(writable: Settings, wdb: Database) -> None:
+    first, second = plentiful(wdb, ["store_seattle"], 2)
+    customer = customer_of(wdb, "store_seattle")
+    other = wdb.customers.find_one({"primary_store_id": "store_seattle", "_id": {"$ne": customer["_id"]}})
+    request = {"customer_id": customer["_id"], "store": "Seattle", "items": [{"sku": first, "quantity": 2}],
+               "idempotency_key": key("ops-same")}
+    async with connect(writable) as c:
+        created = await ok(c, "create_order", request)
+        stock = level(wdb, "store_seattle", first)
+        replay = await ok(c, "create_order", {**request, "items": [{"sku": first.lower(), "quantity": 1},
+                                                                   {"sku": first, "quantity": 1}]})
+        assert replay["replayed"] is True and replay["order"] == created["order"]  # the same basket, merged
+        for changed in ({"items": [{"sku": first, "quantity": 3}]}, {"items": [{"sku": second, "quantity": 2}]},
+                        {"customer_id": other["_id"]}):
+            await fails(c, "create_order", {**request, **changed}, "already used for a different order",
+                        "nothing was ordered")
+    assert level(wdb, "store_seattle", first) == stock
+    assert wdb.orders.count_documents({"idempotency_key": request["idempotency_key"]}) == 1
+
+
+async def test_store_operations_ask_to_confirm_and_a_refusal_changes_nothing(writable: Settings,
+                                                                              wdb: Database) -> None:
+    (sku,) = plentiful(wdb, ["store_seattle"], 1)
+    customer = customer_of(wdb, "store_seattle")
+    asked: list[str] = []
+
+    async def decline(context, params) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="decline")
+
+    async with connect(writable) as c:
+        order = await place(c, customer["_id"], "Seattle", {sku: 2})
+    stock = level(wdb, "store_seattle", sku)
+    calls = {
+        "cancel_order": {"order_id": order["order_id"], "reason": "test decline", "idempotency_key": key("d")},
+        "return_items": {"order_id": order["order_id"], "items": [{"sku": sku, "quantity": 1}],
+                         "reason": "test decline", "idempotency_key": key("d")},
+        "transfer_stock": {"sku": sku, "from_store": "Seattle", "to_store": "Everett", "quantity": 1,
+                           "idempotency_key": key("d")},
+        "receive_stock": {"sku": sku, "store": "Seattle", "quantity": 5, "reference": "PO-DECLINED-1"},
+        "update_order_status": {"order_id": order["order_id"], "status": "shipped"},
+    }
+    async with connect(writable, elicitation_callback=decline) as c:
+        for tool, args in calls.items():
+            await fails(c, tool, args, "not confirmed", "nothing was changed")
+        tools = {t.name: t for t in (await c.list_tools()).tools}
+    assert len(asked) == len(calls)
+    assert any(f"Cancel order {order['order_id']}" in m for m in asked)
+    assert level(wdb, "store_seattle", sku) == stock
+    assert wdb.orders.find_one({"_id": order["order_id"]})["status"] == "completed"
+    for name in calls:
+        assert tools[name].annotations.read_only_hint is False and tools[name].annotations.idempotent_hint is True
+    assert tools["cancel_order"].annotations.destructive_hint is True
+    assert tools["return_items"].annotations.destructive_hint is True
+    assert tools["receive_stock"].annotations.destructive_hint is False
+
+
+# --- sales analysis: net figures -----------------------------------------------------------------------------
+
+
+async def test_partial_month_figures_exclude_cancelled_orders_and_returned_units(writable: Settings,
+                                                                                  wdb: Database) -> None:
+    """The partial-month path reads order_items: it must agree with the rollup, net of cancels and returns."""
+    store_id = "store_redmond"
+    first, second = plentiful(wdb, [store_id], 2)
+    customer = customer_of(wdb, store_id)
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    zava = await Zava.open(writable)
+    try:
+        scope = Scope.for_head_office((await zava.reference.get()).stores)
+
+        async def today_units() -> float:
+            summary = await analytics.sales_summary(zava, scope, "store", ["units", "revenue"], start_date=today,
+                                                    end_date=today, stores=["Redmond"])
+            assert "order_items" in summary.source
+            return summary.totals.get("units", 0)
+
+        base = await today_units()
+        async with connect(writable, HEAD_OFFICE) as c:
+            kept = await place(c, customer["_id"], "Redmond", {first: 4, second: 1})
+            gone = await place(c, customer["_id"], "Redmond", {first: 2})
+            assert await today_units() == base + 7
+            await ok(c, "cancel_order", {"order_id": gone["order_id"], "reason": "duplicate sale",
+                                         "idempotency_key": key("c")})
+            assert await today_units() == base + 5
+            await ok(c, "return_items", {"order_id": kept["order_id"], "items": [{"sku": first, "quantity": 3}],
+                                         "reason": "wrong size", "idempotency_key": key("r")})
+            assert await today_units() == base + 2
+    finally:
+        await zava.close()

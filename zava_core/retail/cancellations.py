@@ -1,0 +1,93 @@
+"""cancel_order: one transaction that puts an order's units back on the shelf, marks it cancelled and takes
+it out of the sales rollup, or changes nothing.
+
+- Soft: the order and its lines stay (Ditto treats a deletion as final); `status` becomes `cancelled`,
+  with `cancelled_at` and `cancel_reason`.
+- Units already returned (return_items) are on the shelf already: only the units kept go back.
+- The rollup loses the order's net lines through the arithmetic that added them (`rollups.apply_change`).
+- Cancelling twice cannot happen: the status read is the update's guard, so of two concurrent cancels one
+  matches nothing (or meets a write conflict and, retried, finds the order cancelled).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import Field
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from zava_core.analysis import rollups
+from zava_core.context import Zava
+from zava_core.errors import Conflict
+from zava_core.infra.timeutil import now_iso
+from zava_core.model import stock_movement
+from zava_core.retail import operations, order_status
+from zava_core.retail.operations import Refused
+from zava_core.scope import Scope
+from zava_core.shaping import Out
+
+
+class CancelledOrder(Out):
+    order_id: str
+    store_id: str
+    status: str
+    restocked: dict[str, int] = Field(description="SKU -> units back in stock")
+    stock_after: dict[str, int] = Field(default_factory=dict, description="SKU -> units now (not on a replay)")
+    replayed: bool
+
+
+async def cancel_order(zava: Zava, scope: Scope, order_id: str, reason: str, idempotency_key: str) -> CancelledOrder:
+    key = operations.idempotency_key(idempotency_key)
+    oid = operations.order_id(order_id)
+    note = operations.note(reason)
+    order = await operations.order_in_scope(zava, scope, oid)
+    request = {"kind": "cancel", "store_id": order["store_id"], "order_id": oid}
+    await operations.ensure_journal(zava)
+    if (prior := await operations.prior_movement(zava, key, request)) is not None:
+        return await _replay(zava, oid, prior)
+    order_status.require_cancellable(oid, order["status"])
+    now = now_iso()
+    restocked: dict[str, int] = {}
+    stock_after: dict[str, int] = {}
+
+    async def write(session: AsyncClientSession) -> None:
+        restocked.clear()
+        stock_after.clear()
+        db = zava.db
+        current = await db["orders"].find_one({"_id": oid}, session=session)
+        try:
+            order_status.require_cancellable(oid, current["status"])
+        except Conflict as exc:
+            raise Refused(exc) from None
+        lines = await operations.order_lines(zava, oid, session)
+        kept = rollups.order_net_lines(current, lines)
+        guard = {"_id": oid, "status": current["status"],
+                 "returned_quantities": current.get("returned_quantities") or {"$exists": False}}
+        result = await db["orders"].update_one(guard, {"$set": {
+            "status": order_status.CANCELLED, "cancelled_at": now, "cancel_reason": note, "updated_at": now}},
+            session=session)
+        if result.matched_count == 0:
+            raise Refused(Conflict(f"order {oid} changed while it was being cancelled; retry with the same "
+                                   "idempotency_key"))
+        for line in kept:
+            await operations.add_stock(zava, session, current["store_id"], line, line["quantity"], now)
+            restocked[line["sku"]] = restocked.get(line["sku"], 0) + line["quantity"]
+        await rollups.apply_change(db, kept, [], now, session=session)
+        await db[operations.MOVEMENTS.name].insert_one(stock_movement(
+            movement_id=str(uuid.uuid4()), kind="cancel", store_id=current["store_id"], order_id=oid,
+            lines=restocked, idempotency_key=key, created_at=now, reason=note), session=session)
+        stock_after.update(await operations.current_stock(zava, current["store_id"],
+                                                          [line["product_id"] for line in kept], session))
+
+    winner = await operations.run_transaction(zava, write, what="the cancellation", lock_stores=(order["store_id"],),
+                                              key=key, request=request)
+    if winner is not None:
+        return await _replay(zava, oid, winner)
+    return CancelledOrder(order_id=oid, store_id=order["store_id"], status=order_status.CANCELLED,
+                          restocked=restocked, stock_after=stock_after, replayed=False)
+
+
+async def _replay(zava: Zava, oid: str, movement: dict) -> CancelledOrder:
+    order = await zava.db["orders"].find_one({"_id": oid}, {"store_id": 1, "status": 1})
+    return CancelledOrder(order_id=oid, store_id=order["store_id"], status=order["status"],
+                          restocked=dict(movement["lines"]), replayed=True)
