@@ -1,3 +1,19 @@
+import sys
+
+if sys.argv[1:2] == ["load"]:  # python -m bench load: concurrent agents over Streamable HTTP
+    from bench.load import main as load_main
+
+    raise SystemExit(load_main(sys.argv[2:]))
+if sys.argv[1:2] == ["peer"]:  # python -m bench peer: side by side with the PostgreSQL original
+    from bench.peer.run import main as peer_main
+
+    raise SystemExit(peer_main(sys.argv[2:]))
+
+if sys.argv[1:2] == ["search"]:  # python -m bench search: retrieval quality and speed (bench/search.py)
+    from bench.search import main as search_main
+
+    raise SystemExit(search_main(sys.argv[2:]))
+
 from bench.harness import main
 
 raise SystemExit(main())

@@ -29,10 +29,11 @@ from zava_core.errors import ZavaError
 from zava_core.infra import database_setup
 from zava_core.infra import db as zdb
 from zava_core.infra.timeutil import now_iso
-from zava_core.model import DATASET, META, SPECS, STATE_ID, embedding_document
+from zava_core.model import DATASET, JOURNALS, META, SPECS, STATE_ID, embedding_document
 
 DUPLICATE_KEY = 11000
 T = TypeVar("T")
+JOURNAL_COLLECTIONS = tuple(spec.name for spec in JOURNALS)
 
 
 class SeedingRefused(ZavaError, RuntimeError):
@@ -63,7 +64,8 @@ async def seed_database(
     params = run_params(generator.catalog, generator.scale, generator.seed, generator.as_of)
     meta = db[META]
     if drop:
-        for name in (*DATASET, *ROLLUP_COLLECTIONS, META):
+        # The journals go too: their records point at orders and stock of the dataset being replaced.
+        for name in (*DATASET, *ROLLUP_COLLECTIONS, *JOURNAL_COLLECTIONS, META):
             await db.drop_collection(name)
         reporter.note(f"dropped the dataset in database {db.name!r}")
     state = await meta.find_one({"_id": STATE_ID})

@@ -41,3 +41,11 @@ class Conflict(ZavaError):
 
 class Unavailable(ZavaError):
     """The database (or an embedding provider) cannot be reached."""
+
+
+class InvalidTransition(Conflict):
+    """The order's status does not allow this change (cancelled twice, shipped after delivery, ...)."""
+
+
+class IdempotencyMismatch(Conflict):
+    """An idempotency key already used for a different request: the first request stands, nothing changed."""

@@ -24,6 +24,7 @@ LOCATION_PART_MAX_CHARS = 12  # one of aisle, shelf, bin
 PRODUCT_QUERY_MIN_CHARS, PRODUCT_QUERY_MAX_CHARS = 2, 200
 CUSTOMER_QUERY_MIN_CHARS, CUSTOMER_QUERY_MAX_CHARS = 2, 100
 SEMANTIC_QUERY_MIN_CHARS, SEMANTIC_QUERY_MAX_CHARS = 3, 1000
+SIMILARITY_THRESHOLD_DEFAULT = 30.0  # percent cosine; filters the semantic side of a search only
 
 # Lists given as filters: at most every store (7 + online) or every category (9), once each.
 MAX_STORES_LISTED = 8
@@ -45,6 +46,13 @@ MAX_ORDER_LINES = 50
 MAX_LINE_QUANTITY = 1_000
 IDEMPOTENCY_KEY_MIN_CHARS, IDEMPOTENCY_KEY_MAX_CHARS = 8, 128
 MAX_COUNTED_QUANTITY = 1_000_000
+# Store operations: a transfer or a delivery moves at most what a pallet run could (far above one store's
+# stock of a line); a reason is a sentence, a delivery reference a supplier's document number.
+MAX_TRANSFER_QUANTITY = 10_000
+MAX_RECEIVED_QUANTITY = 100_000
+REASON_MIN_CHARS, REASON_MAX_CHARS = 3, 200
+DELIVERY_REFERENCE_MIN_CHARS, DELIVERY_REFERENCE_MAX_CHARS = 3, 64
+ORDER_ID_MIN_CHARS, ORDER_ID_MAX_CHARS = 8, 24  # ord_00000001 (seeded) or ord_ + 16 hex digits
 
 # Stock alerts.
 LOW_STOCK_THRESHOLD = 10  # the default alert level, and what `low_stock` means on a row

@@ -11,9 +11,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from zava_core.analysis.rollups import ROLLUP_COLLECTIONS
 from zava_core.infra.config import Settings
 from zava_core.infra.redaction import display_uri
-from zava_core.model import DATASET, META, STATE_ID
+from zava_core.model import DATASET, JOURNALS, META, STATE_ID
 
-CLEARABLE = (*DATASET, *ROLLUP_COLLECTIONS)
+# The journals (stock movements) record changes to the dataset: they are cleared with it.
+CLEARABLE = (*DATASET, *ROLLUP_COLLECTIONS, *(spec.name for spec in JOURNALS))
 
 
 def _target(settings: Settings) -> str:

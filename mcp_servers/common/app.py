@@ -7,11 +7,13 @@ the call is refused: no identity, no data.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import anyio
 from mcp.server import MCPServer
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
@@ -22,14 +24,18 @@ from pydantic import BaseModel, Field
 from pymongo.errors import PyMongoError
 
 from mcp_servers.common.auth import Identity
+from mcp_servers.common.metrics import DATABASE_ERRORS
 from zava_core.context import Zava
 from zava_core.errors import ZavaError
+from zava_core.infra import telemetry
 from zava_core.infra.config import Settings
 from zava_core.infra.redaction import redact, settings_secrets
+from zava_core.retail import search, spelling
 from zava_core.scope import Scope
 
 log = logging.getLogger("zava.mcp")
 
+SEARCH_WARM_UP_WAIT_SECONDS = 10.0  # the ONNX model loads in ~1 s, the static table in ~0.3 s
 READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
 
 
@@ -47,22 +53,36 @@ def make_lifespan(settings: Settings, launch_identity: Identity | None, warm_ups
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
         zava = await Zava.open(settings)
-        warm = None
+        for hook in getattr(server, "zava_hooks", ()):  # the runner's: /metrics' cube age, the OIDC store check
+            hook(zava)
+        warm = search_warm = None
         try:
             if launch_identity is not None:
                 await scope_for(zava, launch_identity)  # an unknown --store fails at start, not per call
-            warm = asyncio.create_task(_warm_up(zava, (warm_semantic_search, *warm_ups)))
+            # Search warms before the first call is accepted (the first search must not pay for loading the
+            # embedder and building the BM25 index); a slow start stops waiting and carries on behind.
+            search_warm = asyncio.create_task(_warm_up(zava, (warm_search,)))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(search_warm), SEARCH_WARM_UP_WAIT_SECONDS)
+            warm = asyncio.create_task(_warm_up(zava, warm_ups))
             yield AppState(zava=zava, launch_identity=launch_identity)
         finally:
-            if warm is not None:
-                warm.cancel()
+            for task in (warm, search_warm):
+                if task is not None:
+                    task.cancel()
+            for hook in getattr(server, "zava_hooks", ()):
+                hook(None)
             await zava.close()
 
     return lifespan
 
 
-async def warm_semantic_search(zava: Zava) -> None:
+async def warm_search(zava: Zava) -> None:
+    """The catalog and its BM25 index first (no embedder needed), then the embedder and the vectors."""
+    await zava.catalog.warm()
     await zava.search.prepare()
+    await anyio.to_thread.run_sync(spelling.dictionary_words)
+    await search.rank_products(zava, "warm up", "hybrid", 0.0, await zava.catalog.get())  # first-call costs
 
 
 async def _warm_up(zava: Zava, steps: tuple[WarmUp, ...]) -> None:
@@ -96,12 +116,15 @@ async def call(ctx: Context) -> AsyncIterator[tuple[Zava, Scope]]:
         if identity is None:
             raise ToolError("no identity: start the server with --store or --head-office, or send a bearer token")
         scope = await scope_for(state.zava, identity)
-        yield state.zava, scope
+        scope_name = "head-office" if scope.head_office else ",".join(sorted(scope.store_ids))
+        with telemetry.caller(scope=scope_name):  # query spans carry the scope, never argument values
+            yield state.zava, scope
     except ToolError:
         raise
     except ZavaError as exc:
         raise ToolError(str(exc)) from None
     except PyMongoError as exc:
+        DATABASE_ERRORS.inc()
         log.warning("database error: %s", redact(str(exc), settings_secrets(state.zava.settings))[:300])
         raise ToolError("the database is unavailable right now; nothing was changed, try again shortly") from None
     except Exception:

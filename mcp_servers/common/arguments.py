@@ -10,6 +10,7 @@ from pydantic import Field
 
 from zava_core import limits as L
 from zava_core.analysis import analytics
+from zava_core.retail import order_status, search
 
 MaxRows = Annotated[int, Field(ge=1, le=L.HARD_CAP, description=f"Rows to return, at most {L.HARD_CAP}")]
 Sku = Annotated[str, Field(min_length=L.SKU_MIN_CHARS, max_length=L.SKU_MAX_CHARS,
@@ -28,7 +29,32 @@ Stores = Annotated[list[str] | None, Field(max_length=L.MAX_STORES_LISTED,
                                            description="Store names; all yours if omitted")]
 Categories = Annotated[list[str] | None, Field(max_length=L.MAX_CATEGORIES_LISTED,
                                                description="Category names, e.g. PLUMBING")]
+ProductTypes = Annotated[list[str] | None, Field(max_length=L.MAX_PRODUCT_TYPES_LISTED,
+                                                  description="Product type names, e.g. DRILLS")]
+Skus = Annotated[list[str] | None, Field(max_length=L.MAX_SKUS_LISTED, description="SKUs, e.g. PTDR000001")]
 # The analysis vocabularies, as zava_core defines them (a tuple subscript is the same as listing its values).
-GroupBy = Literal[analytics.GROUPINGS]  # type: ignore[valid-type]
+Dimension = Literal[analytics.GROUPINGS]  # type: ignore[valid-type]
 Metric = Literal[analytics.METRICS]  # type: ignore[valid-type]
 Period = Literal[analytics.PERIODS]  # type: ignore[valid-type]
+SearchMode = Annotated[Literal[search.SEARCH_MODES], Field(  # type: ignore[valid-type]
+    description="hybrid (default): words and meaning fused; semantic: meaning only; lexical: words only")]
+Split = Literal[analytics.SPLITS]  # type: ignore[valid-type]
+Comparison = Literal[analytics.COMPARISONS]  # type: ignore[valid-type]
+GroupBy = Annotated[Dimension | Annotated[list[Dimension], Field(  # type: ignore[valid-type]
+    min_length=1, max_length=L.MAX_GROUP_BY_DIMENSIONS)], Field(
+    description=f"Up to {L.MAX_GROUP_BY_DIMENSIONS} dimensions, e.g. [\"store\", \"category\"]")]
+Metrics = Annotated[Metric | Annotated[list[Metric], Field(  # type: ignore[valid-type]
+    min_length=1, max_length=L.MAX_METRICS)], Field(description="e.g. [\"revenue\", \"gross_margin_percent\"]")]
+OrderBy = Annotated[Metric | None, Field(description="One of the metrics; default the first")]  # type: ignore[valid-type]
+# Store operations (customer-sales write tools).
+OrderId = Annotated[str, Field(min_length=L.ORDER_ID_MIN_CHARS, max_length=L.ORDER_ID_MAX_CHARS,
+                               description="e.g. ord_00000123")]
+IdempotencyKey = Annotated[str, Field(min_length=L.IDEMPOTENCY_KEY_MIN_CHARS, max_length=L.IDEMPOTENCY_KEY_MAX_CHARS,
+                                      description="Unique per request; resend the same key to retry safely")]
+Reason = Annotated[str, Field(min_length=L.REASON_MIN_CHARS, max_length=L.REASON_MAX_CHARS)]
+TransferQuantity = Annotated[int, Field(ge=1, le=L.MAX_TRANSFER_QUANTITY, strict=True)]
+ReceivedQuantity = Annotated[int, Field(ge=1, le=L.MAX_RECEIVED_QUANTITY, strict=True)]
+DeliveryReference = Annotated[str, Field(min_length=L.DELIVERY_REFERENCE_MIN_CHARS,
+                                         max_length=L.DELIVERY_REFERENCE_MAX_CHARS,
+                                         description="Supplier's delivery reference, e.g. PO-2026-0117")]
+DeliveryStatus = Literal[order_status.DELIVERY_STATUSES]  # type: ignore[valid-type]

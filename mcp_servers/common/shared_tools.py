@@ -7,7 +7,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from mcp_servers.common.app import READ_ONLY, call
-from mcp_servers.common.arguments import Category, MaxRows
+from mcp_servers.common.arguments import Category, MaxRows, SearchMode
 from zava_core import limits as L
 from zava_core.infra import timeutil
 from zava_core.retail import search
@@ -35,11 +35,15 @@ def register_shared_tools(server: MCPServer) -> None:
                                                 max_length=L.SEMANTIC_QUERY_MAX_CHARS,
                                                 description="What the customer needs, in plain words")],
         max_rows: MaxRows = 10,
-        similarity_threshold: Annotated[float, Field(ge=0, le=100, description="Minimum similarity, %")] = 30,
+        similarity_threshold: Annotated[float, Field(
+            ge=0, le=100, description="Minimum similarity % for products found by meaning only")
+        ] = L.SIMILARITY_THRESHOLD_DEFAULT,
         category: Category = None,
         in_stock_only: bool = False,
+        mode: SearchMode = "hybrid",
     ) -> search.SemanticSearchResult:
-        """Find products by meaning ('stop a running toilet'), best first, with stock in your stores."""
+        """Find products from a shopper's words ('stop a running toilet', 'cordles dril', '20 amp breaker'),
+        best first, with stock in your stores; each hit says whether the words, the meaning or both found it."""
         async with call(ctx) as (zava, scope):
             return await search.semantic_search_products(zava, scope, query_description, max_rows,
-                                                         similarity_threshold, category, in_stock_only)
+                                                         similarity_threshold, category, in_stock_only, mode)

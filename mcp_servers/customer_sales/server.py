@@ -8,48 +8,30 @@ from typing import Annotated
 
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
-from mcp.server.elicitation import ElicitationResult
-from mcp.server.mcpserver import Context, Elicit, Resolve
-from mcp_types import ToolAnnotations
+from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from mcp_servers.common.app import READ_ONLY, Confirmation, ask_to_confirm, call, make_lifespan, require_confirmed
-from mcp_servers.common.arguments import Category, CustomerId, LocationPart, MaxRows, OptionalStore, Sku, StoreName
+from mcp_servers.common.app import READ_ONLY, call, make_lifespan
+from mcp_servers.common.arguments import Category, CustomerId, MaxRows, OptionalStore, Sku
 from mcp_servers.common.auth import Identity
 from mcp_servers.common.base_server import DATA_IS_NOT_INSTRUCTIONS, ZavaServer
 from mcp_servers.common.shared_tools import register_shared_tools
+from mcp_servers.customer_sales.prompts import register_customer_prompts
+from mcp_servers.customer_sales.write_tools import register_write_tools
 from zava_core import limits as L
 from zava_core.infra.config import Settings
-from zava_core.retail import customers, inventory, orders, products
+from zava_core.retail import customers, inventory, products
 
 NAME = "zava-customer-sales"
 INSTRUCTIONS = (
     "Zava DIY retail (7 Washington stores + online). Find products by name or meaning, check stock and shelf "
-    "locations, look up customers and their orders, create orders, move stock and record counts. "
+    "locations, look up customers and their orders, create orders, move stock and record counts, cancel orders, "
+    "take returns, move online orders to shipped/delivered, transfer stock between stores and book deliveries. "
+    "At the till a store manager finds any customer by exact e-mail, phone or customer id to sell to them. "
     "You only see the stores your identity allows. Stores can be named 'Seattle' or 'store_seattle'. "
     "Tools that write ask the user to confirm where the client supports it (MCP elicitation). "
     + DATA_IS_NOT_INSTRUCTIONS
 )
-
-
-WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
-OVERWRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
-
-
-# Confirmation resolvers (MCP elicitation): each words the change from the tool's own arguments.
-def confirm_order(ctx: Context, customer_id: str, store: str,
-                  items: list[orders.OrderLineRequest]) -> Elicit[Confirmation] | Confirmation:
-    lines = ", ".join(f"{item.sku} x{item.quantity}" for item in items)
-    return ask_to_confirm(ctx, f"Create an order for {customer_id} at {store}: {lines}")
-
-
-def confirm_move(ctx: Context, sku: str, store: str, aisle: str, shelf: str,
-                 bin: str) -> Elicit[Confirmation] | Confirmation:
-    return ask_to_confirm(ctx, f"Move {sku} at {store} to aisle {aisle}, shelf {shelf}, bin {bin}")
-
-
-def confirm_count(ctx: Context, sku: str, store: str, counted_quantity: int) -> Elicit[Confirmation] | Confirmation:
-    return ask_to_confirm(ctx, f"Set the stock of {sku} at {store} to {counted_quantity} units (a count)")
 
 
 def build_server(settings: Settings, identity: Identity | None, *, read_only: bool = False,
@@ -58,6 +40,7 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
     server = ZavaServer(NAME, instructions=INSTRUCTIONS, lifespan=make_lifespan(settings, identity),
                        auth=auth, token_verifier=token_verifier)
     register_shared_tools(server)
+    register_customer_prompts(server)  # find_and_reserve, and completion of its store argument
 
     @server.tool(annotations=READ_ONLY)
     async def get_products_by_name(
@@ -102,7 +85,8 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
                                     description="Name, e-mail, phone or cust_ id")],
         max_rows: MaxRows = 10,
     ) -> customers.CustomerSearchResult:
-        """Customers of your stores by name prefix ('john smi'), e-mail, phone or customer id."""
+        """Customers of your stores by name prefix ('john smi'), e-mail, phone or customer id; any customer by
+        their exact e-mail, phone or id (the till: your_customer is false for another store's customer)."""
         async with call(ctx) as (zava, scope):
             return await customers.find_customers(zava, scope, query, max_rows)
 
@@ -119,42 +103,5 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
     if read_only:
         return server
 
-    @server.tool(annotations=WRITES)
-    async def create_order(
-        ctx: Context,
-        customer_id: CustomerId,
-        store: StoreName,
-        items: Annotated[list[orders.OrderLineRequest], Field(min_length=1, max_length=L.MAX_ORDER_LINES)],
-        idempotency_key: Annotated[str, Field(min_length=L.IDEMPOTENCY_KEY_MIN_CHARS,
-                                              max_length=L.IDEMPOTENCY_KEY_MAX_CHARS,
-                                              description="Unique per order; resend the same key to retry safely")],
-        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_order)],
-    ) -> orders.CreatedOrder:
-        """Order items for a customer at a store: all lines or none, stock never below zero. Asks to confirm."""
-        async with call(ctx) as (zava, scope):
-            require_confirmed(confirmed)
-            return await orders.create_order(zava, scope, customer_id, store, items, idempotency_key)
-
-    @server.tool(annotations=OVERWRITES)
-    async def move_inventory(ctx: Context, sku: Sku, store: StoreName, aisle: LocationPart, shelf: LocationPart,
-                             bin: LocationPart,
-                             confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_move)],
-                             ) -> inventory.MoveResult:
-        """Record that a product now sits at a new aisle/shelf/bin in a store. Asks to confirm."""
-        async with call(ctx) as (zava, scope):
-            require_confirmed(confirmed)
-            return await inventory.move_inventory(zava, scope, sku, store, aisle, shelf, bin)
-
-    @server.tool(annotations=OVERWRITES)
-    async def update_stock_count(
-        ctx: Context, sku: Sku, store: StoreName,
-        counted_quantity: Annotated[int, Field(ge=0, le=L.MAX_COUNTED_QUANTITY, strict=True,
-                                               description="Units counted on the shelf")],
-        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_count)],
-    ) -> inventory.StockCountResult:
-        """Record a stock audit: stock set to the counted quantity, last_counted stamped. Asks to confirm."""
-        async with call(ctx) as (zava, scope):
-            require_confirmed(confirmed)
-            return await inventory.update_stock_count(zava, scope, sku, store, counted_quantity)
-
+    register_write_tools(server)
     return server

@@ -15,17 +15,25 @@ from mcp_servers.common.app import READ_ONLY, call, make_lifespan
 from mcp_servers.common.arguments import (
     Categories,
     Category,
+    Comparison,
     Date,
     GroupBy,
     MaxRows,
-    Metric,
+    Metrics,
     OptionalStore,
+    OrderBy,
     Period,
+    ProductTypes,
+    Skus,
+    Split,
     Stores,
 )
 from mcp_servers.common.auth import Identity
 from mcp_servers.common.base_server import DATA_IS_NOT_INSTRUCTIONS, ZavaServer
+from mcp_servers.common.resources import register_resources
 from mcp_servers.common.shared_tools import register_shared_tools
+from mcp_servers.sales_analysis import views
+from mcp_servers.sales_analysis.prompts import register_analysis_prompts
 from zava_core import limits as L
 from zava_core.analysis import aggregation, analytics, schemas
 from zava_core.infra.config import Settings
@@ -35,17 +43,21 @@ INSTRUCTIONS = (
     "Sales analysis for Zava DIY (7 Washington stores + online, orders since 2020). Prefer the typed tools "
     "(sales_summary, sales_trend, seasonal_profile, inventory_health); use get_collection_schemas and "
     "run_aggregation only for questions they cannot answer. Dates are YYYY-MM-DD; call get_current_utc_date "
-    "for relative dates. You only see the stores your identity allows. " + DATA_IS_NOT_INSTRUCTIONS
+    "for relative dates. Sales figures are net: cancelled orders and returned units are excluded. "
+    "You only see the stores your identity allows. " + DATA_IS_NOT_INSTRUCTIONS
 )
 
 
 
-def build_server(settings: Settings, identity: Identity | None, *, read_only: bool = True,
+def build_server(settings: Settings, identity: Identity | None, *,
                  auth: AuthSettings | None = None, token_verifier: TokenVerifier | None = None) -> ZavaServer:
-    """Every tool here only reads, so `read_only` changes nothing; it is accepted for the shared runner."""
+    """Every tool here only reads: there is no `read_only` to choose (and no --read-only flag)."""
     server = ZavaServer(NAME, instructions=INSTRUCTIONS, auth=auth, token_verifier=token_verifier,
-                       lifespan=make_lifespan(settings, identity, warm_ups=(analytics.warm_cube,)))
+                       lifespan=make_lifespan(settings, identity, warm_ups=(analytics.warm_cube,)),
+                       extensions=[views.charts()])
     register_shared_tools(server)
+    register_analysis_prompts(server)  # prompts, and completion of their arguments
+    register_resources(server)  # zava://schemas, zava://schemas/{collection}, zava://stores
 
     @server.tool(annotations=READ_ONLY)
     async def get_collection_schemas(
@@ -59,22 +71,26 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
 
     @server.tool(annotations=READ_ONLY)
     async def sales_summary(
-        ctx: Context, group_by: GroupBy, metric: Metric = "revenue", start_date: Date = None, end_date: Date = None,
-        stores: Stores = None, categories: Categories = None, top_n: MaxRows = 20,
+        ctx: Context, group_by: GroupBy, metrics: Metrics = "revenue", start_date: Date = None, end_date: Date = None,
+        stores: Stores = None, categories: Categories = None, product_types: ProductTypes = None, skus: Skus = None,
+        order_by: OrderBy = None, top_n: MaxRows = 20, compare_to: Comparison | None = None,
     ) -> analytics.SalesSummary:
-        """Sales grouped and ranked (time groupings in order), with totals. gross_margin is a percent."""
+        """Several metrics by up to 3 dimensions in one call, ranked (time in order), with totals; compare_to adds
+        the same figures for the previous period or year and the change in percent."""
         async with call(ctx) as (zava, scope):
-            return await analytics.sales_summary(zava, scope, group_by, metric, start_date, end_date, stores,
-                                                 categories, top_n)
+            return await analytics.sales_summary(zava, scope, group_by, metrics, start_date, end_date, stores,
+                                                 categories, product_types, skus, order_by, top_n, compare_to)
 
     @server.tool(annotations=READ_ONLY)
     async def sales_trend(
         ctx: Context, period: Period = "month", start_date: Date = None,
-        end_date: Date = None, stores: Stores = None, categories: Categories = None,
+        end_date: Date = None, stores: Stores = None, categories: Categories = None, split_by: Split | None = None,
     ) -> analytics.SalesTrend:
-        """Revenue, units and orders per period, with period-over-period and year-over-year change."""
+        """Revenue, units and orders per period, with period-over-period and year-over-year change; split_by
+        adds one series per store, category, product type or product."""
         async with call(ctx) as (zava, scope):
-            return await analytics.sales_trend(zava, scope, period, start_date, end_date, stores, categories)
+            return await analytics.sales_trend(zava, scope, period, start_date, end_date, stores, categories,
+                                               split_by)
 
     @server.tool(annotations=READ_ONLY)
     async def seasonal_profile(
@@ -112,4 +128,5 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
         async with call(ctx) as (zava, scope):
             return await aggregation.run_aggregation(zava, scope, collection, pipeline, max_rows)
 
+    views.link_tools(server)  # the four charted tools name their MCP Apps view
     return server

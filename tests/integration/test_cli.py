@@ -9,7 +9,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from conftest import SEEDED_DATABASE, TEST_AS_OF, TEST_SEED
+from seeded_data import SEEDED_DATABASE, TEST_AS_OF, TEST_SEED
 
 from seeding.verify import collect_checks
 from zava_core.model import META, STATE_ID

@@ -34,7 +34,8 @@ ALL_STORES = ("store_bellevue", "store_everett", "store_kirkland", "store_online
               "store_seattle", "store_spokane", "store_tacoma")
 READ_TOOLS = {"get_current_utc_date", "semantic_search_products", "get_products_by_name", "get_product_details",
               "get_inventory", "get_low_stock_items", "find_customers", "get_customer_orders"}
-WRITE_TOOLS = {"create_order", "move_inventory", "update_stock_count"}
+WRITE_TOOLS = {"create_order", "move_inventory", "update_stock_count", "cancel_order", "return_items",
+               "update_order_status", "transfer_stock", "receive_stock"}
 TOILET_QUERY = "my toilet keeps running after flushing"
 
 
@@ -313,7 +314,7 @@ def summary_of(doc: dict, visible_stores: frozenset[str] = frozenset({"store_sea
     """The summary a caller seeing `visible_stores` gets: where else the customer shops is not shown."""
     return {"customer_id": doc["_id"], "name": f"{doc['first_name']} {doc['last_name']}", "email": doc["email"],
             "phone": doc["phone"], "home_store_id": doc["primary_store_id"],
-            "stores_shopped": sorted(s for s in doc["stores_shopped"] if s in visible_stores)}
+            "stores_shopped": sorted(s for s in doc["stores_shopped"] if s in visible_stores), "your_customer": True}
 
 
 def name_order(doc: dict) -> tuple:
@@ -455,7 +456,7 @@ async def test_semantic_search_finds_a_toilet_flapper_first(seeded, sdb) -> None
     catalog = products_by_sku(sdb)
     expected = await expected_similarities(seeded, sdb, TOILET_QUERY)
     async with connect(seeded, SEATTLE) as c:
-        out = await ok(c, "semantic_search_products", {"query_description": TOILET_QUERY})
+        out = await ok(c, "semantic_search_products", {"query_description": TOILET_QUERY, "mode": "semantic"})
     top = out["products"][0]
     assert "flapper" in top["product_name"].lower()
     assert top["category"] == "PLUMBING"
@@ -475,12 +476,12 @@ async def test_semantic_search_respects_threshold_and_category(seeded, sdb) -> N
     catalog = products_by_sku(sdb)
     expected = await expected_similarities(seeded, sdb, TOILET_QUERY)
     async with connect(seeded, SEATTLE) as c:
-        high = await ok(c, "semantic_search_products", {"query_description": TOILET_QUERY,
+        high = await ok(c, "semantic_search_products", {"query_description": TOILET_QUERY, "mode": "semantic",
                                                         "similarity_threshold": 55, "max_rows": 100})
         tools = await ok(c, "semantic_search_products", {"query_description": TOILET_QUERY, "category": "hand tools",
-                                                         "similarity_threshold": 0, "max_rows": 5})
+                                                         "similarity_threshold": 0, "max_rows": 5, "mode": "semantic"})
         impossible = await ok(c, "semantic_search_products", {"query_description": TOILET_QUERY,
-                                                              "similarity_threshold": 100})
+                                                              "similarity_threshold": 100, "mode": "semantic"})
     assert [p["sku"] for p in high["products"]] == [s for s, v in expected if v >= 55]
     assert 0 < len(high["products"]) < 20
     assert all(p["similarity_percent"] >= 55 for p in high["products"])
@@ -496,7 +497,7 @@ async def test_semantic_search_in_stock_only_drops_products_out_of_stock_in_my_s
     empty = sdb.inventory.find_one({"store_id": "store_seattle", "stock_level": 0, "deleted": False})
     assert empty is not None, "the small dataset has products with no stock at Seattle"
     name = sdb.products.find_one({"_id": empty["product_id"]})["product_name"]
-    args = {"query_description": name, "similarity_threshold": 50, "max_rows": 100}
+    args = {"query_description": name, "similarity_threshold": 50, "max_rows": 100, "mode": "semantic"}
     async with connect(seeded, SEATTLE) as c:
         everything = await ok(c, "semantic_search_products", args)
         in_stock = await ok(c, "semantic_search_products", {**args, "in_stock_only": True})
@@ -575,10 +576,14 @@ async def test_a_customer_outside_my_scope_reads_as_not_found(seeded, sdb) -> No
     async with connect(seeded, SEATTLE) as c:
         hidden_text = await fails(c, "get_customer_orders", {"customer_id": hidden["_id"]})
         missing_text = await fails(c, "get_customer_orders", {"customer_id": "cust_999999"})
-        found = await ok(c, "find_customers", {"query": hidden["email"]})
+        by_name = await ok(c, "find_customers", {"query": f"{hidden['first_name']} {hidden['last_name']}",
+                                                 "max_rows": 100})
+        at_till = await ok(c, "find_customers", {"query": hidden["email"]})
     assert "no customer" in hidden_text
     assert hidden_text.replace(hidden["_id"], "ID") == missing_text.replace("cust_999999", "ID")
-    assert found["customers"] == []
+    assert hidden["_id"] not in {row["customer_id"] for row in by_name["customers"]}
+    # The till rule: named exactly, another store's customer is found to be served (marked as such).
+    assert [(row["customer_id"], row["your_customer"]) for row in at_till["customers"]] == [(hidden["_id"], False)]
     async with connect(seeded, HEAD_OFFICE) as c:
         assert (await ok(c, "get_customer_orders", {"customer_id": hidden["_id"]}))["customer"]["customer_id"] \
             == hidden["_id"]
@@ -608,6 +613,8 @@ async def test_read_only_mode_lists_exactly_the_read_tools(writable, wdb) -> Non
 async def test_without_identity_every_data_tool_fails_closed(writable, wdb) -> None:
     """No launch identity and no token: every tool that reads or writes store data refuses."""
     customer = wdb.customers.find_one({"primary_store_id": "store_seattle"})
+    order = wdb.orders.find_one({"store_id": "store_seattle", "deleted": False, "status": "completed"})
+    line = wdb.order_items.find_one({"order_id": order["_id"]})
     calls = {
         "semantic_search_products": {"query_description": TOILET_QUERY},
         "get_products_by_name": {"product_name": "hammer"},
@@ -620,6 +627,13 @@ async def test_without_identity_every_data_tool_fails_closed(writable, wdb) -> N
                          "items": [{"sku": "PTDR000001", "quantity": 1}], "idempotency_key": f"noid-{uuid.uuid4()}"},
         "move_inventory": {"sku": "PTDR000001", "store": "Seattle", "aisle": "A99", "shelf": "S9", "bin": "B99"},
         "update_stock_count": {"sku": "PTDR000001", "store": "Seattle", "counted_quantity": 1},
+        "cancel_order": {"order_id": order["_id"], "reason": "no identity", "idempotency_key": f"noid-{uuid.uuid4()}"},
+        "return_items": {"order_id": order["_id"], "items": [{"sku": line["sku"], "quantity": 1}],
+                         "reason": "no identity", "idempotency_key": f"noid-{uuid.uuid4()}"},
+        "update_order_status": {"order_id": order["_id"], "status": "shipped"},
+        "transfer_stock": {"sku": "PTDR000001", "from_store": "Seattle", "to_store": "Tacoma", "quantity": 1,
+                           "idempotency_key": f"noid-{uuid.uuid4()}"},
+        "receive_stock": {"sku": "PTDR000001", "store": "Seattle", "quantity": 1, "reference": "PO-NOID-1"},
     }
     since = utc_now_iso()
     before = write_state(wdb, since)
@@ -877,7 +891,6 @@ def write_errors(customer_id: str, hidden_customer_id: str) -> list[tuple[str, d
         ("create_order", {**order, "store": "Redmond"}, ["outside your scope", "store_redmond"]),
         ("create_order", {**order, "store": "Mordor"}, ["unknown store", *STORE_SHORT_NAMES]),
         ("create_order", {**order, "customer_id": "cust_999999"}, ["no customer cust_999999"]),
-        ("create_order", {**order, "customer_id": hidden_customer_id}, [f"no customer {hidden_customer_id}"]),
         ("create_order", {**order, "customer_id": "client-42"}, ["cust_000123"]),
     ]
 

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import TEST_AS_OF, TEST_SEED, settings_for
 from pymongo import MongoClient
 from pymongo.database import Database
+from seeded_data import TEST_AS_OF, TEST_SEED, settings_for
 
 from seeding.catalog_loader import load_catalog
 from seeding.generate import Generator

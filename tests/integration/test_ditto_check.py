@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SEEDED_DATABASE
 from pymongo import MongoClient
+from seeded_data import SEEDED_DATABASE
 from test_cli import run_seeding
 
 from zava_core.infra import db as zdb

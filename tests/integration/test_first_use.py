@@ -19,11 +19,11 @@ from pathlib import Path
 import anyio
 import httpx2
 import pytest
-from conftest import SEEDED_DATABASE
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import ElicitResult
 from pymongo import MongoClient
+from seeded_data import SEEDED_DATABASE
 from serving import serving
 
 from mcp_servers.common import http as zhttp

@@ -18,10 +18,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio
 import pytest
-from conftest import seed_small
 from mcp import Client
 from pymongo import MongoClient
 from pymongo.database import Database
+from seeded_data import seed_small
 
 from mcp_servers.common.auth import Identity
 from mcp_servers.customer_sales.server import build_server

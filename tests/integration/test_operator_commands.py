@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import TEST_AS_OF, TEST_SEED
 from pymongo import MongoClient
 from pymongo.database import Database
+from seeded_data import TEST_AS_OF, TEST_SEED
 
 from zava_core.infra import database_setup
-from zava_core.model import COLLECTIONS, DATASET, META, ROLLUPS, STATE_ID, SYNCED_COLLECTIONS
+from zava_core.model import COLLECTIONS, DATASET, JOURNALS, META, ROLLUPS, STATE_ID, SYNCED_COLLECTIONS
 from zava_ops.change_streams import MARKER_COLLECTION
 from zava_ops.clear import CLEARABLE
 
@@ -26,7 +26,8 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 _OURS = ("MONGODB_", "ZAVA_", "OPENAI_", "AZURE_OPENAI_")
-MODEL_INDEXES = {f"{spec.name}.{index.name}" for spec in (*COLLECTIONS, *ROLLUPS) for index in spec.indexes}
+MODEL_INDEXES = {f"{spec.name}.{index.name}" for spec in (*COLLECTIONS, *ROLLUPS, *JOURNALS)
+                 for index in spec.indexes}
 
 
 def run_seeding(tmp_path: Path, uri: str, database: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
@@ -139,7 +140,7 @@ OPERATOR_DOC = {"_id": "operator", "note": "not the seeding state"}
 def tiny(scratch: Database) -> Database:
     """A few documents in every clearable collection, with the model's indexes and a seeding state, beside
     data that is not the dataset's: another collection and another document in the meta collection."""
-    for spec in (*COLLECTIONS, *ROLLUPS):
+    for spec in (*COLLECTIONS, *ROLLUPS, *JOURNALS):
         # Distinct values in every indexed field, so the unique indexes accept the documents.
         fields = {name for index in spec.indexes for name, _ in index.keys} - {"deleted"}
         scratch[spec.name].insert_many([{"_id": f"{spec.name}-{i}", "deleted": False, **{f: f"{f}-{i}" for f in fields}}

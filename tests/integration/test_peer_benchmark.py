@@ -15,7 +15,7 @@ import pytest
 
 asyncpg = pytest.importorskip("asyncpg", reason='asyncpg is not installed: pip install -e ".[peer]"')
 
-from conftest import TEST_AS_OF, TEST_SEED  # noqa: E402
+from seeded_data import TEST_AS_OF, TEST_SEED  # noqa: E402
 
 from bench.peer import loader, questions  # noqa: E402
 from bench.peer.cluster import ClusterUnavailable, private_cluster, server_binaries  # noqa: E402

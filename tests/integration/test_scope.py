@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import SEEDED_DATABASE
 from mcp import Client
 from pymongo import MongoClient
 from pymongo.database import Database
+from seeded_data import SEEDED_DATABASE
 
 from mcp_servers.common.auth import Identity
 from mcp_servers.customer_sales.server import build_server
@@ -34,10 +34,11 @@ ALL_STORES = ("store_bellevue", "store_everett", "store_kirkland", "store_online
               "store_seattle", "store_spokane", "store_tacoma")
 IDENTITIES = [Identity(head_office=False, store=s.removeprefix("store_")) for s in ALL_STORES] + [
     Identity(head_office=True)]
-WRITE_TOOLS = {"create_order", "move_inventory", "update_stock_count"}
-# Customer attributes that name stores without being rows of those stores: a visible customer's home
-# store may be another store, and stores_shopped lists where they have ordered.
-CUSTOMER_STORE_ATTRIBUTES = {"home_store_id", "stores_shopped"}
+WRITE_TOOLS = {"create_order", "move_inventory", "update_stock_count", "cancel_order", "return_items",
+               "update_order_status", "transfer_stock", "receive_stock"}
+# Attributes that name stores without being rows of those stores: a visible customer's home store may be
+# another store, stores_shopped lists where they have ordered, and a transfer names where the caller sent stock.
+CUSTOMER_STORE_ATTRIBUTES = {"home_store_id", "stores_shopped", "to_store_id"}
 CUSTOMER_ID = re.compile(r"^cust_\d+$")
 ORDER_ID = re.compile(r"^ord_[0-9a-f]+$")
 CUSTOMER_FIELDS = ("primary_store_id", "stores_shopped", "first_name", "last_name", "email", "phone")
@@ -59,6 +60,7 @@ class Case:
     skus: list[str]
     stock_levels: dict[tuple[str, str], int]  # (sku, store id) -> units, read from the inventory documents
     results: list[dict] = field(default_factory=list)
+    served: set[str] = field(default_factory=set)  # customers named exactly at the till (find_customers, orders)
 
     def sees(self, customer: dict) -> bool:
         return self.head_office or customer["primary_store_id"] in self.visible or any(
@@ -102,6 +104,8 @@ def foreign_references(node: Any, case: Case, path: str = "$") -> list[str]:
                 assert all(v in ALL_STORES for v in ([value] if isinstance(value, str) else value)), path
                 continue
             found += foreign_references(value, case, f"{path}.{key}")
+        if node.get("your_customer") is False:  # the till: a customer named exactly, served at the caller's store
+            assert not case.head_office and set(node.get("stores_shopped", [])) <= case.visible, path
     elif isinstance(node, list):
         for i, value in enumerate(node):
             found += foreign_references(value, case, f"{path}[{i}]")
@@ -111,7 +115,7 @@ def foreign_references(node: Any, case: Case, path: str = "$") -> list[str]:
                 continue
             if store_id in node or names["store_name"] in node:
                 found.append(f"{path}: {node!r} belongs to {store_id}")
-        if CUSTOMER_ID.match(node):
+        if CUSTOMER_ID.match(node) and node not in case.served:
             customer = case.customers.get(node)
             if customer is None or not case.sees(customer):
                 found.append(f"{path}: customer {node} is outside the scope")
@@ -182,13 +186,24 @@ async def probe_semantic_search_products(case: Case) -> None:
 
 async def probe_find_customers(case: Case) -> None:
     for customer in case.foreign_customers:
-        queries = [customer["_id"], customer["email"], customer["phone"],
-                   f"{customer['first_name']} {customer['last_name']}", customer["last_name"]]
-        for query in queries:
+        by_name = [f"{customer['first_name']} {customer['last_name']}", customer["last_name"]]
+        for query in by_name:
             out = await case.ok("find_customers", {"query": query, "max_rows": 100})
             ids = {c["customer_id"] for c in out["customers"]}
             assert (customer["_id"] in ids) is case.sees(customer), (query, ids)
             assert all(case.sees(case.customers[i]) for i in ids)
+        # The till: named exactly, any customer is found to be served, with only what was typed shown.
+        for query, typed in ((customer["_id"], ()), (customer["email"], ("email",)), (customer["phone"], ("phone",))):
+            out = await case.ok("find_customers", {"query": query, "max_rows": 100})
+            row = next(c for c in out["customers"] if c["customer_id"] == customer["_id"])
+            assert row["your_customer"] is case.sees(customer), query
+            if not case.sees(customer):
+                case.served.add(customer["_id"])
+                assert row["stores_shopped"] == []
+                for field_name in ("email", "phone"):
+                    assert (row[field_name] == customer[field_name]) is (field_name in typed), (query, field_name)
+            others = {c["customer_id"] for c in out["customers"]} - {customer["_id"]}
+            assert all(case.sees(case.customers[i]) for i in others), (query, others)
 
 
 async def probe_get_customer_orders(case: Case) -> None:
@@ -240,17 +255,20 @@ async def probe_create_order(case: Case) -> None:
             assert case.db.orders.count_documents({"idempotency_key": key}) == 0
         else:
             assert out["order"]["store_id"] == store_id
-    for customer in case.foreign_customers:  # a hidden customer at the caller's own store reads as not found
+    for customer in case.foreign_customers:  # the till: another store's customer is served at the caller's store
         home = case.own or customer["primary_store_id"]
-        key = f"scope-hidden-{uuid.uuid4()}"
         args = {"customer_id": customer["_id"], "store": home, "items": [{"sku": sku, "quantity": 1}],
-                "idempotency_key": key}
-        if case.sees(customer):
-            await case.ok("create_order", args)
-        else:
-            before = inventory_row(case.db, sku, home)
-            await case.refused("create_order", args, f"no customer {customer['_id']}")
-            assert inventory_row(case.db, sku, home) == before
+                "idempotency_key": f"scope-till-{uuid.uuid4()}"}
+        out = await case.ok("create_order", args)
+        assert out["order"]["store_id"] == home
+        case.served.add(customer["_id"])
+        for store_id in case.targets:  # ... and only there
+            if store_id in case.visible:
+                continue
+            key = f"scope-till-{store_id}-{uuid.uuid4()}"
+            before = inventory_row(case.db, sku, store_id)
+            await case.aimed("create_order", {**args, "store": store_id, "idempotency_key": key}, store_id)
+            assert inventory_row(case.db, sku, store_id) == before
             assert case.db.orders.count_documents({"idempotency_key": key}) == 0
 
 
@@ -280,6 +298,111 @@ async def probe_update_stock_count(case: Case) -> None:
             assert inventory_row(case.db, sku, store_id) == before
         else:
             assert out["store_id"] == store_id and out["stock_level"] == 77
+
+
+def an_order_of(db: Database, store_id: str, status: str | None = None) -> dict:
+    query: dict = {"store_id": store_id, "deleted": False, "status": status or {"$in": ["completed", "delivered"]}}
+    return db.orders.find_one(query, sort=[("order_date", -1)])
+
+
+async def own_order(case: Case, units: int = 2) -> dict:
+    """A fresh order at the caller's own store (head office: Seattle) to act on."""
+    store_id = case.own or "store_seattle"
+    buyer = next(c for c in sorted(case.customers.values(), key=lambda c: c["_id"])
+                 if c["primary_store_id"] == store_id)
+    out = await case.ok("create_order", {"customer_id": buyer["_id"], "store": store_id,
+                                         "items": [{"sku": stocked_everywhere(case.db), "quantity": units}],
+                                         "idempotency_key": f"scope-op-{uuid.uuid4()}"})
+    return out["order"]
+
+
+async def aim_at_other_stores_orders(case: Case, tool: str, args_for) -> None:
+    """Aimed at each other store's order: not found for a manager (nothing changes), allowed for head office."""
+    for store_id in case.targets[:3]:
+        order = an_order_of(case.db, store_id)
+        before = case.db.orders.find_one({"_id": order["_id"]})
+        args = args_for(order)
+        if store_id in case.visible:
+            await case.ok(tool, args)
+        else:
+            await case.refused(tool, args, f"no order {order['_id']}")
+            assert case.db.orders.find_one({"_id": order["_id"]}) == before
+
+
+async def probe_cancel_order(case: Case) -> None:
+    order = await own_order(case)
+    out = await case.ok("cancel_order", {"order_id": order["order_id"], "reason": "scope probe",
+                                         "idempotency_key": f"scope-cancel-{uuid.uuid4()}"})
+    assert out["status"] == "cancelled"
+    await aim_at_other_stores_orders(case, "cancel_order", lambda o: {
+        "order_id": o["_id"], "reason": "scope probe", "idempotency_key": f"scope-cancel-{uuid.uuid4()}"})
+
+
+async def probe_return_items(case: Case) -> None:
+    def returning(order: dict) -> dict:
+        line = case.db.order_items.find_one({"order_id": order["_id"]})
+        left = line["quantity"] - (order.get("returned_quantities") or {}).get(line["sku"], 0)
+        return {"order_id": order["_id"], "items": [{"sku": line["sku"], "quantity": max(left, 1)}],
+                "reason": "scope probe", "idempotency_key": f"scope-return-{uuid.uuid4()}"}
+
+    order = await own_order(case)
+    if order["status"] == "processing":  # online: returns come after delivery
+        for status in ("shipped", "delivered"):
+            await case.ok("update_order_status", {"order_id": order["order_id"], "status": status})
+    out = await case.ok("return_items", {**returning(case.db.orders.find_one({"_id": order["order_id"]})),
+                                         "items": [{"sku": order["lines"][0]["sku"], "quantity": 1}]})
+    assert out["returned"] == {order["lines"][0]["sku"]: 1}
+    await aim_at_other_stores_orders(case, "return_items", returning)
+
+
+async def probe_update_order_status(case: Case) -> None:
+    order = await own_order(case)
+    if order["status"] == "processing":
+        await case.ok("update_order_status", {"order_id": order["order_id"], "status": "shipped"})
+    else:
+        await case.refused("update_order_status", {"order_id": order["order_id"], "status": "shipped"},
+                           "cannot become shipped")  # a till sale has no delivery
+    for store_id in case.targets[:3]:
+        target = an_order_of(case.db, store_id, "processing") or an_order_of(case.db, store_id)
+        before = case.db.orders.find_one({"_id": target["_id"]})
+        args = {"order_id": target["_id"], "status": "shipped"}
+        if store_id in case.visible:
+            result = await case.client.call_tool("update_order_status", args)
+            if not result.is_error:
+                case.results.append(result.structured_content)
+        else:
+            await case.refused("update_order_status", args, f"no order {target['_id']}")
+            assert case.db.orders.find_one({"_id": target["_id"]}) == before
+
+
+async def probe_transfer_stock(case: Case) -> None:
+    sku = stocked_everywhere(case.db)
+    source = case.own or "store_seattle"
+    destination = next(s for s in ALL_STORES if s != source)
+    out = await case.ok("transfer_stock", {"sku": sku, "from_store": source, "to_store": destination, "quantity": 1,
+                                           "idempotency_key": f"scope-transfer-{uuid.uuid4()}"})
+    assert out["to_stock_after"] is None or case.head_office
+    for store_id in case.targets:  # out of another store: only head office
+        before = inventory_row(case.db, sku, store_id)
+        to_store = source if store_id != source else destination
+        out = await case.aimed("transfer_stock", {"sku": sku, "from_store": store_id, "to_store": to_store,
+                                                  "quantity": 1, "idempotency_key": f"scope-t-{uuid.uuid4()}"},
+                               store_id)
+        if out is None:
+            assert inventory_row(case.db, sku, store_id) == before
+
+
+async def probe_receive_stock(case: Case) -> None:
+    sku = case.skus[0]
+    if case.own:
+        await case.ok("receive_stock", {"sku": sku, "store": case.own, "quantity": 2,
+                                        "reference": f"PO-{uuid.uuid4().hex[:12]}"})
+    for store_id in case.targets:
+        before = inventory_row(case.db, sku, store_id)
+        out = await case.aimed("receive_stock", {"sku": sku, "store": store_id, "quantity": 2,
+                                                 "reference": f"PO-{uuid.uuid4().hex[:12]}"}, store_id)
+        if out is None:
+            assert inventory_row(case.db, sku, store_id) == before
 
 
 PROBES: dict[str, Callable[[Case], Awaitable[None]]] = {

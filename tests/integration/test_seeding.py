@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SEEDED_DATABASE, TEST_AS_OF, TEST_SEED, settings_for
 from pymongo.errors import DuplicateKeyError
+from seeded_data import SEEDED_DATABASE, TEST_AS_OF, TEST_SEED, settings_for
 
 from seeding.catalog_loader import load_catalog
 from seeding.generate import Generator

@@ -21,6 +21,11 @@ from zava_core.errors import ZavaError
 from zava_core.infra.redaction import MASK, display_uri, redact, uri_secrets
 
 EMBEDDING_BACKENDS = ("static", "onnx-minilm", "openai", "azure-openai")
+AUTH_MODES = ("tokens", "oidc")
+TOKEN_STORES = ("file", "mongodb")
+LOG_FORMATS = ("text", "json")
+MAX_CLOCK_SKEW_S = 300
+MIN_REQUEST_STATE_KEY_CHARS = 32  # the SDK stretches each into an AES-256 key and wants 32 bytes at least
 _DB_NAME_FORBIDDEN = re.compile(r'[/\\. "$\x00]')
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -28,6 +33,68 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 class ConfigError(ZavaError, ValueError):
     """A setting is missing or malformed; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """How the HTTP transports identify callers and what they publish (read from ZAVA_AUTH, ZAVA_OIDC_*,
+    ZAVA_TOKEN_STORE, ZAVA_ALLOWED_*, ZAVA_PUBLIC_URL, ZAVA_LOG_FORMAT, ZAVA_METRICS, OTEL_EXPORTER_OTLP_ENDPOINT)."""
+
+    auth: str = "tokens"
+    token_store: str = "file"
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None  # else found through the issuer's discovery document
+    oidc_store_claim: str = "zava_store"
+    oidc_head_office_value: str = "head-office"
+    # Claim values (roles, groups) -> a store name or the head-office value; empty: the claim names the store.
+    oidc_role_map: tuple[tuple[str, str], ...] = ()
+    oidc_clock_skew_s: int = 60
+    allowed_hosts: tuple[str, ...] = ()  # Host values accepted (DNS rebinding); empty: loopback names on loopback
+    allowed_origins: tuple[str, ...] = ()
+    public_url: str | None = None  # the base URL clients use (published as the protected resource)
+    log_format: str = "text"
+    metrics: bool = True
+    otlp_endpoint: str | None = None
+    # Secrets shared by the replicas, sealing the state of a confirmation round (2026-07-28) so that any replica
+    # can take the answer; the first seals, every one opens (rotation). Empty: a key of this process only.
+    request_state_keys: tuple[str, ...] = field(default=(), repr=False)
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        shown["request_state_keys"] = f"({len(self.request_state_keys)} keys)" if self.request_state_keys else "()"
+        return f"ServingSettings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ServingSettings:
+        auth = _choice(env, "ZAVA_AUTH", AUTH_MODES)
+        issuer = env.get("ZAVA_OIDC_ISSUER", "").strip() or None
+        audience = env.get("ZAVA_OIDC_AUDIENCE", "").strip() or None
+        jwks = env.get("ZAVA_OIDC_JWKS_URL", "").strip() or None
+        if auth == "oidc" and not (issuer and audience):
+            raise ConfigError("ZAVA_AUTH=oidc needs ZAVA_OIDC_ISSUER and ZAVA_OIDC_AUDIENCE "
+                              "(the identity provider's issuer URL and the audience its tokens carry for this server)")
+        for name, value in (("ZAVA_OIDC_ISSUER", issuer), ("ZAVA_OIDC_JWKS_URL", jwks),
+                            ("ZAVA_PUBLIC_URL", env.get("ZAVA_PUBLIC_URL", "").strip())):
+            if value:
+                _check_http_url(name, value)
+        skew_text = env.get("ZAVA_OIDC_CLOCK_SKEW", "").strip() or "60"
+        if not skew_text.isdigit() or int(skew_text) > MAX_CLOCK_SKEW_S:
+            raise ConfigError(f"ZAVA_OIDC_CLOCK_SKEW={skew_text!r} must be whole seconds from 0 to {MAX_CLOCK_SKEW_S}")
+        return cls(
+            auth=auth, token_store=_choice(env, "ZAVA_TOKEN_STORE", TOKEN_STORES),
+            oidc_issuer=issuer, oidc_audience=audience, oidc_jwks_url=jwks,
+            oidc_store_claim=env.get("ZAVA_OIDC_STORE_CLAIM", "").strip() or "zava_store",
+            oidc_head_office_value=env.get("ZAVA_OIDC_HEAD_OFFICE_VALUE", "").strip() or "head-office",
+            oidc_role_map=_role_map(env.get("ZAVA_OIDC_ROLE_MAP", "")), oidc_clock_skew_s=int(skew_text),
+            allowed_hosts=_list(env.get("ZAVA_ALLOWED_HOSTS", "")),
+            allowed_origins=_list(env.get("ZAVA_ALLOWED_ORIGINS", "")),
+            public_url=env.get("ZAVA_PUBLIC_URL", "").strip().rstrip("/") or None,
+            log_format=_choice(env, "ZAVA_LOG_FORMAT", LOG_FORMATS),
+            metrics=_bool(env, "ZAVA_METRICS") if env.get("ZAVA_METRICS", "").strip() else True,
+            otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or None,
+            request_state_keys=_request_state_keys(env.get("ZAVA_REQUEST_STATE_KEYS", "")),
+        )
 
 
 @dataclass(frozen=True)
@@ -48,6 +115,7 @@ class Settings:
     head_office: bool = False
     tokens_file: Path | None = None
     log_level: str = "INFO"
+    serving: ServingSettings = field(default_factory=ServingSettings)
     # The fields whose values are secrets (besides the password inside mongodb_uri).
     api_key_fields: ClassVar[tuple[str, ...]] = ("openai_api_key", "azure_openai_api_key")
 
@@ -121,6 +189,7 @@ class Settings:
             head_office=_bool(env, "ZAVA_HEAD_OFFICE"),
             tokens_file=Path(tokens_text).expanduser() if tokens_text else None,
             log_level=log_level,
+            serving=ServingSettings.from_env(env),
         )
 
 
@@ -139,6 +208,36 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     if value in _FALSE:
         return False
     raise ConfigError(f"{name}={value!r} is not a boolean: use 1/0, true/false, yes/no or on/off")
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def _request_state_keys(text: str) -> tuple[str, ...]:
+    keys = _list(text)
+    if any(len(key) < MIN_REQUEST_STATE_KEY_CHARS for key in keys):  # never echoed: they are secrets
+        raise ConfigError(f"ZAVA_REQUEST_STATE_KEYS: each key must be at least {MIN_REQUEST_STATE_KEY_CHARS} "
+                          "characters (make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+    return keys
+
+
+def _role_map(text: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in _list(text):
+        claim_value, _, identity = item.partition("=")
+        if not claim_value.strip() or not identity.strip():
+            raise ConfigError(f"ZAVA_OIDC_ROLE_MAP entry {item[:60]!r} must read CLAIM_VALUE=STORE "
+                              "(or CLAIM_VALUE=head-office), entries separated by commas")
+        pairs.append((claim_value.strip(), identity.strip()))
+    return tuple(pairs)
 
 
 def _check_mongodb_uri(uri: str, name: str) -> None:

@@ -6,7 +6,15 @@ from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from zava_core.model import COLLECTIONS, ROLLUPS, SPECS, SYNCED_COLLECTIONS, VECTOR_INDEX_NAME, CollectionSpec
+from zava_core.model import (
+    COLLECTIONS,
+    JOURNALS,
+    ROLLUPS,
+    SPECS,
+    SYNCED_COLLECTIONS,
+    VECTOR_INDEX_NAME,
+    CollectionSpec,
+)
 
 
 def index_models(spec: CollectionSpec) -> list[IndexModel]:
@@ -19,8 +27,8 @@ def index_models(spec: CollectionSpec) -> list[IndexModel]:
     return models
 
 
-# The dataset and the rollup: every collection whose indexes the model defines.
-INDEXED: tuple[CollectionSpec, ...] = (*COLLECTIONS, *ROLLUPS)
+# The dataset, the rollup and the stock-movement journal: every collection whose indexes the model defines.
+INDEXED: tuple[CollectionSpec, ...] = (*COLLECTIONS, *ROLLUPS, *JOURNALS)
 
 
 async def create_indexes(db: AsyncDatabase, names: list[str] | None = None) -> list[str]:

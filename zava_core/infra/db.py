@@ -18,6 +18,7 @@ from zava_core.errors import Unavailable
 from zava_core.infra import embedded
 from zava_core.infra.config import Settings
 from zava_core.infra.redaction import display_uri, redact, remember_secrets, settings_secrets, uri_secrets
+from zava_core.infra.telemetry import QUERY_SPANS
 
 APP_NAME = "zava-mcp"
 
@@ -45,6 +46,7 @@ async def connect(settings: Settings, *, timeout_ms: int = 10_000) -> AsyncMongo
         # Acknowledged means journaled: the embedded engine otherwise acknowledges ~0.3 s before a write is
         # crash-safe (an order acknowledged and then lost in a crash, 5 times in 5 in the data-safety tests).
         journal=True,
+        event_listeners=[QUERY_SPANS],  # one OpenTelemetry span per command (a no-op without an SDK)
     )
     try:
         await client.admin.command("ping")

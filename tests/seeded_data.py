@@ -1,0 +1,74 @@
+"""The test datasets: the seed and as-of date every suite shares, the `small` dataset seeded into a
+database, and settings pointing at one. Imported by tests/conftest.py and by the suites that need a
+dataset of their own (a module name of its own: `conftest` is ambiguous once a subfolder has one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+from zava_core.infra.config import Settings
+
+TEST_SEED = 424_242
+TEST_AS_OF = date(2026, 11, 1)
+SEEDED_DATABASE = "zava_test_small"
+WRITABLE_DATABASE = "zava_test_writes"
+
+# What a test process keeps on disk besides the engine (the analysis cube's snapshot): a directory of the
+# session's own, never the user's data directory.
+SESSION_DATA_DIR = Path(tempfile.mkdtemp(prefix="zava-test-data-"))
+
+
+def settings_for(uri: str, database: str, **overrides) -> Settings:
+    return replace(Settings(), mongodb_uri=uri, mongodb_database=database,
+                   **{"data_dir": SESSION_DATA_DIR, **overrides})
+
+
+def seed_small(uri: str, database: str) -> Settings:
+    """Seed the `small` dataset into `database` (about 20 s on the engine) and return its settings."""
+    from seeding.catalog_loader import load_catalog
+    from seeding.generate import Generator
+    from seeding.pipeline import seed_database
+    from seeding.progress import Reporter
+    from zava_core.embeddings import get_embedder
+    from zava_core.infra import db as zdb
+
+    settings = settings_for(uri, database)
+
+    async def run() -> None:
+        client = await zdb.connect(settings)
+        try:
+            generator = Generator(load_catalog(), scale="small", seed=TEST_SEED, as_of=TEST_AS_OF)
+            with Reporter(quiet=True) as reporter:
+                await seed_database(zdb.database(client, settings), generator, embedder=get_embedder(settings),
+                                    drop=True, reporter=reporter)
+        finally:
+            await client.close()
+
+    asyncio.run(run())
+    return settings
+
+
+@contextmanager
+def own_small_dataset(mongo_uri: str, database: str) -> Iterator[Settings]:
+    """A `small` dataset in a database of the caller's own, dropped afterwards: for suites whose writes
+    would disturb other modules' expectations (concurrent orders, fuzzed write tools)."""
+    from pymongo import MongoClient
+
+    settings = seed_small(mongo_uri, database)
+    try:
+        yield settings
+    finally:
+        client = MongoClient(mongo_uri)
+        try:
+            client.drop_database(database)
+        finally:
+            client.close()
+
+
