@@ -59,3 +59,25 @@ async def seeded_db(seeded: Settings) -> AsyncIterator:
         yield zdb.database(client, seeded)
     finally:
         await client.close()
+
+
+def _sync_database(settings: Settings) -> Iterator:
+    from pymongo import MongoClient
+
+    client = MongoClient(settings.mongodb_uri)
+    try:
+        yield client[settings.mongodb_database]
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def sdb(seeded: Settings) -> Iterator:
+    """A synchronous handle on the seeded dataset, to compute expectations (read only)."""
+    yield from _sync_database(seeded)
+
+
+@pytest.fixture(scope="session")
+def wdb(writable: Settings) -> Iterator:
+    """A synchronous handle on the writable dataset."""
+    yield from _sync_database(writable)

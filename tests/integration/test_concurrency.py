@@ -16,18 +16,15 @@ import random
 import re
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Iterator
 
-import anyio
 import pytest
-from mcp import Client
+from concurrent_calls import call_all, servers
 from pymongo import MongoClient
 from pymongo.database import Database
 from seeded_data import own_small_dataset
 
 from mcp_servers.common.auth import Identity
-from mcp_servers.customer_sales.server import build_server
 from zava_core.infra.config import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -41,6 +38,10 @@ SCARCE_LEVELS = {("Seattle", 0): 5, ("Seattle", 1): 2, ("Tacoma", 0): 3, ("Tacom
 CALL_TIMEOUT_S = 120
 _OUT_OF_STOCK = re.compile(r"^(?P<sku>[A-Z0-9]+): (?P<wanted>\d+) wanted but (?P<have>\d+) in stock at "
                            r"(?P<store>store_[a-z]+); nothing was ordered")
+
+
+async def call_all_within(calls: list) -> list[tuple[bool, str, dict | None]]:
+    return await call_all(calls, CALL_TIMEOUT_S)
 
 
 # --- fixtures and helpers ----------------------------------------------------------------------
@@ -60,30 +61,6 @@ def db(settings: Settings) -> Iterator[Database]:
         yield client[settings.mongodb_database]
     finally:
         client.close()
-
-
-@asynccontextmanager
-async def servers(settings: Settings, count: int = 1) -> AsyncIterator[list[Client]]:
-    """`count` independent servers (each its own zava_core client and per-store order queue, like processes)."""
-    async with AsyncExitStack() as stack:
-        yield [await stack.enter_async_context(Client(build_server(settings, HEAD_OFFICE))) for _ in range(count)]
-
-
-async def call_all(calls: list[tuple[Client, str, dict]]) -> list[tuple[bool, str, dict | None]]:
-    """Start every call at once; (is_error, text, structured_content) in the order of `calls`."""
-    results: list[tuple[bool, str, dict | None] | None] = [None] * len(calls)
-
-    async def one(index: int, client: Client, tool: str, args: dict) -> None:
-        with anyio.fail_after(CALL_TIMEOUT_S):
-            result = await client.call_tool(tool, args)
-        text = result.content[0].text if result.content else ""
-        results[index] = (result.is_error, text, result.structured_content)
-
-    async with anyio.create_task_group() as tg:
-        for index, (client, tool, args) in enumerate(calls):
-            tg.start_soon(one, index, client, tool, args)
-    assert all(r is not None for r in results)
-    return results  # type: ignore[return-value]
 
 
 def write_state(db: Database) -> dict:
@@ -180,7 +157,7 @@ async def test_a_hundred_concurrent_orders_never_oversell_and_leave_a_consistent
         # The scarce rows get small known levels through the tool a store manager would use.
         counts = [(client, "update_stock_count", {"sku": contested[i]["sku"], "store": store, "counted_quantity": n})
                   for (store, i), n in SCARCE_LEVELS.items()]
-        for is_error, text, _ in await call_all(counts):
+        for is_error, text, _ in await call_all_within(counts):
             assert not is_error, text
         level = {(STORES[store], contested[i]["_id"]): n for (store, i), n in SCARCE_LEVELS.items()}
 
@@ -205,7 +182,7 @@ async def test_a_hundred_concurrent_orders_never_oversell_and_leave_a_consistent
         assert all(demand[cell] > units for cell, units in level.items()), "every scarce row must be contested"
 
         before = write_state(db)
-        results = await call_all([(client, "create_order", r) for r in requests])
+        results = await call_all_within([(client, "create_order", r) for r in requests])
         after = write_state(db)
 
     accepted = [(req, out) for req, (is_error, _, out) in zip(requests, results, strict=True) if not is_error]
@@ -302,7 +279,7 @@ async def test_two_servers_racing_for_the_last_units_sell_exactly_the_stock(sett
         calls = [(first if n % 2 else second, "create_order",
                   {"customer_id": customer["_id"], "store": "Kirkland", "idempotency_key": order_key(f"race-{n}"),
                    "items": [{"sku": product["sku"], "quantity": 1}]}) for n in range(20)]
-        results = await call_all(calls)
+        results = await call_all_within(calls)
     accepted = [out for is_error, _, out in results if not is_error]
     errors = [text for is_error, text, _ in results if is_error]
     assert len(accepted) == 7
@@ -329,7 +306,7 @@ async def test_the_same_idempotency_key_ten_times_at_once_makes_one_order(settin
                "items": [{"sku": first["sku"], "quantity": 2}, {"sku": second["sku"], "quantity": 1}]}
     before = write_state(db)
     async with servers(settings, server_count) as clients:
-        results = await call_all([(clients[n % server_count], "create_order", request) for n in range(10)])
+        results = await call_all_within([(clients[n % server_count], "create_order", request) for n in range(10)])
     after = write_state(db)
 
     assert [text for is_error, text, _ in results if is_error] == []

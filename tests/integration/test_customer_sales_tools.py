@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from mcp import Client
-from pymongo import MongoClient
 from pymongo.database import Database
 
 from mcp_servers.common.auth import Identity
@@ -40,25 +39,6 @@ TOILET_QUERY = "my toilet keeps running after flushing"
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def sdb(seeded: Settings) -> Iterator[Database]:
-    """A synchronous handle on the seeded dataset, to compute expectations (read only)."""
-    client = MongoClient(seeded.mongodb_uri)
-    try:
-        yield client[seeded.mongodb_database]
-    finally:
-        client.close()
-
-
-@pytest.fixture(scope="module")
-def wdb(writable: Settings) -> Iterator[Database]:
-    client = MongoClient(writable.mongodb_uri)
-    try:
-        yield client[writable.mongodb_database]
-    finally:
-        client.close()
 
 
 @asynccontextmanager

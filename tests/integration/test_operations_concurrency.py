@@ -13,18 +13,15 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Iterator
 
-import anyio
 import pytest
-from mcp import Client
+from concurrent_calls import call_all, servers
 from pymongo import MongoClient
 from pymongo.database import Database
-from seeded_data import seed_small
+from seeded_data import own_small_dataset
 
 from mcp_servers.common.auth import Identity
-from mcp_servers.customer_sales.server import build_server
 from zava_core.infra.config import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -37,40 +34,20 @@ CALL_TIMEOUT_S = 180
 EXPECTED_REFUSALS = ("wanted but", "to move but", "already cancelled", "not yet returned")
 
 
+async def call_all_within(calls: list) -> list[tuple[bool, str, dict | None]]:
+    return await call_all(calls, CALL_TIMEOUT_S)
+
+
 @pytest.fixture(scope="module")
 def settings(mongo_uri: str) -> Iterator[Settings]:
-    seeded = seed_small(mongo_uri, DATABASE)
-    try:
+    with own_small_dataset(mongo_uri, DATABASE) as seeded:
         yield seeded
-    finally:
-        with MongoClient(mongo_uri) as client:
-            client.drop_database(DATABASE)
 
 
 @pytest.fixture(scope="module")
 def db(settings: Settings) -> Iterator[Database]:
     with MongoClient(settings.mongodb_uri) as client:
         yield client[settings.mongodb_database]
-
-
-@asynccontextmanager
-async def servers(settings: Settings, count: int) -> AsyncIterator[list[Client]]:
-    async with AsyncExitStack() as stack:
-        yield [await stack.enter_async_context(Client(build_server(settings, HEAD_OFFICE))) for _ in range(count)]
-
-
-async def call_all(calls: list[tuple[Client, str, dict]]) -> list[tuple[bool, str, dict | None]]:
-    results: list[tuple[bool, str, dict | None] | None] = [None] * len(calls)
-
-    async def one(index: int, client: Client, tool: str, args: dict) -> None:
-        with anyio.fail_after(CALL_TIMEOUT_S):
-            result = await client.call_tool(tool, args)
-        results[index] = (result.is_error, result.content[0].text if result.content else "", result.structured_content)
-
-    async with anyio.create_task_group() as tg:
-        for index, (client, tool, args) in enumerate(calls):
-            tg.start_soon(one, index, client, tool, args)
-    return results  # type: ignore[return-value]
 
 
 def key(prefix: str) -> str:
@@ -143,7 +120,7 @@ async def test_fifty_concurrent_orders_cancels_returns_and_transfers_keep_stock_
             items = {first: 3} if number >= 8 else {first: rng.randint(1, 2), second: 1}
             args = {"customer_id": rng.choice(customers)["_id"], "store": store, "idempotency_key": key("pre"),
                     "items": [{"sku": s, "quantity": q} for s, q in items.items()]}
-            (is_error, text, out), = await call_all([(clients[number % 2], "create_order", args)])
+            (is_error, text, out), = await call_all_within([(clients[number % 2], "create_order", args)])
             assert not is_error, text
             for sku, units in items.items():
                 sold[(STORES[store], pid[sku])] += units
@@ -176,7 +153,8 @@ async def test_fifty_concurrent_orders_cancels_returns_and_transfers_keep_stock_
         order_of = list(range(50))
         rng.shuffle(order_of)
         shuffled = [calls[i] for i in order_of]
-        results_shuffled = await call_all([(clients[n % 2], tool, args) for n, (tool, args) in enumerate(shuffled)])
+        results_shuffled = await call_all_within(
+            [(clients[n % 2], tool, args) for n, (tool, args) in enumerate(shuffled)])
         results = [None] * 50
         for position, index in enumerate(order_of):
             results[index] = results_shuffled[position]

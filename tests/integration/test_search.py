@@ -9,13 +9,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
 import pytest
 from mcp import Client
-from pymongo import MongoClient
 from pymongo.database import Database
 
 from bench.search import expand, load_eval, score, summarise
@@ -36,15 +34,6 @@ HEAD_OFFICE = Identity(head_office=True)
 HYBRID_RECALL_AT_5_FLOOR = 0.85
 HYBRID_MRR_AT_10_FLOOR = 0.82
 HYBRID_LEAD_OVER_SEMANTIC = 0.05
-
-
-@pytest.fixture(scope="module")
-def sdb(seeded: Settings) -> Iterator[Database]:
-    client = MongoClient(seeded.mongodb_uri)
-    try:
-        yield client[seeded.mongodb_database]
-    finally:
-        client.close()
 
 
 async def ok(client: Client, tool: str, args: dict) -> dict:

@@ -8,14 +8,13 @@ plus or minus its units, rollup cells from the lines' prices, never copied from 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
 from mcp import Client
 from mcp_types import ElicitResult
-from pymongo import MongoClient
 from pymongo.database import Database
 
 from mcp_servers.common.auth import Identity
@@ -30,15 +29,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
 SEATTLE = Identity(head_office=False, store="seattle")
 HEAD_OFFICE = Identity(head_office=True)
-
-
-@pytest.fixture(scope="module")
-def wdb(writable: Settings) -> Iterator[Database]:
-    client = MongoClient(writable.mongodb_uri)
-    try:
-        yield client[writable.mongodb_database]
-    finally:
-        client.close()
 
 
 @asynccontextmanager

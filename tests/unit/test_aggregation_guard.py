@@ -559,3 +559,10 @@ def test_stores_shopped_cut_keeps_every_store_of_a_two_store_scope() -> None:
     [_, cut] = scope_pipeline("customers", [], two)
     assert cut["$set"]["stores_shopped"]["$cond"][1]["$arrayToObject"]["$filter"]["cond"] == {
         "$in": ["$$this.k", ["store_online", "store_seattle"]]}
+
+
+def test_a_lone_surrogate_in_the_pipeline_text_is_a_one_line_refusal() -> None:
+    # Found by the fuzz suite: '\ud800' as the whole pipeline crashed the size check with UnicodeEncodeError.
+    for text in ("\ud800", '[{"$match": {"store_id": "\ud800"}}]'):
+        with pytest.raises(InvalidArgument, match="not valid UTF-8"):
+            parse_pipeline(text)

@@ -130,7 +130,11 @@ def _dumps(value: Any) -> str:
 
 
 def _check_size(text: str) -> None:
-    size = len(text.encode("utf-8"))
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate (\ud800): not text any database could store
+        raise InvalidArgument("pipeline holds a character that is not valid UTF-8 (a lone surrogate such as "
+                              "\\ud800): send plain text") from None
     if size > MAX_PIPELINE_BYTES:
         raise InvalidArgument(f"pipeline is {size:,} bytes of JSON; the limit is {MAX_PIPELINE_BYTES:,}: "
                               "split the question into smaller pipelines")
