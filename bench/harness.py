@@ -33,7 +33,7 @@ from pathlib import Path
 
 from mcp import Client, StdioServerParameters
 
-from mcp_servers.common.auth import Identity, StoreTokenVerifier, TokenStore
+from mcp_servers.common.auth import Identity, TokenStore
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
 from seeding.catalog_loader import load_catalog
@@ -273,15 +273,17 @@ async def _http_timings(settings: Settings, calls, iterations: int) -> list[Timi
     import uvicorn
     from mcp.client.streamable_http import streamable_http_client
 
-    from mcp_servers.common.runner import _auth
+    from mcp_servers.common.runner import build_for_transport, http_app
 
     with tempfile.TemporaryDirectory() as tmp:
         store = TokenStore(Path(tmp) / "tokens.json")
         _, token = store.issue(Identity(head_office=True))
         port = _free_port()
-        cli = argparse.Namespace(host="127.0.0.1", port=port)
-        server = build_customer_sales(settings, None, auth=_auth(cli), token_verifier=StoreTokenVerifier(store))
-        web = uvicorn.Server(uvicorn.Config(server.streamable_http_app(), host="127.0.0.1", port=port,
+        # Built as `--transport http` builds it: bearer tokens from this run's own tokens file.
+        cli = argparse.Namespace(transport="http", host="127.0.0.1", port=port, store=None, head_office=False,
+                                 read_only=False, stateless=False)
+        server = build_for_transport(build_customer_sales, dataclasses.replace(settings, tokens_file=store.path), cli)
+        web = uvicorn.Server(uvicorn.Config(http_app(server, "http", "127.0.0.1"), host="127.0.0.1", port=port,
                                             log_level="warning", lifespan="on"))
         task = asyncio.create_task(web.serve())
         while not web.started:
