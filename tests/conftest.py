@@ -81,3 +81,30 @@ def sdb(seeded: Settings) -> Iterator:
 def wdb(writable: Settings) -> Iterator:
     """A synchronous handle on the writable dataset."""
     yield from _sync_database(writable)
+
+
+@pytest.fixture(scope="session")
+def raw(sdb) -> dict:
+    """The seeded dataset's live order lines, inventory and names, read with the sync driver: what the
+    analysis tests recompute their expectations from, independently of the rollup."""
+    fields = {"_id": 0, "order_id": 1, "store_id": 1, "order_date": 1, "category_id": 1, "product_id": 1,
+              "quantity": 1, "total_amount": 1, "unit_cost": 1, "discount_amount": 1}
+    return {
+        "lines": list(sdb["order_items"].find({"deleted": False}, fields)),
+        "inventory": list(sdb["inventory"].find({"deleted": False}, {"_id": 0})),
+        "stores": {s["_id"]: s["store_name"] for s in sdb["stores"].find()},
+        "categories": {c["_id"]: c["category_name"] for c in sdb["categories"].find()},
+        "products": {p["_id"]: p for p in sdb["products"].find()},
+    }
+
+
+@pytest.fixture
+async def zava(seeded: Settings) -> AsyncIterator:
+    """The process context on the seeded dataset, opened on the test's own event loop."""
+    from zava_core.context import Zava
+
+    opened = await Zava.open(seeded)
+    try:
+        yield opened
+    finally:
+        await opened.close()

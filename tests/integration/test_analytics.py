@@ -6,38 +6,12 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 import pytest
-from pymongo import MongoClient
 
 from zava_core.analysis import analytics
 from zava_core.context import Zava
 from zava_core.scope import Scope
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def raw(seeded) -> dict:
-    """Every live order line and inventory row of the seeded dataset, read with the sync driver."""
-    client = MongoClient(seeded.mongodb_uri)
-    db = client[seeded.mongodb_database]
-    fields = {"order_id": 1, "store_id": 1, "order_date": 1, "category_id": 1, "product_id": 1, "quantity": 1,
-              "total_amount": 1, "unit_cost": 1, "_id": 0}
-    data = {
-        "lines": list(db["order_items"].find({"deleted": False}, fields)),
-        "inventory": list(db["inventory"].find({"deleted": False}, {"_id": 0})),
-        "categories": {c["_id"]: c["category_name"] for c in db["categories"].find()},
-        "stores": {s["_id"]: s["store_name"] for s in db["stores"].find()},
-        "products": {p["_id"]: p for p in db["products"].find()},
-    }
-    client.close()
-    return data
-
-
-@pytest.fixture
-async def zava(seeded):
-    z = await Zava.open(seeded)
-    yield z
-    await z.close()
 
 
 async def scopes(zava: Zava) -> tuple[Scope, Scope]:

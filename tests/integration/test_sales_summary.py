@@ -31,29 +31,6 @@ METRICS = ("revenue", "units", "orders", "average_order_value", "gross_margin", 
 MONEY = {"revenue", "gross_margin", "discount_total"}
 
 
-@pytest.fixture(scope="module")
-def raw(seeded) -> dict:
-    client = MongoClient(seeded.mongodb_uri)
-    db = client[seeded.mongodb_database]
-    fields = {"_id": 0, "order_id": 1, "store_id": 1, "order_date": 1, "category_id": 1, "product_id": 1,
-              "quantity": 1, "total_amount": 1, "unit_cost": 1, "discount_amount": 1}
-    data = {
-        "lines": list(db["order_items"].find({"deleted": False}, fields)),
-        "stores": {s["_id"]: s["store_name"] for s in db["stores"].find()},
-        "categories": {c["_id"]: c["category_name"] for c in db["categories"].find()},
-        "products": {p["_id"]: p for p in db["products"].find()},
-    }
-    client.close()
-    return data
-
-
-@pytest.fixture
-async def zava(seeded):
-    z = await Zava.open(seeded)
-    yield z
-    await z.close()
-
-
 async def scope_of(zava: Zava, store: str | None) -> Scope:
     directory = (await zava.reference.get()).stores
     return Scope.for_head_office(directory) if store is None else Scope.for_store_manager(directory.resolve(store))
