@@ -26,10 +26,10 @@ import time
 from mcp import Client, StdioServerParameters
 
 from bench.harness import Timing, call_ok, naive_group, timed
-from mcp_servers.common.auth import Identity
 from mcp_servers.sales_analysis.server import build_server
 from zava_core.context import CUBE_SNAPSHOT_DIR
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
 
 GOAL_MS = 50  # p50 of a two-dimension, three-metric question at the default scale
 FIRST_ANSWER_GOAL_MS = 500  # the first analysis answer after the server says it is ready

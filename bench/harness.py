@@ -33,7 +33,7 @@ from pathlib import Path
 
 from mcp import Client, StdioServerParameters
 
-from mcp_servers.common.auth import Identity, TokenStore
+from mcp_servers.common.auth import TokenStore
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
 from seeding.catalog_loader import load_catalog
@@ -44,6 +44,8 @@ from zava_core.embeddings import get_embedder
 from zava_core.infra import db as zdb
 from zava_core.infra import embedded
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
+from zava_core.store import Collections, Handle
 
 AS_OF = date(2026, 11, 1)
 GOALS = {"lookup": (15, 60), "analysis": (250, None), "semantic": (25, None), "create_order": (30, None)}
@@ -102,7 +104,7 @@ async def seed(settings: Settings, scale: str) -> SeedReport:
     client = await zdb.connect(settings)
     try:
         with Reporter(quiet=True) as reporter:
-            return await seed_database(zdb.database(client, settings),
+            return await seed_database(Collections(zdb.database(client, settings)),
                                        Generator(load_catalog(), scale=scale, seed=1, as_of=AS_OF),
                                        embedder=get_embedder(settings), drop=True, reporter=reporter)
     finally:
@@ -113,12 +115,12 @@ async def sample_arguments(settings: Settings) -> dict:
     """Real SKUs, customers and orders to ask about, read once."""
     client = await zdb.connect(settings)
     try:
-        db = zdb.database(client, settings)
-        skus = [p["sku"] for p in await db["products"].find({}, {"sku": 1}).limit(40).to_list()]
-        customers = await db["customers"].find({"primary_store_id": "store_seattle"},
-                                               {"last_name": 1}).limit(20).to_list()
-        stocked = await db["inventory"].find({"store_id": "store_seattle", "stock_level": {"$gte": 500}},
-                                             {"sku": 1}).limit(20).to_list()
+        c = Collections(zdb.database(client, settings))
+        skus = [p["sku"] for p in await c.products.find({}, {"sku": 1}).limit(40).to_list()]
+        customers = await c.customers.find({"primary_store_id": "store_seattle"},
+                                           {"last_name": 1}).limit(20).to_list()
+        stocked = await c.inventory.find({"store_id": "store_seattle", "stock_level": {"$gte": 500}},
+                                         {"sku": 1}).limit(20).to_list()
         return {"skus": skus, "customers": [c["_id"] for c in customers],
                 "names": [c["last_name"] for c in customers], "stocked": [r["sku"] for r in stocked]}
     finally:
@@ -213,14 +215,14 @@ async def measure_tools(settings: Settings, args: dict, iterations: int, naive_r
 async def naive_group(settings: Settings, pipeline: list[dict], runs: int) -> list[float]:
     client = await zdb.connect(settings)
     try:
-        db = zdb.database(client, settings)
-        return await timed(lambda i: _aggregate(db, pipeline), runs, warmup=0)
+        lines = Collections(zdb.database(client, settings)).order_items
+        return await timed(lambda i: _aggregate(lines, pipeline), runs, warmup=0)
     finally:
         await client.close()
 
 
-async def _aggregate(db, pipeline: list[dict]) -> list:
-    return await (await db["order_items"].aggregate(pipeline)).to_list()
+async def _aggregate(lines: Handle, pipeline: list[dict]) -> list:
+    return await (await lines.aggregate(pipeline)).to_list()
 
 
 async def measure_order_throughput(settings: Settings, args: dict, orders: int) -> list[tuple[int, float, float]]:

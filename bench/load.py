@@ -27,9 +27,10 @@ from pathlib import Path
 import httpx2
 from pymongo import MongoClient
 
-from mcp_servers.common.auth import Identity, TokenStore
+from mcp_servers.common.auth import TokenStore
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
 
 HOST = "127.0.0.1"
 STORE = "seattle"

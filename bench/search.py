@@ -120,19 +120,20 @@ async def timed_calls(client, tool: str, argument_sets: list[dict], iterations: 
 async def measure_backend(settings, backend: str, queries, skus_by_type, iterations: int) -> tuple[list[Run], dict]:
     from mcp import Client
 
-    from mcp_servers.common.auth import Identity
     from mcp_servers.customer_sales.server import build_server
     from seeding.pipeline import SeedReport, embed_products
     from seeding.progress import Reporter
     from zava_core.embeddings import get_embedder
     from zava_core.infra import db as zdb
+    from zava_core.scope import Identity
+    from zava_core.store import Collections
 
     settings = dataclasses.replace(settings, embedding_backend=backend)
     embedder = get_embedder(settings)  # raises when the backend's extra is missing
     client = await zdb.connect(settings)
     try:
         with Reporter(quiet=True) as reporter:
-            await embed_products(zdb.database(client, settings), embedder, reporter, SeedReport())
+            await embed_products(Collections(zdb.database(client, settings)), embedder, reporter, SeedReport())
     finally:
         await client.close()
     started = time.perf_counter()
@@ -228,12 +229,13 @@ async def seed_once(settings, scale: str) -> None:
     from seeding.progress import Reporter
     from zava_core.embeddings import get_embedder
     from zava_core.infra import db as zdb
+    from zava_core.store import Collections
 
     client = await zdb.connect(settings)
     try:
         with Reporter(quiet=True) as reporter:
-            await seed_database(zdb.database(client, settings), Generator(load_catalog(), scale=scale, seed=1,
-                                                                          as_of=AS_OF),
+            generator = Generator(load_catalog(), scale=scale, seed=1, as_of=AS_OF)
+            await seed_database(Collections(zdb.database(client, settings)), generator,
                                 embedder=get_embedder(settings), drop=False, reporter=reporter)
     finally:
         await client.close()

@@ -13,13 +13,16 @@ import time
 
 from pymongo.errors import PyMongoError
 
-from mcp_servers.common.auth import Identity, TokenStore
+from mcp_servers.common.auth import TokenStore
 from mcp_servers.common.token_store import MongoTokenStore, open_token_store
 from zava_core.directory import ReferenceData
 from zava_core.errors import InvalidArgument, ZavaError
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
 from zava_core.infra.redaction import redact, settings_secrets
+from zava_core.model.ids import store_key
+from zava_core.scope import Identity
+from zava_core.store import Collections
 
 MIN_EXPIRES_DAYS = 1.0
 
@@ -44,8 +47,8 @@ async def _store_key(settings: Settings, name: str) -> str:
     """The store as tokens name it (`seattle`), resolved from any of its names in the database."""
     client = await zdb.connect(settings)
     try:
-        directory = (await ReferenceData(zdb.database(client, settings)).get()).stores
-        return directory.resolve(name).store_id.removeprefix("store_")
+        directory = (await ReferenceData(Collections(zdb.database(client, settings))).get()).stores
+        return store_key(directory.resolve(name).store_id)
     finally:
         await client.close()
 

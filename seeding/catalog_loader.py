@@ -15,10 +15,9 @@ from functools import cache, cached_property
 from pathlib import Path
 
 from zava_core.errors import ZavaError
-from zava_core.model import MONTHS
+from zava_core.model import MONTHS, ids
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
-_SKU = re.compile(r"^[A-Z]{4}\d{6}$")
 
 
 class CatalogError(ZavaError, ValueError):
@@ -33,7 +32,7 @@ class ProductType:
 
     @cached_property
     def type_id(self) -> str:
-        return "ptype_" + slug(self.name)
+        return ids.type_id(slug(self.name))
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class Category:
 
     @cached_property
     def category_id(self) -> str:
-        return "cat_" + slug(self.name)
+        return ids.category_id(slug(self.name))
 
     @property
     def mean_seasonal_multiplier(self) -> float:
@@ -64,7 +63,7 @@ class CatalogProduct:
 
     @cached_property
     def product_id(self) -> str:
-        return "prod_" + self.sku
+        return ids.product_id(self.sku)
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,7 @@ def _product(
     ptype = by_name.get(entry.get("type", ""))
     if ptype is None:
         raise CatalogError(f"{where}: type {entry.get('type')!r} is not a type of {category.name}")
-    if not _SKU.match(sku) or not sku.startswith(category.code + ptype.code):
+    if not ids.is_sku(sku) or not sku.startswith(category.code + ptype.code):
         raise CatalogError(f"{where}: SKU must be {category.code}{ptype.code} followed by 6 digits")
     if sku in seen_skus or entry["name"] in seen_names:
         raise CatalogError(f"{where}: duplicate SKU or name")

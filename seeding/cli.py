@@ -4,9 +4,9 @@
                       [--skip-embeddings] [--quiet]
     python -m seeding verify
     python -m seeding embed
-    python -m seeding encode-password
-    python -m seeding doctor | indexes create|drop|list | change-streams enable|test | clear   (seeding/commands)
-    python -m seeding ditto-config | ditto-check                                               (seeding/commands)
+
+The operator's commands (doctor, indexes, change-streams, clear, ditto-config, ditto-check, encode-password)
+live in `python -m zava_ops`; asked for here, they say so in one line.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import sys
 from datetime import date
 
 from seeding import figures as ref
-from seeding.commands import register_all
 from zava_core.errors import ZavaError
 from zava_core.infra.config import ConfigError, Settings
 from zava_core.infra.redaction import install_log_redaction
@@ -48,17 +47,20 @@ def _parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="compare the dataset's statistics with the reference figures")
     verify.add_argument("--quiet", action="store_true")
     sub.add_parser("embed", help="(re)embed products whose vectors are missing or from another model")
-    sub.add_parser("encode-password", help="URL-encode a password for a connection string (read from a prompt "
-                                           "or stdin, never from an argument)")
-    register_all(sub)
     return parser
 
 
+# Commands that moved to `python -m zava_ops` (where every operator command lives).
+MOVED = ("doctor", "indexes", "change-streams", "clear", "ditto-config", "ditto-check", "encode-password")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in MOVED:
+        print(f"error: `{argv[0]}` moved: run `python -m zava_ops {' '.join(argv)}`", file=sys.stderr)
+        return 2
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    if args.command == "encode-password":
-        return _encode_password()
     try:
         settings = Settings.from_env()
         install_log_redaction(settings)
@@ -68,8 +70,6 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(run_verify(settings, quiet=args.quiet))
         if args.command == "embed":
             return asyncio.run(_embed(settings))
-        if getattr(args, "handler", None) is not None:
-            return int(args.handler(args, settings))
         return asyncio.run(_seed(settings, args))
     except (ConfigError, ZavaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -77,18 +77,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: re-run the same command to resume", file=sys.stderr)
         return 130
-
-
-def _encode_password() -> int:
-    import getpass
-    from urllib.parse import quote
-
-    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        print("error: empty password", file=sys.stderr)
-        return 2
-    print(quote(password, safe=""))
-    return 0
 
 
 async def _seed(settings: Settings, args: argparse.Namespace) -> int:
@@ -99,6 +87,7 @@ async def _seed(settings: Settings, args: argparse.Namespace) -> int:
     from zava_core.embeddings import get_embedder
     from zava_core.infra import db as zdb
     from zava_core.infra.timeutil import utc_now
+    from zava_core.store import Collections
 
     as_of = args.as_of or utc_now().date()
     generator = Generator(load_catalog(), scale=args.scale, seed=args.seed, as_of=as_of)
@@ -110,7 +99,7 @@ async def _seed(settings: Settings, args: argparse.Namespace) -> int:
             reporter.note(f"seeding {args.scale} (seed {args.seed}, as of {as_of}) into {target}, "
                           f"database {settings.mongodb_database!r}")
             try:
-                report = await seed_database(zdb.database(client, settings), generator, embedder=embedder,
+                report = await seed_database(Collections(zdb.database(client, settings)), generator, embedder=embedder,
                                              drop=args.drop, reporter=reporter)
             except SeedingRefused as exc:
                 print(f"refused: {exc}", file=sys.stderr)
@@ -145,12 +134,14 @@ async def _embed(settings: Settings) -> int:
     from seeding.progress import Reporter
     from zava_core.embeddings import get_embedder
     from zava_core.infra import db as zdb
+    from zava_core.store import Collections
 
     embedder = get_embedder(settings)
     client = await zdb.connect(settings)
     try:
         with Reporter() as reporter:
-            embedded = await embed_products(zdb.database(client, settings), embedder, reporter, SeedReport())
+            embedded = await embed_products(Collections(zdb.database(client, settings)), embedder, reporter,
+                                            SeedReport())
     finally:
         await client.close()
     print(f"embedded {embedded} products with {embedder.backend} ({embedder.model}, {embedder.dimensions} dims)")

@@ -24,7 +24,19 @@ from faker.providers.person.en_US import Provider as NameProvider
 from seeding import figures as ref
 from seeding.catalog_loader import Catalog, CatalogProduct
 from zava_core.infra.timeutil import ISO_FORMAT
-from zava_core.model import MONTHS, order_header, order_line, seeded_order_id
+from zava_core.model import (
+    MONTHS,
+    category_document,
+    customer_document,
+    ids,
+    inventory_document,
+    order_header,
+    order_line,
+    product_document,
+    product_type_document,
+    seeded_order_id,
+    store_document,
+)
 
 ORDER_CHUNK = 2_000
 CUSTOMER_BATCH = 5_000
@@ -48,10 +60,6 @@ class CustomerPlan:
     last_name: str
     home_store: int
     phone: str
-
-
-def store_id(key: str) -> str:
-    return f"store_{key}"
 
 
 def _uuid4(rng: random.Random) -> str:
@@ -104,48 +112,31 @@ class Generator:
 
     def store_documents(self) -> list[dict]:
         return [
-            {
-                "_id": store_id(s.key), "store_id": store_id(s.key), "store_name": s.name,
-                "short_name": s.key.title(), "is_online": s.is_online,
-                "location": {"address": s.address, "city": s.city, "state": "WA", "postal_code": s.postal_code,
-                             "latitude": s.latitude, "longitude": s.longitude},
-                "customer_weight": s.customer_weight, "order_frequency_multiplier": s.order_frequency,
-                "order_value_multiplier": s.order_value, "manager_name": s.manager_name,
-                "deleted": False, "updated_at": REFERENCE_TIMESTAMP,
-            }
+            store_document(
+                store_id=ids.store_id(s.key), store_name=s.name, short_name=s.key.title(), is_online=s.is_online,
+                location={"address": s.address, "city": s.city, "state": "WA", "postal_code": s.postal_code,
+                          "latitude": s.latitude, "longitude": s.longitude},
+                customer_weight=s.customer_weight, order_frequency_multiplier=s.order_frequency,
+                order_value_multiplier=s.order_value, manager_name=s.manager_name, updated_at=REFERENCE_TIMESTAMP)
             for s in self.stores
         ]
 
     def category_documents(self) -> list[dict]:
-        return [
-            {"_id": c.category_id, "category_id": c.category_id, "category_name": c.name, "category_code": c.code,
-             "seasonal_multipliers": dict(c.seasonal_multipliers), "deleted": False,
-             "updated_at": REFERENCE_TIMESTAMP}
-            for c in self.catalog.categories
-        ]
+        return [category_document(category_id=c.category_id, category_name=c.name, category_code=c.code,
+                                  seasonal_multipliers=c.seasonal_multipliers, updated_at=REFERENCE_TIMESTAMP)
+                for c in self.catalog.categories]
 
     def product_type_documents(self) -> list[dict]:
-        return [
-            {"_id": t.type_id, "type_id": t.type_id, "type_name": t.name, "type_code": t.code,
-             "category_id": c.category_id, "category_name": c.name, "deleted": False,
-             "updated_at": REFERENCE_TIMESTAMP}
-            for c in self.catalog.categories for t in c.types
-        ]
+        return [product_type_document(type_id=t.type_id, type_name=t.name, type_code=t.code,
+                                      category_id=c.category_id, category_name=c.name, updated_at=REFERENCE_TIMESTAMP)
+                for c in self.catalog.categories for t in c.types]
 
     def product_documents(self) -> list[dict]:
-        docs = []
-        for p in self.catalog.products:
-            price = self._price[p.sku]
-            docs.append({
-                "_id": p.product_id, "product_id": p.product_id, "sku": p.sku, "product_name": p.name,
-                "description": p.description, "category_id": p.category.category_id,
-                "category_name": p.category.name, "type_id": p.type.type_id, "type_name": p.type.name,
-                "cost": p.cost, "base_price": price,
-                "gross_margin_percent": round((price - p.cost) / price * 100, 2),
-                "specifications": dict(p.specifications), "deleted": False,
-                "created_at": REFERENCE_TIMESTAMP, "updated_at": REFERENCE_TIMESTAMP,
-            })
-        return docs
+        return [product_document(
+            product_id=p.product_id, sku=p.sku, product_name=p.name, description=p.description,
+            category_id=p.category.category_id, category_name=p.category.name, type_id=p.type.type_id,
+            type_name=p.type.name, cost=p.cost, base_price=self._price[p.sku], specifications=p.specifications,
+            created_at=REFERENCE_TIMESTAMP) for p in self.catalog.products]
 
     # --- customers and order plans -------------------------------------------------------------
 
@@ -218,12 +209,12 @@ class Generator:
         return plans
 
     def customer_id(self, index: int) -> str:
-        return f"cust_{index + 1:06d}"
+        return ids.customer_id(index + 1)
 
     def customer_batches(self, batch_size: int = CUSTOMER_BATCH) -> Iterator[list[dict]]:
         first_seen: list[dict[str, str]] = [{} for _ in self.customer_plans]
         for plan in self.order_plans:  # sorted by date, so the first write per store is the first order
-            first_seen[plan.customer].setdefault(store_id(self.stores[plan.store].key), plan.order_date)
+            first_seen[plan.customer].setdefault(ids.store_id(self.stores[plan.store].key), plan.order_date)
         rng = self._rng("customer-created")
         batch: list[dict] = []
         for index, plan in enumerate(self.customer_plans):
@@ -233,15 +224,11 @@ class Generator:
                 days=rng.randint(0, 90), seconds=rng.randint(0, 86_399))
             created_at = created.strftime(ISO_FORMAT)
             local = re.sub(r"[^a-z]", "", plan.first_name.lower()) + "." + re.sub(r"[^a-z]", "", plan.last_name.lower())
-            cid = self.customer_id(index)
-            batch.append({
-                "_id": cid, "customer_id": cid, "first_name": plan.first_name, "last_name": plan.last_name,
-                "first_name_lower": plan.first_name.lower(), "last_name_lower": plan.last_name.lower(),
-                "email": f"{local}.{index + 1}@example.com", "phone": plan.phone,
-                "primary_store_id": store_id(self.stores[plan.home_store].key),
-                "stores_shopped": dict(sorted(shopped.items())), "deleted": False,
-                "created_at": created_at, "updated_at": created_at,
-            })
+            batch.append(customer_document(
+                customer_id=self.customer_id(index), first_name=plan.first_name, last_name=plan.last_name,
+                email=f"{local}.{index + 1}@example.com", phone=plan.phone,
+                primary_store_id=ids.store_id(self.stores[plan.home_store].key), stores_shopped=shopped,
+                created_at=created_at))
             if len(batch) >= batch_size:
                 yield batch
                 batch = []
@@ -279,7 +266,7 @@ class Generator:
             store = self.stores[plan.store]
             oid = self.order_id(index)
             cid = self.customer_id(plan.customer)
-            sid = store_id(store.key)
+            sid = ids.store_id(store.key)
             in_category = self._by_category[plan.category]
             n_lines = items.draw(rng)
             chosen: list[CatalogProduct] = []
@@ -341,15 +328,12 @@ class Generator:
                         bins[aisle + shelf] = bins.get(aisle + shelf, 0) + 1
                         counted = datetime.combine(self.as_of, datetime.min.time()) - timedelta(
                             days=rng.randint(1, 120), hours=rng.randint(6, 9) - 24, minutes=rng.randint(0, 59))
-                        inv_id = _uuid4(rng)
-                        docs.append({
-                            "_id": inv_id, "inventory_id": inv_id, "store_id": store_id(store.key),
-                            "product_id": product.product_id, "sku": product.sku,
-                            "category_id": category.category_id, "stock_level": stock,
-                            "location": {"aisle": aisle, "shelf": shelf, "bin": f"B{bins[aisle + shelf]:02d}"},
-                            "last_counted": counted.strftime(ISO_FORMAT), "deleted": False,
-                            "updated_at": counted.strftime(ISO_FORMAT),
-                        })
+                        docs.append(inventory_document(
+                            inventory_id=_uuid4(rng), store_id=ids.store_id(store.key),
+                            product_id=product.product_id, sku=product.sku, category_id=category.category_id,
+                            stock_level=stock,
+                            location={"aisle": aisle, "shelf": shelf, "bin": f"B{bins[aisle + shelf]:02d}"},
+                            last_counted=counted.strftime(ISO_FORMAT)))
             del s_index
         return docs
 

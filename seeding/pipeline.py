@@ -17,7 +17,6 @@ from datetime import date
 from typing import Any, TypeVar
 
 import anyio
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from seeding.catalog_loader import Catalog
@@ -26,10 +25,10 @@ from seeding.progress import Reporter
 from zava_core.analysis.rollups import ROLLUP_COLLECTIONS, SALES_MONTHLY, RollupAccumulator, write_rollups
 from zava_core.embeddings import Embedder, product_text
 from zava_core.errors import ZavaError
-from zava_core.infra import database_setup
 from zava_core.infra import db as zdb
 from zava_core.infra.timeutil import now_iso
-from zava_core.model import DATASET, JOURNALS, META, SPECS, STATE_ID, embedding_document
+from zava_core.model import DATASET, JOURNALS, META, STATE_ID, embedding_document
+from zava_core.store import Collections, Handle, setup
 
 DUPLICATE_KEY = 11000
 T = TypeVar("T")
@@ -57,24 +56,26 @@ def run_params(catalog: Catalog, scale: str, seed: int, as_of: date) -> dict[str
 
 
 async def seed_database(
-    db: AsyncDatabase, generator: Generator, *, embedder: Embedder | None, drop: bool, reporter: Reporter,
+    collections: Collections, generator: Generator, *, embedder: Embedder | None, drop: bool, reporter: Reporter,
 ) -> SeedReport:
+    """Seed through the handles' raw collections (bulk inserts, no per-document rules)."""
     report = SeedReport()
     started = time.perf_counter()
     params = run_params(generator.catalog, generator.scale, generator.seed, generator.as_of)
-    meta = db[META]
+    db, meta = collections.db, collections.meta
     if drop:
         # The journals go too: their records point at orders and stock of the dataset being replaced.
         for name in (*DATASET, *ROLLUP_COLLECTIONS, *JOURNAL_COLLECTIONS, META):
             await db.drop_collection(name)
         reporter.note(f"dropped the dataset in database {db.name!r}")
     state = await meta.find_one({"_id": STATE_ID})
-    present = {name: await db[name].estimated_document_count() for name in DATASET}
+    present = {name: await collections[name].estimated_document_count() for name in DATASET}
     if state is not None and not any(present.values()):
         state = None  # our own bookkeeping outlived the dataset (dropped by hand): start afresh
     if state is None:
         # The rollup is replaced at the end of a run: without a seeding record it is not ours to replace.
-        foreign = {name: n for name in ROLLUP_COLLECTIONS if (n := await db[name].estimated_document_count())}
+        foreign = {name: n for name in ROLLUP_COLLECTIONS
+                   if (n := await collections[name].estimated_document_count())}
         if foreign:
             held = ", ".join(f"{k} {v:,}" for k, v in foreign.items())
             raise SeedingRefused(f"database {db.name!r} already holds documents not written by seeding ({held}); "
@@ -108,8 +109,8 @@ async def seed_database(
             report.skipped.append(name)
             continue
         docs = make()
-        report.counts[name] = await _load(db, name, iter([docs]), len(docs), reporter, report, name in present
-                                          and present[name] > 0)
+        report.counts[name] = await _load(collections, name, iter([docs]), len(docs), reporter, report,
+                                          name in present and present[name] > 0)
         await mark_done(name, len(docs))
 
     gen_started = time.perf_counter()
@@ -119,7 +120,7 @@ async def seed_database(
     if "customers" in done:
         report.skipped.append("customers")
     else:
-        count = await _load(db, "customers", generator.customer_batches(), generator.customer_count, reporter,
+        count = await _load(collections, "customers", generator.customer_batches(), generator.customer_count, reporter,
                             report, present["customers"] > 0)
         await mark_done("customers", count)
 
@@ -128,19 +129,19 @@ async def seed_database(
         report.skipped += ["orders", "order_items"]
         await anyio.to_thread.run_sync(_accumulate, rollups, generator.order_chunks())
     else:
-        await _load_orders(db, generator, state, reporter, report, mark_done, rollups)
+        await _load_orders(collections, generator, state, reporter, report, mark_done, rollups)
 
     # Seeded documents are stamped from the as-of instant, not the wall clock, so the same seed and as-of
     # date give the same documents byte for byte (re-embeds by `seeding embed` keep the wall clock).
     stamped_at = generator.as_of_instant
     if embedder is not None:
-        await embed_products(db, embedder, reporter, report, stamped_at=stamped_at)
+        await embed_products(collections, embedder, reporter, report, stamped_at=stamped_at)
     else:
         report.notes.append("embeddings skipped: run `python -m seeding embed` before using semantic search")
 
-    await _configure(db, reporter, report)
+    await _configure(collections, reporter, report)
     rollup_started = time.perf_counter()
-    rollup_docs = await write_rollups(db, rollups, stamped_at)
+    rollup_docs = await write_rollups(collections, rollups, stamped_at)
     report.seconds["rollups"] = time.perf_counter() - rollup_started
     report.notes.append(f"rollup {SALES_MONTHLY}: {rollup_docs:,} store-month documents "
                         f"({report.seconds['rollups']:.1f} s)")
@@ -166,7 +167,7 @@ def _check_resumable(db_name: str, state: dict | None, params: dict, present: di
 
 
 async def _load(
-    db: AsyncDatabase, name: str, batches: Iterator[list[dict]], total: int, reporter: Reporter,
+    collections: Collections, name: str, batches: Iterator[list[dict]], total: int, reporter: Reporter,
     report: SeedReport, resuming: bool,
 ) -> int:
     if resuming:
@@ -179,7 +180,7 @@ async def _load(
         count += len(batch)
         reporter.advance(task, len(batch))
 
-    await _pipelined(batches, lambda batch: _insert(db, name, batch), advanced)
+    await _pipelined(batches, lambda batch: _insert(collections[name], batch), advanced)
     report.seconds[name] = reporter.finish(task, name, count)
     return count
 
@@ -205,12 +206,12 @@ async def _pipelined(items: Iterator[T], write: Callable[[T], Awaitable[object]]
         await pending
 
 
-async def _insert(db: AsyncDatabase, name: str, docs: list[dict]) -> int:
+async def _insert(collection: Handle, docs: list[dict]) -> int:
     """Insert unordered; duplicate keys (a resumed batch) are expected and skipped."""
     if not docs:
         return 0
     try:
-        result = await db[name].insert_many(docs, ordered=False, bypass_document_validation=True)
+        result = await collection.insert_many(docs, ordered=False, bypass_document_validation=True)
         return len(result.inserted_ids)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
@@ -219,9 +220,9 @@ async def _insert(db: AsyncDatabase, name: str, docs: list[dict]) -> int:
         return int(exc.details.get("nInserted", 0))
 
 
-async def _load_orders(db, generator: Generator, state: dict, reporter: Reporter, report: SeedReport,
-                       mark_done, rollups: RollupAccumulator) -> None:
-    meta = db[META]
+async def _load_orders(collections: Collections, generator: Generator, state: dict, reporter: Reporter,
+                       report: SeedReport, mark_done, rollups: RollupAccumulator) -> None:
+    meta, orders_, items_ = collections.meta, collections.orders, collections.order_items
     start_chunk = int(state.get("order_chunks_done", 0))
     if start_chunk:
         report.resumed += ["orders", "order_items"]
@@ -234,8 +235,8 @@ async def _load_orders(db, generator: Generator, state: dict, reporter: Reporter
     chunks = _accumulating(rollups, generator.order_chunks(start_chunk))
 
     async def write(chunk: int, orders: list[dict], items: list[dict]) -> None:
-        await _insert(db, "order_items", items)  # lines first: an order never appears without its lines
-        await _insert(db, "orders", orders)
+        await _insert(items_, items)  # lines first: an order never appears without its lines
+        await _insert(orders_, orders)
         await meta.update_one({"_id": STATE_ID}, {"$set": {"order_chunks_done": chunk + 1}})
 
     def advanced(produced: tuple[int, list[dict], list[dict]]) -> None:
@@ -243,11 +244,10 @@ async def _load_orders(db, generator: Generator, state: dict, reporter: Reporter
         reporter.advance(items_task, len(produced[2]))
 
     await _pipelined(chunks, lambda produced: write(*produced), advanced)
-    report.seconds["orders"] = reporter.finish(orders_task, "orders", await db["orders"].count_documents({}))
-    report.seconds["order_items"] = reporter.finish(
-        items_task, "order_items", await db["order_items"].count_documents({}))
-    await mark_done("orders", await db["orders"].count_documents({}))
-    await mark_done("order_items", await db["order_items"].count_documents({}))
+    report.seconds["orders"] = reporter.finish(orders_task, "orders", await orders_.count_documents({}))
+    report.seconds["order_items"] = reporter.finish(items_task, "order_items", await items_.count_documents({}))
+    await mark_done("orders", await orders_.count_documents({}))
+    await mark_done("order_items", await items_.count_documents({}))
 
 
 def _accumulate(rollups: RollupAccumulator, chunks: Iterator[tuple[int, list[dict], list[dict]]]) -> None:
@@ -267,14 +267,14 @@ def _accumulating(rollups: RollupAccumulator, chunks: Iterator[tuple[int, list[d
         yield chunk
 
 
-async def embed_products(db: AsyncDatabase, embedder: Embedder, reporter: Reporter, report: SeedReport, *,
+async def embed_products(collections: Collections, embedder: Embedder, reporter: Reporter, report: SeedReport, *,
                          stamped_at: str | None = None) -> int:
     """(Re)embed every product whose stored vector is missing or from another model; `created_at` is
     `stamped_at` (seeding: the as-of instant) or the wall clock (a re-embed)."""
-    collection = db[SPECS["product_embeddings"].name]
+    collection, catalog = collections.product_embeddings, collections.products
     current = {d["_id"] async for d in collection.find({"model": embedder.model}, {"_id": 1})}
-    products = [p async for p in db["products"].find({"deleted": False},
-                                                    {"product_id": 1, "sku": 1, "product_name": 1, "description": 1})]
+    products = [p async for p in catalog.find(catalog.unscoped(),
+                                              {"product_id": 1, "sku": 1, "product_name": 1, "description": 1})]
     todo = [p for p in products if p["product_id"] not in current]
     task = reporter.start("product_embeddings", len(todo))
     started_at = stamped_at or now_iso()
@@ -297,14 +297,14 @@ async def embed_products(db: AsyncDatabase, embedder: Embedder, reporter: Report
     return len(todo)
 
 
-async def _configure(db: AsyncDatabase, reporter: Reporter, report: SeedReport) -> None:
+async def _configure(collections: Collections, reporter: Reporter, report: SeedReport) -> None:
     started = time.perf_counter()
-    created = await database_setup.create_indexes(db)
+    created = await setup.create_indexes(collections)
     report.seconds["indexes"] = time.perf_counter() - started
     report.notes.append(f"indexes: {len(created)} ensured in {report.seconds['indexes']:.1f} s")
-    caps = await zdb.capabilities(db)
+    caps = await zdb.capabilities(collections.products)
     if caps.replica_set:
-        changed, refused = await database_setup.enable_pre_post_images(db)
+        changed, refused = await setup.enable_pre_post_images(collections)
         report.notes.append(
             f"change-stream pre/post images enabled on {len(changed)} synced collections"
             + (f"; the server refused: {refused}" if refused else "")
@@ -312,12 +312,12 @@ async def _configure(db: AsyncDatabase, reporter: Reporter, report: SeedReport) 
     else:
         report.notes.append("not a replica set: change streams (and Ditto's connector) are unavailable here")
     if caps.search_indexes:
-        dims = await db["product_embeddings"].find_one({}, {"dimensions": 1})
+        dims = await collections.product_embeddings.find_one({}, {"dimensions": 1})
         if dims:
-            outcome = await database_setup.create_vector_index(db, int(dims["dimensions"]))
+            outcome = await setup.create_vector_index(collections, int(dims["dimensions"]))
             report.notes.append(f"Atlas vector search index {outcome}")
             from zava_core.retail.atlas_search import create_text_index  # hybrid search's text side
 
-            report.notes.append(f"Atlas text search index {await create_text_index(db)}")
+            report.notes.append(f"Atlas text search index {await create_text_index(collections.product_embeddings)}")
     else:
         report.notes.append("the server offers no search indexes: semantic search uses the in-memory index")

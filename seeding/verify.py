@@ -10,13 +10,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from seeding import figures as ref
 from seeding.catalog_loader import load_catalog
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
-from zava_core.model import META, MONTHS, STATE_ID
+from zava_core.model import MONTHS, STATE_ID, ids
+from zava_core.store import Collections
 
 
 @dataclass(frozen=True)
@@ -33,8 +32,8 @@ def _near(name: str, actual: float, target: float, tolerance: float, fmt: str = 
     return Check(name, fmt.format(actual), f"{fmt.format(target)} ±{tolerance:.0%}", ok)
 
 
-async def collect_checks(db: AsyncDatabase) -> list[Check]:
-    state = await db[META].find_one({"_id": STATE_ID})
+async def collect_checks(c: Collections) -> list[Check]:
+    state = await c.meta.find_one({"_id": STATE_ID})
     if not state:
         return [Check("dataset present", "no seeding record", "run python -m seeding first", False)]
     params = state["params"]
@@ -48,26 +47,26 @@ async def collect_checks(db: AsyncDatabase) -> list[Check]:
              "products": len(catalog.products), "inventory": len(ref.STORES) * len(catalog.products),
              "customers": customers_expected}
     for name, expected in exact.items():
-        count = await db[name].count_documents({"deleted": False})
+        count = await c[name].count_documents(c[name].unscoped())
         checks.append(Check(f"{name} count", f"{count:,}", f"{expected:,}", count == expected))
 
-    weights = {f"store_{s.key}": s.customer_weight for s in ref.STORES}
+    weights = {ids.store_id(s.key): s.customer_weight for s in ref.STORES}
     homes: Counter[str] = Counter()
-    async for c in db["customers"].find({"deleted": False}, {"primary_store_id": 1, "_id": 0}):
-        homes[c["primary_store_id"]] += 1
+    async for doc in c.customers.find(c.customers.unscoped(), {"primary_store_id": 1, "_id": 0}):
+        homes[doc["primary_store_id"]] += 1
     n_customers = sum(homes.values()) or 1
     for store, weight in weights.items():
         share, target = homes[store] / n_customers, weight / sum(weights.values())
-        checks.append(Check(f"home-store share {store[6:]}", f"{share:.1%}", f"{target:.1%} ±3pp",
+        checks.append(Check(f"home-store share {ids.store_key(store)}", f"{share:.1%}", f"{target:.1%} ±3pp",
                             abs(share - target) <= 0.03))
 
     orders_by_year: Counter[int] = Counter()
     home_orders = n_orders = 0
     latest = ""
     home_of = {}
-    async for c in db["customers"].find({"deleted": False}, {"primary_store_id": 1}):
-        home_of[c["_id"]] = c["primary_store_id"]
-    async for o in db["orders"].find({"deleted": False}, {"order_date": 1, "store_id": 1, "customer_id": 1, "_id": 0}):
+    async for doc in c.customers.find(c.customers.unscoped(), {"primary_store_id": 1}):
+        home_of[doc["_id"]] = doc["primary_store_id"]
+    async for o in c.orders.find(c.orders.unscoped(), {"order_date": 1, "store_id": 1, "customer_id": 1, "_id": 0}):
         n_orders += 1
         orders_by_year[int(o["order_date"][:4])] += 1
         home_orders += home_of.get(o["customer_id"]) == o["store_id"]
@@ -96,7 +95,7 @@ async def collect_checks(db: AsyncDatabase) -> list[Check]:
     lines_by_category_month: dict[str, list[float]] = defaultdict(lambda: [0.0] * 12)
     projection = {"quantity": 1, "total_amount": 1, "unit_price": 1, "unit_cost": 1, "discount_percent": 1,
                   "category_id": 1, "order_date": 1, "_id": 0}
-    async for item in db["order_items"].find({"deleted": False}, projection):
+    async for item in c.order_items.find(c.order_items.unscoped(), projection):
         lines += 1
         units += item["quantity"]
         revenue += item["total_amount"]
@@ -115,10 +114,10 @@ async def collect_checks(db: AsyncDatabase) -> list[Check]:
     checks += _seasonality_checks(catalog, by_category_month, lines_by_category_month, params["scale"])
 
     stock: dict[str, list[int]] = defaultdict(list)
-    async for inv in db["inventory"].find({"deleted": False}, {"store_id": 1, "stock_level": 1, "_id": 0}):
+    async for inv in c.inventory.find(c.inventory.unscoped(), {"store_id": 1, "stock_level": 1, "_id": 0}):
         stock[inv["store_id"]].append(inv["stock_level"])
     for key, target in (("seattle", 2100), ("kirkland", 290)):
-        levels = stock.get(f"store_{key}", [0])
+        levels = stock.get(ids.store_id(key), [0])
         checks.append(_near(f"mean stock per product {key}", sum(levels) / len(levels), target, 0.20, "{:,.0f}"))
     return checks
 
@@ -184,7 +183,7 @@ def _correlation(xs: list[float], ys: list[float]) -> float:
 async def run_verify(settings: Settings, quiet: bool = False) -> int:
     client = await zdb.connect(settings)
     try:
-        checks = await collect_checks(zdb.database(client, settings))
+        checks = await collect_checks(Collections(zdb.database(client, settings)))
     finally:
         await client.close()
     width = max(len(c.name) for c in checks)

@@ -90,11 +90,11 @@ def raw(sdb) -> dict:
     fields = {"_id": 0, "order_id": 1, "store_id": 1, "order_date": 1, "category_id": 1, "product_id": 1,
               "quantity": 1, "total_amount": 1, "unit_cost": 1, "discount_amount": 1}
     return {
-        "lines": list(sdb["order_items"].find({"deleted": False}, fields)),
-        "inventory": list(sdb["inventory"].find({"deleted": False}, {"_id": 0})),
-        "stores": {s["_id"]: s["store_name"] for s in sdb["stores"].find()},
-        "categories": {c["_id"]: c["category_name"] for c in sdb["categories"].find()},
-        "products": {p["_id"]: p for p in sdb["products"].find()},
+        "lines": list(sdb.order_items.find({"deleted": False}, fields)),
+        "inventory": list(sdb.inventory.find({"deleted": False}, {"_id": 0})),
+        "stores": {s["_id"]: s["store_name"] for s in sdb.stores.find()},
+        "categories": {c["_id"]: c["category_name"] for c in sdb.categories.find()},
+        "products": {p["_id"]: p for p in sdb.products.find()},
     }
 
 

@@ -38,6 +38,7 @@ def seed_small(uri: str, database: str) -> Settings:
     from seeding.progress import Reporter
     from zava_core.embeddings import get_embedder
     from zava_core.infra import db as zdb
+    from zava_core.store import Collections
 
     settings = settings_for(uri, database)
 
@@ -46,8 +47,8 @@ def seed_small(uri: str, database: str) -> Settings:
         try:
             generator = Generator(load_catalog(), scale="small", seed=TEST_SEED, as_of=TEST_AS_OF)
             with Reporter(quiet=True) as reporter:
-                await seed_database(zdb.database(client, settings), generator, embedder=get_embedder(settings),
-                                    drop=True, reporter=reporter)
+                await seed_database(Collections(zdb.database(client, settings)), generator,
+                                    embedder=get_embedder(settings), drop=True, reporter=reporter)
         finally:
             await client.close()
 

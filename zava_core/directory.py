@@ -11,10 +11,11 @@ import time
 from dataclasses import dataclass
 
 import anyio
-from pymongo.asynchronous.database import AsyncDatabase
 
 from zava_core.errors import InvalidArgument, NotFound, echo
+from zava_core.model.ids import category_slug, normal_sku
 from zava_core.scope import StoreDirectory, StoreRef
+from zava_core.store import Collections
 
 TTL_SECONDS = 300.0
 
@@ -29,8 +30,7 @@ class ReferenceSnapshot:
     search_text: dict[str, str]  # product_id -> lower-case "sku name description"
 
     def product_by_sku(self, sku: str) -> dict:
-        key = str(sku).strip().upper()
-        product = self.by_sku.get(key)
+        product = self.by_sku.get(normal_sku(sku))
         if product is None:
             raise NotFound(f"no product with SKU {echo(sku)}; find SKUs with get_products_by_name or "
                            "semantic_search_products")
@@ -41,7 +41,7 @@ class ReferenceSnapshot:
         wanted = " ".join(str(name).lower().replace("_", " ").split())
         for category_id, doc in self.categories.items():
             if wanted in {doc["category_name"].lower(), category_id.replace("_", " "),
-                          category_id.removeprefix("cat_").replace("_", " ")}:
+                          category_slug(category_id).replace("_", " ")}:
                 return category_id
         valid = ", ".join(sorted(d["category_name"] for d in self.categories.values()))
         raise InvalidArgument(f"unknown category {echo(name)}; use one of: {valid}")
@@ -50,8 +50,8 @@ class ReferenceSnapshot:
 class ReferenceData:
     """The process-wide cache; `get()` returns a snapshot, reloading it when stale."""
 
-    def __init__(self, db: AsyncDatabase, ttl: float = TTL_SECONDS) -> None:
-        self._db = db
+    def __init__(self, collections: Collections, ttl: float = TTL_SECONDS) -> None:
+        self._collections = collections
         self._ttl = ttl
         self._snapshot: ReferenceSnapshot | None = None
         self._loaded_at = 0.0
@@ -66,14 +66,14 @@ class ReferenceData:
         return self._snapshot
 
     async def _load(self) -> ReferenceSnapshot:
-        live = {"deleted": False}
+        c = self._collections
         stores = [StoreRef(d["store_id"], d["store_name"], d["short_name"], d["is_online"])
-                  async for d in self._db["stores"].find(live)]
+                  async for d in c.stores.find(c.stores.unscoped())]
         if not stores:
             raise NotFound("the database holds no stores: seed it first with `python -m seeding`")
-        categories = {d["_id"]: d async for d in self._db["categories"].find(live)}
-        types = {d["_id"]: d async for d in self._db["product_types"].find(live)}
-        products = {d["_id"]: d async for d in self._db["products"].find(live)}
+        categories = {d["_id"]: d async for d in c.categories.find(c.categories.unscoped())}
+        types = {d["_id"]: d async for d in c.product_types.find(c.product_types.unscoped())}
+        products = {d["_id"]: d async for d in c.products.find(c.products.unscoped())}
         return ReferenceSnapshot(
             stores=StoreDirectory(stores), categories=categories, types=types, products=products,
             by_sku={p["sku"]: p for p in products.values()},

@@ -12,7 +12,7 @@ from __future__ import annotations
 HARD_CAP = 100
 
 # Identifiers and names.
-SKU_MIN_CHARS, SKU_MAX_CHARS = 4, 20
+# (A SKU's shape is the model's rule: `zava_core.model.ids.SKU_PATTERN`.)
 CUSTOMER_ID_MIN_CHARS, CUSTOMER_ID_MAX_CHARS = 5, 20
 STORE_NAME_MIN_CHARS, STORE_NAME_MAX_CHARS = 2, 60
 CATEGORY_NAME_MAX_CHARS = 60

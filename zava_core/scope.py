@@ -2,15 +2,59 @@
 
 A caller is head office (every store) or the manager of one store. There is no default: code that
 reads or writes store-scoped data takes a `Scope` argument, and a `Scope` exists only for an
-identity that was established at the door (launch flags on stdio, a verified token on HTTP).
-No tool argument can widen it: a requested store outside the scope is refused.
+`Identity` that was established at the door (launch flags on stdio, a verified token on HTTP) and
+checked against the stores in the database. No tool argument can widen it: a requested store outside
+the scope is refused.
+
+The rule has one home, here, in the two forms a query needs, tested against each other:
+`Scope.filter` (a MongoDB filter) and `Scope.sees` (a predicate on a document), both driven by a
+collection's kind (`model.CollectionSpec.store_scope`); likewise what a manager sees of a customer's
+`stores_shopped`: `Scope.shopped` (Python) and `Scope.shopped_expression` (an aggregation expression).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from zava_core.errors import InvalidArgument, OutOfScope, echo
+from zava_core.model.collections import StoreScope
+from zava_core.model.ids import store_key
+
+# What a caller without an identity is told, wherever the call arrives (a tool, a resource, a completion).
+NO_IDENTITY = "no identity: start the server with --store or --head-office, or send a bearer token"
+HEAD_OFFICE_LABEL = "head-office"
+STORE_LABEL_PREFIX = "store:"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a caller is, before it is checked against the stores in the database (`scope_for`)."""
+
+    head_office: bool
+    store: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How a token store keeps an identity (`head-office`, `store:seattle`)."""
+        return HEAD_OFFICE_LABEL if self.head_office else f"{STORE_LABEL_PREFIX}{self.store}"
+
+    @classmethod
+    def parse(cls, label: str) -> Identity:
+        """The identity a stored label names (the tokens file and collection keep labels)."""
+        if label == HEAD_OFFICE_LABEL:
+            return cls(head_office=True)
+        if label.startswith(STORE_LABEL_PREFIX) and label[len(STORE_LABEL_PREFIX):]:
+            return cls(head_office=False, store=label[len(STORE_LABEL_PREFIX):])
+        raise ValueError(f"unknown identity {label!r}")
+
+
+def require_identity(identity: Identity | None) -> Identity:
+    """Fail closed: no identity, no data."""
+    if identity is None:
+        raise OutOfScope(NO_IDENTITY)
+    return identity
 
 
 @dataclass(frozen=True)
@@ -28,7 +72,7 @@ class StoreDirectory:
         self.stores = sorted(stores, key=lambda s: s.store_id)
         self._by_key: dict[str, StoreRef] = {}
         for store in self.stores:
-            for key in (store.store_id, store.store_name, store.short_name, store.store_id.removeprefix("store_")):
+            for key in (store.store_id, store.store_name, store.short_name, store_key(store.store_id)):
                 self._by_key[_norm(key)] = store
 
     @property
@@ -52,7 +96,7 @@ def _norm(text: str) -> str:
 
 @dataclass(frozen=True)
 class Scope:
-    """The stores a caller may see. Build it with `head_office()` or `store_manager()` only."""
+    """The stores a caller may see. Build it with `scope_for`, `for_head_office()` or `for_store_manager()`."""
 
     store_ids: frozenset[str]
     head_office: bool
@@ -66,6 +110,11 @@ class Scope:
     def for_store_manager(cls, store: StoreRef) -> Scope:
         return cls(frozenset({store.store_id}), False, f"manager of {store.store_name}")
 
+    @property
+    def name(self) -> str:
+        """For logs, spans and per-caller limits: `head-office` or the store ids."""
+        return HEAD_OFFICE_LABEL if self.head_office else ",".join(sorted(self.store_ids))
+
     def stores(self, requested: str | None, directory: StoreDirectory) -> list[str]:
         """The store ids to query: the requested one (if visible) or every visible store."""
         if requested is None or not str(requested).strip():
@@ -74,54 +123,77 @@ class Scope:
         self.require(store.store_id)
         return [store.store_id]
 
+    def covers(self, store_id: str) -> bool:
+        return store_id in self.store_ids
+
     def require(self, store_id: str) -> None:
-        if store_id not in self.store_ids:
+        if not self.covers(store_id):
             raise OutOfScope(f"store {store_id} is outside your scope ({self.label}); you can use "
                              + ", ".join(sorted(self.store_ids)))
 
-    def store_filter(self, store_ids: list[str] | None = None, field: str = "store_id") -> dict:
-        """A query filter restricted to the scope (and to `store_ids`, already checked with `stores()`).
+    # The store-scope rule, once. A collection's kind says how its documents belong to stores: "store_id",
+    # one store; "customer", the home store (`primary_store_id`) and every store the customer ordered at (the
+    # keys of `stores_shopped`); "none", no store. `stores` narrows the scope further (stores a caller asked
+    # for, already checked with `stores()`): a store outside the scope is never added by it.
 
-        Head office asking for every store gets no store condition at all (so queries keep their
-        index); one store is an equality; an empty intersection matches nothing.
+    def filter(self, kind: StoreScope, stores: Iterable[str] | None = None) -> dict[str, Any]:
+        """A MongoDB filter matching the documents of a collection of `kind` that this scope may see.
+
+        Head office asking for every store gets no store condition at all (so queries keep their index);
+        one store is an equality; an empty intersection matches nothing.
         """
-        ids = sorted(self.store_ids if store_ids is None else set(store_ids) & self.store_ids)
-        if self.head_office and len(ids) == len(self.store_ids):
+        _check_kind(kind)
+        ids = self._within(stores)
+        if kind == "none" or self._everything(ids):
             return {}
-        if not ids:
-            return {field: {"$in": []}}
-        return {field: ids[0]} if len(ids) == 1 else {field: {"$in": ids}}
-
-    # The store-scope rule, once. A collection's kind (`model.CollectionSpec.store_scope`) says how its
-    # documents belong to stores: "store_id", one store; "customer", the home store (`primary_store_id`) and
-    # every store the customer ordered at (the keys of `stores_shopped`); "none", no store. The query
-    # filter and the predicate below are the same rule in two forms, tested against each other.
-
-    def filter_for(self, kind: str) -> dict:
-        """A MongoDB filter matching the documents of a collection of `kind` that this scope may see."""
-        if self.head_office or kind == "none":
-            return {}
-        ids = sorted(self.store_ids)
         if kind == "store_id":
+            if len(ids) == 1:
+                return {"store_id": ids[0]}
             return {"store_id": {"$in": ids}}
-        if kind == "customer":
-            return {"$or": [{"primary_store_id": {"$in": ids}},
-                            *({f"stores_shopped.{s}": {"$exists": True}} for s in ids)]}
-        raise ValueError(f"unknown store scope kind {kind!r}")
+        if not ids:
+            return {"_id": {"$in": []}}
+        return {"$or": [{"primary_store_id": {"$in": ids}},
+                        *({f"stores_shopped.{s}": {"$exists": True}} for s in ids)]}
 
-    def sees(self, kind: str, doc: dict) -> bool:
-        """Whether this scope may see `doc`, a document of a collection of `kind` (the filter's rule)."""
-        if self.head_office or kind == "none":
+    def sees(self, kind: StoreScope, doc: Mapping[str, Any], stores: Iterable[str] | None = None) -> bool:
+        """Whether this scope (narrowed to `stores`) may see `doc`, a document of a collection of `kind`."""
+        _check_kind(kind)
+        within = self._within(stores)
+        if kind == "none" or self._everything(within):
             return True
+        ids = set(within)
         if kind == "store_id":
-            return doc.get("store_id") in self.store_ids
-        if kind == "customer":
-            shopped = doc.get("stores_shopped")
-            shopped = shopped if isinstance(shopped, dict) else {}
-            return doc.get("primary_store_id") in self.store_ids or any(s in shopped for s in self.store_ids)
-        raise ValueError(f"unknown store scope kind {kind!r}")
+            return doc.get("store_id") in ids
+        shopped = doc.get("stores_shopped")
+        shopped = shopped if isinstance(shopped, Mapping) else {}
+        return doc.get("primary_store_id") in ids or any(s in shopped for s in ids)
 
-    def can_see_customer(self, customer: dict) -> bool:
+    def _within(self, stores: Iterable[str] | None) -> list[str]:
+        return sorted(self.store_ids if stores is None else set(stores) & self.store_ids)
+
+    def _everything(self, ids: list[str]) -> bool:
+        """Head office asking for every store: no store condition at all (documents of any store, or none)."""
+        return self.head_office and len(ids) == len(self.store_ids)
+
+    # What a manager sees of a customer's `stores_shopped`: their own stores only (where else a customer
+    # shops is not theirs to see). The Python form shapes find_customers' rows; the expression form is put
+    # after every read of customers in run_aggregation.
+
+    def shopped(self, customer: Mapping[str, Any]) -> list[str]:
+        """The stores of this scope where the customer has shopped, sorted."""
+        shopped = customer.get("stores_shopped")
+        if not isinstance(shopped, Mapping):
+            return []
+        return sorted(s for s in shopped if s in self.store_ids)
+
+    def shopped_expression(self) -> dict[str, Any]:
+        """An aggregation expression for `stores_shopped` cut to this scope's stores (the map form kept): a
+        value that is not a map is removed."""
+        kept = {"$arrayToObject": {"$filter": {"input": {"$objectToArray": "$stores_shopped"},
+                                               "cond": {"$in": ["$$this.k", sorted(self.store_ids)]}}}}
+        return {"$cond": [{"$eq": [{"$type": "$stores_shopped"}, "object"]}, kept, "$$REMOVE"]}
+
+    def can_see_customer(self, customer: Mapping[str, Any]) -> bool:
         return self.sees("customer", customer)
 
     # The till rule, once: a store manager serves whoever walks in. A customer named *exactly* (customer
@@ -130,6 +202,18 @@ class Scope:
     # them the store's customer (`stores_shopped`). Name search, partial e-mails and phones, and browsing
     # stay limited to `can_see_customer`, so no search lists another store's customers.
 
-    def can_serve_customer(self, customer: dict, named_exactly: bool) -> bool:
+    def can_serve_customer(self, customer: Mapping[str, Any], named_exactly: bool) -> bool:
         """Whether this scope may find `customer` to serve them at one of its own stores."""
         return named_exactly or self.can_see_customer(customer)
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in ("none", "store_id", "customer"):
+        raise ValueError(f"unknown store scope kind {kind!r}")
+
+
+def scope_for(identity: Identity, directory: StoreDirectory) -> Scope:
+    """The scope of an identity, checked against the stores in the database (an unknown store is refused)."""
+    if identity.head_office:
+        return Scope.for_head_office(directory)
+    return Scope.for_store_manager(directory.resolve(identity.store or ""))

@@ -21,9 +21,10 @@ from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from zava_core.infra.database_setup import images_on
 from zava_core.infra.privileges import assess_access  # one reading of roles for both checks
 from zava_core.model import COLLECTIONS, TIMESTAMP_PATTERN, CollectionSpec, is_timestamp
+from zava_core.store import Collections, Handle
+from zava_core.store.setup import images_on
 
 BATCH_SIZE = 5_000
 PROGRESS_EVERY = 50_000  # documents between progress lines; collections smaller than this print none
@@ -77,14 +78,14 @@ class CheckReport:
         return not self.problems
 
 
-async def check_database(db: AsyncDatabase, *, specs: tuple[CollectionSpec, ...] = COLLECTIONS,
+async def check_database(collections: Collections, *, specs: tuple[CollectionSpec, ...] = COLLECTIONS,
                          progress: Progress | None = None) -> CheckReport:
     report = CheckReport()
-    await _check_server(db, report)
-    infos = {info["name"]: info async for info in await db.list_collections()}
+    await _check_server(collections.db, report)
+    infos = {info["name"]: info async for info in await collections.db.list_collections()}
     for spec in specs:
         if spec.synced:
-            report.collections.append(await _check_collection(db, spec, infos.get(spec.name), progress))
+            report.collections.append(await _check_collection(collections.of(spec), infos.get(spec.name), progress))
     return report
 
 
@@ -130,13 +131,13 @@ def missing_actions(auth_info: dict, database: str) -> set[str] | None:
     return set(_NEEDED_ACTIONS - granted)
 
 
-async def _check_collection(db: AsyncDatabase, spec: CollectionSpec, info: dict | None,
-                            progress: Progress | None) -> CollectionReport:
+async def _check_collection(collection: Handle, info: dict | None, progress: Progress | None) -> CollectionReport:
+    spec = collection.spec
     report = CollectionReport(spec.name)
     if info is None:
         report.problems.append(Problem(spec.name, "missing-collection", "the collection does not exist (the "
                                        "connector needs every synced collection to exist before it starts: "
-                                       "`python -m seeding change-streams enable` creates it)"))
+                                       "`python -m zava_ops change-streams enable` creates it)"))
         return report
     options = info.get("options", {})
     if options.get("capped"):
@@ -144,9 +145,9 @@ async def _check_collection(db: AsyncDatabase, spec: CollectionSpec, info: dict 
                                        "capped collections): copy it into a normal collection"))
     if not images_on(options):
         report.problems.append(Problem(spec.name, "pre-post-images", "change-stream pre- and post-images are off: "
-                                       "run `python -m seeding change-streams enable` (collMod "
+                                       "run `python -m zava_ops change-streams enable` (collMod "
                                        "changeStreamPreAndPostImages: {enabled: true})"))
-    await _scan_documents(db, spec, report, progress)
+    await _scan_documents(collection, report, progress)
     return report
 
 
@@ -202,12 +203,12 @@ class _Rules:
                          doc_id)
 
 
-async def _scan_documents(db: AsyncDatabase, spec: CollectionSpec, report: CollectionReport,
-                          progress: Progress | None) -> None:
+async def _scan_documents(collection: Handle, report: CollectionReport, progress: Progress | None) -> None:
+    spec = collection.spec
     rules = _Rules(spec)
     fields = {"_id", spec.id_field, *spec.ditto_id_fields, *spec.map_fields, *spec.timestamp_fields, "deleted"}
-    total = await db[spec.name].estimated_document_count()
-    cursor = db[spec.name].find({}, {name: 1 for name in sorted(fields)}, batch_size=BATCH_SIZE)
+    total = await collection.estimated_document_count()
+    cursor = collection.find({}, {name: 1 for name in sorted(fields)}, batch_size=BATCH_SIZE)
     async for doc in cursor:
         rules.check(doc)
         report.scanned += 1
@@ -248,13 +249,15 @@ def _map_timestamp_fields(spec: CollectionSpec) -> set[str]:
     return found
 
 
-async def run(db: AsyncDatabase, *, out: Callable[[str], None], err: Callable[[str], None]) -> int:
+async def run(collections: Collections, *, out: Callable[[str], None], err: Callable[[str], None]) -> int:
     """Print the report (problems last, one per line) and return the exit code: 0 ok, 1 problems."""
+    db = collections.db
+
     def progress(name: str, scanned: int, total: int) -> None:
         err(f"  scanning {name}: {scanned:,} / ~{total:,} documents")
 
     try:
-        report = await check_database(db, progress=progress)
+        report = await check_database(collections, progress=progress)
     except OperationFailure as exc:
         err(f"error: the server refused a check: {exc.details.get('errmsg') if exc.details else exc}")
         return 2

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from zava_core.model import COLLECTIONS, ROLLUPS, CollectionSpec
 
-GENERATED_BY = "python -m seeding ditto-config"
+GENERATED_BY = "python -m zava_ops ditto-config"
 
 # "json": the documents hold only JSON types by design (string ids, ISO-8601 string timestamps, numbers,
 # booleans, maps), so EJSON's type wrappers would add nothing and devices read plain values.
@@ -108,7 +108,7 @@ def operator_manifest(options: OperatorOptions) -> str:
         "# this file; the user needs at least readWrite on the database):",
         f"#   kubectl -n {options.namespace} create secret generic {options.secret_name} \\",
         "#     --from-literal=connectionString='mongodb+srv://USER:PASSWORD@CLUSTER/'",
-        "# then `kubectl apply -f` this file. Run `python -m seeding ditto-check` before: every collection",
+        "# then `kubectl apply -f` this file. Run `python -m zava_ops ditto-check` before: every collection",
         "# below must exist, not be capped, and have change-stream pre- and post-images enabled.",
         f"# Not synced (they stay in MongoDB): {names}.",
     ]
@@ -128,8 +128,9 @@ def portal_checklist(database: str, app_id: str | None = None, cloud_endpoint: s
         "- [ ] The cluster is a replica set (any Atlas cluster is one).",
         f"- [ ] A database user with at least `readWrite` on `{database}` exists for the connector.",
         "- [ ] Atlas Network Access allows the Ditto Server's egress addresses.",
-        "- [ ] `python -m seeding ditto-check` passes: every collection below exists, is not capped, has change-stream",
-        "      pre- and post-images, and every document has its id fields, maps, `deleted` and ISO timestamps.",
+        "- [ ] `python -m zava_ops ditto-check` passes: every collection below exists, is not capped, has",
+        "      change-stream pre- and post-images, and every document has its id fields, maps, `deleted` and ISO",
+        "      timestamps.",
         "",
         "## 2. Ditto Portal",
         "",

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from zava_core.model import new_order_status, order_header, order_line
+from zava_core.model import ids, new_order_status, order_header, order_line
 from zava_core.retail.order_status import CANCELLABLE, RETURNABLE
 
 App = Literal["worker", "sales_rep", "both", "load"]
@@ -249,14 +249,13 @@ STATEMENTS: tuple[Statement, ...] = (
     FIND_CUSTOMERS, CUSTOMER_BY_ID, CUSTOMER_ORDERS, ORDER_LINES, STOCK_FOR_ORDER, *CREATE_ORDER,
     CUSTOMER_BY_EMAIL, CUSTOMER_BY_PHONE, ORDER_FOR_CHANGE, UPDATE_ORDER_STATUS, CANCEL_ORDER, RESTOCK,
 )
-_SKU = re.compile(r"^[A-Z]{4}\d{6}$")
 
 
 def record_return(sku: str) -> Statement:
     """Add returned units of one line to the order's `returned_quantities` map: a COUNTER per SKU key, so two
     devices taking back units of the same line both count. The key is spliced in (DQL takes no map key as a
     parameter) after checking it is a SKU; run it with RESTOCK for the same units in one transaction."""
-    if not _SKU.match(sku):
+    if not ids.is_sku(sku):
         raise ValueError(f"sku {sku!r} is not a SKU (4 capitals and 6 digits)")
     return Statement(
         "record_return", "both", "orders",

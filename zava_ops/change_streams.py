@@ -1,4 +1,4 @@
-"""`python -m seeding change-streams enable|test`: pre/post images on the synced collections (what
+"""`python -m zava_ops change-streams enable|test`: pre/post images on the synced collections (what
 Ditto's connector reads), and a marker round trip through a database change stream.
 """
 
@@ -9,34 +9,33 @@ import time
 import uuid
 
 from bson import json_util
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from zava_core.infra import database_setup
 from zava_core.infra import db as zdb
 from zava_core.infra.redaction import redact_uri
 from zava_core.infra.timeutil import now_iso
-from zava_core.model import SYNCED_COLLECTIONS
+from zava_core.model import CHANGE_STREAM_MARKER, SYNCED_COLLECTIONS
+from zava_core.store import Collections, setup
 
 # The change-stream test writes here, never into the dataset, and drops the collection afterwards.
-MARKER_COLLECTION = "zava_change_stream_test"
+MARKER_COLLECTION = CHANGE_STREAM_MARKER
 # Atlas answers "<command> is not allowed or the syntax is incorrect" for what a cluster tier does not offer.
 TIER_HINT = ("on Atlas, 'not allowed' means the cluster tier does not offer this (the Free and Flex tiers restrict "
              "commands): use a dedicated tier (M10 or larger) for Ditto's connector")
 
 
-async def _require_replica_set(db: AsyncDatabase) -> bool:
-    if (await zdb.capabilities(db)).replica_set:
+async def _require_replica_set(collections: Collections) -> bool:
+    if (await zdb.capabilities(collections.products)).replica_set:
         return True
     print("error: the server is not a replica set, so it has no change streams (mongod: --replSet and "
           "rs.initiate(); Atlas clusters are replica sets)", file=sys.stderr)
     return False
 
 
-async def change_streams_enable(db: AsyncDatabase) -> int:
-    if not await _require_replica_set(db):
+async def change_streams_enable(collections: Collections) -> int:
+    if not await _require_replica_set(collections):
         return 1
-    changed, refused = await database_setup.enable_pre_post_images(db)
+    changed, refused = await setup.enable_pre_post_images(collections)
     print(f"pre/post images enabled on {len(changed)} of {len(SYNCED_COLLECTIONS)} synced collections"
           + (f": {', '.join(changed)}" if changed else ""))
     if refused:
@@ -75,26 +74,27 @@ async def _collect_events(stream, count: int, timeout: float) -> list[dict]:
     return events
 
 
-async def _marker_round_trip(db: AsyncDatabase, timeout: float) -> list[dict]:
+async def _marker_round_trip(collections: Collections, timeout: float) -> list[dict]:
     """Insert, update and delete one marker document while a database change stream watches for it."""
-    marker = db[MARKER_COLLECTION]
+    db, marker = collections.db, collections.change_stream_marker
     marker_id = f"marker-{uuid.uuid4().hex[:12]}"
     pipeline = [{"$match": {"ns.coll": MARKER_COLLECTION}}]
     # A database-level stream, as a connector watching every synced collection opens it.
     stream = await db.watch(pipeline, full_document="whenAvailable", full_document_before_change="whenAvailable",
                             max_await_time_ms=500)
     async with stream:
-        await marker.insert_one({"_id": marker_id, "purpose": "python -m seeding change-streams test", "step": 1,
+        await marker.insert_one({"_id": marker_id, "purpose": "python -m zava_ops change-streams test", "step": 1,
                                  "at": now_iso()})
         await marker.update_one({"_id": marker_id}, {"$set": {"step": 2}})
         await marker.delete_one({"_id": marker_id})
         return await _collect_events(stream, 3, timeout)
 
 
-async def change_streams_test(db: AsyncDatabase, timeout: float) -> int:
-    if not await _require_replica_set(db):
+async def change_streams_test(collections: Collections, timeout: float) -> int:
+    if not await _require_replica_set(collections):
         return 1
-    enabled = await database_setup.images_enabled(db)
+    db = collections.db
+    enabled = await setup.images_enabled(collections)
     on = [n for n, v in enabled.items() if v]
     print(f"pre/post images on {len(on)} of {len(enabled)} synced collections"
           + (f" (off: {', '.join(n for n, v in enabled.items() if not v)}; run `change-streams enable`)"
@@ -102,7 +102,7 @@ async def change_streams_test(db: AsyncDatabase, timeout: float) -> int:
     await db.drop_collection(MARKER_COLLECTION)  # a leftover of an interrupted test
     try:
         await db.create_collection(MARKER_COLLECTION, changeStreamPreAndPostImages={"enabled": True})
-        events = await _marker_round_trip(db, timeout)
+        events = await _marker_round_trip(collections, timeout)
     except PyMongoError as exc:
         message = redact_uri(str(exc)).split(", full error")[0]
         print(f"error: the change stream failed: {message}", file=sys.stderr)

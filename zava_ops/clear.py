@@ -1,4 +1,4 @@
-"""`python -m seeding clear`: empty dataset collections (indexes kept) after a typed confirmation,
+"""`python -m zava_ops clear`: empty dataset collections (indexes kept) after a typed confirmation,
 keeping the seeding state true to what is left.
 """
 
@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import sys
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from zava_core.analysis.rollups import ROLLUP_COLLECTIONS
 from zava_core.infra.config import Settings
 from zava_core.infra.redaction import display_uri
-from zava_core.model import DATASET, JOURNALS, META, STATE_ID
+from zava_core.model import DATASET, JOURNALS, STATE_ID
+from zava_core.store import Collections
 
 # The journals (stock movements) record changes to the dataset: they are cleared with it.
 CLEARABLE = (*DATASET, *ROLLUP_COLLECTIONS, *(spec.name for spec in JOURNALS))
@@ -44,10 +43,10 @@ def _confirmed(database: str) -> bool:
     return answer == database
 
 
-async def _forget_seeding(db: AsyncDatabase, names: list[str]) -> str:
+async def _forget_seeding(collections: Collections, names: list[str]) -> str:
     """Keep the seeding state true to what is left, so `python -m seeding` refills what was cleared."""
     if set(DATASET) <= set(names):
-        await db[META].delete_one({"_id": STATE_ID})
+        await collections.meta.delete_one({"_id": STATE_ID})
         return "seeding state removed: `python -m seeding` seeds afresh"
     cleared = {n for n in names if n in DATASET}
     if {"orders", "order_items"} & cleared:
@@ -55,15 +54,16 @@ async def _forget_seeding(db: AsyncDatabase, names: list[str]) -> str:
     update: dict = {"$set": {"status": "running"}, "$unset": {f"done.{n}": "" for n in cleared}}
     if {"orders", "order_items"} & cleared:
         update["$set"]["order_chunks_done"] = 0
-    result = await db[META].update_one({"_id": STATE_ID}, update)
+    result = await collections.meta.update_one({"_id": STATE_ID}, update)
     if not result.matched_count:
         return "no seeding state in this database"
     return "seeding state marked incomplete: `python -m seeding` with the same parameters refills the cleared ones"
 
 
-async def clear(db: AsyncDatabase, settings: Settings, names: list[str], assume_yes: bool) -> int:
+async def clear(collections: Collections, settings: Settings, names: list[str], assume_yes: bool) -> int:
+    db = collections.db
     # Estimated (collection metadata): exact counts scan every document, which is slow on big collections.
-    counts = {name: await db[name].estimated_document_count() for name in names}
+    counts = {name: await collections[name].estimated_document_count() for name in names}
     print(f"database {db.name!r} on {_target(settings)}: delete every document of")
     for name, count in counts.items():
         print(f"  {name:<20} {count:>9,}")
@@ -74,7 +74,7 @@ async def clear(db: AsyncDatabase, settings: Settings, names: list[str], assume_
         return 1
     deleted = 0
     for name in names:
-        deleted += (await db[name].delete_many({})).deleted_count
-    note = await _forget_seeding(db, names)
+        deleted += (await collections[name].delete_many({})).deleted_count
+    note = await _forget_seeding(collections, names)
     print(f"cleared {len(names)} collection(s), {deleted:,} documents deleted; {note}")
     return 0

@@ -33,13 +33,13 @@ from bench.peer import compare, loader, questions
 from bench.peer.cluster import private_cluster
 from bench.peer.convert import SUPER_MANAGER_UUID, rls_user_id
 from bench.peer.table import Row, percentile, render
-from mcp_servers.common.auth import Identity
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
 from seeding.catalog_loader import load_catalog
 from seeding.generate import Generator
 from zava_core.infra import embedded
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
 
 DEFAULT_DSN = "postgresql:///postgres?host=/var/run/postgresql"
 DATABASE = "zava_peer"

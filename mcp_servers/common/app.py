@@ -23,7 +23,7 @@ from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 from pymongo.errors import PyMongoError
 
-from mcp_servers.common.auth import Identity
+from mcp_servers.common.auth import CallerToken
 from mcp_servers.common.metrics import DATABASE_ERRORS
 from zava_core.context import Zava
 from zava_core.errors import ZavaError
@@ -31,7 +31,8 @@ from zava_core.infra import telemetry
 from zava_core.infra.config import Settings
 from zava_core.infra.redaction import redact, settings_secrets
 from zava_core.retail import search, spelling
-from zava_core.scope import Scope
+from zava_core.scope import Identity, Scope, require_identity
+from zava_core.scope import scope_for as scope_in
 
 log = logging.getLogger("zava.mcp")
 
@@ -94,16 +95,16 @@ async def _warm_up(zava: Zava, steps: tuple[WarmUp, ...]) -> None:
 
 
 async def scope_for(zava: Zava, identity: Identity) -> Scope:
-    directory = (await zava.reference.get()).stores
-    if identity.head_office:
-        return Scope.for_head_office(directory)
-    return Scope.for_store_manager(directory.resolve(identity.store or ""))
+    """The identity's scope against the stores in this database (an unknown store is refused)."""
+    return scope_in(identity, (await zava.reference.get()).stores)
 
 
 def _request_identity(state: AppState) -> Identity | None:
+    """The verified token's identity on HTTP, the launch identity on stdio; a token of another kind grants
+    nothing (fail closed)."""
     token = get_access_token()
     if token is not None:
-        return Identity.parse((token.claims or {}).get("identity", ""))
+        return token.identity if isinstance(token, CallerToken) else None
     return state.launch_identity
 
 
@@ -112,12 +113,8 @@ async def call(ctx: Context) -> AsyncIterator[tuple[Zava, Scope]]:
     """Resolve the caller and run a tool body, turning expected failures into ToolError."""
     state: AppState = ctx.request_context.lifespan_context
     try:
-        identity = _request_identity(state)
-        if identity is None:
-            raise ToolError("no identity: start the server with --store or --head-office, or send a bearer token")
-        scope = await scope_for(state.zava, identity)
-        scope_name = "head-office" if scope.head_office else ",".join(sorted(scope.store_ids))
-        with telemetry.caller(scope=scope_name):  # query spans carry the scope, never argument values
+        scope = await scope_for(state.zava, require_identity(_request_identity(state)))
+        with telemetry.caller(scope=scope.name):  # query spans carry the scope, never argument values
             yield state.zava, scope
     except ToolError:
         raise

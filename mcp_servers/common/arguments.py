@@ -10,11 +10,11 @@ from pydantic import Field
 
 from zava_core import limits as L
 from zava_core.analysis import analytics
+from zava_core.model.ids import SkuText
 from zava_core.retail import order_status, search
 
 MaxRows = Annotated[int, Field(ge=1, le=L.HARD_CAP, description=f"Rows to return, at most {L.HARD_CAP}")]
-Sku = Annotated[str, Field(min_length=L.SKU_MIN_CHARS, max_length=L.SKU_MAX_CHARS,
-                           description="Product SKU, e.g. PTDR000001")]
+Sku = SkuText
 CustomerId = Annotated[str, Field(min_length=L.CUSTOMER_ID_MIN_CHARS, max_length=L.CUSTOMER_ID_MAX_CHARS,
                                   description="e.g. cust_000123")]
 StoreName = Annotated[str, Field(min_length=L.STORE_NAME_MIN_CHARS, max_length=L.STORE_NAME_MAX_CHARS,

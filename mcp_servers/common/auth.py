@@ -25,28 +25,46 @@ from typing import Any
 from mcp.server.auth.provider import AccessToken
 
 from zava_core.infra.timeutil import now_iso
+from zava_core.scope import Identity
 
 TOKEN_PREFIX = "zava_"
+TOKEN_ID_PREFIX = "tok_"
 
 
-@dataclass(frozen=True)
-class Identity:
-    """Who a caller is, before it is checked against the stores in the database."""
+class CallerToken(AccessToken):
+    """A verified bearer token carrying the caller's `Identity` itself, so each call reads the object the
+    verifier made instead of parsing a string back out of the claims."""
 
-    head_office: bool
-    store: str | None = None
+    identity: Identity
 
-    @property
-    def label(self) -> str:
-        return "head-office" if self.head_office else f"store:{self.store}"
 
-    @classmethod
-    def parse(cls, label: str) -> Identity:
-        if label == "head-office":
-            return cls(head_office=True)
-        if label.startswith("store:") and label[6:]:
-            return cls(head_office=False, store=label[6:])
-        raise ValueError(f"unknown identity {label!r}")
+def caller_token(token: str, identity: Identity, *, client_id: str | None = None, subject: str | None = None,
+                 expires_at: int | None = None, **claims: Any) -> CallerToken:
+    """Our tokens name no client or subject but the identity; an identity provider's JWT names both."""
+    return CallerToken(token=token, client_id=client_id or identity.label, scopes=["zava"], expires_at=expires_at,
+                       subject=subject or identity.label, claims={"identity": identity.label, **claims},
+                       identity=identity)
+
+
+# --- the entries both token stores keep (file and MongoDB): one shape, one rule of validity ------------
+
+
+def new_entry(identity: Identity, *, expires_days: float | None, label: str) -> tuple[str, dict]:
+    """A fresh token and the entry a store keeps for it (never the token itself: its SHA-256)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    entry = {"id": TOKEN_ID_PREFIX + secrets.token_hex(4), "sha256": hash_token(token), "identity": identity.label,
+             "label": label, "created_at": now_iso(),
+             "expires_at": time.time() + expires_days * 86400 if expires_days else None, "revoked": False}
+    return token, entry
+
+
+def identity_of(entry: dict | None) -> Identity | None:
+    """The identity a stored entry grants: none when it is missing, revoked or expired."""
+    if entry is None or entry.get("revoked"):
+        return None
+    if entry.get("expires_at") and entry["expires_at"] < time.time():
+        return None
+    return Identity.parse(entry["identity"])
 
 
 @dataclass
@@ -102,23 +120,12 @@ class TokenStore:
         return any(not e.get("revoked") for e in self._load().values())
 
     def lookup(self, token: str) -> Identity | None:
-        entry = self._load().get(hash_token(token))
-        if entry is None or entry.get("revoked"):
-            return None
-        if entry.get("expires_at") and entry["expires_at"] < time.time():
-            return None
-        return Identity.parse(entry["identity"])
+        return identity_of(self._load().get(hash_token(token)))
 
     def issue(self, identity: Identity, *, expires_days: float | None = None, label: str = "") -> tuple[str, str]:
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        token_id = "tok_" + secrets.token_hex(4)
-        entries = list(self._load().values())
-        entries.append({"id": token_id, "sha256": hash_token(token), "identity": identity.label, "label": label,
-                        "created_at": now_iso(),
-                        "expires_at": time.time() + expires_days * 86400 if expires_days else None,
-                        "revoked": False})
-        self._write(entries)
-        return token_id, token
+        token, entry = new_entry(identity, expires_days=expires_days, label=label)
+        self._write([*self._load().values(), entry])
+        return entry["id"], token
 
     def revoke(self, token_id: str) -> bool:
         entries = list(self._load().values())
@@ -159,5 +166,4 @@ class StoreTokenVerifier:
             else self.store.lookup(token)
         if identity is None:
             return None
-        return AccessToken(token=token, client_id=identity.label, scopes=["zava"], subject=identity.label,
-                           claims={"identity": identity.label})
+        return caller_token(token, identity)

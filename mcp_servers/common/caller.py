@@ -20,11 +20,10 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
 from mcp_servers.common.app import AppState, _request_identity, scope_for
 from zava_core.context import Zava
-from zava_core.errors import OutOfScope, ZavaError
-from zava_core.scope import Scope
+from zava_core.errors import ZavaError
+from zava_core.scope import Scope, require_identity
 
 _REQUEST: ContextVar[ServerRequestContext[Any, Any] | None] = ContextVar("zava_mcp_request", default=None)
-NO_IDENTITY = "no identity: start the server with --store or --head-office, or send a bearer token"
 
 
 async def remember_request(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
@@ -48,7 +47,4 @@ async def caller() -> AsyncIterator[tuple[Zava, Scope]]:
     state = getattr(ctx, "lifespan_context", None)
     if not isinstance(state, AppState):
         raise ZavaError("this request has no server context")
-    identity = _request_identity(state)
-    if identity is None:
-        raise OutOfScope(NO_IDENTITY)
-    yield state.zava, await scope_for(state.zava, identity)
+    yield state.zava, await scope_for(state.zava, require_identity(_request_identity(state)))

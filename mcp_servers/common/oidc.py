@@ -24,9 +24,10 @@ import jwt
 from mcp.server.auth.provider import AccessToken
 from pymongo.errors import PyMongoError
 
-from mcp_servers.common.auth import Identity, refuse
+from mcp_servers.common.auth import caller_token, refuse
 from zava_core.errors import ZavaError
 from zava_core.infra.config import ServingSettings
+from zava_core.scope import Identity
 
 log = logging.getLogger("zava.oidc")
 
@@ -163,9 +164,8 @@ class OidcVerifier:
             refuse("the database is unavailable right now: try again shortly")
             return None
         subject = claims.get("sub")
-        return AccessToken(token=token, client_id=str(claims.get("azp") or claims.get("client_id") or subject),
-                           scopes=["zava"], expires_at=int(claims["exp"]), subject=subject,
-                           claims={"identity": identity.label, "iss": claims.get("iss")})
+        return caller_token(token, identity, client_id=str(claims.get("azp") or claims.get("client_id") or subject),
+                            subject=subject, expires_at=int(claims["exp"]), iss=claims.get("iss"))
 
     async def _verified_claims(self, token: str) -> dict[str, Any]:
         header = jwt.get_unverified_header(token)

@@ -27,7 +27,7 @@ from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from mcp_servers.common.auth import Identity, StoreTokenVerifier
+from mcp_servers.common.auth import StoreTokenVerifier
 from mcp_servers.common.http import MAX_BODY_BYTES, http_app, serve
 from mcp_servers.common.logging_format import configure_logging
 from mcp_servers.common.metrics import CUBES, add_metrics_route
@@ -38,6 +38,8 @@ from zava_core.context import Zava
 from zava_core.errors import ZavaError
 from zava_core.infra.config import Settings
 from zava_core.infra.redaction import install_log_redaction, redact, remember_secrets, settings_secrets
+from zava_core.model.ids import store_key
+from zava_core.scope import Identity
 
 ServerFactory = Callable[..., MCPServer]
 log = logging.getLogger("zava.mcp")
@@ -175,11 +177,11 @@ def _store_check_for(verifier: OidcVerifier) -> Callable[[Zava | None], None]:
             verifier.store_check = None
             return
 
-        async def store_key(name: str) -> str:
+        async def resolve_store(name: str) -> str:
             directory = (await zava.reference.get()).stores
-            return directory.resolve(name).store_id.removeprefix("store_")
+            return store_key(directory.resolve(name).store_id)
 
-        verifier.store_check = store_key
+        verifier.store_check = resolve_store
     return hook
 
 

@@ -7,18 +7,15 @@ the token itself. The collection is outside the synced set and outside what run_
 
 from __future__ import annotations
 
-import secrets
-import time
-
 import anyio
 from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
 
-from mcp_servers.common.auth import TOKEN_PREFIX, Identity, TokenStore, hash_token
+from mcp_servers.common.auth import TokenStore, hash_token, identity_of, new_entry
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
-from zava_core.infra.timeutil import now_iso
 from zava_core.model.collections import TOKENS
+from zava_core.scope import Identity
 
 
 class MongoTokenStore:
@@ -28,7 +25,8 @@ class MongoTokenStore:
     def __init__(self, settings: Settings) -> None:
         self._client: MongoClient = MongoClient(zdb.resolve_uri(settings), appname=zdb.APP_NAME,
                                                 serverSelectionTimeoutMS=10_000, tz_aware=True, journal=True)
-        self._tokens: Collection = self._client[settings.mongodb_database][TOKENS]
+        # PyMongo's sync client (a worker thread serves every event loop), so not zava_core.store's async handles.
+        self._tokens: Collection = self._client.get_database(settings.mongodb_database).get_collection(TOKENS)
         self._indexed = False
         self.where = f"the {TOKENS} collection of database {settings.mongodb_database}"
 
@@ -42,24 +40,16 @@ class MongoTokenStore:
         return self._tokens.find_one({"revoked": False}, {"_id": 1}) is not None
 
     def lookup(self, token: str) -> Identity | None:
-        entry = self._tokens.find_one({"sha256": hash_token(token)})
-        if entry is None or entry.get("revoked"):
-            return None
-        if entry.get("expires_at") and entry["expires_at"] < time.time():
-            return None
-        return Identity.parse(entry["identity"])
+        return identity_of(self._tokens.find_one({"sha256": hash_token(token)}))
 
     async def alookup(self, token: str) -> Identity | None:
         # PyMongo's sync client in a worker thread: one client serves every event loop the process runs.
         return await anyio.to_thread.run_sync(self.lookup, token)
 
     def issue(self, identity: Identity, *, expires_days: float | None = None, label: str = "") -> tuple[str, str]:
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        token_id = "tok_" + secrets.token_hex(4)
-        self._collection().insert_one({
-            "_id": token_id, "sha256": hash_token(token), "identity": identity.label, "label": label,
-            "created_at": now_iso(), "expires_at": time.time() + expires_days * 86400 if expires_days else None,
-            "revoked": False})
+        token, entry = new_entry(identity, expires_days=expires_days, label=label)
+        token_id = entry.pop("id")
+        self._collection().insert_one({"_id": token_id, **entry})
         return token_id, token
 
     def revoke(self, token_id: str) -> bool:

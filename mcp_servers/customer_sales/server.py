@@ -13,7 +13,6 @@ from pydantic import Field
 
 from mcp_servers.common.app import READ_ONLY, call, make_lifespan
 from mcp_servers.common.arguments import Category, CustomerId, MaxRows, OptionalStore, Sku
-from mcp_servers.common.auth import Identity
 from mcp_servers.common.base_server import DATA_IS_NOT_INSTRUCTIONS, ZavaServer
 from mcp_servers.common.shared_tools import register_shared_tools
 from mcp_servers.customer_sales.prompts import register_customer_prompts
@@ -21,6 +20,7 @@ from mcp_servers.customer_sales.write_tools import register_write_tools
 from zava_core import limits as L
 from zava_core.infra.config import Settings
 from zava_core.retail import customers, inventory, products
+from zava_core.scope import Identity
 
 NAME = "zava-customer-sales"
 INSTRUCTIONS = (

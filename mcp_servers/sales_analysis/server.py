@@ -28,7 +28,6 @@ from mcp_servers.common.arguments import (
     Split,
     Stores,
 )
-from mcp_servers.common.auth import Identity
 from mcp_servers.common.base_server import DATA_IS_NOT_INSTRUCTIONS, ZavaServer
 from mcp_servers.common.resources import register_resources
 from mcp_servers.common.shared_tools import register_shared_tools
@@ -37,6 +36,7 @@ from mcp_servers.sales_analysis.prompts import register_analysis_prompts
 from zava_core import limits as L
 from zava_core.analysis import aggregation, analytics, schemas
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
 
 NAME = "zava-sales-analysis"
 INSTRUCTIONS = (

@@ -91,7 +91,7 @@ def figures(seeded: Settings) -> dict[str, dict[str, float]]:
     try:
         db = client[seeded.mongodb_database]
         out: dict[str, dict[str, Any]] = {}
-        for line in db["order_items"].find({"deleted": False}, {"store_id": 1, "order_id": 1, "quantity": 1,
+        for line in db.order_items.find({"deleted": False}, {"store_id": 1, "order_id": 1, "quantity": 1,
                                                                   "total_amount": 1}):
             store = out.setdefault(line["store_id"], {"revenue": 0.0, "units": 0, "lines": 0, "order_ids": set()})
             store["revenue"] += line["total_amount"]
@@ -100,8 +100,8 @@ def figures(seeded: Settings) -> dict[str, dict[str, float]]:
             store["order_ids"].add(line["order_id"])
         for store_id, store in out.items():
             store["orders"] = len(store.pop("order_ids"))
-            store["order_docs"] = db["orders"].count_documents({"store_id": store_id, "deleted": False})
-            store["name"] = db["stores"].find_one({"_id": store_id})["store_name"]
+            store["order_docs"] = db.orders.count_documents({"store_id": store_id, "deleted": False})
+            store["name"] = db.stores.find_one({"_id": store_id})["store_name"]
         assert sorted(out) == list(ALL_STORES)
         return out
     finally:

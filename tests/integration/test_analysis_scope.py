@@ -78,24 +78,24 @@ def truth(seeded: Settings) -> Iterator[Truth]:
     client: MongoClient = MongoClient(seeded.mongodb_uri)
     try:
         db = client[seeded.mongodb_database]
-        stores = list(db["stores"].find({"deleted": False}))
-        lines = list(db["order_items"].find({"deleted": False}, {
+        stores = list(db.stores.find({"deleted": False}))
+        lines = list(db.order_items.find({"deleted": False}, {
             "_id": 0, "store_id": 1, "order_id": 1, "order_date": 1, "product_id": 1, "quantity": 1,
             "total_amount": 1}))
         dates: dict[str, list[str]] = defaultdict(list)
-        for order in db["orders"].find({"deleted": False}, {"store_id": 1, "order_date": 1}):
+        for order in db.orders.find({"deleted": False}, {"store_id": 1, "order_date": 1}):
             dates[order["store_id"]].append(order["order_date"])
         months_of: dict[str, int] = defaultdict(int)
-        for doc in db["sales_monthly"].find({}, {"store_id": 1}):
+        for doc in db.sales_monthly.find({}, {"store_id": 1}):
             months_of[doc["store_id"]] += 1
         yield Truth(
             names={s["_id"]: s["store_name"] for s in stores},
             short={s["_id"]: s["short_name"] for s in stores},
             lines=lines,
             stock={(r["store_id"], r["product_id"]): r["stock_level"]
-                   for r in db["inventory"].find({"deleted": False}, {"store_id": 1, "product_id": 1,
+                   for r in db.inventory.find({"deleted": False}, {"store_id": 1, "product_id": 1,
                                                                       "stock_level": 1})},
-            sku_of={p["_id"]: p["sku"] for p in db["products"].find({}, {"sku": 1})},
+            sku_of={p["_id"]: p["sku"] for p in db.products.find({}, {"sku": 1})},
             order_dates={s: (min(d), max(d)) for s, d in dates.items()},
             order_docs={s: len(d) for s, d in dates.items()},
             months_of=dict(months_of),

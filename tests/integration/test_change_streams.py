@@ -51,12 +51,12 @@ async def test_create_order_emits_the_events_the_connector_syncs(writable: Setti
         info = await zava.client.server_info()
         pre_images = _supports_pre_images(str(info["version"]))
         store_id = "store_bellevue"
-        lines = await db["inventory"].find(
+        lines = await db.inventory.find(
             {"store_id": store_id, "deleted": False, "stock_level": {"$gte": 10}}).sort("sku", 1).limit(2).to_list()
         assert len(lines) == 2
         quantities = {lines[0]["sku"]: 3, lines[1]["sku"]: 1}
         before = {ln["_id"]: ln["stock_level"] for ln in lines}
-        customer = await db["customers"].find_one({"deleted": False, "primary_store_id": store_id})
+        customer = await db.customers.find_one({"deleted": False, "primary_store_id": store_id})
 
         options: dict = {"full_document": "updateLookup"}
         if pre_images:
@@ -64,9 +64,9 @@ async def test_create_order_emits_the_events_the_connector_syncs(writable: Setti
         # Only this order's documents: other tests share the writable dataset.
         line_ids = list(before)
         streams = {
-            "orders": await db["orders"].watch([{"$match": {"operationType": "insert"}}], **options),
-            "order_items": await db["order_items"].watch([{"$match": {"operationType": "insert"}}], **options),
-            "inventory": await db["inventory"].watch(
+            "orders": await db.orders.watch([{"$match": {"operationType": "insert"}}], **options),
+            "order_items": await db.order_items.watch([{"$match": {"operationType": "insert"}}], **options),
+            "inventory": await db.inventory.watch(
                 [{"$match": {"documentKey._id": {"$in": line_ids}}}], **options),
         }
         try:
@@ -81,8 +81,8 @@ async def test_create_order_emits_the_events_the_connector_syncs(writable: Setti
             for stream in streams.values():
                 await stream.close()
 
-        stored_order = await db["orders"].find_one({"_id": order_id})
-        stored_lines = await db["order_items"].find({"order_id": order_id}).to_list()
+        stored_order = await db.orders.find_one({"_id": order_id})
+        stored_lines = await db.order_items.find({"order_id": order_id}).to_list()
         assert [e["operationType"] for e in orders] == ["insert"]
         assert orders[0]["documentKey"] == {"_id": order_id}
         assert orders[0]["fullDocument"] == stored_order
@@ -121,12 +121,12 @@ async def test_cancel_and_transfer_emit_the_events_the_connector_syncs(writable:
         scope = Scope.for_head_office((await zava.reference.get()).stores)
         pre_images = _supports_pre_images(str((await zava.client.server_info())["version"]))
         source, destination = "store_everett", "store_spokane"
-        (row,) = await db["inventory"].find({"store_id": source, "deleted": False,
+        (row,) = await db.inventory.find({"store_id": source, "deleted": False,
                                              "stock_level": {"$gte": 10}}).sort("sku", -1).limit(1).to_list()
         sku, product_id = row["sku"], row["product_id"]
-        rows = {r["store_id"]: r for r in await db["inventory"].find(
+        rows = {r["store_id"]: r for r in await db.inventory.find(
             {"product_id": product_id, "store_id": {"$in": [source, destination]}}).to_list()}
-        customer = await db["customers"].find_one({"deleted": False, "primary_store_id": source})
+        customer = await db.customers.find_one({"deleted": False, "primary_store_id": source})
         created = await create_order(zava, scope, customer["_id"], source, [{"sku": sku, "quantity": 2}],
                                      idempotency_key=f"change-streams-{uuid.uuid4().hex}")
         order_id = created.order.order_id
@@ -136,8 +136,8 @@ async def test_cancel_and_transfer_emit_the_events_the_connector_syncs(writable:
         if pre_images:
             options["full_document_before_change"] = "whenAvailable"
         streams = {
-            "orders": await db["orders"].watch([{"$match": {"documentKey._id": order_id}}], **options),
-            "inventory": await db["inventory"].watch(
+            "orders": await db.orders.watch([{"$match": {"documentKey._id": order_id}}], **options),
+            "inventory": await db.inventory.watch(
                 [{"$match": {"documentKey._id": {"$in": [r["_id"] for r in rows.values()]}}}], **options),
         }
         try:

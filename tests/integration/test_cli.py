@@ -13,6 +13,7 @@ from seeded_data import SEEDED_DATABASE, TEST_AS_OF, TEST_SEED
 
 from seeding.verify import collect_checks
 from zava_core.model import META, STATE_ID
+from zava_core.store import Collections
 
 pytestmark = pytest.mark.integration
 
@@ -29,10 +30,28 @@ def cli_env(tmp_path: Path, **values: str) -> dict[str, str]:
     return env
 
 
-def run_seeding(tmp_path: Path, args: list[str], **values: str) -> subprocess.CompletedProcess:
+def run_module(module: str, tmp_path: Path, args: list[str], **values: str) -> subprocess.CompletedProcess:
     # cwd is a temporary directory, so no `.env` of the project is read.
-    return subprocess.run([sys.executable, "-m", "seeding", *args], cwd=tmp_path, env=cli_env(tmp_path, **values),
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=tmp_path, env=cli_env(tmp_path, **values),
                           capture_output=True, text=True, timeout=300, check=False)
+
+
+def run_seeding(tmp_path: Path, args: list[str], **values: str) -> subprocess.CompletedProcess:
+    return run_module("seeding", tmp_path, args, **values)
+
+
+def run_ops(tmp_path: Path, args: list[str], **values: str) -> subprocess.CompletedProcess:
+    return run_module("zava_ops", tmp_path, args, **values)
+
+
+@pytest.mark.parametrize("command", ["doctor", "indexes", "change-streams", "clear", "ditto-config", "ditto-check",
+                                     "encode-password"])
+def test_operator_commands_moved_say_where(tmp_path: Path, command: str) -> None:
+    """An operator command asked of `python -m seeding` names its new home in one line, and nothing runs."""
+    result = run_seeding(tmp_path, [command, "list"] if command == "indexes" else [command])
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: `{command}` moved: run `python -m zava_ops {command}{' list' if command == 'indexes' else ''}`"]
 
 
 SMALL_RUN = ["--scale", "small", "--seed", str(TEST_SEED), "--as-of", TEST_AS_OF.isoformat(), "--skip-embeddings",
@@ -71,7 +90,7 @@ def test_malformed_setting_is_one_line_on_stderr(tmp_path: Path, args: list[str]
 @pytest.mark.parametrize("quiet", [False, True], ids=["full", "quiet"])
 async def test_verify_prints_the_checks_and_their_summary(mongo_uri: str, seeded_db, tmp_path: Path,
                                                           quiet: bool) -> None:
-    checks = await collect_checks(seeded_db)
+    checks = await collect_checks(Collections(seeded_db))
     failed = [c for c in checks if not c.ok]
     args = ["verify", "--quiet"] if quiet else ["verify"]
     result = await anyio.to_thread.run_sync(lambda: run_seeding(
@@ -95,18 +114,18 @@ async def test_verify_prints_the_checks_and_their_summary(mongo_uri: str, seeded
 
 @pytest.mark.anyio
 async def test_same_parameters_again_is_reported_as_already_seeded(mongo_uri: str, seeded_db, tmp_path: Path) -> None:
-    before = await seeded_db[META].find_one({"_id": STATE_ID})
+    before = await seeded_db.get_collection(META).find_one({"_id": STATE_ID})
     result = await anyio.to_thread.run_sync(lambda: run_seeding(
         tmp_path, SMALL_RUN, MONGODB_URI=mongo_uri, MONGODB_DATABASE=SEEDED_DATABASE))
     assert result.returncode == 0, result.stderr
     assert "already holds this dataset" in result.stdout
-    assert await seeded_db[META].find_one({"_id": STATE_ID}) == before
+    assert await seeded_db.get_collection(META).find_one({"_id": STATE_ID}) == before
 
 
 @pytest.mark.anyio
 async def test_other_parameters_are_refused_with_exit_3(mongo_uri: str, seeded_db, tmp_path: Path) -> None:
-    before = await seeded_db[META].find_one({"_id": STATE_ID})
-    orders_before = await seeded_db["orders"].count_documents({})
+    before = await seeded_db.get_collection(META).find_one({"_id": STATE_ID})
+    orders_before = await seeded_db.orders.count_documents({})
     other = [*SMALL_RUN]
     other[other.index("--seed") + 1] = str(TEST_SEED + 1)
     result = await anyio.to_thread.run_sync(lambda: run_seeding(
@@ -115,5 +134,5 @@ async def test_other_parameters_are_refused_with_exit_3(mongo_uri: str, seeded_d
     refusal = [line for line in result.stderr.splitlines() if line.startswith("refused: ")]
     assert len(refusal) == 1 and "--drop" in refusal[0]
     assert "Traceback" not in result.stderr
-    assert await seeded_db[META].find_one({"_id": STATE_ID}) == before
-    assert await seeded_db["orders"].count_documents({}) == orders_before
+    assert await seeded_db.get_collection(META).find_one({"_id": STATE_ID}) == before
+    assert await seeded_db.orders.count_documents({}) == orders_before

@@ -97,7 +97,8 @@ def rollup_snapshot(db: Database) -> dict[str, dict]:
 
 def written_since(db: Database, collection: str, since: str) -> list[str]:
     """Ids of orders or order lines dated from `since` on, in any store (indexed range reads, full-width bound)."""
-    return sorted(d["_id"] for store_id in ALL_STORES for deleted in (False, True) for d in db[collection].find(
+    handle = db.get_collection(collection)
+    return sorted(d["_id"] for store_id in ALL_STORES for deleted in (False, True) for d in handle.find(
         {"store_id": store_id, "deleted": deleted, "order_date": {"$gte": since}}, {"_id": 1}))
 
 

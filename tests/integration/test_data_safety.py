@@ -142,34 +142,34 @@ def expected() -> Expected:
 def assert_exactly_the_uninterrupted_dataset(db: Database, expected: Expected) -> None:
     """No duplicates, nothing missing, nothing extra; the rollup, the indexes and the state as after one run."""
     for name, want in expected.ids.items():
-        stored = [d["_id"] for d in db[name].find({}, {"_id": 1})]
-        assert db[name].count_documents({}) == len(stored) == len(set(stored)), f"{name}: duplicate _id"
+        stored = [d["_id"] for d in db.get_collection(name).find({}, {"_id": 1})]
+        assert db.get_collection(name).count_documents({}) == len(stored) == len(set(stored)), f"{name}: duplicate _id"
         assert set(stored) == want, (f"{name}: {len(set(stored) - want)} extra, {len(want - set(stored))} missing "
                                      f"of {len(want)}")
         spec = SPECS.get(name)
         if spec is not None and spec.id_field != "_id":
-            values = [d.get(spec.id_field) for d in db[name].find({}, {spec.id_field: 1})]
+            values = [d.get(spec.id_field) for d in db.get_collection(name).find({}, {spec.id_field: 1})]
             assert len(values) == len(set(values)) == len(want), f"{name}: duplicate {spec.id_field}"
-    pairs = [(d["store_id"], d["product_id"]) for d in db["inventory"].find({}, {"store_id": 1, "product_id": 1})]
+    pairs = [(d["store_id"], d["product_id"]) for d in db.inventory.find({}, {"store_id": 1, "product_id": 1})]
     assert len(pairs) == len(set(pairs)), "inventory: two rows for one store and product"
     # Orders and lines agree: no order without its lines, no line without its order.
-    assert set(db["order_items"].distinct("order_id")) == expected.ids["orders"]
-    for doc in db[SALES_MONTHLY].find({}):
+    assert set(db.order_items.distinct("order_id")) == expected.ids["orders"]
+    for doc in db.get_collection(SALES_MONTHLY).find({}):
         figures, want = flatten_rollup(doc), expected.rollup[doc["_id"]]
         assert set(figures) == set(want), doc["_id"]
         for path, value in want.items():
             assert round(figures[path] * 100) == round(value * 100), (doc["_id"], path, figures[path], value)
     for spec in COLLECTIONS:
-        present = {ix["name"]: ix for ix in db[spec.name].list_indexes()}
+        present = {ix["name"]: ix for ix in db.get_collection(spec.name).list_indexes()}
         for index in spec.indexes:
             assert index.name in present, f"{spec.name}: index {index.name} missing"
             assert bool(present[index.name].get("unique", False)) is index.unique, (spec.name, index.name)
-    state = db[META].find_one({"_id": STATE_ID})
+    state = db.get_collection(META).find_one({"_id": STATE_ID})
     assert state["status"] == "complete"
     assert state["params"]["seed"] == SEED and state["params"]["scale"] == "small"
     assert state["done"] == {name: len(expected.ids[name]) for name in state["done"]}
     assert set(state["done"]) == set(DATASET) - {"product_embeddings"}
-    assert db[META].count_documents({}) == 1
+    assert db.get_collection(META).count_documents({}) == 1
 
 
 # --- killed at random points -------------------------------------------------------------------
@@ -219,7 +219,7 @@ def kill_when(process: subprocess.Popen, db: Database, reached: KillPoint, chunk
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
-            state = db[META].find_one({"_id": STATE_ID})
+            state = db.get_collection(META).find_one({"_id": STATE_ID})
             if reached(state, chunks):
                 process.send_signal(sig)
                 assert process.wait(timeout=60) == -sig
@@ -245,12 +245,12 @@ def test_seeding_killed_then_rerun_equals_an_uninterrupted_run(mongo_uri: str, k
         seen = kill_when(process, db, KILL_POINTS[point], expected.order_chunks, SIGNALS[sig_name])
 
     # The kill left an unfinished dataset behind.
-    state = db[META].find_one({"_id": STATE_ID})
+    state = db.get_collection(META).find_one({"_id": STATE_ID})
     assert state["status"] == "running", f"killed at {seen}, the run still finished"
     if point == "reference":
-        assert db["orders"].estimated_document_count() == 0
+        assert db.orders.estimated_document_count() == 0
     if point == "orders":
-        assert 0 < db["orders"].count_documents({}) < len(expected.ids["orders"])
+        assert 0 < db.orders.count_documents({}) < len(expected.ids["orders"])
 
     resumed = run_seeding(tmp_path, mongo_uri, name, RUN)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -326,8 +326,8 @@ def own_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnEngine]:
         uri = engine.uri()
         with MongoClient(uri) as client:
             db = client[engine.database]
-            db["customers"].insert_one(engine.foreign_customer)
-            db["legacy_notes"].insert_one(FOREIGN_NOTE)
+            db.customers.insert_one(engine.foreign_customer)
+            db.legacy_notes.insert_one(FOREIGN_NOTE)
         result = run_seeding(work, uri, engine.database, [*RUN, "--drop"])
         assert result.returncode == 0, result.stdout + result.stderr
         yield engine
@@ -356,7 +356,7 @@ def snapshot(uri: str, database: str) -> dict:
         db = client[database]
         out: dict = {"collections": {c["name"]: c.get("options", {}) for c in db.list_collections()}}
         for name in sorted(out["collections"]):
-            collection = db[name]
+            collection = db.get_collection(name)
             docs = collection.find({}) if name in FULL_CONTENT else collection.find({}, {"_id": 1})
             out[name] = {
                 "count": collection.count_documents({}),
@@ -371,8 +371,8 @@ def test_drop_replaced_the_dataset_and_kept_the_foreign_collection(own_engine: O
                                                                    expected: Expected) -> None:
     with MongoClient(own_engine.uri()) as client:
         db = client[own_engine.database]
-        assert db["customers"].find_one({"_id": own_engine.foreign_customer["_id"]}) is None
-        assert list(db["legacy_notes"].find()) == [FOREIGN_NOTE]
+        assert db.customers.find_one({"_id": own_engine.foreign_customer["_id"]}) is None
+        assert list(db.legacy_notes.find()) == [FOREIGN_NOTE]
         assert_exactly_the_uninterrupted_dataset(db, expected)
 
 
@@ -478,8 +478,8 @@ def fresh_db(mongo_uri: str, request: pytest.FixtureRequest) -> Iterator[tuple[s
 def test_foreign_documents_are_refused_and_kept(mongo_uri: str, fresh_db, tmp_path: Path, collection: str) -> None:
     name, db = fresh_db
     foreign = {"_id": f"legacy-{collection}-1", "store_id": "store_seattle", "note": "written by another system"}
-    db[collection].insert_one(foreign)
-    db["legacy_notes"].insert_one(FOREIGN_NOTE)
+    db.get_collection(collection).insert_one(foreign)
+    db.legacy_notes.insert_one(FOREIGN_NOTE)
     before = snapshot(mongo_uri, name)
 
     result = run_seeding(tmp_path, mongo_uri, name, RUN)
@@ -488,18 +488,18 @@ def test_foreign_documents_are_refused_and_kept(mongo_uri: str, fresh_db, tmp_pa
     assert "not written by seeding" in line and "--drop" in line, line
     assert snapshot(mongo_uri, name) == before
     assert sorted(db.list_collection_names()) == sorted([collection, "legacy_notes"])
-    assert list(db[collection].find()) == [foreign]
-    assert list(db["legacy_notes"].find()) == [FOREIGN_NOTE]
+    assert list(db.get_collection(collection).find()) == [foreign]
+    assert list(db.legacy_notes.find()) == [FOREIGN_NOTE]
 
 
 def test_a_foreign_sales_monthly_is_not_deleted_without_drop(mongo_uri: str, fresh_db, tmp_path: Path) -> None:
     name, db = fresh_db
     report = {"_id": "report-2024-01", "month": "2024-01", "note": "a hand-made monthly report", "revenue": 123.45}
-    db[SALES_MONTHLY].insert_one(report)
-    db["legacy_notes"].insert_one(FOREIGN_NOTE)
+    db.get_collection(SALES_MONTHLY).insert_one(report)
+    db.legacy_notes.insert_one(FOREIGN_NOTE)
 
     result = run_seeding(tmp_path, mongo_uri, name, [*RUN, "--skip-embeddings"])
     assert result.returncode in (0, 3), result.stdout + result.stderr
-    assert list(db["legacy_notes"].find()) == [FOREIGN_NOTE]
-    assert db[SALES_MONTHLY].find_one({"_id": report["_id"]}) == report, (
+    assert list(db.legacy_notes.find()) == [FOREIGN_NOTE]
+    assert db.get_collection(SALES_MONTHLY).find_one({"_id": report["_id"]}) == report, (
         f"seeding without --drop exited {result.returncode} and deleted a document it never wrote")

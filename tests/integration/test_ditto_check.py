@@ -1,4 +1,4 @@
-"""`python -m seeding ditto-check`: the seeded dataset meets every connector prerequisite, and a scratch
+"""`python -m zava_ops ditto-check`: the seeded dataset meets every connector prerequisite, and a scratch
 database broken on purpose fails with each problem listed (collection, kind, the offending ids)."""
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 from seeded_data import SEEDED_DATABASE
-from test_cli import run_seeding
+from test_cli import run_ops
 
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
 from zava_core.model import SYNCED_COLLECTIONS
+from zava_core.store import Collections
 from zava_ditto import check as ditto_check
 
 pytestmark = pytest.mark.integration
@@ -25,11 +26,11 @@ COPY = 20  # documents copied per collection from the seeded dataset
 
 @pytest.mark.anyio
 async def test_seeded_database_passes_and_every_document_is_scanned(seeded_db) -> None:
-    report = await ditto_check.check_database(seeded_db)
+    report = await ditto_check.check_database(Collections(seeded_db))
     assert report.problems == []
     assert [c.name for c in report.collections] == list(SYNCED_COLLECTIONS)
     for coll in report.collections:
-        assert coll.scanned == await seeded_db[coll.name].count_documents({}), coll.name
+        assert coll.scanned == await seeded_db.get_collection(coll.name).count_documents({}), coll.name
     assert any("replica set" in line for line in report.server)
 
 
@@ -37,16 +38,18 @@ async def test_seeded_database_passes_and_every_document_is_scanned(seeded_db) -
 async def test_big_collections_report_progress(seeded_db, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ditto_check, "PROGRESS_EVERY", 5_000)
     seen: list[tuple[str, int, int]] = []
-    await ditto_check.check_database(seeded_db, progress=lambda name, n, total: seen.append((name, n, total)))
-    big = {name for name in SYNCED_COLLECTIONS if await seeded_db[name].estimated_document_count() >= 5_000}
+    await ditto_check.check_database(Collections(seeded_db),
+                                     progress=lambda name, n, total: seen.append((name, n, total)))
+    big = {name for name in SYNCED_COLLECTIONS
+           if await seeded_db.get_collection(name).estimated_document_count() >= 5_000}
     assert big and {name for name, _, _ in seen} == big
     for name in big:
         counts = [n for coll, n, _ in seen if coll == name]
-        assert counts == list(range(5_000, await seeded_db[name].count_documents({}) + 1, 5_000))
+        assert counts == list(range(5_000, await seeded_db.get_collection(name).count_documents({}) + 1, 5_000))
 
 
 def test_cli_passes_on_the_seeded_database(mongo_uri: str, seeded: Settings, tmp_path: Path) -> None:
-    result = run_seeding(tmp_path, ["ditto-check"], MONGODB_URI=mongo_uri, MONGODB_DATABASE=SEEDED_DATABASE)
+    result = run_ops(tmp_path, ["ditto-check"], MONGODB_URI=mongo_uri, MONGODB_DATABASE=SEEDED_DATABASE)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stdout.splitlines()
@@ -80,10 +83,10 @@ def broken(mongo_uri: str, seeded: Settings) -> Iterator[dict[tuple[str, str], l
                 expected[(name, "pre-post-images")] = []
             else:
                 db.command("collMod", name, changeStreamPreAndPostImages={"enabled": True})
-            db[name].insert_many(source[name].find().sort("_id", 1).limit(COPY).to_list())
+            db.get_collection(name).insert_many(source[name].find().sort("_id", 1).limit(COPY).to_list())
 
         def ids(name: str, n: int) -> list[object]:
-            return [d["_id"] for d in db[name].find({}, {"_id": 1}).sort("_id", 1).limit(n)]
+            return [d["_id"] for d in db.get_collection(name).find({}, {"_id": 1}).sort("_id", 1).limit(n)]
 
         inventory = ids("inventory", BROKEN_INVENTORY)
         db.inventory.update_many({"_id": {"$in": inventory}}, {"$set": {"location": ["A1", "S2", "B3"]}})
@@ -119,7 +122,7 @@ async def scratch_db(broken, mongo_uri: str):
 
 @pytest.mark.anyio
 async def test_broken_database_fails_with_each_problem(broken, scratch_db) -> None:
-    report = await ditto_check.check_database(scratch_db)
+    report = await ditto_check.check_database(Collections(scratch_db))
     assert not report.ok
     found: dict[tuple[str, str], list[ditto_check.Problem]] = {}
     for problem in report.problems:
@@ -141,11 +144,11 @@ async def test_broken_database_fails_with_each_problem(broken, scratch_db) -> No
     # The collection that was never created is reported, not scanned.
     assert next(c for c in report.collections if c.name == "order_items").scanned == 0
     scanned = {c.name: c.scanned for c in report.collections}
-    assert scanned["categories"] == await scratch_db["categories"].count_documents({})
+    assert scanned["categories"] == await scratch_db.categories.count_documents({})
 
 
 def test_cli_lists_every_problem_and_exits_non_zero(broken, mongo_uri: str, tmp_path: Path) -> None:
-    result = run_seeding(tmp_path, ["ditto-check"], MONGODB_URI=mongo_uri, MONGODB_DATABASE=SCRATCH_DATABASE)
+    result = run_ops(tmp_path, ["ditto-check"], MONGODB_URI=mongo_uri, MONGODB_DATABASE=SCRATCH_DATABASE)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stdout.splitlines()

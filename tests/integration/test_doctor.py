@@ -1,4 +1,4 @@
-"""`python -m seeding doctor` as an operator runs it: against the seeded database, against a server with
+"""`python -m zava_ops doctor` as an operator runs it: against the seeded database, against a server with
 authentication and TLS (its own engine), and against deliberately broken connection strings.
 
 Each broken case must exit non-zero, name the failing step with its likely cause, skip what depends on
@@ -43,7 +43,7 @@ def run_doctor(tmp_path: Path, *extra: str, **values: str) -> subprocess.Complet
     env["ZAVA_DATA_DIR"] = str(tmp_path / "zava-data")  # never the user's engine
     env.update(values)
     # cwd is a temporary directory, so no `.env` of the project is read.
-    return subprocess.run([sys.executable, "-m", "seeding", "doctor", *extra], cwd=tmp_path, env=env,
+    return subprocess.run([sys.executable, "-m", "zava_ops", "doctor", *extra], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
 
 

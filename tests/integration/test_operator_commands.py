@@ -1,4 +1,4 @@
-"""`python -m seeding indexes | change-streams | clear` against scratch databases of the session engine.
+"""`python -m zava_ops indexes | change-streams | clear` against scratch databases of the session engine.
 
 The commands run as subprocesses, configured only by MONGODB_URI / MONGODB_DATABASE, and the tests
 check the database afterwards with PyMongo. The shared `seeded` database is never touched.
@@ -17,8 +17,8 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from seeded_data import TEST_AS_OF, TEST_SEED
 
-from zava_core.infra import database_setup
 from zava_core.model import COLLECTIONS, DATASET, JOURNALS, META, ROLLUPS, STATE_ID, SYNCED_COLLECTIONS
+from zava_core.store import setup as database_setup
 from zava_ops.change_streams import MARKER_COLLECTION
 from zava_ops.clear import CLEARABLE
 
@@ -30,12 +30,21 @@ MODEL_INDEXES = {f"{spec.name}.{index.name}" for spec in (*COLLECTIONS, *ROLLUPS
                  for index in spec.indexes}
 
 
-def run_seeding(tmp_path: Path, uri: str, database: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+def run_module(module: str, tmp_path: Path, uri: str, database: str, *args: str,
+               stdin: str = "") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OURS)}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.update(MONGODB_URI=uri, MONGODB_DATABASE=database, ZAVA_DATA_DIR=str(tmp_path / "zava-data"))
-    return subprocess.run([sys.executable, "-m", "seeding", *args], cwd=tmp_path, env=env, input=stdin,
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=tmp_path, env=env, input=stdin,
                           capture_output=True, text=True, timeout=300, check=False)
+
+
+def run_ops(tmp_path: Path, uri: str, database: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return run_module("zava_ops", tmp_path, uri, database, *args, stdin=stdin)
+
+
+def run_seeding(tmp_path: Path, uri: str, database: str, *args: str) -> subprocess.CompletedProcess:
+    return run_module("seeding", tmp_path, uri, database, *args)
 
 
 @pytest.fixture
@@ -53,18 +62,19 @@ def scratch(mongo_uri: str, request: pytest.FixtureRequest) -> Iterator[Database
 
 def index_names(db: Database) -> set[str]:
     existing = set(db.list_collection_names())
-    return {f"{name}.{ix['name']}" for name in existing for ix in db[name].list_indexes() if ix["name"] != "_id_"}
+    return {f"{name}.{ix['name']}" for name in existing for ix in db.get_collection(name).list_indexes()
+            if ix["name"] != "_id_"}
 
 
 def counts(db: Database) -> dict[str, int]:
-    return {name: db[name].estimated_document_count() for name in db.list_collection_names()}
+    return {name: db.get_collection(name).estimated_document_count() for name in db.list_collection_names()}
 
 
 # --- indexes ----------------------------------------------------------------------------------------
 
 def test_indexes_create_list_drop_round_trip(mongo_uri: str, scratch: Database, tmp_path: Path) -> None:
     def run(action: str) -> subprocess.CompletedProcess:
-        return run_seeding(tmp_path, mongo_uri, scratch.name, "indexes", action)
+        return run_ops(tmp_path, mongo_uri, scratch.name, "indexes", action)
 
     listed = run("list")
     assert listed.returncode == 1, listed.stdout  # everything is missing on an empty database
@@ -96,23 +106,23 @@ def test_indexes_create_list_drop_round_trip(mongo_uri: str, scratch: Database, 
 
 def test_indexes_list_reports_an_index_whose_keys_differ(mongo_uri: str, scratch: Database, tmp_path: Path) -> None:
     scratch["products"].create_index([("sku", -1)], name="sku_1")  # the model's name, other keys
-    listed = run_seeding(tmp_path, mongo_uri, scratch.name, "indexes", "list")
+    listed = run_ops(tmp_path, mongo_uri, scratch.name, "indexes", "list")
     assert listed.returncode == 1
     assert any(line.startswith("differs") and "products.sku_1" in line for line in listed.stdout.splitlines())
-    created = run_seeding(tmp_path, mongo_uri, scratch.name, "indexes", "create")
+    created = run_ops(tmp_path, mongo_uri, scratch.name, "indexes", "create")
     assert created.returncode == 1 and "indexes drop" in created.stderr
 
 
 # --- change streams -----------------------------------------------------------------------------------
 
 def test_change_streams_enable_then_test_leaves_no_marker(mongo_uri: str, scratch: Database, tmp_path: Path) -> None:
-    enabled = run_seeding(tmp_path, mongo_uri, scratch.name, "change-streams", "enable")
+    enabled = run_ops(tmp_path, mongo_uri, scratch.name, "change-streams", "enable")
     assert enabled.returncode == 0, enabled.stderr
     assert f"enabled on {len(SYNCED_COLLECTIONS)} of {len(SYNCED_COLLECTIONS)}" in enabled.stdout
     options = {c["name"]: c.get("options", {}) for c in scratch.list_collections()}
     assert all(options[name]["changeStreamPreAndPostImages"] == {"enabled": True} for name in SYNCED_COLLECTIONS)
 
-    tested = run_seeding(tmp_path, mongo_uri, scratch.name, "change-streams", "test")
+    tested = run_ops(tmp_path, mongo_uri, scratch.name, "change-streams", "test")
     assert tested.returncode == 0, tested.stdout + tested.stderr
     out = tested.stdout
     assert f"pre/post images on {len(SYNCED_COLLECTIONS)} of {len(SYNCED_COLLECTIONS)}" in out
@@ -155,7 +165,7 @@ def tiny(scratch: Database) -> Database:
 
 def test_clear_refuses_unknown_collections(mongo_uri: str, tiny: Database, tmp_path: Path) -> None:
     before = counts(tiny)
-    result = run_seeding(tmp_path, mongo_uri, tiny.name, "clear", "--collections", "orders", "operator_notes", "--yes")
+    result = run_ops(tmp_path, mongo_uri, tiny.name, "clear", "--collections", "orders", "operator_notes", "--yes")
     assert result.returncode == 2
     assert "unknown collection(s): operator_notes" in result.stderr
     assert all(name in result.stderr for name in CLEARABLE)
@@ -167,7 +177,7 @@ def test_clear_refuses_without_the_typed_database_name(mongo_uri: str, tiny: Dat
                                                         answer: str) -> None:
     before = counts(tiny)
     answer = answer.replace("TINY", tiny.name.upper())
-    result = run_seeding(tmp_path, mongo_uri, tiny.name, "clear", "--collections", "orders", stdin=answer)
+    result = run_ops(tmp_path, mongo_uri, tiny.name, "clear", "--collections", "orders", stdin=answer)
     assert result.returncode == 1
     assert f"Type the database name ({tiny.name}) to confirm" in result.stdout
     assert "nothing was deleted" in result.stderr
@@ -178,7 +188,7 @@ def test_clear_with_the_typed_name_empties_exactly_the_named_collections(mongo_u
                                                                          tmp_path: Path) -> None:
     before = counts(tiny)
     indexes_before = index_names(tiny)
-    result = run_seeding(tmp_path, mongo_uri, tiny.name, "clear", "--collections", "orders,order_items",
+    result = run_ops(tmp_path, mongo_uri, tiny.name, "clear", "--collections", "orders,order_items",
                          "sales_monthly", stdin=f"{tiny.name}\n")
     assert result.returncode == 0, result.stderr
     assert "cleared 3 collection(s), 9 documents deleted" in result.stdout
@@ -194,7 +204,7 @@ def test_clear_with_the_typed_name_empties_exactly_the_named_collections(mongo_u
 def test_clear_everything_with_yes_keeps_what_is_not_the_dataset(mongo_uri: str, tiny: Database,
                                                                  tmp_path: Path) -> None:
     indexes_before = index_names(tiny)
-    result = run_seeding(tmp_path, mongo_uri, tiny.name, "clear", "--yes")
+    result = run_ops(tmp_path, mongo_uri, tiny.name, "clear", "--yes")
     assert result.returncode == 0, result.stderr
     assert f"cleared {len(CLEARABLE)} collection(s), {3 * len(CLEARABLE)} documents deleted" in result.stdout
     after = counts(tiny)
@@ -209,7 +219,7 @@ def test_seeding_refills_what_clear_emptied(mongo_uri: str, scratch: Database, t
     seeded = run_seeding(tmp_path, mongo_uri, scratch.name, *SMALL_RUN)
     assert seeded.returncode == 0, seeded.stderr
     before = counts(scratch)
-    cleared = run_seeding(tmp_path, mongo_uri, scratch.name, "clear", "--collections", "products", "stores", "--yes")
+    cleared = run_ops(tmp_path, mongo_uri, scratch.name, "clear", "--collections", "products", "stores", "--yes")
     assert cleared.returncode == 0, cleared.stderr
     assert scratch["products"].estimated_document_count() == 0 and scratch["stores"].estimated_document_count() == 0
 

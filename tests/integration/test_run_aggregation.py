@@ -62,7 +62,7 @@ def store_ids_in(value: Any, key: str = "") -> set[str]:
 async def test_order_count_per_store(zava: Zava, head_office: Scope) -> None:
     pipeline = [{"$group": {"_id": "$store_id", "orders": {"$sum": 1}}}, {"$sort": {"_id": 1}}]
     result = await run_aggregation(zava, head_office, "orders", pipeline, max_rows=100)
-    expected = Counter([d["store_id"] async for d in zava.db["orders"].find({"deleted": False}, {"store_id": 1})])
+    expected = Counter([d["store_id"] async for d in zava.collections.orders.find({"deleted": False}, {"store_id": 1})])
     assert {r["_id"]: r["orders"] for r in result.rows} == expected
     assert len(expected) > 1
     assert not result.meta.truncated
@@ -77,13 +77,13 @@ async def test_revenue_per_category_for_a_store_manager(zava: Zava, manager: Sco
     result = await run_aggregation(zava, manager, "order_items", pipeline, max_rows=50)
     revenue: dict[str, float] = defaultdict(float)
     lines: Counter[str] = Counter()
-    async for line in zava.db["order_items"].find({"store_id": SEATTLE, "deleted": False}):
+    async for line in zava.collections.order_items.find({"store_id": SEATTLE, "deleted": False}):
         revenue[line["category_id"]] += line["total_amount"]
         lines[line["category_id"]] += 1
     assert {r["_id"]: r["lines"] for r in result.rows} == lines
     assert {r["_id"]: r["revenue"] for r in result.rows} == pytest.approx(revenue)
     assert result.applied.scope == manager.label
-    assert result.applied.scope_stage == {"$match": {"store_id": {"$in": [SEATTLE]}, "deleted": False}}
+    assert result.applied.scope_stage == {"$match": {"store_id": SEATTLE, "deleted": False}}
 
 
 @pytest.mark.parametrize("form", ["local-foreign", "let-pipeline", "combined"])
@@ -100,10 +100,11 @@ async def test_lookup_orders_to_order_items(zava: Zava, manager: Scope, form: st
                 {"$project": {"_id": 0, "order_id": 1, "skus": {"$map": {"input": "$lines", "in": "$$this.sku"}}}}]
     result = await run_aggregation(zava, manager, "orders", pipeline)
     seattle = {"store_id": SEATTLE, "deleted": False}
-    orders = await zava.db["orders"].find(seattle).sort("order_id", 1).limit(5).to_list()
+    orders = await zava.collections.orders.find(seattle).sort("order_id", 1).limit(5).to_list()
     assert [r["order_id"] for r in result.rows] == [o["order_id"] for o in orders]
     for row in result.rows:
-        skus = [d["sku"] async for d in zava.db["order_items"].find({"order_id": row["order_id"], "deleted": False})]
+        skus = [d["sku"] async for d in zava.collections.order_items.find({"order_id": row["order_id"],
+                                                                            "deleted": False})]
         assert sorted(row["skus"]) == sorted(skus)
         assert skus
 
@@ -116,7 +117,7 @@ async def test_extended_json_date_in_an_expression(zava: Zava, manager: Scope) -
                 '[{"$dateFromString": {"dateString": "$order_date"}}, {"$date": "2026-01-01T00:00:00Z"}]}}}, '
                 '{"$count": "n"}]')
     result = await run_aggregation(zava, manager, "orders", pipeline)
-    expected = await zava.db["orders"].count_documents(
+    expected = await zava.collections.orders.count_documents(
         {"store_id": SEATTLE, "order_date": {"$gte": "2026-01-01T00:00:00Z"}, "deleted": False})
     assert result.rows == [{"n": expected}]
     assert expected > 0
@@ -191,7 +192,7 @@ async def test_store_manager_sees_only_visible_customers(zava: Zava, manager: Sc
     assert len(result.rows) == 100
     assert all(manager.can_see_customer(row) for row in result.rows)
     count = await run_aggregation(zava, manager, "customers", [{"$count": "n"}])
-    visible = [d async for d in zava.db["customers"].find({"deleted": False})]
+    visible = [d async for d in zava.collections.customers.find({"deleted": False})]
     assert count.rows == [{"n": sum(manager.can_see_customer(d) for d in visible)}]
 
 
@@ -279,7 +280,7 @@ async def test_guard_refusals_come_before_the_database(zava: Zava, manager: Scop
 
 async def test_escaped_literal_regexes_match_like_python(zava: Zava, manager: Scope) -> None:
     """The allowed form works on the engine: an escaped literal, anchored or not, options "i"."""
-    names = [d["product_name"] async for d in zava.db["products"].find({"deleted": False}, {"product_name": 1})]
+    names = [d["product_name"] async for d in zava.collections.products.find({"deleted": False}, {"product_name": 1})]
     cases = [("in\\. ", re.escape("in. ")), ("^16 OZ", "^" + re.escape("16 oz")), ("set$", re.escape("set") + "$")]
     for pattern, python in cases:
         expected = sorted(n for n in names if re.search(python, n, re.IGNORECASE))
@@ -299,7 +300,8 @@ async def test_a_bounded_window_computes_a_rolling_sum(zava: Zava, manager: Scop
         "last_3": {"$sum": "$totals.revenue", "window": {"documents": [-2, "current"]}}}}},
         {"$sort": {"month": 1}}, {"$project": {"_id": 0, "month": 1, "revenue": "$totals.revenue", "last_3": 1}}]
     result = await run_aggregation(zava, manager, "sales_monthly", pipeline, max_rows=100)
-    months = await zava.db["sales_monthly"].find({"store_id": SEATTLE, "deleted": False}).sort("month", 1).to_list()
+    months = await zava.collections.sales_monthly.find({"store_id": SEATTLE, "deleted": False}) \
+        .sort("month", 1).to_list()
     revenue = [m["totals"]["revenue"] for m in months]
     assert len(result.rows) == min(100, len(months)) > 3
     for index, row in enumerate(result.rows):
@@ -416,10 +418,10 @@ async def test_store_manager_cannot_count_customers_per_other_store(zava: Zava, 
     pipeline = [{"$project": {"shops": {"$objectToArray": "$stores_shopped"}}}, {"$unwind": "$shops"},
                 {"$group": {"_id": "$shops.k", "customers": {"$sum": 1}}}]
     result = await run_aggregation(zava, manager, "customers", pipeline)
-    expected = await zava.db["customers"].count_documents({"stores_shopped.store_seattle": {"$exists": True},
+    expected = await zava.collections.customers.count_documents({"stores_shopped.store_seattle": {"$exists": True},
                                                            "deleted": False})
     assert result.rows == [{"_id": SEATTLE, "customers": expected}]
     # Customers seen because Seattle is their home store, who never ordered there, keep an empty map.
     empty = await run_aggregation(zava, manager, "customers", [{"$match": {"stores_shopped": {}}}, {"$count": "n"}])
-    assert empty.rows == [{"n": await zava.db["customers"].count_documents(
+    assert empty.rows == [{"n": await zava.collections.customers.count_documents(
         {"primary_store_id": SEATTLE, "stores_shopped.store_seattle": {"$exists": False}, "deleted": False})}]

@@ -518,8 +518,9 @@ def test_the_walk_reports_foreign_rows() -> None:
 
 @pytest.mark.anyio
 async def test_the_scope_filter_and_predicate_are_one_rule(writable) -> None:
-    """Scope.filter_for (what queries and run_aggregation send) and Scope.sees (what zava_core checks in
-    Python) pick the same documents, on the real server, for every kind and identity."""
+    """Scope.filter (what queries and run_aggregation send) and Scope.sees (what zava_core checks in Python)
+    pick the same documents, on the real server, for every kind, identity and narrowing to requested stores;
+    and the stores-shopped cut has the same result as a pipeline expression and in Python."""
     import itertools
     import uuid
 
@@ -545,10 +546,24 @@ async def test_the_scope_filter_and_predicate_are_one_rule(writable) -> None:
     try:
         await scratch.insert_many(docs)
         for scope, kind in itertools.product(scopes, ("store_id", "customer", "none")):
-            found = {d["_id"] async for d in scratch.find(scope.filter_for(kind), {"_id": 1})}
+            found = {d["_id"] async for d in scratch.find(scope.filter(kind), {"_id": 1})}
             expected = {d["_id"] for d in docs if scope.sees(kind, d)}
             assert found == expected, (scope.label, kind)
             assert (not scope.head_office and kind != "none") == (len(expected) < len(docs))
+            for stores_asked in ([], ["store_seattle"], ["store_tacoma", "store_online"], stores):
+                found = {d["_id"] async for d in scratch.find(scope.filter(kind, stores_asked), {"_id": 1})}
+                expected = {d["_id"] for d in docs if scope.sees(kind, d, stores_asked)}
+                assert found == expected, (scope.label, kind, stores_asked)
+                assert expected <= {d["_id"] for d in docs if scope.sees(kind, d)}  # narrowing never widens
+        for scope in scopes:
+            cut = {d["_id"]: d.get("s") async for d in await scratch.aggregate(
+                [{"$project": {"s": scope.shopped_expression()}}])}
+            for doc in docs:
+                python_form = scope.shopped(doc)
+                pipeline_form = cut[doc["_id"]]
+                assert sorted(pipeline_form or {}) == python_form, (scope.label, doc)
+                if isinstance(doc.get("stores_shopped"), dict):  # a map stays a map, its dates kept
+                    assert pipeline_form == {k: doc["stores_shopped"][k] for k in python_form}
     finally:
         await scratch.drop()
         await client.close()

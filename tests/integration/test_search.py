@@ -24,6 +24,7 @@ from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
 from zava_core.retail import catalog_index
 from zava_core.retail.catalog_index import CatalogIndex
+from zava_core.store import Collections
 
 pytestmark = pytest.mark.integration
 HEAD_OFFICE = Identity(head_office=True)
@@ -172,7 +173,7 @@ async def test_without_a_change_stream_a_version_check_refreshes_the_catalog(wri
     monkeypatch.setattr(catalog_index, "VERSION_CHECK_SECONDS", 0.0)
     client = await zdb.connect(writable)
     db = zdb.database(client, writable)
-    index = CatalogIndex(db, use_change_stream=False)
+    index = CatalogIndex(Collections(db).products, use_change_stream=False)
     product = await db.products.find_one({"deleted": False, "sku": {"$regex": "^SOHH"}})
     try:
         first = await index.get()

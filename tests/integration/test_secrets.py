@@ -473,29 +473,29 @@ def _verify_odd_password(tmp_path: Path, env: dict, seeded: Settings) -> Run:
     return run
 
 
-@scenario("seeding doctor, database unreachable, password with a double quote")
+@scenario("zava_ops doctor, database unreachable, password with a double quote")
 def _doctor_odd_password(tmp_path: Path, env: dict, seeded: Settings) -> Run:
     values = {"MONGODB_URI": unreachable_uri(UNMASKED_PASSWORDS["double-quote"])}
-    run = run_cli(tmp_path, "seeding", ["doctor", "--timeout", "1"], {**env, **values})
+    run = run_cli(tmp_path, "zava_ops", ["doctor", "--timeout", "1"], {**env, **values})
     assert run.returncode != 0 and "FAIL" in run.stdout, run.stdout
     return run
 
 
-@scenario("seeding doctor, database and openai unreachable")
+@scenario("zava_ops doctor, database and openai unreachable")
 def _doctor_openai(tmp_path: Path, env: dict, seeded: Settings) -> Run:
     values = {"MONGODB_URI": unreachable_uri(), "ZAVA_EMBEDDING_BACKEND": "openai",
               "OPENAI_BASE_URL": f"http://127.0.0.1:{closed_port()}/v1"}
-    run = run_cli(tmp_path, "seeding", ["doctor", "--timeout", "1"], {**env, **values})
+    run = run_cli(tmp_path, "zava_ops", ["doctor", "--timeout", "1"], {**env, **values})
     assert run.returncode != 0 and "FAIL" in run.stdout and "****" in run.stdout, run.stdout
     return run
 
 
-@scenario("seeding doctor, wrong password and azure unreachable")
+@scenario("zava_ops doctor, wrong password and azure unreachable")
 def _doctor_azure(tmp_path: Path, env: dict, seeded: Settings) -> Run:
     host = parse_uri(str(seeded.mongodb_uri))["nodelist"][0]
     values = {"MONGODB_URI": f"mongodb://zava:{PASSWORD}@{host[0]}:{host[1]}/?directConnection=true",
               "ZAVA_EMBEDDING_BACKEND": "azure-openai", "AZURE_OPENAI_ENDPOINT": f"http://127.0.0.1:{closed_port()}"}
-    run = run_cli(tmp_path, "seeding", ["doctor", "--timeout", "2"], {**env, **values})
+    run = run_cli(tmp_path, "zava_ops", ["doctor", "--timeout", "2"], {**env, **values})
     assert run.returncode != 0 and "authentication" in run.stdout, run.stdout
     return run
 

@@ -26,6 +26,7 @@ from zava_core.analysis.rollups import MEASURES, SALES_MONTHLY
 from zava_core.embeddings import get_embedder, product_text
 from zava_core.infra import db as zdb
 from zava_core.model import COLLECTIONS, META, SPECS, STATE_ID, SYNCED_COLLECTIONS
+from zava_core.store import Collections
 
 pytestmark = pytest.mark.integration
 
@@ -45,11 +46,11 @@ def content_hash(docs: list[dict]) -> str:
 
 
 async def read_all(db, name: str, projection: dict | None = None) -> list[dict]:
-    return [doc async for doc in db[name].find({}, projection)]
+    return [doc async for doc in db.get_collection(name).find({}, projection)]
 
 
 async def counts(db) -> dict[str, int]:
-    return {name: await db[name].count_documents({}) for name in GENERATED}
+    return {name: await db.get_collection(name).count_documents({}) for name in GENERATED}
 
 
 def recompute_rollup(lines: list[dict]) -> dict[str, dict]:
@@ -147,7 +148,7 @@ async def test_nothing_seeded_carries_the_wall_clock(seeded_db) -> None:
     stamps = {name: {d.get(field) for d in await read_all(seeded_db, name, {field: 1})}
               for name, field in (("product_embeddings", "created_at"), (SALES_MONTHLY, "updated_at"))}
     assert stamps == {"product_embeddings": {as_of}, SALES_MONTHLY: {as_of}}
-    latest = await seeded_db["orders"].find_one({}, {"order_date": 1}, sort=[("order_date", -1)])
+    latest = await seeded_db.orders.find_one({}, {"order_date": 1}, sort=[("order_date", -1)])
     assert latest["order_date"] < as_of
 
 
@@ -156,7 +157,7 @@ async def test_nothing_seeded_carries_the_wall_clock(seeded_db) -> None:
 async def test_every_stored_document_validates(seeded_db, name: str) -> None:
     spec = SPECS[name]
     count = 0
-    async for doc in seeded_db[name].find({}):
+    async for doc in seeded_db.get_collection(name).find({}):
         spec.model.model_validate(doc, strict=True, by_alias=True)
         assert doc["_id"] == doc[spec.id_field]
         count += 1
@@ -166,7 +167,7 @@ async def test_every_stored_document_validates(seeded_db, name: str) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("name", [spec.name for spec in COLLECTIONS if spec.indexes])
 async def test_model_indexes_exist(seeded_db, name: str) -> None:
-    present = {ix["name"]: ix async for ix in await seeded_db[name].list_indexes()}
+    present = {ix["name"]: ix async for ix in await seeded_db.get_collection(name).list_indexes()}
     for index in SPECS[name].indexes:
         assert index.name in present, f"{name}: missing index {index.name}"
         info = present[index.name]
@@ -177,7 +178,7 @@ async def test_model_indexes_exist(seeded_db, name: str) -> None:
 
 @pytest.mark.anyio
 async def test_synced_collections_have_pre_and_post_images(seeded_db) -> None:
-    caps = await zdb.capabilities(seeded_db)
+    caps = await zdb.capabilities(Collections(seeded_db).products)
     assert caps.replica_set, "Ditto's connector needs a replica set; the test server must be one"
     options = {c["name"]: c.get("options", {}) async for c in await seeded_db.list_collections()}
     for name in SYNCED_COLLECTIONS:
@@ -197,7 +198,7 @@ async def test_sales_monthly_equals_a_rollup_of_the_stored_lines(seeded_db) -> N
 
 @pytest.mark.anyio
 async def test_seeding_state_is_complete_with_the_run_parameters(seeded_db) -> None:
-    state = await seeded_db[META].find_one({"_id": STATE_ID})
+    state = await seeded_db.get_collection(META).find_one({"_id": STATE_ID})
     assert state["status"] == "complete"
     assert state["params"] == {"scale": "small", "seed": TEST_SEED, "as_of": TEST_AS_OF.isoformat(),
                                "catalog": load_catalog().content_hash}
@@ -205,7 +206,7 @@ async def test_seeding_state_is_complete_with_the_run_parameters(seeded_db) -> N
 
 @pytest.mark.anyio
 async def test_verify_checks_pass(seeded_db) -> None:
-    checks = await collect_checks(seeded_db)
+    checks = await collect_checks(Collections(seeded_db))
     names = {c.name for c in checks}
     assert {"seeding finished", "customers count", "inventory count", "latest order before as-of",
             "orders per customer", "items per order", "seasonality r, all categories"} <= names
@@ -217,11 +218,12 @@ async def test_verify_checks_pass(seeded_db) -> None:
 
 @pytest.mark.anyio
 async def test_seeding_the_same_parameters_again_is_a_no_op(seeded_db, expected_docs) -> None:
-    before = await seeded_db[META].find_one({"_id": STATE_ID})
+    before = await seeded_db.get_collection(META).find_one({"_id": STATE_ID})
     with Reporter(quiet=True) as reporter:
-        report = await seed_database(seeded_db, small_generator(), embedder=None, drop=False, reporter=reporter)
+        report = await seed_database(Collections(seeded_db), small_generator(), embedder=None, drop=False,
+                                     reporter=reporter)
     assert report.already_complete
-    assert await seeded_db[META].find_one({"_id": STATE_ID}) == before
+    assert await seeded_db.get_collection(META).find_one({"_id": STATE_ID}) == before
     assert await counts(seeded_db) == {name: len(docs) for name, docs in expected_docs.items()}
 
 
@@ -276,17 +278,17 @@ async def test_interrupted_run_resumes_exactly_and_refuses_other_parameters(scra
     assert crashing.order_chunk_count > 2, "the crash must interrupt the order load"
 
     with Reporter(quiet=True) as reporter, pytest.raises(SimulatedCrash):
-        await seed_database(db, crashing, embedder=None, drop=False, reporter=reporter)
+        await seed_database(Collections(db), crashing, embedder=None, drop=False, reporter=reporter)
     await drain_pipeline_writes()
 
-    state = await db[META].find_one({"_id": STATE_ID})
+    state = await db.get_collection(META).find_one({"_id": STATE_ID})
     assert state["status"] == "running"
     assert set(REFERENCE) <= set(state["done"]) and "orders" not in state["done"]
     assert 1 <= state["order_chunks_done"] <= 2
-    assert 0 < await db["orders"].count_documents({}) < len(expected_docs["orders"])
+    assert 0 < await db.orders.count_documents({}) < len(expected_docs["orders"])
 
     with Reporter(quiet=True) as reporter:
-        report = await seed_database(db, small_generator(), embedder=None, drop=False, reporter=reporter)
+        report = await seed_database(Collections(db), small_generator(), embedder=None, drop=False, reporter=reporter)
     assert not report.already_complete
     assert {"orders", "order_items"} <= set(report.resumed)
     assert set(REFERENCE) <= set(report.skipped)
@@ -296,7 +298,7 @@ async def test_interrupted_run_resumes_exactly_and_refuses_other_parameters(scra
     assert len(order_ids) == len(set(order_ids)) == len(expected_docs["orders"])
     for name in ("orders", "order_items"):
         assert content_hash(await read_all(db, name)) == content_hash(expected_docs[name]), name
-    state = await db[META].find_one({"_id": STATE_ID})
+    state = await db.get_collection(META).find_one({"_id": STATE_ID})
     assert state["status"] == "complete"
     assert state["done"]["orders"] == expected_counts["orders"]
     assert state["done"]["order_items"] == expected_counts["order_items"]
@@ -306,10 +308,11 @@ async def test_interrupted_run_resumes_exactly_and_refuses_other_parameters(scra
     # Other parameters without --drop: refused, nothing changed.
     orders_hash = content_hash(await read_all(db, "orders"))
     with Reporter(quiet=True) as reporter, pytest.raises(SeedingRefused, match="--drop"):
-        await seed_database(db, small_generator(TEST_SEED + 1), embedder=None, drop=False, reporter=reporter)
+        await seed_database(Collections(db), small_generator(TEST_SEED + 1), embedder=None, drop=False,
+                            reporter=reporter)
     assert await counts(db) == expected_counts
     assert content_hash(await read_all(db, "orders")) == orders_hash
-    assert (await db[META].find_one({"_id": STATE_ID}))["params"] == state["params"]
+    assert (await db.get_collection(META).find_one({"_id": STATE_ID}))["params"] == state["params"]
 
 
 @pytest.mark.anyio
@@ -317,26 +320,26 @@ async def test_interrupted_run_resumes_exactly_and_refuses_other_parameters(scra
 async def test_foreign_data_is_refused_without_drop_and_replaced_with_drop(scratch_db, expected_docs) -> None:
     db = scratch_db
     foreign = {"_id": "legacy-customer-1", "name": "Not from seeding", "loyalty_points": 12}
-    await db["customers"].insert_one(foreign)
+    await db.customers.insert_one(foreign)
 
     with Reporter(quiet=True) as reporter, pytest.raises(SeedingRefused, match="not written by seeding"):
-        await seed_database(db, small_generator(), embedder=None, drop=False, reporter=reporter)
+        await seed_database(Collections(db), small_generator(), embedder=None, drop=False, reporter=reporter)
     assert await read_all(db, "customers") == [foreign]
-    assert await db[META].find_one({"_id": STATE_ID}) is None
+    assert await db.get_collection(META).find_one({"_id": STATE_ID}) is None
     assert sum((await counts(db)).values()) == 1
 
     with Reporter(quiet=True) as reporter:
-        report = await seed_database(db, small_generator(), embedder=None, drop=True, reporter=reporter)
+        report = await seed_database(Collections(db), small_generator(), embedder=None, drop=True, reporter=reporter)
     assert not report.resumed
     assert await counts(db) == {name: len(docs) for name, docs in expected_docs.items()}
-    assert await db["customers"].find_one({"_id": foreign["_id"]}) is None
-    assert (await db[META].find_one({"_id": STATE_ID}))["status"] == "complete"
+    assert await db.customers.find_one({"_id": foreign["_id"]}) is None
+    assert (await db.get_collection(META).find_one({"_id": STATE_ID}))["status"] == "complete"
     assert content_hash(await read_all(db, "customers")) == content_hash(expected_docs["customers"])
 
     # The unique indexes of the model are enforced on the rebuilt data.
-    product = await db["products"].find_one({})
+    product = await db.products.find_one({})
     with pytest.raises(DuplicateKeyError):
-        await db["products"].insert_one({**product, "_id": "prod_COPY", "product_id": "prod_COPY"})
-    row = await db["inventory"].find_one({})
+        await db.products.insert_one({**product, "_id": "prod_COPY", "product_id": "prod_COPY"})
+    row = await db.inventory.find_one({})
     with pytest.raises(DuplicateKeyError):
-        await db["inventory"].insert_one({**row, "_id": "inv-copy", "inventory_id": "inv-copy"})
+        await db.inventory.insert_one({**row, "_id": "inv-copy", "inventory_id": "inv-copy"})

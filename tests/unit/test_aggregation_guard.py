@@ -31,7 +31,7 @@ STORES = StoreDirectory([
 MANAGER = Scope.for_store_manager(STORES.resolve("Seattle"))
 HEAD_OFFICE = Scope.for_head_office(STORES)
 LIVE = {"deleted": False}
-SEATTLE = {"store_id": {"$in": ["store_seattle"]}, "deleted": False}
+SEATTLE = {"store_id": "store_seattle", "deleted": False}
 
 LOOKUP_ITEMS = {"$lookup": {"from": "order_items", "localField": "order_id", "foreignField": "order_id", "as": "lines"}}
 # What a store manager's read of customers gets after the scope $match.

@@ -1,4 +1,4 @@
-"""`python -m seeding ditto-config`: the connector configuration follows the model module, the YAML is
+"""`python -m zava_ops ditto-config`: the connector configuration follows the model module, the YAML is
 well-formed, and no credential ever reaches the output."""
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def run_config(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedPr
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("MONGODB_", "ZAVA_", "DITTO_"))}
     clean["PYTHONPATH"] = str(ROOT)
     clean["ZAVA_DATA_DIR"] = str(tmp_path / "zava-data")
-    return subprocess.run([sys.executable, "-m", "seeding", "ditto-config", *args], cwd=tmp_path,
+    return subprocess.run([sys.executable, "-m", "zava_ops", "ditto-config", *args], cwd=tmp_path,
                           env={**clean, **env}, capture_output=True, text=True, timeout=60, check=False)
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from seeding.catalog_loader import load_catalog
 from seeding.generate import Generator
-from zava_core.analysis.rollups import MEASURES, RollupAccumulator, cell_id, order_increments, rounded
+from zava_core.analysis.rollups import MEASURES, RollupAccumulator, order_increments, rounded
+from zava_core.model import sales_cell_key as cell_id
 
 SEED = 990_017
 AS_OF = date(2026, 11, 1)

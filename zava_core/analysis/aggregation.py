@@ -93,7 +93,7 @@ _CODEC = CodecOptions(tz_aware=True, datetime_conversion=DatetimeConversion.DATE
 async def _run(zava: Zava, collection: str, pipeline: list[dict], row_cap: int) -> Rows:
     try:
         # One batch holds every row we may return, so the result comes back in a single round trip.
-        target = zava.db[collection].with_options(codec_options=_CODEC)
+        target = zava.collections[collection].with_options(codec_options=_CODEC)
         # Not pymongo.timeout: it would send the server maxTimeMS from the backstop, not the limit.
         async with asyncio.timeout(ABANDON_AFTER_S):
             cursor = await target.aggregate(pipeline, batchSize=row_cap + 1, maxTimeMS=L.AGGREGATION_MAX_TIME_MS)

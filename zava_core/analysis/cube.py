@@ -21,11 +21,11 @@ from pathlib import Path
 
 import anyio
 import numpy as np
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 
 from zava_core.analysis import cube_snapshot
 from zava_core.analysis.cube_snapshot import Fingerprint
-from zava_core.analysis.rollups import MEASURES, SALES_MONTHLY
+from zava_core.analysis.rollups import MEASURES
 from zava_core.infra.timeutil import iso, now_iso, parse_iso, utc_now
 
 log = logging.getLogger("zava.cube")
@@ -127,8 +127,8 @@ def _month_range(first: str, last: str) -> list[str]:
 class CubeCache:
     """The process's cube, kept fresh from `sales_monthly`; `snapshot_dir` (optional) holds its disk copy."""
 
-    def __init__(self, db: AsyncDatabase, snapshot_dir: Path | None = None) -> None:
-        self._db = db
+    def __init__(self, rollup: AsyncCollection, snapshot_dir: Path | None = None) -> None:
+        self._rollup = rollup
         self._snapshot_dir = snapshot_dir
         self._cube: SalesCube | None = None
         self._fingerprint: Fingerprint | None = None
@@ -155,14 +155,15 @@ class CubeCache:
         # Near the newest stamp, re-read its second too: another order may have written in that same second
         # (stamps have 1 s resolution) or committed late.
         near = newest >= iso(read_at - SAME_SECOND_MARGIN)  # type: ignore[operator]
-        changed = await self._db[SALES_MONTHLY].find({"updated_at": {"$gte" if near else "$gt": newest}}).to_list()
+        changed = await self._rollup.find({"updated_at": {"$gte" if near else "$gt": newest}}).to_list()
         cube.put(changed)
 
     async def _fingerprint_now(self) -> Fingerprint | None:
-        infos = await (await self._db.list_collections(filter={"name": SALES_MONTHLY})).to_list()
+        db = self._rollup.database
+        infos = await (await db.list_collections(filter={"name": self._rollup.name})).to_list()
         if not infos or "uuid" not in infos[0].get("info", {}):
             return None
-        return Fingerprint(self._db.name, bytes(infos[0]["info"]["uuid"]).hex())
+        return Fingerprint(db.name, bytes(infos[0]["info"]["uuid"]).hex())
 
     async def _load(self, stores: list[str], categories: list[str], products: list[str]) -> SalesCube:
         fingerprint = await self._fingerprint_now()
@@ -177,10 +178,10 @@ class CubeCache:
                 self.loaded_from = "snapshot"
                 return cube
         started_at = now_iso()
-        months = await self._db[SALES_MONTHLY].distinct("month")
+        months = await self._rollup.distinct("month")
         if months:
             cube._ensure_months(months)
-        async for doc in self._db[SALES_MONTHLY].find({}):  # streamed: the product maps are large
+        async for doc in self._rollup.find({}):  # streamed: the product maps are large
             cube.put([doc])
         self.loaded_from = "rollup"
         # The snapshot claims to be complete only up to a margin before the read began: a write stamped later

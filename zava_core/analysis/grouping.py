@@ -195,13 +195,15 @@ async def read_lines(zava: Zava, store_ids: list[str], ranges: Iterable[tuple[st
                      projection: dict) -> list[dict]:
     """Order lines in [lo, hi) per store, net of cancellations and returns as the rollup is: one indexed
     range query per store and range, and the same range of orders for those that were adjusted."""
+    c = zava.collections
     lines: list[dict] = []
     adjusted: dict[str, dict] = {}
     for store_id in store_ids:
         for lo, hi in ranges:
-            query = {"store_id": store_id, "deleted": False, "order_date": {"$gte": lo, "$lt": hi}}
-            lines += await zava.db["order_items"].find(query, projection).to_list()
-            adjusted |= await rollups.adjusted_orders(zava.db, query)
+            # The process's own read: `store_ids` were checked against the caller's scope (`Filters`).
+            query = c.order_items.unscoped(store_id=store_id, order_date={"$gte": lo, "$lt": hi})
+            lines += await c.order_items.find(query, projection).to_list()
+            adjusted |= await rollups.adjusted_orders(c.orders, query)
     return rollups.net_lines(lines, adjusted)
 
 

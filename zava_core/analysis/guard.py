@@ -340,8 +340,9 @@ def _where(loc: Location) -> str:
 
 
 def scope_filter(collection: str, scope: Scope) -> dict:
-    """The filter every read of `collection` gets: the caller's stores (unless head office) and not deleted."""
-    return {**scope.filter_for(QUERYABLE[collection].store_scope), "deleted": False}
+    """The filter every read of `collection` gets: the caller's stores (unless head office) and not deleted
+    (what `Handle.live` gives a query, for a collection named in a pipeline)."""
+    return {**scope.filter(QUERYABLE[collection].store_scope), "deleted": False}
 
 
 def scoped_read(collection: str, scope: Scope) -> list[dict]:
@@ -350,10 +351,7 @@ def scoped_read(collection: str, scope: Scope) -> list[dict]:
     as in find_customers). A value that is not a map is removed; a missing one stays missing."""
     stages = [{"$match": scope_filter(collection, scope)}]
     if not scope.head_office and QUERYABLE[collection].store_scope == "customer":
-        kept = {"$arrayToObject": {"$filter": {"input": {"$objectToArray": "$stores_shopped"},
-                                               "cond": {"$in": ["$$this.k", sorted(scope.store_ids)]}}}}
-        stages.append({"$set": {"stores_shopped": {"$cond": [{"$eq": [{"$type": "$stores_shopped"}, "object"]},
-                                                             kept, "$$REMOVE"]}}})
+        stages.append({"$set": {"stores_shopped": scope.shopped_expression()}})
     return stages
 
 

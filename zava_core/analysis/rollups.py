@@ -25,18 +25,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
 
-from zava_core.model import ROLLUPS, net_line
+from zava_core.model import ROLLUPS, net_line, sales_cell_header, sales_cell_key
+from zava_core.store import Collections, Handle, setup
 
 SALES_MONTHLY = ROLLUPS[0].name
 ROLLUP_COLLECTIONS = (SALES_MONTHLY,)
 LINE_MEASURES = ("revenue", "gross", "discount", "cost", "units", "lines")
 MEASURES = (*LINE_MEASURES, "orders")
-
-
-def cell_id(store_id: str, month: str) -> str:
-    return f"{store_id}|{month}"
 
 
 def _line_measures(line: Mapping) -> dict[str, float]:
@@ -53,7 +49,7 @@ def order_increments(lines: Iterable[Mapping]) -> dict[str, dict[str, float]]:
     seen_categories: set[tuple[str, str]] = set()
     seen_orders: set[str] = set()
     for line in lines:
-        key = cell_id(line["store_id"], line["order_date"][:7])
+        key = sales_cell_key(line["store_id"], line["order_date"][:7])
         inc = out.setdefault(key, {})
         measures = _line_measures(line)
         category = line["category_id"]
@@ -87,9 +83,8 @@ class RollupAccumulator:
         docs = []
         for key, cell in sorted(self.cells.items()):
             store_id, month = key.split("|")
-            doc: dict = {"_id": key, "store_id": store_id, "month": month, "year": int(month[:4]),
-                         "totals": {}, "categories": {}, "products": {}, "deleted": False,
-                         "updated_at": updated_at}
+            doc: dict = {"_id": key, **sales_cell_header(store_id, month), "totals": {}, "categories": {},
+                         "products": {}, "updated_at": updated_at}
             for path, value in cell.items():
                 target = doc
                 *parents, leaf = path.split(".")
@@ -135,10 +130,10 @@ def net_lines(lines: Iterable[Mapping], adjusted: Mapping[str, Mapping]) -> list
 ADJUSTMENT_PROJECTION = {"status": 1, "returned_quantities": 1}
 
 
-async def adjusted_orders(db: AsyncDatabase, query: Mapping) -> dict[str, dict]:
+async def adjusted_orders(orders: Handle, query: Mapping) -> dict[str, dict]:
     """The cancelled or returned-against orders among those `query` selects (an orders filter on
     store_id, deleted and order_date: the shape of the lines' own query, on the orders' index)."""
-    found = db["orders"].find(dict(query), ADJUSTMENT_PROJECTION)
+    found = orders.find(dict(query), ADJUSTMENT_PROJECTION)
     return {doc["_id"]: doc async for doc in found if is_adjusted(doc)}
 
 
@@ -153,32 +148,32 @@ def change_increments(before: Sequence[Mapping], after: Sequence[Mapping]) -> di
     return out
 
 
-async def apply_order(db: AsyncDatabase, lines: list[Mapping], updated_at: str,
+async def apply_order(rollup: Handle, lines: list[Mapping], updated_at: str,
                       session: AsyncClientSession | None = None) -> None:
     """Add one new order to the rollup (inside the caller's transaction when `session` is given)."""
-    await apply_change(db, [], lines, updated_at, session=session)
+    await apply_change(rollup, [], lines, updated_at, session=session)
 
 
-async def apply_change(db: AsyncDatabase, before: Sequence[Mapping], after: Sequence[Mapping], updated_at: str,
+async def apply_change(rollup: Handle, before: Sequence[Mapping], after: Sequence[Mapping], updated_at: str,
                        session: AsyncClientSession | None = None) -> None:
     """Move an order's contribution from its net lines `before` to `after` (a sale: before is empty; a
     cancel: after is empty; a return: fewer units after), inside the caller's transaction."""
     for key, inc in change_increments(before, after).items():
         store_id, month = key.split("|")
-        await db[SALES_MONTHLY].update_one(
+        await rollup.update_one(
             {"_id": key},
             {"$inc": rounded(inc), "$set": {"updated_at": updated_at},
-             "$setOnInsert": {"store_id": store_id, "month": month, "year": int(month[:4]), "deleted": False}},
+             "$setOnInsert": sales_cell_header(store_id, month)},
             upsert=True, session=session,
         )
 
 
-async def write_rollups(db: AsyncDatabase, accumulator: RollupAccumulator, updated_at: str) -> int:
+async def write_rollups(collections: Collections, accumulator: RollupAccumulator, updated_at: str) -> int:
     """Replace the rollup with the accumulator's documents (seeding and rebuilds)."""
-    await db.drop_collection(SALES_MONTHLY)
+    rollup = collections.sales_monthly
+    await collections.db.drop_collection(rollup.name)
     docs = accumulator.documents(updated_at)
     for start in range(0, len(docs), 200):
-        await db[SALES_MONTHLY].insert_many(docs[start:start + 200], ordered=False)
-    for index in ROLLUPS[0].indexes:
-        await db[SALES_MONTHLY].create_index(list(index.keys), name=index.name, unique=index.unique)
+        await rollup.insert_many(docs[start:start + 200], ordered=False)
+    await setup.create_indexes(collections, [rollup.name])
     return len(docs)

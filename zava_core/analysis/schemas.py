@@ -141,10 +141,11 @@ async def order_date_range(zava: Zava, scope: Scope) -> list[str]:
     if hit and time.monotonic() - hit[0] < DATE_RANGE_TTL:
         return hit[1]
     first, last = [], []
+    orders = zava.collections.orders
     for store_id in key:
-        query = {"store_id": store_id, "deleted": False}
+        query = orders.live(scope, store_id=store_id)
         for bound, direction in ((first, 1), (last, -1)):
-            doc = await zava.db["orders"].find_one(query, {"order_date": 1}, sort=[("order_date", direction)])
+            doc = await orders.find_one(query, {"order_date": 1}, sort=[("order_date", direction)])
             if doc:
                 bound.append(doc["order_date"])
     value = [min(first), max(last)] if first else []

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import anyio
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
@@ -74,19 +75,22 @@ class Capabilities:
 _NO_SEARCH_CODES = {59, 115, 31082}
 
 
-async def capabilities(db: AsyncDatabase) -> Capabilities:
-    hello = await db.client.admin.command("hello")
-    info = await db.client.server_info()
+async def capabilities(probe: AsyncCollection) -> Capabilities:
+    """What the server offers, asked through `probe`, one of the dataset's collections (search indexes are
+    listed per collection)."""
+    client = probe.database.client
+    hello = await client.admin.command("hello")
+    info = await client.server_info()
     return Capabilities(
         server_version=str(info.get("version", "?")),
         replica_set=bool(hello.get("setName")) or hello.get("msg") == "isdbgrid",
-        search_indexes=await _offers_search_indexes(db),
+        search_indexes=await _offers_search_indexes(probe),
     )
 
 
-async def _offers_search_indexes(db: AsyncDatabase) -> bool:
+async def _offers_search_indexes(probe: AsyncCollection) -> bool:
     try:
-        cursor = await db["products"].aggregate([{"$listSearchIndexes": {}}])
+        cursor = await probe.aggregate([{"$listSearchIndexes": {}}])
         await cursor.to_list()
         return True
     except OperationFailure as exc:

@@ -14,7 +14,7 @@ from pymongo.errors import ConfigurationError, InvalidURI
 from zava_core.errors import ZavaError
 from zava_core.infra.redaction import redact, uri_secrets
 
-ENCODE_HINT = "URL-encode it: `python -m seeding encode-password` prints the encoded form to paste into the URI"
+ENCODE_HINT = "URL-encode it: `python -m zava_ops encode-password` prints the encoded form to paste into the URI"
 
 
 

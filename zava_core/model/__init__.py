@@ -1,18 +1,28 @@
-"""The document model, defined once: `documents` (the pydantic shapes), `collections` (ids, indexes,
-store scope, sync), `builders` (the one way each shared document kind is written). Everything is
-re-exported here, so callers import from `zava_core.model`."""
+"""The document model, defined once: `documents` (the pydantic shapes), `collections` (id fields, indexes,
+store scope, sync), `ids` (id prefixes, the SKU rule), `builders` (the one way each document kind is
+written). Everything is re-exported here, so callers import from `zava_core.model`."""
 
+from zava_core.model import ids
 from zava_core.model.builders import (
+    category_document,
+    customer_document,
     embedding_document,
+    inventory_document,
     net_line,
-    new_order_id,
     new_order_status,
     order_header,
     order_line,
-    seeded_order_id,
+    product_document,
+    product_type_document,
+    sales_cell_header,
+    sales_cell_key,
     stock_movement,
+    store_document,
 )
 from zava_core.model.collections import (
+    ALL_SPECS,
+    BOOKKEEPING,
+    CHANGE_STREAM_MARKER,
     COLLECTIONS,
     DATASET,
     JOURNALS,
@@ -22,6 +32,7 @@ from zava_core.model.collections import (
     SPECS,
     STATE_ID,
     SYNCED_COLLECTIONS,
+    TOKENS,
     VECTOR_INDEX_NAME,
     CollectionSpec,
     Direction,
@@ -30,8 +41,12 @@ from zava_core.model.collections import (
 )
 from zava_core.model.documents import *  # noqa: F403 (the document classes and field types)
 from zava_core.model.documents import MONTHS, TIMESTAMP_PATTERN, is_timestamp
+from zava_core.model.ids import new_order_id, seeded_order_id
 
 __all__ = [
+    "ALL_SPECS",
+    "BOOKKEEPING",
+    "CHANGE_STREAM_MARKER",
     "COLLECTIONS",
     "DATASET",
     "JOURNALS",
@@ -43,18 +58,28 @@ __all__ = [
     "STATE_ID",
     "SYNCED_COLLECTIONS",
     "TIMESTAMP_PATTERN",
+    "TOKENS",
     "VECTOR_INDEX_NAME",
     "CollectionSpec",
     "Direction",
     "IndexSpec",
     "StoreScope",
+    "category_document",
+    "customer_document",
     "embedding_document",
+    "ids",
+    "inventory_document",
     "is_timestamp",
     "net_line",
     "new_order_id",
     "new_order_status",
     "order_header",
     "order_line",
+    "product_document",
+    "product_type_document",
+    "sales_cell_header",
+    "sales_cell_key",
     "seeded_order_id",
     "stock_movement",
+    "store_document",
 ]

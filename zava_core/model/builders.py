@@ -1,26 +1,87 @@
-"""One builder per document kind that more than one writer creates: an order, its lines (and how a
-line reads net of returns), an embedding, a stock movement. Seeding, the customer-sales tools and the
-device-side Ditto statements all build through here, so the shapes (and the arithmetic of totals)
-cannot drift apart; tests validate the output against the pydantic models in `model.documents`.
+"""One builder per document kind: every writer (seeding, the customer-sales tools, the device-side Ditto
+statements, the rollup's fold) builds documents through here, so the shapes (and the arithmetic of
+totals) cannot drift apart; tests validate the output against the pydantic models in `model.documents`.
+
+Each builder sets the duplicated id (`_id` and the collection's id field, from its spec) in one place,
+`_identified`, and `deleted: false` on every document.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-
-def new_order_id() -> str:
-    """A fresh order id: 64 random bits, because devices create orders offline and ids must not
-    collide across them (seeded orders use `seeded_order_id`, which never has this shape)."""
-    return "ord_" + secrets.token_hex(8)
+from zava_core.model.collections import ALL_SPECS
 
 
-def seeded_order_id(index: int) -> str:
-    """The id of the index-th generated order: reproducible from the seed, and distinct from every
-    `new_order_id` (8 decimal digits against 16 hex digits)."""
-    return f"ord_{index + 1:08d}"
+def _identified(collection: str, doc_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """`_id` and the collection's id field (the same string: Ditto matches on it), then the fields, then
+    `deleted: false`."""
+    id_field = ALL_SPECS[collection].id_field
+    head = {"_id": doc_id} if id_field == "_id" else {"_id": doc_id, id_field: doc_id}
+    return {**head, **fields, "deleted": False}
+
+
+def store_document(*, store_id: str, store_name: str, short_name: str, is_online: bool,
+                   location: Mapping[str, Any], customer_weight: int, order_frequency_multiplier: float,
+                   order_value_multiplier: float, manager_name: str, updated_at: str) -> dict[str, Any]:
+    return _identified("stores", store_id, {
+        "store_name": store_name, "short_name": short_name, "is_online": is_online, "location": dict(location),
+        "customer_weight": customer_weight, "order_frequency_multiplier": order_frequency_multiplier,
+        "order_value_multiplier": order_value_multiplier, "manager_name": manager_name, "updated_at": updated_at})
+
+
+def category_document(*, category_id: str, category_name: str, category_code: str,
+                      seasonal_multipliers: Mapping[str, float], updated_at: str) -> dict[str, Any]:
+    return _identified("categories", category_id, {
+        "category_name": category_name, "category_code": category_code,
+        "seasonal_multipliers": dict(seasonal_multipliers), "updated_at": updated_at})
+
+
+def product_type_document(*, type_id: str, type_name: str, type_code: str, category_id: str, category_name: str,
+                          updated_at: str) -> dict[str, Any]:
+    return _identified("product_types", type_id, {
+        "type_name": type_name, "type_code": type_code, "category_id": category_id, "category_name": category_name,
+        "updated_at": updated_at})
+
+
+def product_document(*, product_id: str, sku: str, product_name: str, description: str, category_id: str,
+                     category_name: str, type_id: str, type_name: str, cost: float, base_price: float,
+                     specifications: Mapping[str, Any], created_at: str) -> dict[str, Any]:
+    """A catalog product; the margin is derived from cost and price here, never stored from elsewhere."""
+    return _identified("products", product_id, {
+        "sku": sku, "product_name": product_name, "description": description, "category_id": category_id,
+        "category_name": category_name, "type_id": type_id, "type_name": type_name, "cost": cost,
+        "base_price": base_price, "gross_margin_percent": round((base_price - cost) / base_price * 100, 2),
+        "specifications": dict(specifications), "created_at": created_at, "updated_at": created_at})
+
+
+def customer_document(*, customer_id: str, first_name: str, last_name: str, email: str, phone: str,
+                      primary_store_id: str, stores_shopped: Mapping[str, str], created_at: str) -> dict[str, Any]:
+    """A customer, with the lower-case name fields the indexed name search reads."""
+    return _identified("customers", customer_id, {
+        "first_name": first_name, "last_name": last_name, "first_name_lower": first_name.lower(),
+        "last_name_lower": last_name.lower(), "email": email, "phone": phone, "primary_store_id": primary_store_id,
+        "stores_shopped": dict(sorted(stores_shopped.items())), "created_at": created_at, "updated_at": created_at})
+
+
+def inventory_document(*, inventory_id: str, store_id: str, product_id: str, sku: str, category_id: str,
+                       stock_level: int, location: Mapping[str, str], last_counted: str) -> dict[str, Any]:
+    return _identified("inventory", inventory_id, {
+        "store_id": store_id, "product_id": product_id, "sku": sku, "category_id": category_id,
+        "stock_level": stock_level, "location": dict(location), "last_counted": last_counted,
+        "updated_at": last_counted})
+
+
+def sales_cell_key(store_id: str, month: str) -> str:
+    """The rollup cell of one store and month (YYYY-MM): its `_id`."""
+    return f"{store_id}|{month}"
+
+
+def sales_cell_header(store_id: str, month: str) -> dict[str, Any]:
+    """The fields of a rollup cell other than its figures: what an upsert sets on insert, and what a
+    rebuilt cell starts from (the figures are `$inc`ed or summed into `totals`, `categories`, `products`)."""
+    return {"store_id": store_id, "month": month, "year": int(month[:4]), "deleted": False}
 
 
 def order_line(*, line_id: str, order_id: str, store_id: str, customer_id: str, order_date: str,
@@ -30,14 +91,14 @@ def order_line(*, line_id: str, order_id: str, store_id: str, customer_id: str, 
     (a products document has them all); money is rounded to cents line by line."""
     gross = round(unit_price * quantity, 2)
     discount = round(gross * discount_percent / 100, 2)
-    return {
-        "_id": line_id, "order_item_id": line_id, "order_id": order_id, "store_id": store_id,
+    return _identified("order_items", line_id, {
+        "order_id": order_id, "store_id": store_id,
         "customer_id": customer_id, "order_date": order_date, "product_id": product["product_id"],
         "sku": product["sku"], "product_name": product["product_name"], "category_id": product["category_id"],
         "type_id": product["type_id"], "quantity": quantity, "unit_price": unit_price,
         "unit_cost": product["cost"], "discount_percent": discount_percent, "discount_amount": discount,
-        "total_amount": round(gross - discount, 2), "deleted": False, "created_at": order_date,
-    }
+        "total_amount": round(gross - discount, 2), "created_at": order_date,
+    })
 
 
 def net_line(line: Mapping[str, Any], returned: int) -> dict[str, Any] | None:
@@ -65,11 +126,10 @@ def stock_movement(*, movement_id: str, kind: str, store_id: str, lines: Mapping
     """One stock-movement record (a cancel, a return, a transfer, a receipt); optional fields are left out
     when they do not apply, as `idempotency_key` is on seeded orders."""
     optional = {"to_store_id": to_store_id, "order_id": order_id, "reason": reason, "reference": reference}
-    return {
-        "_id": movement_id, "movement_id": movement_id, "kind": kind, "store_id": store_id,
-        **{k: v for k, v in optional.items() if v is not None}, "lines": dict(lines),
-        "idempotency_key": idempotency_key, "deleted": False, "created_at": created_at,
-    }
+    return _identified("stock_movements", movement_id, {
+        "kind": kind, "store_id": store_id, **{k: v for k, v in optional.items() if v is not None},
+        "lines": dict(lines), "idempotency_key": idempotency_key, "created_at": created_at,
+    })
 
 
 def order_header(*, order_id: str, customer_id: str, customer_name: str, store_id: str, store_name: str,
@@ -79,13 +139,12 @@ def order_header(*, order_id: str, customer_id: str, customer_name: str, store_i
     summed from the lines in order, then rounded, as the lines were."""
     subtotal = round(sum(round(line["unit_price"] * line["quantity"], 2) for line in lines), 2)
     discount_total = round(sum(line["discount_amount"] for line in lines), 2)
-    return {
-        "_id": order_id, "order_id": order_id, "customer_id": customer_id, "customer_name": customer_name,
+    return _identified("orders", order_id, {
+        "customer_id": customer_id, "customer_name": customer_name,
         "store_id": store_id, "store_name": store_name, "order_date": order_date, "status": status,
         "item_count": len(lines), "subtotal": subtotal, "discount_total": discount_total,
-        "total": round(subtotal - discount_total, 2), **extra, "deleted": False,
-        "created_at": order_date, "updated_at": order_date,
-    }
+        "total": round(subtotal - discount_total, 2), **extra, "created_at": order_date, "updated_at": order_date,
+    })
 
 
 def new_order_status(is_online: bool) -> str:
@@ -96,9 +155,7 @@ def new_order_status(is_online: bool) -> str:
 def embedding_document(product: Mapping[str, Any], *, backend: str, model: str, dimensions: int,
                        vector: Sequence[float], text: str, created_at: str) -> dict[str, Any]:
     """A product's stored vector (one per product: `_id` is the product id)."""
-    return {
-        "_id": product["product_id"], "product_id": product["product_id"], "sku": product["sku"],
-        "backend": backend, "model": model, "dimensions": dimensions,
-        "embedding": [round(float(x), 6) for x in vector], "text": text, "deleted": False,
-        "created_at": created_at,
-    }
+    return _identified("product_embeddings", product["product_id"], {
+        "sku": product["sku"], "backend": backend, "model": model, "dimensions": dimensions,
+        "embedding": [round(float(x), 6) for x in vector], "text": text, "created_at": created_at,
+    })

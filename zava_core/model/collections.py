@@ -195,6 +195,9 @@ JOURNALS: tuple[CollectionSpec, ...] = (
 
 SPECS: dict[str, CollectionSpec] = {spec.name: spec for spec in COLLECTIONS}
 QUERYABLE: dict[str, CollectionSpec] = {spec.name: spec for spec in (*COLLECTIONS, *ROLLUPS)}
+# Every collection with a document model: the dataset, the rollup, the journals (zava_core.store builds one
+# handle per entry).
+ALL_SPECS: dict[str, CollectionSpec] = {spec.name: spec for spec in (*COLLECTIONS, *ROLLUPS, *JOURNALS)}
 SYNCED_COLLECTIONS: tuple[str, ...] = tuple(spec.name for spec in COLLECTIONS if spec.synced)
 
 # The dataset: the collections seeding generates (the rollup is derived from them).
@@ -205,5 +208,9 @@ STATE_ID = "seeding"
 # Outside the synced set and outside QUERYABLE (run_aggregation cannot read it): the HTTP bearer tokens
 # (hashes only) when ZAVA_TOKEN_STORE=mongodb, so every replica sees an issue or a revocation at once.
 TOKENS = "zava_tokens"
+# A scratch collection `python -m zava_ops change-streams test` writes one marker document into (and drops).
+CHANGE_STREAM_MARKER = "zava_change_stream_test"
+# Bookkeeping collections without a document model: outside the synced set and outside QUERYABLE.
+BOOKKEEPING: tuple[str, ...] = (META, TOKENS, CHANGE_STREAM_MARKER)
 # The Atlas Vector Search index on product_embeddings (where the server offers search indexes).
 VECTOR_INDEX_NAME = "product_embeddings_vector"

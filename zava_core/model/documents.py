@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from zava_core.model.ids import SKU_PATTERN
+
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
 _TIMESTAMP_RE = re.compile(TIMESTAMP_PATTERN)
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -78,7 +80,7 @@ class ProductType(_Document):
 
 class Product(_Document):
     product_id: DocId = Field(description="Product id, prod_ + SKU")
-    sku: str = Field(pattern=r"^[A-Z]{4}\d{6}$", description="Category code + type code + 6 digits")
+    sku: str = Field(pattern=SKU_PATTERN, description="Category code + type code + 6 digits")
     product_name: str
     description: str
     category_id: DocId
@@ -141,7 +143,7 @@ class Inventory(_Document):
 
 
 OrderStatus = Literal["processing", "shipped", "delivered", "completed", "returned", "cancelled"]
-Sku = Annotated[str, Field(pattern=r"^[A-Z]{4}\d{6}$", description="Category code + type code + 6 digits")]
+Sku = Annotated[str, Field(pattern=SKU_PATTERN, description="Category code + type code + 6 digits")]
 
 
 class Order(_Document):

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 
-from zava_core.model import SPECS, VECTOR_INDEX_NAME
+from zava_core.model import VECTOR_INDEX_NAME
 
 TEXT_INDEX_NAME = "product_embeddings_text"
 TEXT_INDEX_DEFINITION = {
@@ -82,16 +82,17 @@ def parse_fused(document: dict) -> FusedHit:
     return FusedHit(str(document["product_id"]), ranks, cosine)
 
 
-async def text_index(db: AsyncDatabase) -> dict | None:
-    cursor = await db[SPECS["product_embeddings"].name].aggregate([{"$listSearchIndexes": {"name": TEXT_INDEX_NAME}}])
+async def text_index(embeddings: AsyncCollection) -> dict | None:
+    """The text index on `embeddings` (the product_embeddings collection) as the server lists it."""
+    cursor = await embeddings.aggregate([{"$listSearchIndexes": {"name": TEXT_INDEX_NAME}}])
     found = await cursor.to_list()
     return found[0] if found else None
 
 
-async def create_text_index(db: AsyncDatabase) -> str:
+async def create_text_index(embeddings: AsyncCollection) -> str:
     """Create (or update) the Atlas Search index that `$rankFusion`'s text side reads."""
-    name = SPECS["product_embeddings"].name
-    if await text_index(db) is not None:
+    name, db = embeddings.name, embeddings.database
+    if await text_index(embeddings) is not None:
         await db.command({"updateSearchIndex": name, "name": TEXT_INDEX_NAME, "definition": TEXT_INDEX_DEFINITION})
         return "updated"
     await db.command({"createSearchIndexes": name, "indexes": [

@@ -22,9 +22,9 @@ from zava_core.errors import Conflict
 from zava_core.infra.timeutil import now_iso
 from zava_core.model import stock_movement
 from zava_core.retail import operations, order_status
-from zava_core.retail.operations import Refused
 from zava_core.scope import Scope
 from zava_core.shaping import Out
+from zava_core.store import Abort
 
 
 class CancelledOrder(Out):
@@ -53,34 +53,34 @@ async def cancel_order(zava: Zava, scope: Scope, order_id: str, reason: str, ide
     async def write(session: AsyncClientSession) -> None:
         restocked.clear()
         stock_after.clear()
-        db = zava.db
-        current = await db["orders"].find_one({"_id": oid}, session=session)
+        c = zava.collections
+        current = await c.orders.find_one({"_id": oid}, session=session)
         try:
             order_status.require_cancellable(oid, current["status"])
         except Conflict as exc:
-            raise Refused(exc) from None
+            raise Abort(exc) from None
         lines = await operations.order_lines(zava, oid, session)
         kept = rollups.order_net_lines(current, lines)
         guard = {"_id": oid, "status": current["status"],
                  "returned_quantities": current.get("returned_quantities") or {"$exists": False}}
-        result = await db["orders"].update_one(guard, {"$set": {
+        result = await c.orders.update_one(guard, {"$set": {
             "status": order_status.CANCELLED, "cancelled_at": now, "cancel_reason": note, "updated_at": now}},
             session=session)
         if result.matched_count == 0:
-            raise Refused(Conflict(f"order {oid} changed while it was being cancelled; retry with the same "
-                                   "idempotency_key"))
+            raise Abort(Conflict(f"order {oid} changed while it was being cancelled; retry with the same "
+                                 "idempotency_key"))
         for line in kept:
             await operations.add_stock(zava, session, current["store_id"], line, line["quantity"], now)
             restocked[line["sku"]] = restocked.get(line["sku"], 0) + line["quantity"]
-        await rollups.apply_change(db, kept, [], now, session=session)
-        await db[operations.MOVEMENTS.name].insert_one(stock_movement(
+        await rollups.apply_change(c.sales_monthly, kept, [], now, session=session)
+        await c.stock_movements.insert_one(stock_movement(
             movement_id=str(uuid.uuid4()), kind="cancel", store_id=current["store_id"], order_id=oid,
             lines=restocked, idempotency_key=key, created_at=now, reason=note), session=session)
         stock_after.update(await operations.current_stock(zava, current["store_id"],
                                                           [line["product_id"] for line in kept], session))
 
-    winner = await operations.run_transaction(zava, write, what="the cancellation", lock_stores=(order["store_id"],),
-                                              key=key, request=request)
+    winner = await zava.transactions.run(write, what="the cancellation", serialize=(order["store_id"],),
+                                         replay=operations.replay_movement(zava, key, request))
     if winner is not None:
         return await _replay(zava, oid, winner)
     return CancelledOrder(order_id=oid, store_id=order["store_id"], status=order_status.CANCELLED,
@@ -88,6 +88,6 @@ async def cancel_order(zava: Zava, scope: Scope, order_id: str, reason: str, ide
 
 
 async def _replay(zava: Zava, oid: str, movement: dict) -> CancelledOrder:
-    order = await zava.db["orders"].find_one({"_id": oid}, {"store_id": 1, "status": 1})
+    order = await zava.collections.orders.find_one({"_id": oid}, {"store_id": 1, "status": 1})
     return CancelledOrder(order_id=oid, store_id=order["store_id"], status=order["status"],
                           restocked=dict(movement["lines"]), replayed=True)

@@ -26,12 +26,12 @@ import time
 from collections.abc import Mapping
 
 import anyio
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from zava_core.errors import NotFound
 from zava_core.infra import db as zdb
 from zava_core.retail.lexical import LexicalIndex, documents_from_products
+from zava_core.store import Handle
 
 VERSION_CHECK_SECONDS = 5.0
 FULL_RELOAD_SECONDS = 300.0
@@ -75,8 +75,8 @@ def _lexical_index(products: Mapping[str, dict]) -> LexicalIndex:
 class CatalogIndex:
     """`get()` returns the current snapshot, reloading it by the rule above."""
 
-    def __init__(self, db: AsyncDatabase, *, use_change_stream: bool | None = None) -> None:
-        self._db = db
+    def __init__(self, products: Handle, *, use_change_stream: bool | None = None) -> None:
+        self._products = products
         self._use_change_stream = use_change_stream  # None: decide from the server
         self._snapshot: CatalogSnapshot | None = None
         self._loaded_at = 0.0
@@ -103,7 +103,7 @@ class CatalogIndex:
             if self._snapshot is None or await self._stale():
                 await self._start_watching()
                 changes = self._changes
-                products = {d["_id"]: d async for d in self._db["products"].find({"deleted": False})}
+                products = {d["_id"]: d async for d in self._products.find(self._products.unscoped())}
                 if not products:
                     raise NotFound("the database holds no products: seed it first with `python -m seeding`")
                 version = await self._version() if not self._watching else ()
@@ -130,7 +130,7 @@ class CatalogIndex:
 
     async def _version(self) -> tuple:
         stage = {"$group": {"_id": None, "count": {"$sum": 1}, "latest": {"$max": "$updated_at"}}}
-        rows = await (await self._db["products"].aggregate([stage])).to_list()
+        rows = await (await self._products.aggregate([stage])).to_list()
         return (rows[0]["count"], rows[0]["latest"]) if rows else (0, None)
 
     async def _start_watching(self) -> None:
@@ -139,11 +139,11 @@ class CatalogIndex:
         self._started = True
         wanted = self._use_change_stream
         if wanted is None:
-            wanted = (await zdb.capabilities(self._db)).replica_set  # change streams need one
+            wanted = (await zdb.capabilities(self._products)).replica_set  # change streams need one
         if not wanted:
             return
         try:
-            self._stream = await self._db["products"].watch()
+            self._stream = await self._products.watch()
         except PyMongoError as exc:  # a server that lists a replica set but refuses streams
             log.info("no change stream on products (%s); checking a version instead", exc)
             return

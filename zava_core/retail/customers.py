@@ -18,10 +18,10 @@ from pydantic import Field
 
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument, NotFound
+from zava_core.model import ids
 from zava_core.scope import Scope
 from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
 
-_CUSTOMER_ID = re.compile(r"^cust_\d{1,12}$")
 _NAME_WORD = re.compile(r"[a-z][a-z'\-]*")
 
 
@@ -79,7 +79,7 @@ HIDDEN = "(not shown: not yet a customer of your store)"
 def customer_summary(doc: dict, scope: Scope, named_by: dict | None = None) -> CustomerSummary:
     """A store manager sees which of *their* stores the customer shopped at, not where else they shop. A
     customer served at the till (`named_by`: the exact filter that found them) shows only what was typed."""
-    shopped = sorted(s for s in (doc.get("stores_shopped") or {}) if scope.head_office or s in scope.store_ids)
+    shopped = scope.shopped(doc)
     mine = scope.can_see_customer(doc)
     email = doc["email"] if mine or "email" in (named_by or {}) else HIDDEN
     phone = doc["phone"] if mine or "phone" in (named_by or {}) else HIDDEN
@@ -104,7 +104,7 @@ def search_filters(query: str) -> list[dict]:
     if len(text) < 2:
         raise InvalidArgument("query needs at least 2 characters: a name, e-mail, phone or customer id")
     lowered = text.lower()
-    if _CUSTOMER_ID.match(lowered):
+    if ids.is_customer_id(lowered):
         return [{"_id": lowered}]
     if "@" in lowered:
         return [_prefix("email", lowered)]
@@ -132,7 +132,7 @@ def exact_filter(query: str) -> dict | None:
     phone): what a customer hands over at the till. None for names and partial values."""
     text = " ".join(str(query).split())
     lowered = text.lower()
-    if _CUSTOMER_ID.match(lowered):
+    if ids.is_customer_id(lowered):
         return {"_id": lowered}
     if _WHOLE_EMAIL.match(lowered):
         return {"email": lowered}
@@ -157,8 +157,9 @@ async def find_customers(zava: Zava, scope: Scope, query: str, max_rows: int = 1
     found: dict[str, dict] = {}
     capped = False
     exact = exact_filter(query)
+    handle = zava.collections.customers
     for query_filter in search_filters(query):
-        docs = await zava.db["customers"].find(query_filter).limit(SCAN_CAP + 1).to_list()
+        docs = await handle.find(query_filter).limit(SCAN_CAP + 1).to_list()
         capped |= len(docs) > SCAN_CAP
         for doc in docs[:SCAN_CAP]:
             # The store scope, applied here for every caller: home store, or ordered there, or (the till)
@@ -176,22 +177,26 @@ async def find_customers(zava: Zava, scope: Scope, query: str, max_rows: int = 1
 
 async def visible_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
     """The customer document, if it exists and the scope may see it (else NotFound: never reveal which)."""
-    cid = str(customer_id).strip().lower()
-    if not _CUSTOMER_ID.match(cid):
-        raise InvalidArgument("customer_id looks like cust_000123; find it with find_customers")
-    doc = await zava.db["customers"].find_one({"_id": cid})
-    if doc is None or doc.get("deleted") or not scope.can_see_customer(doc):
+    cid = _checked_customer_id(customer_id)
+    handle = zava.collections.customers
+    doc = await handle.find_one({"_id": cid})
+    if not handle.visible(scope, doc):
         raise NotFound(f"no customer {cid} within your scope ({scope.label})")
     return doc
+
+
+def _checked_customer_id(customer_id: str) -> str:
+    cid = str(customer_id).strip().lower()
+    if not ids.is_customer_id(cid):
+        raise InvalidArgument("customer_id looks like cust_000123; find it with find_customers")
+    return cid
 
 
 async def servable_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
     """The customer a sale is for: named by id, so any customer may be served at the caller's own store
     (`Scope.can_serve_customer`); the store itself is checked by the sale."""
-    cid = str(customer_id).strip().lower()
-    if not _CUSTOMER_ID.match(cid):
-        raise InvalidArgument("customer_id looks like cust_000123; find it with find_customers")
-    doc = await zava.db["customers"].find_one({"_id": cid})
+    cid = _checked_customer_id(customer_id)
+    doc = await zava.collections.customers.find_one({"_id": cid})
     if doc is None or doc.get("deleted") or not scope.can_serve_customer(doc, named_exactly=True):
         raise NotFound(f"no customer {cid}; find them with find_customers (exact e-mail or phone)")
     return doc
@@ -211,9 +216,10 @@ def order_view(order: dict, lines: list[dict]) -> OrderView:
 
 
 async def orders_with_lines(zava: Zava, orders: list[dict]) -> list[OrderView]:
-    ids = [o["order_id"] for o in orders]
+    items = zava.collections.order_items
+    order_ids = [o["order_id"] for o in orders]
     lines: dict[str, list[dict]] = {}
-    async for line in zava.db["order_items"].find({"order_id": {"$in": ids}, "deleted": False}).sort("sku", 1):
+    async for line in items.find(items.unscoped(order_id={"$in": order_ids})).sort("sku", 1):
         lines.setdefault(line["order_id"], []).append(line)
     return [order_view(o, lines.get(o["order_id"], [])) for o in orders]
 
@@ -221,8 +227,9 @@ async def orders_with_lines(zava: Zava, orders: list[dict]) -> list[OrderView]:
 async def get_customer_orders(zava: Zava, scope: Scope, customer_id: str, max_rows: int = 10) -> CustomerOrders:
     limit, note = cap_rows(max_rows)
     customer = await visible_customer(zava, scope, customer_id)
-    query = {"customer_id": customer["_id"], "deleted": False, **scope.store_filter()}
-    orders = await zava.db["orders"].find(query).sort("order_date", -1).limit(limit + 1).to_list()
+    handle = zava.collections.orders
+    orders = await handle.find(handle.live(scope, customer_id=customer["_id"])).sort("order_date", -1) \
+        .limit(limit + 1).to_list()
     views = await orders_with_lines(zava, orders[:limit])
     scope_note = None if scope.head_office else f"only orders placed at your store(s) ({scope.label})"
     return CustomerOrders(customer=customer_summary(customer, scope), orders=views,

@@ -79,9 +79,9 @@ def _row(doc: dict, store_name: str) -> InventoryRow:
 async def get_inventory(zava: Zava, scope: Scope, sku: str, store: str | None = None) -> InventoryReport:
     reference = await zava.reference.get()
     product = reference.product_by_sku(sku)
-    store_ids = scope.stores(store, reference.stores)
-    query = {"product_id": product["product_id"], "deleted": False, **scope.store_filter(store_ids)}
-    docs = await zava.db["inventory"].find(query).sort("store_id", 1).to_list()
+    inventory = zava.collections.inventory
+    query = inventory.live(scope, stores=scope.stores(store, reference.stores), product_id=product["product_id"])
+    docs = await inventory.find(query).sort("store_id", 1).to_list()
     rows = [_row(d, reference.stores.get(d["store_id"]).store_name) for d in docs]
     return InventoryReport(sku=product["sku"], product_name=product["product_name"],
                            total_units=sum(r.stock_level for r in rows), stores=rows)
@@ -96,8 +96,9 @@ async def get_low_stock_items(zava: Zava, scope: Scope, store: str | None = None
     reference = await zava.reference.get()
     store_ids = scope.stores(store, reference.stores)
     category_id = reference.category_id(category) if category else None
-    query: dict = {"stock_level": {"$lte": threshold}, "deleted": False, **scope.store_filter(store_ids)}
-    docs = await zava.db["inventory"].find(query).sort([("stock_level", 1), ("sku", 1)]).to_list()
+    inventory = zava.collections.inventory
+    query = inventory.live(scope, stores=store_ids, stock_level={"$lte": threshold})
+    docs = await inventory.find(query).sort([("stock_level", 1), ("sku", 1)]).to_list()
     if category_id:  # filtered here so the query stays on its index (inventory is 3,392 rows at most)
         docs = [d for d in docs if d["category_id"] == category_id]
     items = []
@@ -115,8 +116,8 @@ async def _one_row(zava: Zava, scope: Scope, sku: str, store: str) -> tuple[dict
     reference = await zava.reference.get()
     product = reference.product_by_sku(sku)
     (store_id,) = scope.stores(store, reference.stores)
-    query = {"store_id": store_id, "product_id": product["product_id"], "deleted": False}
-    doc = await zava.db["inventory"].find_one(query)
+    inventory = zava.collections.inventory
+    doc = await inventory.find_one(inventory.live(scope, store_id=store_id, product_id=product["product_id"]))
     if doc is None:
         raise NotFound(f"{product['sku']} is not stocked at {store_id}")
     return product, doc
@@ -136,7 +137,7 @@ async def move_inventory(zava: Zava, scope: Scope, sku: str, store: str, aisle: 
     product, doc = await _one_row(zava, scope, sku, store)
     updated_at = now_iso()
     # Each key of the location map is set on its own, so Ditto merges it per key.
-    await zava.db["inventory"].update_one(
+    await zava.collections.inventory.update_one(
         {"_id": doc["_id"]},
         {"$set": {"location.aisle": new.aisle, "location.shelf": new.shelf, "location.bin": new.bin,
                   "updated_at": updated_at}},
@@ -152,7 +153,7 @@ async def update_stock_count(zava: Zava, scope: Scope, sku: str, store: str, cou
     product, doc = await _one_row(zava, scope, sku, store)
     counted_at = now_iso()
     # A count sets an absolute level, so the level read just before is the one it replaces.
-    await zava.db["inventory"].update_one(
+    await zava.collections.inventory.update_one(
         {"_id": doc["_id"]},
         {"$set": {"stock_level": counted_quantity, "last_counted": counted_at, "updated_at": counted_at}},
     )

@@ -1,25 +1,23 @@
-"""What the store operations share: argument checks, the order they act on, one transaction runner, and
-the stock-movement journal that makes each of them idempotent.
+"""What the store operations share: argument checks, the order they act on, and the stock-movement journal
+that makes each of them idempotent.
 
-Every operation (cancel_order, return_items, transfer_stock, receive_stock) is one transaction that
-changes stock, the order, the rollup and writes one `stock_movements` record carrying the caller's
-idempotency key. A unique index on that key makes concurrent duplicates collide; the loser reads the
-winner. The same key with a different request is refused (`IdempotencyMismatch`): a retry must be the
-same request. The free-text `reason` is a note, not part of the request.
+Every operation (cancel_order, return_items, transfer_stock, receive_stock) is one transaction
+(`zava.transactions.run`) that changes stock, the order, the rollup and writes one `stock_movements` record
+carrying the caller's idempotency key. A unique index on that key makes concurrent duplicates collide; the
+loser reads the winner (`replay_movement`). The same key with a different request is refused
+(`IdempotencyMismatch`): a retry must be the same request. The free-text `reason` is a note, not part of
+the request.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from zava_core.context import Zava
-from zava_core.errors import Conflict, IdempotencyMismatch, InvalidArgument, NotFound, OutOfStock, Unavailable, echo
-from zava_core.infra.database_setup import index_models
+from zava_core.errors import IdempotencyMismatch, InvalidArgument, NotFound, OutOfStock, echo
 from zava_core.limits import (
     IDEMPOTENCY_KEY_MAX_CHARS,
     IDEMPOTENCY_KEY_MIN_CHARS,
@@ -28,21 +26,13 @@ from zava_core.limits import (
     REASON_MAX_CHARS,
     REASON_MIN_CHARS,
 )
-from zava_core.model import JOURNALS, SPECS
+from zava_core.model import ids
 from zava_core.scope import Scope
+from zava_core.store import Abort, setup
 
-MOVEMENTS = JOURNALS[0]
 _KEY = re.compile(rf"^[A-Za-z0-9._:\-]{{{IDEMPOTENCY_KEY_MIN_CHARS},{IDEMPOTENCY_KEY_MAX_CHARS}}}$")
-_ORDER_ID = re.compile(r"^ord_(\d{8}|[0-9a-f]{16})$")
 # The fields of a movement that say what was asked (the reason is a note, the ids and dates are ours).
 REQUEST_FIELDS = ("kind", "store_id", "to_store_id", "order_id", "lines", "reference")
-
-
-class Refused(Exception):
-    """Raised inside a transaction to abort it with a caller-facing error."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
 
 
 def idempotency_key(value: object) -> str:
@@ -56,7 +46,7 @@ def idempotency_key(value: object) -> str:
 
 def order_id(value: object) -> str:
     oid = str(value).strip().lower()
-    if len(oid) > ORDER_ID_MAX_CHARS or not _ORDER_ID.match(oid):
+    if len(oid) > ORDER_ID_MAX_CHARS or not ids.is_order_id(oid):
         raise InvalidArgument(f"order_id {echo(value)} looks like ord_00000123 or ord_1a2b3c4d5e6f7a8b; find it "
                               "with get_customer_orders")
     return oid
@@ -79,14 +69,16 @@ def units(value: object, name: str, maximum: int = MAX_LINE_QUANTITY) -> int:
 
 async def order_in_scope(zava: Zava, scope: Scope, oid: str) -> dict:
     """The order, if the caller's scope covers its store (else NotFound: never reveal another store's order)."""
-    order = await zava.db["orders"].find_one({"_id": oid})
-    if order is None or order.get("deleted") or not scope.sees(SPECS["orders"].store_scope, order):
+    orders = zava.collections.orders
+    order = await orders.find_one({"_id": oid})
+    if not orders.visible(scope, order):
         raise NotFound(f"no order {oid} within your scope ({scope.label})")
     return order
 
 
 async def order_lines(zava: Zava, oid: str, session: AsyncClientSession | None = None) -> list[dict]:
-    return await zava.db["order_items"].find({"order_id": oid, "deleted": False}, session=session).to_list()
+    lines = zava.collections.order_items
+    return await lines.find(lines.unscoped(order_id=oid), session=session).to_list()
 
 
 # --- the journal -------------------------------------------------------------------------------------
@@ -97,9 +89,10 @@ _journal_ready: set[tuple[str, str]] = set()
 async def ensure_journal(zava: Zava) -> None:
     """Create the journal's indexes once per process and database, before the first transaction writes to it:
     databases seeded before the journal existed have neither the collection nor its unique key index."""
-    marker = (zava.settings.mongodb_uri or "", zava.db.name)
+    movements = zava.collections.stock_movements
+    marker = (zava.settings.mongodb_uri or "", movements.database.name)
     if marker not in _journal_ready:
-        await zava.db[MOVEMENTS.name].create_indexes(index_models(MOVEMENTS))
+        await setup.create_indexes(zava.collections, [movements.name])
         _journal_ready.add(marker)
 
 
@@ -111,7 +104,7 @@ def same_request(movement: Mapping, request: Mapping) -> bool:
 
 async def prior_movement(zava: Zava, key: str, request: Mapping) -> dict | None:
     """The movement already made with `key`, if it is this same request; a different one is refused."""
-    found = await zava.db[MOVEMENTS.name].find_one({"idempotency_key": key})
+    found = await zava.collections.stock_movements.find_one({"idempotency_key": key})
     if found is None:
         return None
     if not same_request(found, request):
@@ -121,68 +114,38 @@ async def prior_movement(zava: Zava, key: str, request: Mapping) -> dict | None:
     return found
 
 
-Write = Callable[[AsyncClientSession], Awaitable[None]]
-
-
-async def run_transaction(zava: Zava, write: Write, *, what: str, lock_stores: tuple[str, ...] = (),
-                          key: str | None = None, request: Mapping | None = None) -> dict | None:
-    """Run `write` as one transaction (retried on write conflicts by `with_transaction`).
-
-    `lock_stores` queues writers of the same rollup cells inside this process (as create_order does; other
-    processes meet as write conflicts and retry). A duplicate `key` means a concurrent twin won: its
-    movement is returned (checked against `request`), and the caller answers as a replay.
-    """
-    try:
-        async with AsyncExitStack() as stack:
-            for store_id in sorted(set(lock_stores)):  # one order of acquisition: no deadlock between writers
-                await stack.enter_async_context(zava.store_lock(store_id))
-            session = await stack.enter_async_context(zava.client.start_session())
-            await session.with_transaction(write)
-    except Refused as refused:
-        # A twin with the same key may have won while this one waited (it then finds the order cancelled, or
-        # the units returned): the twin's movement is this call's answer.
-        winner = await prior_movement(zava, key, request or {}) if key else None
-        if winner is None:
-            raise refused.error from None
-        return winner
-    except DuplicateKeyError:
-        winner = await prior_movement(zava, key, request or {}) if key else None
-        if winner is None:
-            raise Conflict(f"{what} collided with another write; retry with the same idempotency_key") from None
-        return winner
-    except OperationFailure as exc:
-        if exc.code == 20 or "Transaction numbers" in str(exc):
-            raise Unavailable(f"{what} needs a replica set (transactions): use Atlas, mongod --replSet, "
-                              "or the embedded engine") from None
-        raise
-    except PyMongoError as exc:
-        raise Unavailable(f"{what} was not written (nothing changed): {type(exc).__name__}") from None
-    return None
+def replay_movement(zava: Zava, key: str, request: Mapping) -> Callable[[], Awaitable[dict | None]]:
+    """What `transactions.run` calls when this attempt lost (a duplicate key, or an abort because a twin with
+    the same key already cancelled the order or returned the units): the twin's movement, if there is one."""
+    return lambda: prior_movement(zava, key, request)
 
 
 async def current_stock(zava: Zava, store_id: str, product_ids: list[str],
                         session: AsyncClientSession | None = None) -> dict[str, int]:
     """SKU -> units on hand at one store (inside the caller's transaction when `session` is given)."""
-    rows = zava.db["inventory"].find({"product_id": {"$in": product_ids}, "deleted": False, "store_id": store_id},
-                                     {"sku": 1, "stock_level": 1}, session=session)
+    inventory = zava.collections.inventory
+    rows = inventory.find(inventory.unscoped(product_id={"$in": product_ids}, store_id=store_id),
+                          {"sku": 1, "stock_level": 1}, session=session)
     return {row["sku"]: row["stock_level"] async for row in rows}
 
 
 async def add_stock(zava: Zava, session: AsyncClientSession, store_id: str, product: Mapping, delta: int,
                     now: str) -> None:
     """Units back on (or, negative, off) one store's shelf; a decrement never takes stock below zero."""
-    query: dict = {"product_id": product["product_id"], "deleted": False, "store_id": store_id}
+    inventory = zava.collections.inventory
+    query = inventory.unscoped(product_id=product["product_id"], store_id=store_id)
     if delta < 0:
         query["stock_level"] = {"$gte": -delta}
-    result = await zava.db["inventory"].update_one(query, {"$inc": {"stock_level": delta},
-                                                           "$set": {"updated_at": now}}, session=session)
+    result = await inventory.update_one(query, {"$inc": {"stock_level": delta}, "$set": {"updated_at": now}},
+                                        session=session)
     if result.matched_count == 0:
-        raise Refused(await _why_not(zava, store_id, product, delta))
+        raise Abort(await _why_not(zava, store_id, product, delta))
 
 
-async def _why_not(zava: Zava, store_id: str, product: Mapping, delta: int) -> Exception:
-    row = await zava.db["inventory"].find_one({"product_id": product["product_id"], "deleted": False,
-                                               "store_id": store_id}, {"stock_level": 1})
+async def _why_not(zava: Zava, store_id: str, product: Mapping, delta: int) -> NotFound | OutOfStock:
+    inventory = zava.collections.inventory
+    row = await inventory.find_one(inventory.unscoped(product_id=product["product_id"], store_id=store_id),
+                                   {"stock_level": 1})
     if row is None:
         return NotFound(f"{product['sku']} is not stocked at {store_id}; nothing was changed")
     return OutOfStock(f"{product['sku']}: {-delta} to move but {row['stock_level']} in stock at {store_id}; "

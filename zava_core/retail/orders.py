@@ -8,7 +8,8 @@ the customer's store map and the sales rollup, or changes nothing.
   The same key with a different customer, store or items is refused (`IdempotencyMismatch`).
 - The customer is named by id, so a store manager may sell to any customer at their own store
   (`Scope.can_serve_customer`, the till rule); the order makes them a customer of that store.
-- Write conflicts between concurrent transactions are retried by `with_transaction`.
+- One transaction (`zava.transactions.run`): write conflicts are retried, and a concurrent twin with the same
+  key that won is this call's answer.
 """
 
 from __future__ import annotations
@@ -17,22 +18,23 @@ import uuid
 
 from pydantic import Field, ValidationError
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from zava_core.analysis import rollups
 from zava_core.context import Zava
-from zava_core.errors import Conflict, IdempotencyMismatch, InvalidArgument, OutOfStock, Unavailable
+from zava_core.errors import IdempotencyMismatch, InvalidArgument, OutOfStock
 from zava_core.infra.timeutil import now_iso
-from zava_core.limits import MAX_LINE_QUANTITY, MAX_ORDER_LINES, SKU_MAX_CHARS, SKU_MIN_CHARS
-from zava_core.model import new_order_id, new_order_status, order_header, order_line
+from zava_core.limits import MAX_LINE_QUANTITY, MAX_ORDER_LINES
+from zava_core.model import ids, new_order_id, new_order_status, order_header, order_line
+from zava_core.model.ids import SkuText
 from zava_core.retail.customers import OrderView, order_view, orders_with_lines, servable_customer
 from zava_core.retail.operations import idempotency_key as checked_key
 from zava_core.scope import Scope
 from zava_core.shaping import Out
+from zava_core.store import Abort
 
 
 class OrderLineRequest(Out):
-    sku: str = Field(min_length=SKU_MIN_CHARS, max_length=SKU_MAX_CHARS, description="Product SKU, e.g. PTDR000001")
+    sku: SkuText
     # Strict: true and "5" are not quantities (lax pydantic would read them as 1 and 5).
     quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY, strict=True)
 
@@ -41,13 +43,6 @@ class CreatedOrder(Out):
     order: OrderView
     replayed: bool = Field(description="True when this idempotency key had already created the order")
     stock_after: dict[str, int] = Field(default_factory=dict, description="SKU -> units left at the store")
-
-
-class _Refused(Exception):
-    """Raised inside the transaction to abort it with a caller-facing error."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
 
 
 def merge_lines(items: list[OrderLineRequest | dict]) -> dict[str, int]:
@@ -63,7 +58,7 @@ def merge_lines(items: list[OrderLineRequest | dict]) -> dict[str, int]:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "item"
             raise InvalidArgument(f"items: {where}: {first['msg']} (each item is {{sku, quantity}})") from None
-        sku = item.sku.strip().upper()
+        sku = ids.normal_sku(item.sku)
         merged[sku] = merged.get(sku, 0) + item.quantity
         if merged[sku] > MAX_LINE_QUANTITY:
             raise InvalidArgument(f"{sku}: at most {MAX_LINE_QUANTITY} units per line")
@@ -78,7 +73,8 @@ async def create_order(zava: Zava, scope: Scope, customer_id: str, store: str,
     reference = await zava.reference.get()
     (store_id,) = scope.stores(store, reference.stores)
     quantities = merge_lines(items)
-    existing = await zava.db["orders"].find_one({"idempotency_key": key})
+    orders = zava.collections.orders
+    existing = await orders.find_one({"idempotency_key": key})
     if existing is not None:
         return await _replay(zava, scope, existing, customer_id, quantities, store_id)
     products = {sku: reference.product_by_sku(sku) for sku in quantities}
@@ -100,56 +96,47 @@ async def create_order(zava: Zava, scope: Scope, customer_id: str, store: str,
 
     async def write(session: AsyncClientSession) -> None:
         stock_after.clear()
-        db = zava.db
+        c = zava.collections
         for line in lines:
             # update_one, not find_one_and_update: the same guard, ~10x faster on the embedded engine.
-            result = await db["inventory"].update_one(
-                {"product_id": line["product_id"], "deleted": False, "store_id": store_id,
-                 "stock_level": {"$gte": line["quantity"]}},
+            result = await c.inventory.update_one(
+                c.inventory.unscoped(product_id=line["product_id"], store_id=store_id,
+                                     stock_level={"$gte": line["quantity"]}),
                 {"$inc": {"stock_level": -line["quantity"]}, "$set": {"updated_at": now}}, session=session,
             )
             if result.matched_count == 0:
-                raise _Refused(await _out_of_stock(zava, store_id, line))
-        rows = db["inventory"].find({"product_id": {"$in": [ln["product_id"] for ln in lines]}, "deleted": False,
-                                     "store_id": store_id}, {"sku": 1, "stock_level": 1}, session=session)
+                raise Abort(await _out_of_stock(zava, store_id, line))
+        rows = c.inventory.find(c.inventory.unscoped(product_id={"$in": [ln["product_id"] for ln in lines]},
+                                                     store_id=store_id), {"sku": 1, "stock_level": 1}, session=session)
         stock_after.update({row["sku"]: row["stock_level"] async for row in rows})
-        await db["order_items"].insert_many(lines, session=session)
-        await db["orders"].insert_one(order, session=session)
+        await c.order_items.insert_many(lines, session=session)
+        await c.orders.insert_one(order, session=session)
         if store_id not in (customer.get("stores_shopped") or {}):
-            await db["customers"].update_one(
+            await c.customers.update_one(
                 {"_id": customer["_id"]}, {"$set": {f"stores_shopped.{store_id}": now, "updated_at": now}},
                 session=session,
             )
-        await rollups.apply_order(db, lines, now, session=session)
+        await rollups.apply_order(c.sales_monthly, lines, now, session=session)
 
-    try:
-        # Orders of one store all increment the same rollup cell, so concurrent ones conflict and retry
-        # (16 callers: 5.7 orders/s). Queueing them per store inside this process removes the conflicts;
-        # other processes still meet them, and with_transaction retries those.
-        async with zava.store_lock(store_id), zava.client.start_session() as session:
-            await session.with_transaction(write)
-    except _Refused as refused:
-        raise refused.error from None
-    except DuplicateKeyError:
-        # A concurrent call with the same key won the race; answer with its order.
-        winner = await zava.db["orders"].find_one({"idempotency_key": key})
-        if winner is None:
-            raise Conflict("the order collided with another write; retry with the same idempotency_key") from None
-        return await _replay(zava, scope, winner, customer_id, quantities, store_id)
-    except OperationFailure as exc:
-        if exc.code == 20 or "Transaction numbers" in str(exc):
-            raise Unavailable("create_order needs a replica set (transactions): use Atlas, mongod --replSet, "
-                              "or the embedded engine") from None
-        raise
-    except PyMongoError as exc:
-        raise Unavailable(f"the order was not written (nothing changed): {type(exc).__name__}") from None
+    async def twin() -> CreatedOrder | None:
+        # A concurrent call with the same key won the race: its order is this call's answer.
+        winner = await orders.find_one({"idempotency_key": key})
+        return None if winner is None else await _replay(zava, scope, winner, customer_id, quantities, store_id)
+
+    # Orders of one store all increment the same rollup cell, so concurrent ones conflict and retry
+    # (16 callers: 5.7 orders/s). Queueing them per store inside this process removes the conflicts;
+    # other processes still meet them, and the transaction retries those.
+    replayed = await zava.transactions.run(write, what="the order", serialize=(store_id,), replay=twin)
+    if replayed is not None:
+        return replayed
     view = order_view(order, sorted(lines, key=lambda ln: ln["sku"]))
     return CreatedOrder(order=view, replayed=False, stock_after=stock_after)
 
 
 async def _out_of_stock(zava: Zava, store_id: str, line: dict) -> OutOfStock:
-    row = await zava.db["inventory"].find_one({"product_id": line["product_id"], "deleted": False,
-                                               "store_id": store_id}, {"stock_level": 1})
+    inventory = zava.collections.inventory
+    row = await inventory.find_one(inventory.unscoped(product_id=line["product_id"], store_id=store_id),
+                                   {"stock_level": 1})
     have = row["stock_level"] if row else 0
     return OutOfStock(f"{line['sku']}: {line['quantity']} wanted but {have} in stock at {store_id}; "
                       "nothing was ordered (lower the quantity or use get_inventory to find another store)")
@@ -163,7 +150,7 @@ async def _replay(zava: Zava, scope: Scope, order: dict, customer_id: str, quant
     for line in view.lines:
         bought[line.sku] = bought.get(line.sku, 0) + line.quantity
     # The same answer whether the key's order is another store's, customer's or basket: say nothing of it.
-    if order["store_id"] not in scope.store_ids or order["customer_id"] != str(customer_id).strip().lower() \
+    if not scope.covers(order["store_id"]) or order["customer_id"] != str(customer_id).strip().lower() \
             or (store_id is not None and order["store_id"] != store_id) or bought != quantities:
         raise IdempotencyMismatch("this idempotency_key was already used for a different order (another customer, "
                                   "store or items); nothing was ordered. Use a new key for a new order")

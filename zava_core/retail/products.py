@@ -62,9 +62,10 @@ async def stock_by_product(zava: Zava, scope: Scope, product_ids: list[str],
     """{product_id: {store_id: stock_level}} within the scope (one indexed query)."""
     if not product_ids:
         return {}
-    query = {"product_id": {"$in": product_ids}, "deleted": False, **scope.store_filter(store_ids)}
+    inventory = zava.collections.inventory
+    query = inventory.live(scope, stores=store_ids, product_id={"$in": product_ids})
     out: dict[str, dict[str, int]] = {}
-    async for row in zava.db["inventory"].find(query, {"product_id": 1, "store_id": 1, "stock_level": 1, "_id": 0}):
+    async for row in inventory.find(query, {"product_id": 1, "store_id": 1, "stock_level": 1, "_id": 0}):
         out.setdefault(row["product_id"], {})[row["store_id"]] = row["stock_level"]
     return out
 

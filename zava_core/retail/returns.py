@@ -22,10 +22,10 @@ from zava_core.errors import Conflict, InvalidArgument
 from zava_core.infra.timeutil import now_iso
 from zava_core.model import stock_movement
 from zava_core.retail import operations, order_status
-from zava_core.retail.operations import Refused
 from zava_core.retail.orders import OrderLineRequest, merge_lines
 from zava_core.scope import Scope
 from zava_core.shaping import Out
+from zava_core.store import Abort
 
 
 class ReturnedItems(Out):
@@ -55,12 +55,12 @@ async def return_items(zava: Zava, scope: Scope, order_id: str, items: list[Orde
 
     async def write(session: AsyncClientSession) -> None:
         stock_after.clear()
-        db = zava.db
-        current = await db["orders"].find_one({"_id": oid}, session=session)
+        c = zava.collections
+        current = await c.orders.find_one({"_id": oid}, session=session)
         try:
             order_status.require_returnable(oid, current["status"])
         except Conflict as exc:
-            raise Refused(exc) from None
+            raise Abort(exc) from None
         lines = await operations.order_lines(zava, oid, session)
         by_sku = {line["sku"]: line for line in lines}
         already = dict(current.get("returned_quantities") or {})
@@ -68,40 +68,41 @@ async def return_items(zava: Zava, scope: Scope, order_id: str, items: list[Orde
         for sku, count in quantities.items():
             line = by_sku.get(sku)
             if line is None:
-                raise Refused(InvalidArgument(f"{sku} is not on order {oid}; its lines are "
-                                              f"{', '.join(sorted(by_sku))}; nothing was returned"))
+                raise Abort(InvalidArgument(f"{sku} is not on order {oid}; its lines are "
+                                            f"{', '.join(sorted(by_sku))}; nothing was returned"))
             left = line["quantity"] - already.get(sku, 0)
             if count > left:
-                raise Refused(InvalidArgument(
+                raise Abort(InvalidArgument(
                     f"{sku}: {count} to return but only {left} of the {line['quantity']} bought are not yet "
                     f"returned on order {oid}; nothing was returned"))
             guard[f"returned_quantities.{sku}"] = already.get(sku, {"$exists": False})
-        result = await db["orders"].update_one(guard, {
+        result = await c.orders.update_one(guard, {
             "$inc": {f"returned_quantities.{sku}": count for sku, count in quantities.items()},
             "$set": {"updated_at": now}}, session=session)
         if result.matched_count == 0:
-            raise Refused(Conflict(f"order {oid} changed during the return; retry with the same idempotency_key"))
+            raise Abort(Conflict(f"order {oid} changed during the return; retry with the same idempotency_key"))
         for sku, count in quantities.items():
             await operations.add_stock(zava, session, current["store_id"], by_sku[sku], count, now)
         after = {**current, "returned_quantities": {s: already.get(s, 0) + quantities.get(s, 0)
                                                     for s in {*already, *quantities}}}
-        await rollups.apply_change(db, rollups.order_net_lines(current, lines), rollups.order_net_lines(after, lines),
-                                   now, session=session)
-        await db[operations.MOVEMENTS.name].insert_one(stock_movement(
+        await rollups.apply_change(c.sales_monthly, rollups.order_net_lines(current, lines),
+                                   rollups.order_net_lines(after, lines), now, session=session)
+        await c.stock_movements.insert_one(stock_movement(
             movement_id=str(uuid.uuid4()), kind="return", store_id=current["store_id"], order_id=oid,
             lines=quantities, idempotency_key=key, created_at=now, reason=note), session=session)
         stock_after.update(await operations.current_stock(
             zava, current["store_id"], [by_sku[sku]["product_id"] for sku in quantities], session))
 
-    winner = await operations.run_transaction(zava, write, what="the return", lock_stores=(order["store_id"],),
-                                              key=key, request=request)
+    winner = await zava.transactions.run(write, what="the return", serialize=(order["store_id"],),
+                                         replay=operations.replay_movement(zava, key, request))
     if winner is not None:
         return await _answer(zava, oid, winner, {}, replayed=True)
     return await _answer(zava, oid, {"lines": quantities}, stock_after, replayed=False)
 
 
 async def _answer(zava: Zava, oid: str, movement: dict, stock_after: dict[str, int], replayed: bool) -> ReturnedItems:
-    order = await zava.db["orders"].find_one({"_id": oid}, {"store_id": 1, "status": 1, "returned_quantities": 1})
+    order = await zava.collections.orders.find_one({"_id": oid},
+                                                   {"store_id": 1, "status": 1, "returned_quantities": 1})
     return ReturnedItems(order_id=oid, store_id=order["store_id"], status=order["status"],
                          returned=dict(movement["lines"]),
                          returned_quantities=dict(order.get("returned_quantities") or {}), stock_after=stock_after,

@@ -77,15 +77,17 @@ async def transfer_stock(zava: Zava, scope: Scope, sku: str, from_store: str, to
     async def write(session: AsyncClientSession) -> None:
         await operations.add_stock(zava, session, source, product, -count, now)
         await operations.add_stock(zava, session, destination, product, count, now)
-        await zava.db[operations.MOVEMENTS.name].insert_one(stock_movement(
+        await zava.collections.stock_movements.insert_one(stock_movement(
             movement_id=str(uuid.uuid4()), kind="transfer", store_id=source, to_store_id=destination,
             lines={product["sku"]: count}, idempotency_key=key, created_at=now), session=session)
         levels = {store_id: (await operations.current_stock(zava, store_id, [product["product_id"]], session))
                   .get(product["sku"]) for store_id in (source, destination)}
         answer.from_stock_after = levels[source]
-        answer.to_stock_after = levels[destination] if destination in scope.store_ids else None
+        answer.to_stock_after = levels[destination] if scope.covers(destination) else None
 
-    if await operations.run_transaction(zava, write, what="the transfer", key=key, request=request) is not None:
+    winner = await zava.transactions.run(write, what="the transfer",
+                                         replay=operations.replay_movement(zava, key, request))
+    if winner is not None:
         return TransferResult(**{**answer.model_dump(), "from_stock_after": None, "to_stock_after": None})
     answer.replayed = False
     return answer
@@ -123,14 +125,15 @@ async def receive_stock(zava: Zava, scope: Scope, sku: str, store: str, quantity
 
     async def write(session: AsyncClientSession) -> None:
         await operations.add_stock(zava, session, store_id, product, count, now)
-        await zava.db[operations.MOVEMENTS.name].insert_one(stock_movement(
+        await zava.collections.stock_movements.insert_one(stock_movement(
             movement_id=str(uuid.uuid4()), kind="receipt", store_id=store_id, lines={product["sku"]: count},
             reference=ref, idempotency_key=key, created_at=now), session=session)
         answer.stock_after = (await operations.current_stock(zava, store_id, [product["product_id"]], session)
                               ).get(product["sku"])
 
     try:
-        winner = await operations.run_transaction(zava, write, what="the delivery", key=key, request=request)
+        winner = await zava.transactions.run(write, what="the delivery",
+                                             replay=operations.replay_movement(zava, key, request))
     except IdempotencyMismatch:
         raise IdempotencyMismatch(_same_reference(ref, product["sku"], store_id)) from None
     if winner is not None:

@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
 import anyio
 import numpy as np
 from pymongo.errors import OperationFailure
 
-if TYPE_CHECKING:  # the context holds this module's SemanticSearch: a type here, not an import
-    from zava_core.context import Zava
-
 from zava_core.embeddings import Embedder
 from zava_core.errors import NotFound
-from zava_core.infra import database_setup
 from zava_core.infra import db as zdb
 from zava_core.retail import atlas_search
+from zava_core.store import Collections, setup
 
 RELOAD_SECONDS = 300.0
 log = logging.getLogger(__name__)
@@ -47,8 +43,8 @@ class InMemoryIndex:
 class SemanticSearch:
     """Per-process search state: the embedder, and the index chosen from what the server offers."""
 
-    def __init__(self, zava: Zava, embedder: Embedder) -> None:
-        self.zava = zava
+    def __init__(self, collections: Collections, embedder: Embedder) -> None:
+        self.collections = collections
         self.embedder = embedder
         self._index: InMemoryIndex | None = None
         self._atlas: bool | None = None  # a queryable vector index
@@ -91,20 +87,21 @@ class SemanticSearch:
         return (await self.embedder.embed([text]))[0]
 
     async def _atlas_indexes_ready(self) -> tuple[bool, bool]:
-        caps = await zdb.capabilities(self.zava.db)
+        caps = await zdb.capabilities(self.collections.products)
         if not caps.search_indexes:
             return False, False
-        index = await database_setup.vector_index(self.zava.db)
+        index = await setup.vector_index(self.collections)
         if not (index and index.get("queryable")):
             return False, False
-        text = await atlas_search.text_index(self.zava.db)
+        text = await atlas_search.text_index(self.collections.product_embeddings)
         return True, bool(text and text.get("queryable")) and atlas_search.offers_rank_fusion(caps.server_version)
 
     async def _load(self) -> InMemoryIndex:
-        query = {"model": self.embedder.model, "deleted": False}
-        docs = await self.zava.db["product_embeddings"].find(query, {"product_id": 1, "embedding": 1}).to_list()
+        embeddings, products = self.collections.product_embeddings, self.collections.products
+        query = embeddings.unscoped(model=self.embedder.model)
+        docs = await embeddings.find(query, {"product_id": 1, "embedding": 1}).to_list()
         if not docs:
-            if await self.zava.db["products"].find_one({"deleted": False}, {"_id": 1}) is None:
+            if await products.find_one(products.unscoped(), {"_id": 1}) is None:
                 raise NotFound("the database holds no products: seed it first with `python -m seeding`")
             raise NotFound(f"no product embeddings for model {self.embedder.model!r}: run `python -m seeding embed`")
         matrix = np.asarray([d["embedding"] for d in docs], dtype=np.float32)
@@ -127,7 +124,7 @@ class SemanticSearch:
     async def _atlas_top(self, query_vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         pipeline = [atlas_search.vector_stage(query_vector, self.embedder.model, k),
                     {"$project": {"product_id": 1, "score": {"$meta": "vectorSearchScore"}}}]
-        cursor = await self.zava.db["product_embeddings"].aggregate(pipeline)
+        cursor = await self.collections.product_embeddings.aggregate(pipeline)
         return [(d["product_id"], atlas_search.cosine_from_score(d["score"])) async for d in cursor]
 
     async def atlas_fused(self, text: str, query_vector: np.ndarray, k: int) -> list[atlas_search.FusedHit] | None:
@@ -136,7 +133,7 @@ class SemanticSearch:
             return None
         pipeline = atlas_search.rank_fusion_pipeline(text, query_vector, self.embedder.model, k)
         try:
-            cursor = await self.zava.db["product_embeddings"].aggregate(pipeline)
+            cursor = await self.collections.product_embeddings.aggregate(pipeline)
             return [atlas_search.parse_fused(d) async for d in cursor]
         except OperationFailure as exc:
             log.warning("$rankFusion failed (%s); fusing in memory", exc.code)

@@ -1,4 +1,4 @@
-"""`python -m seeding doctor`: check, step by step, that the configuration can serve Zava.
+"""`python -m zava_ops doctor`: check, step by step, that the configuration can serve Zava.
 
 Each step prints one line (ok / warn / FAIL / skip / n/a) and, when something is wrong, the likely
 cause and the fix. The network steps run in the order a connection is made (connection string,
@@ -18,13 +18,13 @@ from typing import Any
 
 import anyio
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from zava_core.infra import embedded
 from zava_core.infra.config import Settings
 from zava_core.infra.redaction import display_uri, mask_secrets, settings_secrets
 from zava_core.infra.uri import UriParts, UriProblem, describe_parts, parse_connection_string
+from zava_core.store import Collections
 from zava_ops.doctor.access import auth_step, roles_step, short_error
 from zava_ops.doctor.database import (
     dataset_step,
@@ -86,9 +86,9 @@ async def _network(uri: str, parts: UriParts, timeout: float, report: Report) ->
 
 
 async def _database_checks(client: AsyncMongoClient, status: dict, settings: Settings, parts: UriParts,
-                           report: Report) -> AsyncDatabase | None:
+                           report: Report) -> Collections | None:
     access = roles_step(status, settings.mongodb_database, settings.read_only, parts, report)
-    db = client[settings.mongodb_database]
+    db = Collections(client[settings.mongodb_database])
     caps = await server_steps(db, report)
     if caps is None:
         report.skip_remaining("needs the server's answers above")

@@ -71,11 +71,11 @@ def _auth_failure(exc: OperationFailure, parts: UriParts, report: Report) -> Non
             "wrong user name or password, the user is defined in another database than authSource, or a special "
             "character in the password is not URL-encoded",
             "Atlas: Security > Database Access lists the database users (not your Atlas login) and resets "
-            "passwords; a password with @ : / ? # [ ] % must be encoded: python -m seeding encode-password",
+            "passwords; a password with @ : / ? # [ ] % must be encoded: python -m zava_ops encode-password",
         )
     elif exc.code == 13 and not parts.username:
         report.fail("authentication", "the server requires authentication", "no user name in the connection string",
-                    "add user:password@ before the host (encode the password: python -m seeding encode-password)")
+                    "add user:password@ before the host (encode the password: python -m zava_ops encode-password)")
     else:
         report.fail("authentication", f"{exc.code}: {short_error(exc)}", "the server refused the command",
                     "check the user's roles and the connection string's options")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from zava_core.infra import database_setup
 from zava_core.infra import db as zdb
 from zava_core.infra.privileges import Access
-from zava_core.model import DATASET, META, STATE_ID, SYNCED_COLLECTIONS, VECTOR_INDEX_NAME
+from zava_core.model import DATASET, STATE_ID, SYNCED_COLLECTIONS, VECTOR_INDEX_NAME
+from zava_core.store import Collections, setup
 from zava_ops.doctor.access import short_error
 from zava_ops.doctor.report import (
     MIN_SERVER_VERSION,
@@ -25,9 +24,9 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(numbers)
 
 
-async def server_steps(db: AsyncDatabase, report: Report) -> zdb.Capabilities | None:
+async def server_steps(collections: Collections, report: Report) -> zdb.Capabilities | None:
     try:
-        caps = await zdb.capabilities(db)
+        caps = await zdb.capabilities(collections.products)
     except PyMongoError as exc:
         report.fail("server version", f"could not ask the server: {short_error(exc)}",
                     "the user may not run hello/buildInfo or aggregate on the database", "check the user's roles")
@@ -39,7 +38,7 @@ async def server_steps(db: AsyncDatabase, report: Report) -> zdb.Capabilities | 
     else:
         report.ok("server version", caps.server_version)
     if caps.replica_set:
-        hello = await db.client.admin.command("hello")
+        hello = await collections.db.client.admin.command("hello")
         name = hello.get("setName") or "sharded cluster (mongos)"
         report.ok("replica set", f"{name!r}: transactions and change streams available")
     else:
@@ -51,9 +50,10 @@ async def server_steps(db: AsyncDatabase, report: Report) -> zdb.Capabilities | 
     return caps
 
 
-async def dataset_step(db: AsyncDatabase, report: Report) -> bool:
-    state = await db[META].find_one({"_id": STATE_ID})
-    counts = {name: await db[name].estimated_document_count() for name in DATASET}
+async def dataset_step(collections: Collections, report: Report) -> bool:
+    db = collections.db
+    state = await collections.meta.find_one({"_id": STATE_ID})
+    counts = {name: await collections[name].estimated_document_count() for name in DATASET}
     total = sum(counts.values())
     if state and state.get("status") == "complete":
         params = state.get("params", {})
@@ -73,20 +73,21 @@ async def dataset_step(db: AsyncDatabase, report: Report) -> bool:
     return False
 
 
-async def indexes_step(db: AsyncDatabase, report: Report) -> None:
-    rows = await compare_indexes(db)
+async def indexes_step(collections: Collections, report: Report) -> None:
+    rows = await compare_indexes(collections)
     missing = [f"{r.collection}.{r.name}" for r in rows if r.state in {"missing", "differs"}]
     expected = sum(1 for r in rows if r.state != "extra")
     if missing:
         report.fail("indexes", f"{len(missing)} of {expected} model indexes missing or different: {', '.join(missing)}",
                     "queries fall back to collection scans (slow) and uniqueness is not enforced",
-                    "python -m seeding indexes create")
+                    "python -m zava_ops indexes create")
     else:
         report.ok("indexes", f"all {expected} model indexes present")
 
 
-async def pre_post_images_step(db: AsyncDatabase, access: Access | None, is_atlas: bool, report: Report) -> None:
-    off = [name for name, on in (await database_setup.images_enabled(db)).items() if not on]
+async def pre_post_images_step(collections: Collections, access: Access | None, is_atlas: bool,
+                               report: Report) -> None:
+    off = [name for name, on in (await setup.images_enabled(collections)).items() if not on]
     if not off:
         report.ok("pre/post images", f"enabled on all {len(SYNCED_COLLECTIONS)} synced collections")
         return
@@ -96,17 +97,17 @@ async def pre_post_images_step(db: AsyncDatabase, access: Access | None, is_atla
             "tier, M10 or larger)") if is_atlas else ""
     report.fail("pre/post images", f"off on {', '.join(off)}",
                 "Ditto's connector reads change-stream pre- and post-images of every synced collection",
-                f"python -m seeding change-streams enable{needs}{tier}")
+                f"python -m zava_ops change-streams enable{needs}{tier}")
 
 
-async def search_step(db: AsyncDatabase, caps: zdb.Capabilities, seeded: bool, report: Report) -> None:
+async def search_step(collections: Collections, caps: zdb.Capabilities, seeded: bool, report: Report) -> None:
     if not caps.search_indexes:
         report.ok("search indexes", "not offered by this server: semantic search uses the exact in-memory index")
         return
     if not seeded:  # the vector index lives on product_embeddings, which seeding creates
         report.ok("search indexes", "offered; seeding creates the vector index")
         return
-    index = await database_setup.vector_index(db)
+    index = await setup.vector_index(collections)
     if index and index.get("queryable"):
         report.ok("search indexes", f"offered; {VECTOR_INDEX_NAME} is queryable ($vectorSearch is used)")
     elif index:
@@ -114,4 +115,4 @@ async def search_step(db: AsyncDatabase, caps: zdb.Capabilities, seeded: bool, r
                    "in-memory index answers until it is queryable")
     else:
         report.add("search indexes", "warn", f"offered, but {VECTOR_INDEX_NAME} does not exist: the in-memory index "
-                   "answers", fix="python -m seeding indexes create")
+                   "answers", fix="python -m zava_ops indexes create")

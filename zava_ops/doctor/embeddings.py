@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import anyio
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from zava_core.errors import Unavailable
 from zava_core.infra.config import ConfigError, Settings
+from zava_core.store import Collections
 from zava_ops.doctor.access import short_error
 from zava_ops.doctor.report import (
     Report,
@@ -17,7 +17,8 @@ from zava_ops.doctor.report import (
 
 # --- embeddings --------------------------------------------------------------------------------------
 
-async def embeddings_step(settings: Settings, db: AsyncDatabase | None, timeout: float, report: Report) -> None:
+async def embeddings_step(settings: Settings, collections: Collections | None, timeout: float,
+                          report: Report) -> None:
     from zava_core.embeddings import get_embedder
 
     backend = settings.embedding_backend
@@ -50,12 +51,13 @@ async def embeddings_step(settings: Settings, db: AsyncDatabase | None, timeout:
         return
     millis = (time.perf_counter() - started) * 1000
     shape = f"{embedder.model}, {vectors.shape[1]} dims, one string in {millis:.0f} ms"
-    if db is None:
+    if collections is None:
         report.ok("embeddings", f"{backend} ({shape})")
         return
     try:
-        stored = await db["product_embeddings"].count_documents({"model": embedder.model, "deleted": False})
-        products = await db["products"].count_documents({"deleted": False})
+        embeddings, products_ = collections.product_embeddings, collections.products
+        stored = await embeddings.count_documents(embeddings.unscoped(model=embedder.model))
+        products = await products_.count_documents(products_.unscoped())
     except PyMongoError as exc:
         report.add("embeddings", "warn", f"{backend} ({shape}); stored vectors not counted: {short_error(exc)}")
         return

@@ -1,20 +1,16 @@
-"""Indexes, change-stream pre/post images and the Atlas vector index, all read from the model module."""
+"""Indexes, change-stream pre/post images and the Atlas vector index, all read from the model module.
+
+Seeding, the operator commands (`python -m zava_ops indexes|change-streams`) and the first write to a journal
+set collections up through here only.
+"""
 
 from __future__ import annotations
 
 from pymongo import IndexModel
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from zava_core.model import (
-    COLLECTIONS,
-    JOURNALS,
-    ROLLUPS,
-    SPECS,
-    SYNCED_COLLECTIONS,
-    VECTOR_INDEX_NAME,
-    CollectionSpec,
-)
+from zava_core.model import ALL_SPECS, SYNCED_COLLECTIONS, VECTOR_INDEX_NAME, CollectionSpec
+from zava_core.store.handles import Collections
 
 
 def index_models(spec: CollectionSpec) -> list[IndexModel]:
@@ -27,29 +23,30 @@ def index_models(spec: CollectionSpec) -> list[IndexModel]:
     return models
 
 
-# The dataset, the rollup and the stock-movement journal: every collection whose indexes the model defines.
-INDEXED: tuple[CollectionSpec, ...] = (*COLLECTIONS, *ROLLUPS, *JOURNALS)
+# Every collection whose indexes the model defines (the dataset, the rollup, the journals).
+INDEXED: tuple[CollectionSpec, ...] = tuple(spec for spec in ALL_SPECS.values() if spec.indexes)
 
 
-async def create_indexes(db: AsyncDatabase, names: list[str] | None = None) -> list[str]:
+async def create_indexes(collections: Collections, names: list[str] | None = None) -> list[str]:
     created: list[str] = []
     for spec in INDEXED:
-        if (names is None or spec.name in names) and spec.indexes:
-            created += [f"{spec.name}.{n}" for n in await db[spec.name].create_indexes(index_models(spec))]
+        if names is None or spec.name in names:
+            created += [f"{spec.name}.{n}" for n in await collections.of(spec).create_indexes(index_models(spec))]
     return created
 
 
-async def drop_indexes(db: AsyncDatabase) -> list[str]:
+async def drop_indexes(collections: Collections) -> list[str]:
     """Drop the indexes the model defines (never `_id`)."""
     dropped = []
-    existing_collections = set(await db.list_collection_names())
+    existing_collections = set(await collections.db.list_collection_names())
     for spec in INDEXED:
         if spec.name not in existing_collections:
             continue
-        present = {ix["name"] async for ix in await db[spec.name].list_indexes()}
+        handle = collections.of(spec)
+        present = {ix["name"] async for ix in await handle.list_indexes()}
         for index in spec.indexes:
             if index.name in present:
-                await db[spec.name].drop_index(index.name)
+                await handle.drop_index(index.name)
                 dropped.append(f"{spec.name}.{index.name}")
     return dropped
 
@@ -59,26 +56,27 @@ def images_on(options: dict) -> bool:
     return bool((options.get("changeStreamPreAndPostImages") or {}).get("enabled"))
 
 
-async def images_enabled(db: AsyncDatabase) -> dict[str, bool]:
+async def images_enabled(collections: Collections) -> dict[str, bool]:
     """Pre/post images on or off, per synced collection (a missing collection counts as off)."""
-    options = {c["name"]: c.get("options", {}) async for c in await db.list_collections()}
+    options = {c["name"]: c.get("options", {}) async for c in await collections.db.list_collections()}
     return {name: images_on(options.get(name, {})) for name in SYNCED_COLLECTIONS}
 
 
-async def vector_index(db: AsyncDatabase) -> dict | None:
+async def vector_index(collections: Collections) -> dict | None:
     """The Atlas Vector Search index on product_embeddings as the server lists it, or None when absent.
 
     Only call where the server offers search indexes (`Capabilities.search_indexes`)."""
-    cursor = await db[SPECS["product_embeddings"].name].aggregate([{"$listSearchIndexes": {"name": VECTOR_INDEX_NAME}}])
+    cursor = await collections.product_embeddings.aggregate([{"$listSearchIndexes": {"name": VECTOR_INDEX_NAME}}])
     found = await cursor.to_list()
     return found[0] if found else None
 
 
-async def enable_pre_post_images(db: AsyncDatabase) -> tuple[list[str], str | None]:
+async def enable_pre_post_images(collections: Collections) -> tuple[list[str], str | None]:
     """Turn on change-stream pre/post images for the synced collections (what Ditto's connector needs).
 
     Returns the collections changed and, if the server refused, its reason.
     """
+    db = collections.db
     done = []
     existing = set(await db.list_collection_names())
     for name in SYNCED_COLLECTIONS:
@@ -92,7 +90,7 @@ async def enable_pre_post_images(db: AsyncDatabase) -> tuple[list[str], str | No
     return done, None
 
 
-async def create_vector_index(db: AsyncDatabase, dimensions: int) -> str:
+async def create_vector_index(collections: Collections, dimensions: int) -> str:
     """Create the Atlas Vector Search index on product_embeddings (only where search indexes exist)."""
     definition = {
         "fields": [
@@ -101,8 +99,8 @@ async def create_vector_index(db: AsyncDatabase, dimensions: int) -> str:
             {"type": "filter", "path": "deleted"},
         ]
     }
-    collection = db[SPECS["product_embeddings"].name]
-    if await vector_index(db) is not None:
+    collection, db = collections.product_embeddings, collections.db
+    if await vector_index(collections) is not None:
         await db.command({"updateSearchIndex": collection.name, "name": VECTOR_INDEX_NAME, "definition": definition})
         return "updated"
     await db.command({"createSearchIndexes": collection.name, "indexes": [

@@ -1,0 +1,5 @@
+import sys
+
+from zava_ops.cli import main
+
+sys.exit(main())
