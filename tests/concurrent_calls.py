@@ -9,9 +9,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import anyio
 from mcp.client import Client
 
-from mcp_servers.common.auth import Identity
 from mcp_servers.customer_sales.server import build_server
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
 
 HEAD_OFFICE = Identity(head_office=True)
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from seeded_data import SEEDED_DATABASE, WRITABLE_DATABASE, seed_small
+from seeded_data import SCRATCH_DATABASE, SEEDED_DATABASE, WRITABLE_DATABASE, seed_small
 
 from zava_core.infra import embedded
 from zava_core.infra.config import Settings
@@ -47,6 +47,12 @@ def seeded(mongo_uri: str) -> Settings:
 def writable(mongo_uri: str) -> Settings:
     """A second `small` dataset for tests that write (orders, stock moves, counts)."""
     return seed_small(mongo_uri, WRITABLE_DATABASE)
+
+
+@pytest.fixture(scope="session")
+def scratch(mongo_uri: str) -> Settings:
+    """A third `small` dataset, shared by the write-heavy suites (concurrency, fuzzing): seeded once per session."""
+    return seed_small(mongo_uri, SCRATCH_DATABASE)
 
 
 @pytest.fixture

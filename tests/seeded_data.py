@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -19,6 +17,9 @@ TEST_SEED = 424_242
 TEST_AS_OF = date(2026, 11, 1)
 SEEDED_DATABASE = "zava_test_small"
 WRITABLE_DATABASE = "zava_test_writes"
+# The write-heavy suites (concurrent orders and operations, fuzzed write tools) share this one: their writes
+# would disturb the expectations of the suites on `writable`, and each checks only what it wrote.
+SCRATCH_DATABASE = "zava_test_scratch"
 
 # What a test process keeps on disk besides the engine (the analysis cube's snapshot): a directory of the
 # session's own, never the user's data directory.
@@ -55,21 +56,5 @@ def seed_small(uri: str, database: str) -> Settings:
     asyncio.run(run())
     return settings
 
-
-@contextmanager
-def own_small_dataset(mongo_uri: str, database: str) -> Iterator[Settings]:
-    """A `small` dataset in a database of the caller's own, dropped afterwards: for suites whose writes
-    would disturb other modules' expectations (concurrent orders, fuzzed write tools)."""
-    from pymongo import MongoClient
-
-    settings = seed_small(mongo_uri, database)
-    try:
-        yield settings
-    finally:
-        client = MongoClient(mongo_uri)
-        try:
-            client.drop_database(database)
-        finally:
-            client.close()
 
 

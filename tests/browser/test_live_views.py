@@ -15,10 +15,10 @@ from mcp.client.extension import advertise
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 from view_harness import Harness, tool_result
 
-from mcp_servers.common.auth import Identity
 from mcp_servers.sales_analysis.server import build_server
 from mcp_servers.sales_analysis.views import VIEWS, view_html
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 

@@ -33,10 +33,12 @@ from mcp.client.streamable_http import streamable_http_client
 from pymongo import MongoClient
 from serving import serving as serve_app
 
-from mcp_servers.common.auth import Identity, TokenStore
+from mcp_servers.common.auth import TokenStore
 from mcp_servers.common.runner import MAX_BODY_BYTES, build_for_transport, http_app
 from mcp_servers.sales_analysis.server import build_server
 from zava_core.infra.config import Settings
+from zava_core.limits import HARD_CAP
+from zava_core.scope import Identity
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -251,7 +253,7 @@ async def test_revocation_and_expiry_apply_to_the_next_request_without_a_restart
 
 async def assert_sees_only_seattle(client: Client, figures: dict) -> None:
     own = figures[SEATTLE]
-    summary = await call_ok(client, "sales_summary", {"group_by": "store", "top_n": 100,
+    summary = await call_ok(client, "sales_summary", {"group_by": "store", "top_n": HARD_CAP,
                                                       "metrics": ["revenue", "units", "orders"]})
     assert summary["stores"] == [SEATTLE]
     assert [row["group"]["store"] for row in summary["rows"]] == [own["name"]]
@@ -261,7 +263,7 @@ async def assert_sees_only_seattle(client: Client, figures: dict) -> None:
     for stores in (["Tacoma"], [TACOMA], ["Seattle", "Tacoma"], ["zava retail tacoma"]):
         await call_refused(client, "sales_summary", {"group_by": "store", "stores": stores}, "outside your scope")
 
-    health = await call_ok(client, "inventory_health", {"max_rows": 100})
+    health = await call_ok(client, "inventory_health", {"max_rows": HARD_CAP})
     assert health["stores"] == [SEATTLE]
     assert {item["store_id"] for item in health["at_risk"] + health["slow_movers"]} == {SEATTLE}
     for store in ("Tacoma", TACOMA, "Zava Retail Online"):
@@ -293,7 +295,7 @@ async def test_a_seattle_token_sees_only_seattle(seeded: Settings, tokens: Token
             await assert_sees_only_seattle(client, figures)
         # The control: the same calls with a head-office token do reach the other stores.
         async with connect(base, tokens["head_office"]) as client:
-            summary = await call_ok(client, "sales_summary", {"group_by": "store", "top_n": 100})
+            summary = await call_ok(client, "sales_summary", {"group_by": "store", "top_n": HARD_CAP})
             assert summary["stores"] == sorted(figures)
             assert summary["totals"]["revenue"] == pytest.approx(sum(f["revenue"] for f in figures.values()),
                                                                  abs=0.05)

@@ -24,9 +24,10 @@ import pytest
 from mcp import Client
 from pymongo import MongoClient
 
-from mcp_servers.common.auth import Identity
 from mcp_servers.sales_analysis.server import build_server
 from zava_core.infra.config import Settings
+from zava_core.limits import HARD_CAP
+from zava_core.scope import Identity
 
 pytestmark = pytest.mark.integration
 
@@ -210,7 +211,7 @@ async def probe_get_collection_schemas(case: Case) -> None:
 
 async def probe_sales_summary(case: Case) -> None:
     truth, visible = case.truth, case.visible
-    by_store = await case.ok("sales_summary", {"group_by": "store", "top_n": 100,
+    by_store = await case.ok("sales_summary", {"group_by": "store", "top_n": HARD_CAP,
                                                "metrics": ["revenue", "units", "orders"]})
     assert by_store["stores"] == sorted(visible)
     expected = truth.sums(visible, key=lambda ln: ln["store_id"])
@@ -288,7 +289,7 @@ def _month_days(month: str) -> int:
 
 async def probe_inventory_health(case: Case) -> None:
     truth, visible = case.truth, case.visible
-    out = await case.ok("inventory_health", {"max_rows": 100})
+    out = await case.ok("inventory_health", {"max_rows": HARD_CAP})
     assert out["stores"] == sorted(visible)
     first, last = out["demand_window"].split("..")
     months = sorted({ln["order_date"][:7] for ln in truth.lines if first <= ln["order_date"][:7] <= last})
@@ -393,7 +394,7 @@ def escape_pipelines(own: str, other: str) -> list[tuple[str, str, list | str, b
 
 async def probe_run_aggregation(case: Case) -> None:
     truth, visible = case.truth, case.visible
-    grouped = await case.ok("run_aggregation", {"collection": "order_items", "max_rows": 100, "pipeline": [
+    grouped = await case.ok("run_aggregation", {"collection": "order_items", "max_rows": HARD_CAP, "pipeline": [
         {"$group": {"_id": "$store_id", "revenue": {"$sum": "$total_amount"}, "units": {"$sum": "$quantity"}}},
         {"$sort": {"_id": 1}}]})
     expected = truth.sums(visible, key=lambda ln: ln["store_id"])
@@ -401,10 +402,10 @@ async def probe_run_aggregation(case: Case) -> None:
     for row in grouped["rows"]:
         assert row["revenue"] == approx_money(expected[row["_id"]]["revenue"])
         assert row["units"] == expected[row["_id"]]["units"]
-    months = await case.ok("run_aggregation", {"collection": "sales_monthly", "max_rows": 100, "pipeline": [
+    months = await case.ok("run_aggregation", {"collection": "sales_monthly", "max_rows": HARD_CAP, "pipeline": [
         {"$group": {"_id": "$store_id", "months": {"$sum": 1}}}, {"$sort": {"_id": 1}}]})
     assert months["rows"] == [{"_id": s, "months": truth.months_of[s]} for s in sorted(visible)]
-    orders = await case.ok("run_aggregation", {"collection": "orders", "max_rows": 100, "pipeline": [
+    orders = await case.ok("run_aggregation", {"collection": "orders", "max_rows": HARD_CAP, "pipeline": [
         {"$group": {"_id": "$store_id", "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}]})
     assert orders["rows"] == [{"_id": s, "n": truth.order_docs[s]} for s in sorted(visible)]
 

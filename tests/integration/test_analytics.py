@@ -9,6 +9,7 @@ import pytest
 
 from zava_core.analysis import analytics
 from zava_core.context import Zava
+from zava_core.limits import HARD_CAP
 from zava_core.scope import Scope
 
 pytestmark = pytest.mark.integration
@@ -36,7 +37,7 @@ def plain_sum(lines, *, key, value="total_amount", start="", end="~", stores=Non
 async def test_revenue_by_store_whole_months_comes_from_the_rollup(zava, raw):
     head_office, _ = await scopes(zava)
     result = await analytics.sales_summary(zava, head_office, "store", start_date="2024-01-01",
-                                           end_date="2024-12-31", top_n=100)
+                                           end_date="2024-12-31", top_n=HARD_CAP)
     expected = plain_sum(raw["lines"], key=lambda ln: raw["stores"][ln["store_id"]],
                          start="2024-01-01T00:00:00Z", end="2024-12-31T23:59:59Z")
     assert result.source == "rollup sales_monthly"
@@ -50,7 +51,7 @@ async def test_revenue_by_store_whole_months_comes_from_the_rollup(zava, raw):
 async def test_partial_months_add_order_items_and_match_the_plain_sum(zava, raw):
     head_office, _ = await scopes(zava)
     result = await analytics.sales_summary(zava, head_office, "category", "units", start_date="2025-03-15",
-                                           end_date="2025-06-10", top_n=100)
+                                           end_date="2025-06-10", top_n=HARD_CAP)
     expected = plain_sum(raw["lines"], key=lambda ln: raw["categories"][ln["category_id"]], value="quantity",
                          start="2025-03-15T00:00:00Z", end="2025-06-10T23:59:59Z")
     assert result.source == "rollup sales_monthly + order_items for partial months"
@@ -130,7 +131,7 @@ async def test_seasonal_profile_uses_complete_years_and_finds_the_peak(zava, raw
 @pytest.mark.anyio
 async def test_inventory_health_demand_and_cover(zava, raw):
     _, tacoma = await scopes(zava)
-    health = await analytics.inventory_health(zava, tacoma, max_rows=100)
+    health = await analytics.inventory_health(zava, tacoma, max_rows=HARD_CAP)
     first, last = health.demand_window.split("..")
     end = (date.fromisoformat(last + "-01").replace(day=28) + timedelta(days=4)).replace(day=1)
     days = (end - date.fromisoformat(first + "-01")).days

@@ -19,11 +19,12 @@ import pytest
 from mcp import Client
 from pymongo.database import Database
 
-from mcp_servers.common.auth import Identity
 from mcp_servers.customer_sales.server import build_server
 from zava_core.embeddings import get_embedder
 from zava_core.infra.config import Settings
+from zava_core.limits import HARD_CAP
 from zava_core.model import Order, OrderItem, SalesMonthly
+from zava_core.scope import Identity
 
 pytestmark = pytest.mark.integration
 
@@ -146,7 +147,7 @@ async def test_get_products_by_name_returns_every_product_containing_the_word(se
     expected = {sku for sku, p in catalog.items() if word in f"{sku} {p['product_name']} {p['description']}".lower()}
     assert 2 < len(expected) < 100
     async with connect(seeded) as c:
-        out = await ok(c, "get_products_by_name", {"product_name": "  HAMMER ", "max_rows": 100})
+        out = await ok(c, "get_products_by_name", {"product_name": "  HAMMER ", "max_rows": HARD_CAP})
         cut = await ok(c, "get_products_by_name", {"product_name": word, "max_rows": 2})
     rows = out["products"]
     assert {r["sku"] for r in rows} == expected
@@ -175,7 +176,7 @@ async def test_get_products_by_name_finds_a_sku_and_a_sku_prefix(seeded, sdb) ->
                        f"{p['description']}".lower()}
     async with connect(seeded, HEAD_OFFICE) as c:
         exact = await ok(c, "get_products_by_name", {"product_name": sku.lower()})
-        by_prefix = await ok(c, "get_products_by_name", {"product_name": prefix, "max_rows": 100})
+        by_prefix = await ok(c, "get_products_by_name", {"product_name": prefix, "max_rows": HARD_CAP})
         nothing = await ok(c, "get_products_by_name", {"product_name": "zzqx unobtainium"})
     assert exact["products"][0]["sku"] == sku
     assert exact["products"][0]["stock_units"] == sum(stock_in(sdb, catalog[sku]["_id"], ALL_STORES).values())
@@ -276,8 +277,8 @@ async def test_get_low_stock_items_for_head_office_spans_stores_and_filters_by_s
     docs = sorted(sdb.inventory.find({"deleted": False, "stock_level": {"$lte": 10}}),
                   key=lambda d: (d["stock_level"], d["sku"]))
     async with connect(seeded, HEAD_OFFICE) as c:
-        everywhere = await ok(c, "get_low_stock_items", {"max_rows": 100})
-        tacoma = await ok(c, "get_low_stock_items", {"store": "Tacoma", "max_rows": 100})
+        everywhere = await ok(c, "get_low_stock_items", {"max_rows": HARD_CAP})
+        tacoma = await ok(c, "get_low_stock_items", {"store": "Tacoma", "max_rows": HARD_CAP})
     assert len(docs) <= 100
     assert sorted((i["store_id"], i["sku"]) for i in everywhere["items"]) == sorted((d["store_id"], d["sku"])
                                                                                    for d in docs)
@@ -328,7 +329,7 @@ async def test_find_customers_by_name_prefix(seeded, sdb, seattle_customers) -> 
             expected = sorted((d for d in everyone if matches(d) and sees(d, {"store_seattle"})), key=name_order)
             assert 0 < len(expected) <= 100, query
             hidden = [d for d in everyone if matches(d) and not sees(d, {"store_seattle"})]
-            out = await ok(c, "find_customers", {"query": query, "max_rows": 100})
+            out = await ok(c, "find_customers", {"query": query, "max_rows": HARD_CAP})
             assert out["customers"] == [summary_of(d) for d in expected], query
             assert out["meta"]["total"] == len(expected)
             assert not {d["_id"] for d in hidden} & {r["customer_id"] for r in out["customers"]}
@@ -363,7 +364,7 @@ async def test_find_customers_by_email_phone_and_id(seeded, sdb, seattle_custome
         partial = digits[-4:]
         expected_partial = sorted((d for d in seattle_customers if partial in re.sub(r"\D", "", d["phone"])),
                                   key=name_order)
-        out = await ok(c, "find_customers", {"query": partial, "max_rows": 100})
+        out = await ok(c, "find_customers", {"query": partial, "max_rows": HARD_CAP})
         assert out["customers"] == [summary_of(d) for d in expected_partial]
         for query in (target["_id"], target["_id"].upper(), f" {target['_id']} "):
             out = await ok(c, "find_customers", {"query": query})
@@ -384,7 +385,7 @@ async def test_get_customer_orders_newest_first_with_lines_summing_to_the_total(
     assert len(orders) > 3
     async with connect(seeded, SEATTLE) as c:
         out = await ok(c, "get_customer_orders", {"customer_id": cid.upper(), "max_rows": 3})
-        everything = await ok(c, "get_customer_orders", {"customer_id": cid, "max_rows": 100})
+        everything = await ok(c, "get_customer_orders", {"customer_id": cid, "max_rows": HARD_CAP})
     assert out["customer"] == summary_of(visible[cid])
     assert [o["order_id"] for o in out["orders"]] == [o["_id"] for o in orders[:3]]
     assert out["meta"]["returned"] == 3 and out["meta"]["truncated"] is True
@@ -411,7 +412,7 @@ async def test_get_customer_orders_for_head_office_covers_every_store(seeded, sd
                     key=lambda o: o["order_date"], reverse=True)
     assert len({o["store_id"] for o in orders}) >= 2
     async with connect(seeded, HEAD_OFFICE) as c:
-        out = await ok(c, "get_customer_orders", {"customer_id": customer["_id"], "max_rows": 100})
+        out = await ok(c, "get_customer_orders", {"customer_id": customer["_id"], "max_rows": HARD_CAP})
     assert [o["order_id"] for o in out["orders"]] == [o["_id"] for o in orders]
     assert out["meta"]["truncated"] is False
 
@@ -458,7 +459,7 @@ async def test_semantic_search_respects_threshold_and_category(seeded, sdb) -> N
     expected = await expected_similarities(seeded, sdb, TOILET_QUERY)
     async with connect(seeded, SEATTLE) as c:
         high = await ok(c, "semantic_search_products", {"query_description": TOILET_QUERY, "mode": "semantic",
-                                                        "similarity_threshold": 55, "max_rows": 100})
+                                                        "similarity_threshold": 55, "max_rows": HARD_CAP})
         tools = await ok(c, "semantic_search_products", {"query_description": TOILET_QUERY, "category": "hand tools",
                                                          "similarity_threshold": 0, "max_rows": 5, "mode": "semantic"})
         impossible = await ok(c, "semantic_search_products", {"query_description": TOILET_QUERY,
@@ -478,7 +479,7 @@ async def test_semantic_search_in_stock_only_drops_products_out_of_stock_in_my_s
     empty = sdb.inventory.find_one({"store_id": "store_seattle", "stock_level": 0, "deleted": False})
     assert empty is not None, "the small dataset has products with no stock at Seattle"
     name = sdb.products.find_one({"_id": empty["product_id"]})["product_name"]
-    args = {"query_description": name, "similarity_threshold": 50, "max_rows": 100, "mode": "semantic"}
+    args = {"query_description": name, "similarity_threshold": 50, "max_rows": HARD_CAP, "mode": "semantic"}
     async with connect(seeded, SEATTLE) as c:
         everything = await ok(c, "semantic_search_products", args)
         in_stock = await ok(c, "semantic_search_products", {**args, "in_stock_only": True})
@@ -545,7 +546,7 @@ async def test_max_rows_is_limited_by_the_tool_schema(seeded) -> None:
             for bad in (0, 101, -5):
                 text = await fails(c, tool, {**args, "max_rows": bad})
                 assert "max_rows" in text, (tool, bad, text)
-            await ok(c, tool, {**args, "max_rows": 100})
+            await ok(c, tool, {**args, "max_rows": HARD_CAP})
         assert {name for name, s in schemas.items() if "max_rows" in s["properties"]} == set(MAX_ROWS_TOOLS)
 
 
@@ -558,7 +559,7 @@ async def test_a_customer_outside_my_scope_reads_as_not_found(seeded, sdb) -> No
         hidden_text = await fails(c, "get_customer_orders", {"customer_id": hidden["_id"]})
         missing_text = await fails(c, "get_customer_orders", {"customer_id": "cust_999999"})
         by_name = await ok(c, "find_customers", {"query": f"{hidden['first_name']} {hidden['last_name']}",
-                                                 "max_rows": 100})
+                                                 "max_rows": HARD_CAP})
         at_till = await ok(c, "find_customers", {"query": hidden["email"]})
     assert "no customer" in hidden_text
     assert hidden_text.replace(hidden["_id"], "ID") == missing_text.replace("cust_999999", "ID")

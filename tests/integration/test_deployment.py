@@ -24,11 +24,11 @@ from pymongo import MongoClient
 from serving import serving
 
 from mcp_servers.common import runner
-from mcp_servers.common.auth import Identity
 from mcp_servers.common.token_store import MongoTokenStore
 from mcp_servers.customer_sales.server import build_server
 from zava_core.infra.config import ServingSettings, Settings
 from zava_core.model.collections import QUERYABLE, TOKENS
+from zava_core.scope import Identity
 
 pytestmark = pytest.mark.integration
 

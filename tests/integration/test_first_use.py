@@ -27,10 +27,11 @@ from seeded_data import SEEDED_DATABASE
 from serving import serving
 
 from mcp_servers.common import http as zhttp
-from mcp_servers.common.auth import Identity, TokenStore
+from mcp_servers.common.auth import TokenStore
 from mcp_servers.common.replies import unfenced
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
 
 pytestmark = pytest.mark.integration
 

@@ -52,19 +52,21 @@ from hypothesis import strategies as st
 from mcp import Client
 from pymongo import MongoClient
 from pymongo.database import Database
-from seeded_data import own_small_dataset
+from seeded_data import SCRATCH_DATABASE
 
-from mcp_servers.common.auth import Identity
 from mcp_servers.common.replies import unfenced
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
 from zava_core import limits as L
 from zava_core.analysis.guard import REFUSED
 from zava_core.infra.config import Settings
+from zava_core.limits import HARD_CAP
+from zava_core.scope import Identity
 
 pytestmark = pytest.mark.integration
 
-DATABASE = "zava_test_fuzz"
+DATABASE = SCRATCH_DATABASE
+
 ROOT = Path(__file__).resolve().parents[2]
 # At least 1,000 calls per server in CI; ZAVA_FUZZ_EXAMPLES may raise it for a longer local run, never lower it.
 EXAMPLES_PER_SERVER = max(1000, int(os.environ.get("ZAVA_FUZZ_EXAMPLES", "1000")))
@@ -392,7 +394,8 @@ def aggregation_arguments(draw: st.DrawFn) -> dict:
         pipeline = draw(HOSTILE)
     args = {"collection": collection, "pipeline": pipeline}
     if draw(st.booleans()):
-        args["max_rows"] = draw(st.one_of(st.integers(1, 100), st.sampled_from([0, 101, -1, 2**64, 1.5, "7"])))
+        args["max_rows"] = draw(st.one_of(st.integers(1, HARD_CAP),
+                                          st.sampled_from([0, HARD_CAP + 1, -1, 2**64, 1.5, "7"])))
     return args
 
 
@@ -582,10 +585,9 @@ def check(outcome: Outcome) -> None:
 
 
 @pytest.fixture(scope="module")
-def fuzz_settings(mongo_uri: str) -> Iterator[Settings]:
-    """A `small` dataset of this module's own: the write tools are fuzzed too."""
-    with own_small_dataset(mongo_uri, DATABASE) as settings:
-        yield settings
+def fuzz_settings(scratch: Settings) -> Settings:
+    """The write-heavy suites' shared dataset: the write tools are fuzzed too."""
+    return scratch
 
 
 @pytest.fixture(scope="module")

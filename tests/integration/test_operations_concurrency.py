@@ -19,14 +19,12 @@ import pytest
 from concurrent_calls import call_all, servers
 from pymongo import MongoClient
 from pymongo.database import Database
-from seeded_data import own_small_dataset
 
-from mcp_servers.common.auth import Identity
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
-DATABASE = "zava_test_operations_concurrency"
 HEAD_OFFICE = Identity(head_office=True)
 STORES = {"Seattle": "store_seattle", "Tacoma": "store_tacoma", "Bellevue": "store_bellevue"}
 CALL_TIMEOUT_S = 180
@@ -39,9 +37,8 @@ async def call_all_within(calls: list) -> list[tuple[bool, str, dict | None]]:
 
 
 @pytest.fixture(scope="module")
-def settings(mongo_uri: str) -> Iterator[Settings]:
-    with own_small_dataset(mongo_uri, DATABASE) as seeded:
-        yield seeded
+def settings(scratch: Settings) -> Settings:
+    return scratch
 
 
 @pytest.fixture(scope="module")

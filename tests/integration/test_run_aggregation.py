@@ -18,6 +18,7 @@ from zava_core.analysis.inflight import AggregationBusy
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument, ZavaError
 from zava_core.infra.config import Settings
+from zava_core.limits import HARD_CAP
 from zava_core.scope import Scope
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -61,7 +62,7 @@ def store_ids_in(value: Any, key: str = "") -> set[str]:
 
 async def test_order_count_per_store(zava: Zava, head_office: Scope) -> None:
     pipeline = [{"$group": {"_id": "$store_id", "orders": {"$sum": 1}}}, {"$sort": {"_id": 1}}]
-    result = await run_aggregation(zava, head_office, "orders", pipeline, max_rows=100)
+    result = await run_aggregation(zava, head_office, "orders", pipeline, max_rows=HARD_CAP)
     expected = Counter([d["store_id"] async for d in zava.collections.orders.find({"deleted": False}, {"store_id": 1})])
     assert {r["_id"]: r["orders"] for r in result.rows} == expected
     assert len(expected) > 1
@@ -174,7 +175,7 @@ ESCAPES = [
 @pytest.mark.parametrize(("collection", "pipeline", "empty"), [e[1:] for e in ESCAPES], ids=[e[0] for e in ESCAPES])
 async def test_store_manager_cannot_escape(zava: Zava, manager: Scope, collection: str, pipeline: list,
                                            empty: bool) -> None:
-    result = await run_aggregation(zava, manager, collection, pipeline, max_rows=100)
+    result = await run_aggregation(zava, manager, collection, pipeline, max_rows=HARD_CAP)
     assert store_ids_in(result.rows) <= {SEATTLE}
     assert (result.rows == []) if empty else result.rows
 
@@ -182,13 +183,13 @@ async def test_store_manager_cannot_escape(zava: Zava, manager: Scope, collectio
 async def test_the_escape_check_would_see_a_leak(zava: Zava, head_office: Scope) -> None:
     """The same lookup for head office reaches other stores: the walk over rows does detect them."""
     pipeline = dict((e[0], e[2]) for e in ESCAPES)["lookup-customer-orders-elsewhere"]
-    result = await run_aggregation(zava, head_office, "orders", pipeline, max_rows=100)
+    result = await run_aggregation(zava, head_office, "orders", pipeline, max_rows=HARD_CAP)
     assert len(store_ids_in(result.rows)) > 1
 
 
 async def test_store_manager_sees_only_visible_customers(zava: Zava, manager: Scope) -> None:
     pipeline = [{"$project": {"primary_store_id": 1, "stores_shopped": 1}}]
-    result = await run_aggregation(zava, manager, "customers", pipeline, max_rows=100)
+    result = await run_aggregation(zava, manager, "customers", pipeline, max_rows=HARD_CAP)
     assert len(result.rows) == 100
     assert all(manager.can_see_customer(row) for row in result.rows)
     count = await run_aggregation(zava, manager, "customers", [{"$count": "n"}])
@@ -214,7 +215,7 @@ async def test_max_rows_above_the_hard_cap_is_lowered(zava: Zava, manager: Scope
 
 
 async def test_byte_cap_truncates_with_a_note(zava: Zava, manager: Scope) -> None:
-    result = await run_aggregation(zava, manager, "product_embeddings", [], max_rows=100)
+    result = await run_aggregation(zava, manager, "product_embeddings", [], max_rows=HARD_CAP)
     size = len(json.dumps(result.rows, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
     assert 0 < len(result.rows) < 100
     assert size <= L.AGGREGATION_BYTE_CAP
@@ -287,7 +288,7 @@ async def test_escaped_literal_regexes_match_like_python(zava: Zava, manager: Sc
         assert expected, pattern
         query = [{"$match": {"product_name": {"$regex": pattern, "$options": "i"}}}, {"$sort": {"product_name": 1}},
                  {"$project": {"_id": 0, "product_name": 1}}]
-        result = await run_aggregation(zava, manager, "products", query, max_rows=100)
+        result = await run_aggregation(zava, manager, "products", query, max_rows=HARD_CAP)
         assert [r["product_name"] for r in result.rows] == expected[:100], pattern
         expression = [{"$match": {"$expr": {"$regexMatch": {"input": "$product_name", "regex": pattern,
                                                             "options": "i"}}}}, {"$count": "n"}]
@@ -299,11 +300,11 @@ async def test_a_bounded_window_computes_a_rolling_sum(zava: Zava, manager: Scop
     pipeline = [{"$setWindowFields": {"partitionBy": "$store_id", "sortBy": {"month": 1}, "output": {
         "last_3": {"$sum": "$totals.revenue", "window": {"documents": [-2, "current"]}}}}},
         {"$sort": {"month": 1}}, {"$project": {"_id": 0, "month": 1, "revenue": "$totals.revenue", "last_3": 1}}]
-    result = await run_aggregation(zava, manager, "sales_monthly", pipeline, max_rows=100)
+    result = await run_aggregation(zava, manager, "sales_monthly", pipeline, max_rows=HARD_CAP)
     months = await zava.collections.sales_monthly.find({"store_id": SEATTLE, "deleted": False}) \
         .sort("month", 1).to_list()
     revenue = [m["totals"]["revenue"] for m in months]
-    assert len(result.rows) == min(100, len(months)) > 3
+    assert len(result.rows) == min(HARD_CAP, len(months)) > 3
     for index, row in enumerate(result.rows):
         assert row["month"] == months[index]["month"]
         assert row["last_3"] == pytest.approx(sum(revenue[max(0, index - 2):index + 1]))
@@ -407,10 +408,10 @@ CUSTOMER_READS = [
                          ids=[c[0] for c in CUSTOMER_READS])
 async def test_store_manager_sees_only_their_stores_in_stores_shopped(zava: Zava, manager: Scope, head_office: Scope,
                                                                       collection: str, pipeline: list) -> None:
-    result = await run_aggregation(zava, manager, collection, pipeline, max_rows=100)
+    result = await run_aggregation(zava, manager, collection, pipeline, max_rows=HARD_CAP)
     assert stores_shopped_keys(result.rows) == {SEATTLE}
     # The same read as head office does show other stores: the check above would see a leak.
-    unscoped = await run_aggregation(zava, head_office, collection, pipeline, max_rows=100)
+    unscoped = await run_aggregation(zava, head_office, collection, pipeline, max_rows=HARD_CAP)
     assert len(stores_shopped_keys(unscoped.rows)) > 1
 
 

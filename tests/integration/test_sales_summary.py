@@ -17,11 +17,11 @@ import pytest
 from mcp import Client
 from pymongo import MongoClient
 
-from mcp_servers.common.auth import Identity
 from mcp_servers.sales_analysis.server import build_server
 from zava_core.analysis import analytics
 from zava_core.context import Zava
-from zava_core.scope import Scope
+from zava_core.limits import HARD_CAP
+from zava_core.scope import Identity, Scope
 
 pytestmark = pytest.mark.integration
 
@@ -99,13 +99,13 @@ CASES = [  # (store manager or head office, window): whole months only, and a wi
 @pytest.mark.parametrize("dims", list(itertools.combinations(DIMENSIONS, 2)), ids="+".join)
 async def test_every_pair_of_dimensions_and_every_metric(zava, raw, store, start, end, source, dims) -> None:
     scope = await scope_of(zava, store)
-    result = await analytics.sales_summary(zava, scope, list(dims), list(METRICS), start, end, top_n=100)
+    result = await analytics.sales_summary(zava, scope, list(dims), list(METRICS), start, end, top_n=HARD_CAP)
     stores = {f"store_{store.lower()}"} if store else None
     expected = expected_groups(raw, dims, start, end, stores)
     assert result.source.startswith(source)
     assert result.group_by == list(dims) and result.metrics == list(METRICS) and result.order_by == "revenue"
     assert result.meta.total == len(expected)
-    assert len(result.rows) == min(len(expected), 100)
+    assert len(result.rows) == min(len(expected), HARD_CAP)
     assert result.meta.truncated == (len(expected) > 100)
     for row in result.rows:
         key = tuple(row.group[d] for d in dims)
@@ -132,7 +132,7 @@ async def test_q3_2025_against_q3_2024_by_store_and_category_to_the_cent(zava, r
     scope = await scope_of(zava, None)
     result = await analytics.sales_summary(
         zava, scope, ["store", "category"], ["revenue", "units", "gross_margin_percent"], "2025-07-01", "2025-09-30",
-        top_n=100, compare_to="previous_year")
+        top_n=HARD_CAP, compare_to="previous_year")
     now = expected_groups(raw, ("store", "category"), "2025-07-01", "2025-09-30")
     before = expected_groups(raw, ("store", "category"), "2024-07-01", "2024-09-30")
     assert (result.period, result.compare_period) == ("2025-07-01..2025-09-30", "2024-07-01..2024-09-30")
@@ -284,7 +284,7 @@ async def test_a_second_process_starts_from_the_snapshot_and_sees_later_changes(
     from zava_core.infra.timeutil import now_iso
 
     settings = replace(writable, data_dir=tmp_path)
-    question = {"group_by": ["store", "month"], "metrics": ["revenue", "units", "orders"], "top_n": 100,
+    question = {"group_by": ["store", "month"], "metrics": ["revenue", "units", "orders"], "top_n": HARD_CAP,
                 "start_date": "2024-01-01", "end_date": "2024-12-31"}
     first = await Zava.open(settings)
     try:

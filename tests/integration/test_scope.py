@@ -24,9 +24,10 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from seeded_data import SEEDED_DATABASE
 
-from mcp_servers.common.auth import Identity
 from mcp_servers.customer_sales.server import build_server
 from zava_core.infra.config import Settings
+from zava_core.limits import HARD_CAP, MAX_THRESHOLD
+from zava_core.scope import Identity
 
 pytestmark = pytest.mark.integration
 
@@ -147,22 +148,23 @@ async def probe_get_inventory(case: Case) -> None:
 
 
 async def probe_get_low_stock_items(case: Case) -> None:
-    out = await case.ok("get_low_stock_items", {"threshold": 100_000, "max_rows": 100})
+    out = await case.ok("get_low_stock_items", {"threshold": MAX_THRESHOLD, "max_rows": HARD_CAP})
     assert len(out["items"]) == 100
     if not case.head_office:
         assert {i["store_id"] for i in out["items"]} == case.visible
     for store_id in case.targets:
         one = await case.aimed("get_low_stock_items", {"store": case.store_names[store_id]["short_name"],
-                                                       "threshold": 100_000, "max_rows": 5}, store_id)
+                                                       "threshold": MAX_THRESHOLD, "max_rows": 5}, store_id)
         if one is not None:
             assert {i["store_id"] for i in one["items"]} == {store_id}
-    category = await case.ok("get_low_stock_items", {"threshold": 100_000, "category": "PLUMBING", "max_rows": 100})
+    category = await case.ok("get_low_stock_items", {"threshold": MAX_THRESHOLD, "category": "PLUMBING",
+                                                      "max_rows": HARD_CAP})
     assert category["items"]
 
 
 async def probe_get_products_by_name(case: Case) -> None:
     for query in [*case.skus, "hammer", "PLTO"]:
-        out = await case.ok("get_products_by_name", {"product_name": query, "max_rows": 100})
+        out = await case.ok("get_products_by_name", {"product_name": query, "max_rows": HARD_CAP})
         assert out["products"]
         for row in out["products"]:
             assert row["stock_units"] == case.stock(row["sku"]), row["sku"]
@@ -188,13 +190,13 @@ async def probe_find_customers(case: Case) -> None:
     for customer in case.foreign_customers:
         by_name = [f"{customer['first_name']} {customer['last_name']}", customer["last_name"]]
         for query in by_name:
-            out = await case.ok("find_customers", {"query": query, "max_rows": 100})
+            out = await case.ok("find_customers", {"query": query, "max_rows": HARD_CAP})
             ids = {c["customer_id"] for c in out["customers"]}
             assert (customer["_id"] in ids) is case.sees(customer), (query, ids)
             assert all(case.sees(case.customers[i]) for i in ids)
         # The till: named exactly, any customer is found to be served, with only what was typed shown.
         for query, typed in ((customer["_id"], ()), (customer["email"], ("email",)), (customer["phone"], ("phone",))):
-            out = await case.ok("find_customers", {"query": query, "max_rows": 100})
+            out = await case.ok("find_customers", {"query": query, "max_rows": HARD_CAP})
             row = next(c for c in out["customers"] if c["customer_id"] == customer["_id"])
             assert row["your_customer"] is case.sees(customer), query
             if not case.sees(customer):
@@ -208,7 +210,7 @@ async def probe_find_customers(case: Case) -> None:
 
 async def probe_get_customer_orders(case: Case) -> None:
     for customer in case.foreign_customers:
-        args = {"customer_id": customer["_id"], "max_rows": 100}
+        args = {"customer_id": customer["_id"], "max_rows": HARD_CAP}
         if case.sees(customer):
             out = await case.ok("get_customer_orders", args)
             assert len(out["orders"]) == case.db.orders.count_documents({"customer_id": customer["_id"]})
@@ -217,7 +219,7 @@ async def probe_get_customer_orders(case: Case) -> None:
     # A visible customer who also ordered at other stores: only the orders of the caller's stores.
     shopper = next(c for c in sorted(case.customers.values(), key=lambda c: c["_id"])
                    if case.sees(c) and len(c["stores_shopped"]) >= 3)
-    out = await case.ok("get_customer_orders", {"customer_id": shopper["_id"], "max_rows": 100})
+    out = await case.ok("get_customer_orders", {"customer_id": shopper["_id"], "max_rows": HARD_CAP})
     expected = case.db.orders.count_documents({"customer_id": shopper["_id"], "deleted": False,
                                                "store_id": {"$in": sorted(case.visible)}})
     assert len(out["orders"]) == expected

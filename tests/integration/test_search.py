@@ -17,13 +17,14 @@ from mcp import Client
 from pymongo.database import Database
 
 from bench.search import expand, load_eval, score, summarise
-from mcp_servers.common.auth import Identity
 from mcp_servers.customer_sales.server import build_server
 from zava_core.embeddings import get_embedder
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
+from zava_core.limits import HARD_CAP
 from zava_core.retail import catalog_index
 from zava_core.retail.catalog_index import CatalogIndex
+from zava_core.scope import Identity
 from zava_core.store import Collections
 
 pytestmark = pytest.mark.integration
@@ -85,8 +86,8 @@ async def test_each_hit_says_which_signals_found_it(seeded, sdb) -> None:
     expected_cosine = await cosines(seeded, sdb, query)
     async with Client(build_server(seeded, HEAD_OFFICE)) as client:
         lexical = await ok(client, "semantic_search_products", {"query_description": query, "mode": "lexical",
-                                                                "max_rows": 100})
-        hybrid = await ok(client, "semantic_search_products", {"query_description": query, "max_rows": 100,
+                                                                "max_rows": HARD_CAP})
+        hybrid = await ok(client, "semantic_search_products", {"query_description": query, "max_rows": HARD_CAP,
                                                                "similarity_threshold": 60})
     # Lexical: every hit holds one of the words somewhere; the 20 A breaker (found from the documents) leads.
     twenty = {p["sku"] for p in sdb.products.find({"type_name": "CIRCUIT BREAKERS", "specifications.amperage": 20})}

@@ -39,7 +39,7 @@ from mcp.client.streamable_http import streamable_http_client
 from pymongo.uri_parser import parse_uri
 from serving import serving
 
-from mcp_servers.common.auth import Identity, TokenStore
+from mcp_servers.common.auth import TokenStore
 from mcp_servers.common.runner import build_for_transport, http_app
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
@@ -48,6 +48,7 @@ from zava_core.errors import Unavailable
 from zava_core.infra import db as zdb
 from zava_core.infra.config import ConfigError, Settings
 from zava_core.infra.redaction import redact_uri
+from zava_core.scope import Identity
 
 pytestmark = pytest.mark.integration
 

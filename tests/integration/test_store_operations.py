@@ -17,13 +17,13 @@ from mcp import Client
 from mcp_types import ElicitResult
 from pymongo.database import Database
 
-from mcp_servers.common.auth import Identity
 from mcp_servers.customer_sales.server import build_server
 from zava_core.analysis import analytics
 from zava_core.context import Zava
 from zava_core.infra.config import Settings
+from zava_core.limits import HARD_CAP
 from zava_core.model import Order, StockMovement
-from zava_core.scope import Scope
+from zava_core.scope import Identity, Scope
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -302,7 +302,7 @@ async def test_the_till_serves_another_stores_customer_named_exactly(writable: S
     async with connect(writable) as c:
         for query in (f"{stranger['first_name']} {stranger['last_name']}", stranger["last_name"],
                       stranger["email"].split("@")[0] + "@", stranger["phone"][-4:]):
-            found = await ok(c, "find_customers", {"query": query, "max_rows": 100})
+            found = await ok(c, "find_customers", {"query": query, "max_rows": HARD_CAP})
             assert stranger["_id"] not in {row["customer_id"] for row in found["customers"]}, query
         for query, shown in ((stranger["email"], "email"), (stranger["phone"], "phone"), (stranger["_id"], None)):
             (row,) = (await ok(c, "find_customers", {"query": query}))["customers"]

@@ -25,9 +25,10 @@ from seeded_data import SEEDED_DATABASE
 from serving import serving
 
 from mcp_servers.common import runner
-from mcp_servers.common.auth import Identity, TokenStore
+from mcp_servers.common.auth import TokenStore
 from mcp_servers.customer_sales.server import build_server
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
 
 pytestmark = pytest.mark.integration
 

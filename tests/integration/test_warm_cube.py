@@ -16,9 +16,9 @@ import pytest
 from mcp.client import Client
 from pymongo import MongoClient
 
-from mcp_servers.common.auth import Identity
 from mcp_servers.customer_sales.server import build_server as build_sales_server
 from mcp_servers.sales_analysis.server import build_server as build_analysis_server
+from zava_core.scope import Identity
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from mcp_servers.common.auth import Identity
 from mcp_servers.common.oidc import IdentityRefused, identity_from_claims
+from zava_core.scope import Identity
 
 STORE = Identity(head_office=False, store="seattle")
 OFFICE = Identity(head_office=True)

@@ -17,10 +17,10 @@ from importlib import resources
 import pytest
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
-from mcp_servers.common.auth import Identity
 from mcp_servers.sales_analysis.server import build_server
 from mcp_servers.sales_analysis.views import VIEWS, charts, view_html
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
 
 CHARTED = {"sales_trend", "sales_summary", "seasonal_profile", "inventory_health"}
 ASSETS = resources.files("mcp_servers.sales_analysis.views").joinpath("assets")

@@ -13,11 +13,16 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, Protocol
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
-if TYPE_CHECKING:
-    from zava_core.infra.config import Settings
+
+class Configured(Protocol):
+    """What redaction reads of the settings (`config.Settings` is one): a protocol, so this module, which the
+    configuration itself uses to show connection strings, does not import it back."""
+
+    mongodb_uri: str | None
+    api_key_fields: ClassVar[tuple[str, ...]]
 
 MASK = "***"
 # Shorter values would mask ordinary words and numbers everywhere; the URI pattern still covers them in URIs.
@@ -57,7 +62,7 @@ def uri_secrets(uri: str | None) -> tuple[str, ...]:
     return _variants((userinfo, password))
 
 
-def settings_secrets(settings: Settings) -> tuple[str, ...]:
+def settings_secrets(settings: Configured) -> tuple[str, ...]:
     """Every secret the settings hold: the MongoDB credentials and the embedding providers' API keys."""
     keys = (getattr(settings, name) for name in settings.api_key_fields)
     return (*uri_secrets(settings.mongodb_uri), *_variants(k for k in keys if k))
@@ -153,7 +158,7 @@ def _text(value: Any, show: Callable[[Any], str]) -> str:
         return f"<unprintable {type(value).__name__}>"
 
 
-def install_log_redaction(settings: Settings) -> None:
+def install_log_redaction(settings: Configured) -> None:
     """Mask the configured secrets in every log record this process makes.
 
     At record creation rather than in a handler filter: uvicorn and the MCP SDK add handlers of their own

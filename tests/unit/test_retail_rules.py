@@ -1,0 +1,238 @@
+"""The retail rules on in-memory fakes of the collection handles (`tests/fakes.py`), in milliseconds: the till,
+sales that never oversell, transfers, an online order's status steps, return limits and cancels.
+
+The same rules run on the real engine in tests/integration/test_store_operations.py and
+test_customer_sales_tools.py; here each rule is checked on a world small enough to read in one screen.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fakes import fake_zava
+
+from zava_core.analysis.rollups import RollupAccumulator
+from zava_core.errors import InvalidArgument, InvalidTransition, NotFound, OutOfScope, OutOfStock
+from zava_core.model import (
+    category_document,
+    customer_document,
+    inventory_document,
+    order_header,
+    order_line,
+    product_document,
+    product_type_document,
+    sales_cell_key,
+    store_document,
+)
+from zava_core.retail import cancellations, customers, order_status, orders, returns, transfers
+from zava_core.scope import Scope, StoreDirectory, StoreRef
+
+T0 = "2026-11-02T10:00:00Z"
+STORES = {"store_seattle": "Seattle", "store_tacoma": "Tacoma", "store_online": "Online"}
+DRILL, SAW = "PTDR000001", "PTSA000001"
+
+
+def _store(store_id: str, short: str) -> dict:
+    return store_document(store_id=store_id, store_name=f"Zava Retail {short}", short_name=short,
+                          is_online=short == "Online", location={"city": short}, customer_weight=1,
+                          order_frequency_multiplier=1.0, order_value_multiplier=1.0, manager_name="M",
+                          updated_at=T0)
+
+
+def _product(sku: str, name: str, cost: float) -> dict:
+    return product_document(product_id=f"prod_{sku}", sku=sku, product_name=name, description=name,
+                            category_id="cat_power_tools", category_name="POWER TOOLS", type_id="ptype_drills",
+                            type_name="DRILLS", cost=cost, base_price=round(cost / 0.67, 2), specifications={},
+                            created_at=T0)
+
+
+def _customer(number: int, first: str, last: str, home: str, shopped: dict[str, str]) -> dict:
+    return customer_document(customer_id=f"cust_{number:06d}", first_name=first, last_name=last,
+                             email=f"{first.lower()}.{last.lower()}@example.com", phone=f"(206) 555-{number:04d}",
+                             primary_store_id=home, stores_shopped=shopped, created_at=T0)
+
+
+def world() -> dict[str, list[dict]]:
+    """Three stores, two products, three customers, a till sale at Seattle and an online order, and the rollup."""
+    products = [_product(DRILL, "Cordless Drill", 67.0), _product(SAW, "Circular Saw", 134.0)]
+    stock = {("store_seattle", DRILL): 5, ("store_seattle", SAW): 2, ("store_tacoma", DRILL): 1,
+             ("store_tacoma", SAW): 0, ("store_online", DRILL): 40, ("store_online", SAW): 9}
+    inventory = [inventory_document(inventory_id=f"inv_{s}_{sku}", store_id=s, product_id=f"prod_{sku}", sku=sku,
+                                    category_id="cat_power_tools", stock_level=n,
+                                    location={"aisle": "A01", "shelf": "S1", "bin": "B01"}, last_counted=T0)
+                 for (s, sku), n in stock.items()]
+    by_sku = {p["sku"]: p for p in products}
+    till_lines = [order_line(line_id="line_1", order_id="ord_00000001", store_id="store_seattle",
+                             customer_id="cust_000001", order_date=T0, product=by_sku[DRILL], quantity=3,
+                             unit_price=100.0)]
+    online_lines = [order_line(line_id="line_2", order_id="ord_00000002", store_id="store_online",
+                               customer_id="cust_000003", order_date=T0, product=by_sku[SAW], quantity=1,
+                               unit_price=200.0)]
+    rollup = RollupAccumulator()  # the rollup as seeding builds it
+    for lines in (till_lines, online_lines):
+        rollup.add_order(lines)
+    return {
+        "sales_monthly": rollup.documents(T0),
+        "stores": [_store(s, short) for s, short in STORES.items()],
+        "categories": [category_document(category_id="cat_power_tools", category_name="POWER TOOLS",
+                                         category_code="PT", seasonal_multipliers={}, updated_at=T0)],
+        "product_types": [product_type_document(type_id="ptype_drills", type_name="DRILLS", type_code="DR",
+                                                category_id="cat_power_tools", category_name="POWER TOOLS",
+                                                updated_at=T0)],
+        "products": products,
+        "inventory": inventory,
+        "customers": [_customer(1, "Ada", "Lovelace", "store_seattle", {"store_seattle": T0}),
+                      _customer(2, "Alan", "Turing", "store_tacoma", {}),
+                      _customer(3, "Grace", "Hopper", "store_online", {"store_online": T0})],
+        "orders": [order_header(order_id="ord_00000001", customer_id="cust_000001", customer_name="Ada Lovelace",
+                                store_id="store_seattle", store_name="Zava Retail Seattle", order_date=T0,
+                                status="completed", lines=till_lines),
+                   order_header(order_id="ord_00000002", customer_id="cust_000003", customer_name="Grace Hopper",
+                                store_id="store_online", store_name="Zava Retail Online", order_date=T0,
+                                status="processing", lines=online_lines)],
+        "order_items": [*till_lines, *online_lines],
+    }
+
+
+DIRECTORY = StoreDirectory([StoreRef(s, f"Zava Retail {n}", n, n == "Online") for s, n in STORES.items()])
+SEATTLE = Scope.for_store_manager(DIRECTORY.get("store_seattle"))
+HEAD_OFFICE = Scope.for_head_office(DIRECTORY)
+
+
+@pytest.fixture
+def zava():
+    return fake_zava(world())
+
+
+def stock(zava, store_id: str, sku: str) -> int:
+    return zava.collections.inventory.inner.find_one({"store_id": store_id, "sku": sku})["stock_level"]
+
+
+def revenue(zava, store_id: str, month: str = T0[:7]) -> float:
+    cell = zava.collections.sales_monthly.inner.find_one({"_id": sales_cell_key(store_id, month)})
+    return 0.0 if cell is None else round(cell["totals"]["revenue"], 2)
+
+
+# --- the till --------------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_the_till_finds_a_foreign_customer_only_when_named_exactly(zava) -> None:
+    by_name = await customers.find_customers(zava, SEATTLE, "turing")
+    assert by_name.customers == []  # Tacoma's customer is not Seattle's to browse
+    at_till = await customers.find_customers(zava, SEATTLE, "alan.turing@example.com")
+    (found,) = at_till.customers
+    assert found.customer_id == "cust_000002" and found.your_customer is False
+    assert found.email == "alan.turing@example.com" and found.phone == customers.HIDDEN  # only what was typed
+
+
+@pytest.mark.anyio
+async def test_a_sale_at_the_till_makes_the_customer_the_stores(zava) -> None:
+    created = await orders.create_order(zava, SEATTLE, "cust_000002", "Seattle", [{"sku": DRILL, "quantity": 2}],
+                                        "till-sale-0001")
+    assert created.order.store_id == "store_seattle" and created.stock_after == {DRILL: 3}
+    customer = zava.collections.customers.inner.find_one({"_id": "cust_000002"})
+    assert "store_seattle" in customer["stores_shopped"]
+    assert [c.customer_id for c in (await customers.find_customers(zava, SEATTLE, "turing")).customers] == [
+        "cust_000002"]
+
+
+@pytest.mark.anyio
+async def test_a_manager_sells_only_at_their_own_store(zava) -> None:
+    with pytest.raises(OutOfScope):
+        await orders.create_order(zava, SEATTLE, "cust_000001", "Tacoma", [{"sku": DRILL, "quantity": 1}],
+                                  "other-store-01")
+    assert stock(zava, "store_tacoma", DRILL) == 1
+
+
+# --- sales never oversell, and a key is one order ------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_an_order_beyond_the_stock_changes_nothing(zava) -> None:
+    with pytest.raises(OutOfStock, match="2 in stock"):
+        await orders.create_order(zava, SEATTLE, "cust_000001", "Seattle",
+                                  [{"sku": DRILL, "quantity": 1}, {"sku": SAW, "quantity": 3}], "too-many-01")
+    assert (stock(zava, "store_seattle", DRILL), stock(zava, "store_seattle", SAW)) == (5, 2)  # the drill too
+    assert zava.collections.orders.inner.count_documents({}) == 2
+    assert revenue(zava, "store_seattle") == 300.0
+
+
+@pytest.mark.anyio
+async def test_the_same_key_twice_is_one_order_and_another_basket_is_refused(zava) -> None:
+    first = await orders.create_order(zava, SEATTLE, "cust_000001", "Seattle", [{"sku": DRILL, "quantity": 1}],
+                                      "same-key-001")
+    again = await orders.create_order(zava, SEATTLE, "cust_000001", "Seattle", [{"sku": DRILL, "quantity": 1}],
+                                      "same-key-001")
+    assert again.replayed and again.order.order_id == first.order.order_id
+    assert stock(zava, "store_seattle", DRILL) == 4
+    with pytest.raises(Exception, match="already used for a different order"):
+        await orders.create_order(zava, SEATTLE, "cust_000001", "Seattle", [{"sku": DRILL, "quantity": 2}],
+                                  "same-key-001")
+
+
+# --- transfers ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_manager_transfers_out_of_their_store_only_and_never_below_zero(zava) -> None:
+    moved = await transfers.transfer_stock(zava, SEATTLE, DRILL, "Seattle", "Tacoma", 4, "transfer-0001")
+    assert (moved.from_stock_after, moved.to_stock_after) == (1, None)  # Tacoma's level is not Seattle's to see
+    assert stock(zava, "store_tacoma", DRILL) == 5
+    with pytest.raises(OutOfScope):
+        await transfers.transfer_stock(zava, SEATTLE, DRILL, "Tacoma", "Seattle", 1, "transfer-0002")
+    with pytest.raises(OutOfStock):
+        await transfers.transfer_stock(zava, SEATTLE, DRILL, "Seattle", "Tacoma", 2, "transfer-0003")
+    assert (stock(zava, "store_seattle", DRILL), stock(zava, "store_tacoma", DRILL)) == (1, 5)
+    replay = await transfers.transfer_stock(zava, SEATTLE, DRILL, "Seattle", "Tacoma", 4, "transfer-0001")
+    assert replay.replayed and stock(zava, "store_seattle", DRILL) == 1
+
+
+# --- an online order's status ----------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_an_online_order_moves_one_step_at_a_time(zava) -> None:
+    with pytest.raises(InvalidTransition, match="it can move to: shipped"):
+        await order_status.update_order_status(zava, HEAD_OFFICE, "ord_00000002", "delivered")
+    shipped = await order_status.update_order_status(zava, HEAD_OFFICE, "ord_00000002", "shipped")
+    assert (shipped.previous_status, shipped.status, shipped.changed) == ("processing", "shipped", True)
+    again = await order_status.update_order_status(zava, HEAD_OFFICE, "ord_00000002", "shipped")
+    assert again.changed is False
+    with pytest.raises(InvalidTransition, match="shipped"):
+        await cancellations.cancel_order(zava, HEAD_OFFICE, "ord_00000002", "changed mind", "cancel-shipped")
+    with pytest.raises(NotFound):  # another store's order is not Seattle's to see
+        await order_status.update_order_status(zava, SEATTLE, "ord_00000002", "delivered")
+
+
+# --- returns and cancels ----------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_returns_never_exceed_what_was_bought(zava) -> None:
+    first = await returns.return_items(zava, SEATTLE, "ord_00000001", [{"sku": DRILL, "quantity": 2}], "faulty",
+                                       "return-00001")
+    assert first.returned_quantities == {DRILL: 2} and stock(zava, "store_seattle", DRILL) == 7
+    assert revenue(zava, "store_seattle") == 100.0
+    with pytest.raises(InvalidArgument, match="only 1 of the 3 bought"):
+        await returns.return_items(zava, SEATTLE, "ord_00000001", [{"sku": DRILL, "quantity": 2}], "faulty",
+                                   "return-00002")
+    with pytest.raises(InvalidArgument, match="not on order"):
+        await returns.return_items(zava, SEATTLE, "ord_00000001", [{"sku": SAW, "quantity": 1}], "faulty",
+                                   "return-00003")
+    assert stock(zava, "store_seattle", DRILL) == 7  # the refused returns changed nothing
+
+
+@pytest.mark.anyio
+async def test_a_cancel_restocks_the_units_kept_once(zava) -> None:
+    await returns.return_items(zava, SEATTLE, "ord_00000001", [{"sku": DRILL, "quantity": 1}], "faulty",
+                               "return-00004")
+    cancelled = await cancellations.cancel_order(zava, SEATTLE, "ord_00000001", "customer left", "cancel-00001")
+    assert cancelled.restocked == {DRILL: 2} and stock(zava, "store_seattle", DRILL) == 8
+    assert revenue(zava, "store_seattle") == 0.0
+    replay = await cancellations.cancel_order(zava, SEATTLE, "ord_00000001", "customer left", "cancel-00001")
+    assert replay.replayed and stock(zava, "store_seattle", DRILL) == 8
+    with pytest.raises(InvalidTransition, match="already cancelled"):
+        await cancellations.cancel_order(zava, SEATTLE, "ord_00000001", "customer left", "cancel-00002")
+    assert stock(zava, "store_seattle", DRILL) == 8
+    movements = list(zava.collections.stock_movements.inner.find({"order_id": "ord_00000001"}))
+    assert sorted(m["kind"] for m in movements) == ["cancel", "return"]
