@@ -22,15 +22,17 @@ from pymongo.errors import BulkWriteError
 from seeding.catalog_loader import Catalog
 from seeding.generate import Generator
 from seeding.progress import Reporter
-from zava_core.analysis.rollups import ROLLUP_COLLECTIONS, SALES_MONTHLY, RollupAccumulator, write_rollups
+from zava_core.analysis.rollups import GRAINS, ROLLUP_COLLECTIONS, RollupAccumulator, write_rollups
 from zava_core.embeddings import Embedder, product_text
 from zava_core.errors import ZavaError
+from zava_core.feed.stream import store_position
 from zava_core.infra import db as zdb
 from zava_core.infra.timeutil import now_iso
-from zava_core.model import DATASET, JOURNALS, META, STATE_ID, embedding_document
+from zava_core.model import DATASET, FEED, JOURNALS, META, STATE_ID, embedding_document
 from zava_core.store import Collections, Handle, setup
 
 DUPLICATE_KEY = 11000
+Rollups = dict[str, RollupAccumulator]  # grain -> the rollup summed while the orders load
 T = TypeVar("T")
 JOURNAL_COLLECTIONS = tuple(spec.name for spec in JOURNALS)
 
@@ -65,7 +67,7 @@ async def seed_database(
     db, meta = collections.db, collections.meta
     if drop:
         # The journals go too: their records point at orders and stock of the dataset being replaced.
-        for name in (*DATASET, *ROLLUP_COLLECTIONS, *JOURNAL_COLLECTIONS, META):
+        for name in (*DATASET, *ROLLUP_COLLECTIONS, *JOURNAL_COLLECTIONS, META, FEED):
             await db.drop_collection(name)
         reporter.note(f"dropped the dataset in database {db.name!r}")
     state = await meta.find_one({"_id": STATE_ID})
@@ -124,7 +126,7 @@ async def seed_database(
                             report, present["customers"] > 0)
         await mark_done("customers", count)
 
-    rollups = RollupAccumulator()
+    rollups = {grain: RollupAccumulator(grain) for grain in GRAINS}
     if "orders" in done and "order_items" in done:
         report.skipped += ["orders", "order_items"]
         await anyio.to_thread.run_sync(_accumulate, rollups, generator.order_chunks())
@@ -139,12 +141,15 @@ async def seed_database(
     else:
         report.notes.append("embeddings skipped: run `python -m seeding embed` before using semantic search")
 
-    await _configure(collections, reporter, report)
+    caps_replica_set = await _configure(collections, reporter, report)
     rollup_started = time.perf_counter()
-    rollup_docs = await write_rollups(collections, rollups, stamped_at)
+    written = await write_rollups(collections, rollups, stamped_at)
     report.seconds["rollups"] = time.perf_counter() - rollup_started
-    report.notes.append(f"rollup {SALES_MONTHLY}: {rollup_docs:,} store-month documents "
-                        f"({report.seconds['rollups']:.1f} s)")
+    report.notes.append("rollups: " + ", ".join(f"{name} {n:,} cells" for name, n in written.items())
+                        + f" ({report.seconds['rollups']:.1f} s)")
+    # The change feed of the servers started next folds from here on (our rollups are complete up to now).
+    if caps_replica_set and await store_position(collections):
+        report.notes.append("change feed position stored: servers fold every later write, whoever makes it")
     await meta.update_one({"_id": STATE_ID}, {"$set": {"status": "complete", "finished_at": now_iso()}})
     report.total_seconds = time.perf_counter() - started
     return report
@@ -221,7 +226,7 @@ async def _insert(collection: Handle, docs: list[dict]) -> int:
 
 
 async def _load_orders(collections: Collections, generator: Generator, state: dict, reporter: Reporter,
-                       report: SeedReport, mark_done, rollups: RollupAccumulator) -> None:
+                       report: SeedReport, mark_done, rollups: Rollups) -> None:
     meta, orders_, items_ = collections.meta, collections.orders, collections.order_items
     start_chunk = int(state.get("order_chunks_done", 0))
     if start_chunk:
@@ -250,19 +255,20 @@ async def _load_orders(collections: Collections, generator: Generator, state: di
     await mark_done("order_items", await items_.count_documents({}))
 
 
-def _accumulate(rollups: RollupAccumulator, chunks: Iterator[tuple[int, list[dict], list[dict]]]) -> None:
+def _accumulate(rollups: Rollups, chunks: Iterator[tuple[int, list[dict], list[dict]]]) -> None:
     for _ in _accumulating(rollups, chunks):
         pass
 
 
-def _accumulating(rollups: RollupAccumulator, chunks: Iterator[tuple[int, list[dict], list[dict]]]):
+def _accumulating(rollups: Rollups, chunks: Iterator[tuple[int, list[dict], list[dict]]]):
     """Pass chunks through, summing each order's lines (generated contiguously) into the rollups."""
     for chunk in chunks:
         lines = chunk[2]
         start = 0
         for end in range(1, len(lines) + 1):
             if end == len(lines) or lines[end]["order_id"] != lines[start]["order_id"]:
-                rollups.add_order(lines[start:end])
+                for accumulator in rollups.values():
+                    accumulator.add_order(lines[start:end])
                 start = end
         yield chunk
 
@@ -297,7 +303,8 @@ async def embed_products(collections: Collections, embedder: Embedder, reporter:
     return len(todo)
 
 
-async def _configure(collections: Collections, reporter: Reporter, report: SeedReport) -> None:
+async def _configure(collections: Collections, reporter: Reporter, report: SeedReport) -> bool:
+    """Indexes, pre/post images, search indexes; whether the server is a replica set (change streams)."""
     started = time.perf_counter()
     created = await setup.create_indexes(collections)
     report.seconds["indexes"] = time.perf_counter() - started
@@ -321,3 +328,4 @@ async def _configure(collections: Collections, reporter: Reporter, report: SeedR
             report.notes.append(f"Atlas text search index {await create_text_index(collections.product_embeddings)}")
     else:
         report.notes.append("the server offers no search indexes: semantic search uses the in-memory index")
+    return caps.replica_set

@@ -11,6 +11,7 @@ Created once per process (the MCP server's lifespan, a CLI run) and closed on sh
 | `cube` | the `sales_monthly` rollup as numpy arrays | at start (disk copy in data dir/cache); changes per ask |
 | `catalog` | live products: name search, BM25 index | on change: change stream, else version query (catalog_index) |
 | `search` | the embedder and the vector index | server start (warm-up) or first use; `vectors.RELOAD_SECONDS` |
+| `feed` | the change feed: folds orders into the rollups, records conflicts | `start_feed()` until `close()` |
 | `order_date_ranges` | first and last order date per store set | `schemas.DATE_RANGE_TTL` seconds |
 | `aggregations` | the `run_aggregation` pipelines running, per caller | until the engine answers each |
 
@@ -28,6 +29,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from zava_core.analysis.cube import CubeCache
 from zava_core.analysis.inflight import InFlight
 from zava_core.directory import ReferenceData
+from zava_core.feed.stream import ChangeFeed
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
 from zava_core.retail.catalog_index import CatalogIndex
@@ -49,6 +51,7 @@ class Zava:
     catalog: CatalogIndex = field(init=False)
     order_date_ranges: dict[tuple[str, ...], tuple[float, list[str]]] = field(default_factory=dict)
     aggregations: InFlight = field(default_factory=InFlight)
+    feed: ChangeFeed | None = None
     _search: SemanticSearch | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -70,7 +73,19 @@ class Zava:
             self._search = SemanticSearch(self.collections, get_embedder(self.settings))
         return self._search
 
+    async def start_feed(self) -> ChangeFeed:
+        """Follow the database: fold every order change into the rollups (whoever wrote it) and keep the in-memory
+        structures current. One per process; a server starts it, a CLI run need not."""
+        if self.feed is None:
+            self.feed = feed = ChangeFeed(self.collections, self.transactions)
+            feed.subscribe(("products",), self.catalog.on_changes)
+            self.catalog.follow(lambda: feed.state.mode == "following")
+        await self.feed.start()
+        return self.feed
+
     async def close(self) -> None:
+        if self.feed is not None:
+            await self.feed.close()
         await self.aggregations.cancel_all()  # pipelines the engine was still running past their deadline
         await self.catalog.close()
         await self.client.close()

@@ -222,9 +222,12 @@ ORDER_FOR_CHANGE = Statement(
 )
 CANCEL_ORDER = Statement(
     "cancel_order", "both", "orders",
-    "UPDATE orders SET status = 'cancelled', cancelled_at = :now, cancel_reason = :reason, updated_at = :now "
+    "UPDATE COLLECTION orders (cancel_count COUNTER) APPLY cancel_count INCREMENT BY 1 "
+    "SET status = 'cancelled', cancelled_at = :now, cancel_reason = :reason, updated_at = :now "
     "WHERE order_id = :order_id AND store_id = :store_id AND status IN :cancellable AND deleted = false",
-    "Cancel (soft: the documents stay). Matches nothing if it is already cancelled: then restock nothing.",
+    "Cancel (soft: the documents stay). Matches nothing if it is already cancelled here: then restock nothing. "
+    "`cancel_count` is a COUNTER: two devices cancelling apart make it 2 once they merge, which the server's "
+    "change feed records as a double cancel (each restocked the units).",
 )
 RESTOCK = Statement(
     "restock", "both", "inventory",

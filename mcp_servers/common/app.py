@@ -60,6 +60,9 @@ def make_lifespan(settings: Settings, launch_identity: Identity | None, warm_ups
         try:
             if launch_identity is not None:
                 await scope_for(zava, launch_identity)  # an unknown --store fails at start, not per call
+            # Derived data follows every writer: the feed folds orders (ours, devices', scripts') into the rollups
+            # and keeps the in-memory structures current. It starts in the background and never blocks the start.
+            await zava.start_feed()
             # Search warms before the first call is accepted (the first search must not pay for loading the
             # embedder and building the BM25 index); a slow start stops waiting and carries on behind.
             search_warm = asyncio.create_task(_warm_up(zava, (warm_search,)))

@@ -56,6 +56,33 @@ CUBES = CubeAge()
 REGISTRY.register(CUBES)
 
 
+class FeedGauges(CubeAge):
+    """The change feed of each open process: following or not, how far behind the commits it handles are, what it
+    has done (events, orders folded into the rollups, offline conflicts recorded)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        following = GaugeMetricFamily("zava_feed_following", "1 while the change feed follows the database")
+        lag = GaugeMetricFamily("zava_feed_lag_seconds", "Commit to handled, seconds: the last batch, and the "
+                                "p99 of recent ones", labels=["quantile"])
+        totals = GaugeMetricFamily("zava_feed_total", "Since the process started", labels=["what"])
+        for zava in self.open:
+            feed = zava.feed
+            if feed is None:
+                continue
+            state = feed.state
+            following.add_metric([], 1.0 if state.mode == "following" else 0.0)
+            lag.add_metric(["last"], state.lag_seconds)
+            lag.add_metric(["0.99"], state.lag_percentile(0.99))
+            for what, value in (("events", state.events), ("folded_orders", state.folded_orders),
+                                ("conflicts_found", state.conflicts_found), ("errors", state.errors)):
+                totals.add_metric([what], float(value))
+        yield from (following, lag, totals)
+
+
+FEEDS = FeedGauges()
+REGISTRY.register(FEEDS)
+
+
 def observe_tool(server: str, tool: str, outcome: str, seconds: float) -> None:
     TOOL_CALLS.labels(server, tool, outcome).inc()
     TOOL_SECONDS.labels(server, tool).observe(seconds)

@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse
 from mcp_servers.common.auth import StoreTokenVerifier
 from mcp_servers.common.http import MAX_BODY_BYTES, http_app, serve
 from mcp_servers.common.logging_format import configure_logging
-from mcp_servers.common.metrics import CUBES, add_metrics_route
+from mcp_servers.common.metrics import CUBES, FEEDS, add_metrics_route
 from mcp_servers.common.oidc import OidcVerifier
 from mcp_servers.common.telemetry import configure_tracing
 from mcp_servers.common.token_store import open_token_store
@@ -126,7 +126,7 @@ def build_for_transport(factory: ServerFactory, settings: Settings, args: argpar
             log.warning("no tokens in %s: every request will be refused (401)", store.where)
         verifier, auth = StoreTokenVerifier(store), _tokens_auth(args)
     server = factory(settings, None, auth=auth, token_verifier=verifier, **options)
-    hooks = [CUBES.watch]
+    hooks = [CUBES.watch, FEEDS.watch]
     if isinstance(verifier, OidcVerifier):
         hooks.append(_store_check_for(verifier))
     server.zava_hooks = (*getattr(server, "zava_hooks", ()), *hooks)  # called by the lifespan (app.py)

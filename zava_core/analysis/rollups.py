@@ -1,38 +1,50 @@
-"""Sales rollups: one small pre-aggregated collection that answers the analysis tools quickly.
+"""Sales rollups: small pre-aggregated collections that answer the analysis tools quickly.
 
 A `$group` over the order history takes seconds on the embedded engine (15.7 s for the rollups
-of the `small` scale), so analysis reads `sales_monthly` instead: one document per store and
-month (about 660 at the default scale) holding
+of the `small` scale), so analysis reads rollups instead, at two grains:
+
+- `sales_monthly`: one document per store and month (about 660 at the default scale),
+- `sales_daily`: one per store and day, for ranges that start or end inside a month,
+
+each holding
 
 - `totals`: order-level figures (orders, revenue, gross, discount, cost, units, lines),
 - `categories`: a map category_id -> the same figures (`orders` = orders with a line in it),
 - `products`: a map product_id -> the same figures (a product appears once per order).
 
-`order_increments` is the one code path for rollup arithmetic: seeding feeds every generated order
-to `RollupAccumulator`; `create_order` applies the new order's increments as one `$inc` in the same
-transaction that writes the order, so the rollup never drifts. Maps, not arrays, keep each
-`$inc` atomic per key. The rollup lives in MongoDB only (never synced to devices). A test
-recomputes it from order_items and compares.
+`order_increments` is the one arithmetic: seeding feeds every generated order to `RollupAccumulator`; the
+sales fold (`zava_core.feed.fold`) moves each order's contribution from what the rollups hold to what the
+order now is (`change_increments`), whoever wrote it (our tools, a device through Ditto, a script). Maps, not
+arrays, keep each `$inc` atomic per key. The rollups live in MongoDB only (never synced to devices).
 
-The rollup is **net**: it holds each order's lines as they stand (`net_lines`), so a cancelled order
-counts nothing and a returned unit is not sold. `cancel_order` and `return_items` apply the difference
-between the order's net lines after and before (`apply_change`), through the same `order_increments`
-that applied the sale; an order whose every unit came back no longer counts as an order.
+The rollups are **net**: they hold each order's lines as they stand (`order_net_lines`), so a cancelled order
+counts nothing and a returned unit is not sold; an order whose every unit came back no longer counts as an
+order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from zava_core.model import ROLLUPS, net_line, sales_cell_header, sales_cell_key
 from zava_core.store import Collections, Handle, setup
 
-SALES_MONTHLY = ROLLUPS[0].name
-ROLLUP_COLLECTIONS = (SALES_MONTHLY,)
+SALES_MONTHLY, SALES_DAILY = (spec.name for spec in ROLLUPS)
+ROLLUP_COLLECTIONS = (SALES_MONTHLY, SALES_DAILY)
 LINE_MEASURES = ("revenue", "gross", "discount", "cost", "units", "lines")
 MEASURES = (*LINE_MEASURES, "orders")
+Grain = Literal["month", "day"]
+GRAINS: tuple[Grain, ...] = ("month", "day")
+_PERIOD_CHARS = {"month": 7, "day": 10}  # of an ISO timestamp: 2024-12 / 2024-12-05
+ROLLUP_OF: dict[Grain, str] = {"month": SALES_MONTHLY, "day": SALES_DAILY}
+Increments = dict[str, dict[str, float]]  # cell _id -> {dotted field path: increment}
+
+
+def period(order_date: str, grain: Grain) -> str:
+    return order_date[:_PERIOD_CHARS[grain]]
 
 
 def _line_measures(line: Mapping) -> dict[str, float]:
@@ -43,13 +55,13 @@ def _line_measures(line: Mapping) -> dict[str, float]:
     }
 
 
-def order_increments(lines: Iterable[Mapping]) -> dict[str, dict[str, float]]:
+def order_increments(lines: Iterable[Mapping], grain: Grain = "month") -> Increments:
     """For one order's lines: {cell _id: {dotted field path: increment}}."""
-    out: dict[str, dict[str, float]] = {}
+    out: Increments = {}
     seen_categories: set[tuple[str, str]] = set()
-    seen_orders: set[str] = set()
+    seen_orders: set[tuple[str, str]] = set()
     for line in lines:
-        key = sales_cell_key(line["store_id"], line["order_date"][:7])
+        key = sales_cell_key(line["store_id"], period(line["order_date"], grain))
         inc = out.setdefault(key, {})
         measures = _line_measures(line)
         category = line["category_id"]
@@ -61,29 +73,34 @@ def order_increments(lines: Iterable[Mapping]) -> dict[str, dict[str, float]]:
         if (key, category) not in seen_categories:
             seen_categories.add((key, category))
             inc[f"categories.{category}.orders"] = inc.get(f"categories.{category}.orders", 0) + 1
-        if line["order_id"] not in seen_orders:
-            seen_orders.add(line["order_id"])
+        if (key, line["order_id"]) not in seen_orders:
+            seen_orders.add((key, line["order_id"]))
             inc["totals.orders"] = inc.get("totals.orders", 0) + 1
     return out
 
 
-class RollupAccumulator:
-    """Sums many orders into `sales_monthly` documents in memory (seeding and rebuilds)."""
+def add_into(total: Increments, more: Increments, sign: int = 1) -> None:
+    for key, inc in more.items():
+        cell = total.setdefault(key, {})
+        for path, value in inc.items():
+            cell[path] = cell.get(path, 0) + sign * value
 
-    def __init__(self) -> None:
-        self.cells: dict[str, dict[str, float]] = {}
+
+class RollupAccumulator:
+    """Sums many orders into rollup documents in memory (seeding and rebuilds)."""
+
+    def __init__(self, grain: Grain = "month") -> None:
+        self.grain = grain
+        self.cells: Increments = {}
 
     def add_order(self, lines: Iterable[Mapping]) -> None:
-        for key, inc in order_increments(lines).items():
-            cell = self.cells.setdefault(key, {})
-            for path, value in inc.items():
-                cell[path] = cell.get(path, 0) + value
+        add_into(self.cells, order_increments(lines, self.grain))
 
     def documents(self, updated_at: str) -> list[dict]:
         docs = []
         for key, cell in sorted(self.cells.items()):
-            store_id, month = key.split("|")
-            doc: dict = {"_id": key, **sales_cell_header(store_id, month), "totals": {}, "categories": {},
+            store_id, cell_period = key.split("|")
+            doc: dict = {"_id": key, **sales_cell_header(store_id, cell_period), "totals": {}, "categories": {},
                          "products": {}, "updated_at": updated_at}
             for path, value in cell.items():
                 target = doc
@@ -108,12 +125,18 @@ def is_adjusted(order: Mapping) -> bool:
 
 
 def order_net_lines(order: Mapping, lines: Iterable[Mapping]) -> list[dict]:
-    """One order's lines net of its cancellation and returns (`model.net_line`)."""
+    """One order's lines net of its cancellation and returns (`model.net_line`); a returned quantity beyond what
+    was bought (offline devices) takes the line out, never below zero."""
     if order.get("status") == CANCELLED:
         return []
     returned = order.get("returned_quantities") or {}
-    kept = (net_line(line, int(returned.get(line["sku"], 0))) for line in lines)
+    kept = (net_line(line, _returned(returned.get(line["sku"], 0))) for line in lines)
     return [line for line in kept if line is not None]
+
+
+def _returned(value: object) -> int:
+    """A returned quantity as stored: a number (a device's counter arrives as one); anything else counts 0."""
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else 0
 
 
 def net_lines(lines: Iterable[Mapping], adjusted: Mapping[str, Mapping]) -> list[dict]:
@@ -137,43 +160,37 @@ async def adjusted_orders(orders: Handle, query: Mapping) -> dict[str, dict]:
     return {doc["_id"]: doc async for doc in found if is_adjusted(doc)}
 
 
-def change_increments(before: Sequence[Mapping], after: Sequence[Mapping]) -> dict[str, dict[str, float]]:
+def change_increments(before: Sequence[Mapping], after: Sequence[Mapping], grain: Grain = "month") -> Increments:
     """What turns an order's net lines `before` into `after`: increments(after) - increments(before)."""
-    out = order_increments(after)
-    for key, inc in order_increments(before).items():
-        cell = out.setdefault(key, {})
-        for path, value in inc.items():
-            cell[path] = cell.get(path, 0) - value
+    out = order_increments(after, grain)
+    add_into(out, order_increments(before, grain), sign=-1)
     # Zeros are kept: a new cell gets every measure (the model's SalesFigures has no optional field).
     return out
 
 
-async def apply_order(rollup: Handle, lines: list[Mapping], updated_at: str,
-                      session: AsyncClientSession | None = None) -> None:
-    """Add one new order to the rollup (inside the caller's transaction when `session` is given)."""
-    await apply_change(rollup, [], lines, updated_at, session=session)
-
-
-async def apply_change(rollup: Handle, before: Sequence[Mapping], after: Sequence[Mapping], updated_at: str,
-                       session: AsyncClientSession | None = None) -> None:
-    """Move an order's contribution from its net lines `before` to `after` (a sale: before is empty; a
-    cancel: after is empty; a return: fewer units after), inside the caller's transaction."""
-    for key, inc in change_increments(before, after).items():
-        store_id, month = key.split("|")
+async def apply_increments(rollup: Handle, increments: Increments, updated_at: str,
+                           session: AsyncClientSession | None = None) -> None:
+    """`$inc` each cell by its increments (creating it when new), inside the caller's transaction."""
+    for key, inc in sorted(increments.items()):
+        store_id, cell_period = key.split("|")
         await rollup.update_one(
             {"_id": key},
             {"$inc": rounded(inc), "$set": {"updated_at": updated_at},
-             "$setOnInsert": sales_cell_header(store_id, month)},
+             "$setOnInsert": sales_cell_header(store_id, cell_period)},
             upsert=True, session=session,
         )
 
 
-async def write_rollups(collections: Collections, accumulator: RollupAccumulator, updated_at: str) -> int:
-    """Replace the rollup with the accumulator's documents (seeding and rebuilds)."""
-    rollup = collections.sales_monthly
-    await collections.db.drop_collection(rollup.name)
-    docs = accumulator.documents(updated_at)
-    for start in range(0, len(docs), 200):
-        await rollup.insert_many(docs[start:start + 200], ordered=False)
-    await setup.create_indexes(collections, [rollup.name])
-    return len(docs)
+async def write_rollups(collections: Collections, accumulators: Mapping[Grain, RollupAccumulator],
+                        updated_at: str) -> dict[str, int]:
+    """Replace the rollups with the accumulators' documents (seeding); the cells written per rollup."""
+    written = {}
+    for grain, accumulator in accumulators.items():
+        rollup = collections[ROLLUP_OF[grain]]
+        await collections.db.drop_collection(rollup.name)
+        docs = accumulator.documents(updated_at)
+        for start in range(0, len(docs), 500):
+            await rollup.insert_many(docs[start:start + 500], ordered=False)
+        await setup.create_indexes(collections, [rollup.name])
+        written[rollup.name] = len(docs)
+    return written

@@ -73,15 +73,17 @@ def inventory_document(*, inventory_id: str, store_id: str, product_id: str, sku
         "updated_at": last_counted})
 
 
-def sales_cell_key(store_id: str, month: str) -> str:
-    """The rollup cell of one store and month (YYYY-MM): its `_id`."""
-    return f"{store_id}|{month}"
+def sales_cell_key(store_id: str, period: str) -> str:
+    """The rollup cell of one store and period (a month YYYY-MM, or a day YYYY-MM-DD): its `_id`."""
+    return f"{store_id}|{period}"
 
 
-def sales_cell_header(store_id: str, month: str) -> dict[str, Any]:
-    """The fields of a rollup cell other than its figures: what an upsert sets on insert, and what a
-    rebuilt cell starts from (the figures are `$inc`ed or summed into `totals`, `categories`, `products`)."""
-    return {"store_id": store_id, "month": month, "year": int(month[:4]), "deleted": False}
+def sales_cell_header(store_id: str, period: str) -> dict[str, Any]:
+    """The fields of a rollup cell other than its figures, for a month (`sales_monthly`) or a day (`sales_daily`):
+    what an upsert sets on insert, and what a rebuilt cell starts from (the figures are `$inc`ed or summed into
+    `totals`, `categories`, `products`)."""
+    day = {"day": period} if len(period) == 10 else {}
+    return {"store_id": store_id, **day, "month": period[:7], "year": int(period[:4]), "deleted": False}
 
 
 def order_line(*, line_id: str, order_id: str, store_id: str, customer_id: str, order_date: str,

@@ -18,9 +18,12 @@ from zava_core.model.documents import (
     Product,
     ProductEmbedding,
     ProductType,
+    SalesDaily,
+    SalesFold,
     SalesMonthly,
     StockMovement,
     Store,
+    SyncConflict,
     _Document,
 )
 
@@ -163,21 +166,32 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
     ),
 )
 
-# Not part of the synced dataset: derived from order_items, kept in MongoDB only.
+# Not part of the synced dataset: derived from orders and order_items by the sales fold (zava_core.feed.fold),
+# whoever wrote them, kept in MongoDB only.
 ROLLUPS: tuple[CollectionSpec, ...] = (
     CollectionSpec(
         "sales_monthly", SalesMonthly, "_id", synced=False, ditto_id="match_ids",
-        description="Sales rollup: one document per store and month (kept current by create_order)",
+        description="Sales rollup: one document per store and month (net of cancels and returns; kept by the "
+                    "change feed whoever writes the orders)",
         store_scope="store_id",
         indexes=(_ix(("store_id", 1), ("month", 1)), _ix(("updated_at", 1), purpose="changed cells since a time")),
+        map_fields=("categories", "products"),
+        relationships=("store_id -> stores", "categories keys -> categories", "products keys -> products"),
+    ),
+    CollectionSpec(
+        "sales_daily", SalesDaily, "_id", synced=False, ditto_id="match_ids",
+        description="Sales rollup: one document per store and day, for ranges that start or end inside a month",
+        store_scope="store_id",
+        indexes=(_ix(("store_id", 1), ("day", 1)), _ix(("updated_at", 1), purpose="changed cells since a time")),
         map_fields=("categories", "products"),
         relationships=("store_id -> stores", "categories keys -> categories", "products keys -> products"),
     ),
 )
 
 
-# Not part of the synced dataset: the store operations' own records, written by the customer-sales tools only
-# (never seeded). Devices change stock through counters; this is the server's trail and its idempotency keys.
+# Not part of the synced dataset: the server's own records. The store operations' journal (written by the
+# customer-sales tools, never seeded: devices change stock through counters; this is the server's trail and
+# its idempotency keys), what the sales fold holds of each order, and the conflicts of offline writers.
 JOURNALS: tuple[CollectionSpec, ...] = (
     CollectionSpec(
         "stock_movements", StockMovement, "movement_id", synced=False, ditto_id="match_ids",
@@ -190,6 +204,23 @@ JOURNALS: tuple[CollectionSpec, ...] = (
         ),
         map_fields=("lines",),
         relationships=("store_id -> stores", "to_store_id -> stores", "order_id -> orders"),
+    ),
+    CollectionSpec(
+        "sales_folds", SalesFold, "order_id", synced=False, ditto_id="field",
+        description="Per order, the net lines the rollups hold: the sales fold's exactly-once marker (seeded orders "
+                    "without one are held as seeded)",
+        store_scope="store_id",
+        relationships=("order_id -> orders", "store_id -> stores"),
+    ),
+    CollectionSpec(
+        "sync_conflicts", SyncConflict, "conflict_id", synced=False, ditto_id="field",
+        description="What offline writers did that no rule allows (a double cancel, a return beyond what was bought, "
+                    "stock below zero, a line for an unknown SKU), with the correction a manager applies",
+        store_scope="store_id",
+        indexes=(_ix(("store_id", 1), ("deleted", 1), ("status", 1), ("found_at", 1),
+                     purpose="a store's open conflicts, oldest first"),),
+        map_fields=("correction",),
+        relationships=("store_id -> stores", "order_id -> orders"),
     ),
 )
 
@@ -210,7 +241,9 @@ STATE_ID = "seeding"
 TOKENS = "zava_tokens"
 # A scratch collection `python -m zava_ops change-streams test` writes one marker document into (and drops).
 CHANGE_STREAM_MARKER = "zava_change_stream_test"
+# The change feed's bookkeeping: the resume token of the sales fold and its progress (zava_core.feed).
+FEED = "zava_feed"
 # Bookkeeping collections without a document model: outside the synced set and outside QUERYABLE.
-BOOKKEEPING: tuple[str, ...] = (META, TOKENS, CHANGE_STREAM_MARKER)
+BOOKKEEPING: tuple[str, ...] = (META, TOKENS, CHANGE_STREAM_MARKER, FEED)
 # The Atlas Vector Search index on product_embeddings (where the server offers search indexes).
 VECTOR_INDEX_NAME = "product_embeddings_vector"

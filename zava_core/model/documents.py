@@ -165,6 +165,8 @@ class Order(_Document):
         "so returns of different lines on two devices both count")
     cancelled_at: Timestamp | None = Field(None, description="When cancel_order cancelled it (absent otherwise)")
     cancel_reason: str | None = Field(None, description="Why it was cancelled (absent otherwise)")
+    cancel_count: int | None = Field(None, ge=1, description="How many cancels were made (a COUNTER: two devices "
+                                     "cancelling apart make it 2, a conflict the server records)")
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -189,19 +191,19 @@ class OrderItem(_Document):
     created_at: Timestamp
 
 
-MovementKind = Literal["cancel", "return", "transfer", "receipt"]
+MovementKind = Literal["cancel", "return", "transfer", "receipt", "correction"]
 
 
 class StockMovement(_Document):
     movement_id: DocId = Field(description="UUID, equal to _id")
     kind: MovementKind = Field(description="cancel/return (units back from an order), transfer (store to store), "
-                               "receipt (a supplier delivery)")
+                               "receipt (a supplier delivery), correction (a sync conflict resolved)")
     store_id: DocId = Field(description="The store whose stock the operation started from (a transfer's source)")
     to_store_id: DocId | None = Field(None, description="A transfer's destination (absent otherwise)")
     order_id: DocId | None = Field(None, description="The order cancelled or returned against (absent otherwise)")
-    lines: dict[Sku, Annotated[int, Field(ge=1)]] = Field(description="Map SKU -> units moved")
+    lines: dict[Sku, int] = Field(description="Map SKU -> units moved (a correction may take units off: negative)")
     reason: str | None = Field(None, description="The caller's note (cancel, return)")
-    reference: str | None = Field(None, description="A receipt's delivery reference")
+    reference: str | None = Field(None, description="A receipt's delivery reference, or a correction's conflict id")
     idempotency_key: str = Field(description="Unique: the same key again replays this movement")
     created_at: Timestamp
 
@@ -224,6 +226,66 @@ class SalesMonthly(_Document):
     totals: SalesFigures
     categories: dict[str, SalesFigures] = Field(description="Map category_id -> figures")
     products: dict[str, SalesFigures] = Field(description="Map product_id -> figures")
+    updated_at: Timestamp
+
+
+class SalesDaily(_Document):
+    store_id: DocId
+    day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")
+    month: str = Field(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")
+    year: int
+    totals: SalesFigures
+    categories: dict[str, SalesFigures] = Field(description="Map category_id -> figures")
+    products: dict[str, SalesFigures] = Field(description="Map product_id -> figures")
+    updated_at: Timestamp
+
+
+class FoldedLine(BaseModel):
+    """An order line as the rollups hold it (net of returns): what a later fold takes back out."""
+
+    model_config = ConfigDict(extra="forbid")
+    order_item_id: DocId
+    order_id: DocId
+    store_id: DocId
+    order_date: Timestamp
+    category_id: DocId
+    product_id: DocId
+    sku: str
+    quantity: int
+    unit_price: float
+    unit_cost: float
+    discount_percent: int
+    discount_amount: float
+    total_amount: float
+
+
+class SalesFold(_Document):
+    order_id: DocId = Field(description="The order whose contribution the rollups hold")
+    store_id: DocId
+    applied: list[FoldedLine] = Field(description="The order's net lines as the rollups hold them (none: cancelled)")
+    version: int = Field(ge=1, description="Raised by every fold of the order: the guard of the next one")
+    updated_at: Timestamp
+
+
+ConflictKind = Literal["double_cancel", "over_return", "negative_stock", "unknown_sku"]
+
+
+class SyncConflict(_Document):
+    conflict_id: DocId = Field(description="kind|order or store|sku: the same conflict found twice is one document")
+    kind: ConflictKind = Field(description="double_cancel (two devices cancelled one order: its units restocked "
+                               "twice), over_return (more units returned than bought), negative_stock (offline "
+                               "sales below zero), unknown_sku (an order line for a product the catalog lacks)")
+    store_id: DocId
+    order_id: DocId | None = None
+    sku: str | None = None
+    found_at: Timestamp
+    what: str = Field(description="What happened, in one sentence")
+    correction: dict[str, int] = Field(description="Map SKU -> units to put on (positive) or take off (negative) "
+                                       "the store's stock when it is resolved (empty: nothing to move)")
+    suggestion: str = Field(description="What resolving it does, or what else to do")
+    status: Literal["open", "resolved"]
+    resolved_at: Timestamp | None = None
+    resolved_by: str | None = None
     updated_at: Timestamp
 
 

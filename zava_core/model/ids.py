@@ -103,3 +103,10 @@ def seeded_order_id(index: int) -> str:
 
 def is_order_id(text: str) -> bool:
     return bool(_ORDER_ID.match(text))
+
+
+def seeded_order_index(order_id: str) -> int | None:
+    """The index `seeded_order_id` made `order_id` from, or None for an order made since (by a tool or a
+    device: 16 hex digits)."""
+    digits = order_id.removeprefix(ORDER_PREFIX)
+    return int(digits) - 1 if len(digits) == 8 and digits.isdigit() and order_id.startswith(ORDER_PREFIX) else None

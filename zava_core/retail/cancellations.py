@@ -1,10 +1,10 @@
-"""cancel_order: one transaction that puts an order's units back on the shelf, marks it cancelled and takes
-it out of the sales rollup, or changes nothing.
+"""cancel_order: one transaction that puts an order's units back on the shelf and marks it cancelled, or changes
+nothing; the change feed then takes it out of the sales rollups (`zava_core.feed.fold`).
 
 - Soft: the order and its lines stay (Ditto treats a deletion as final); `status` becomes `cancelled`,
   with `cancelled_at` and `cancel_reason`.
 - Units already returned (return_items) are on the shelf already: only the units kept go back.
-- The rollup loses the order's net lines through the arithmetic that added them (`rollups.apply_change`).
+- `cancel_count` counts cancels: two devices cancelling apart make it 2 (a conflict the feed records).
 - Cancelling twice cannot happen: the status read is the update's guard, so of two concurrent cancels one
   matches nothing (or meets a write conflict and, retried, finds the order cancelled).
 """
@@ -64,22 +64,21 @@ async def cancel_order(zava: Zava, scope: Scope, order_id: str, reason: str, ide
         guard = {"_id": oid, "status": current["status"],
                  "returned_quantities": current.get("returned_quantities") or {"$exists": False}}
         result = await c.orders.update_one(guard, {"$set": {
-            "status": order_status.CANCELLED, "cancelled_at": now, "cancel_reason": note, "updated_at": now}},
-            session=session)
+            "status": order_status.CANCELLED, "cancelled_at": now, "cancel_reason": note, "updated_at": now},
+            "$inc": {"cancel_count": 1}}, session=session)
         if result.matched_count == 0:
             raise Abort(Conflict(f"order {oid} changed while it was being cancelled; retry with the same "
                                  "idempotency_key"))
         for line in kept:
             await operations.add_stock(zava, session, current["store_id"], line, line["quantity"], now)
             restocked[line["sku"]] = restocked.get(line["sku"], 0) + line["quantity"]
-        await rollups.apply_change(c.sales_monthly, kept, [], now, session=session)
         await c.stock_movements.insert_one(stock_movement(
             movement_id=str(uuid.uuid4()), kind="cancel", store_id=current["store_id"], order_id=oid,
             lines=restocked, idempotency_key=key, created_at=now, reason=note), session=session)
         stock_after.update(await operations.current_stock(zava, current["store_id"],
                                                           [line["product_id"] for line in kept], session))
 
-    winner = await zava.transactions.run(write, what="the cancellation", serialize=(order["store_id"],),
+    winner = await zava.transactions.run(write, what="the cancellation",
                                          replay=operations.replay_movement(zava, key, request))
     if winner is not None:
         return await _replay(zava, oid, winner)

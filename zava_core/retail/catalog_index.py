@@ -3,9 +3,10 @@
 424 products that change rarely: reading them per call costs the engine ~15-20 ms, holding them costs
 a few MB. The refresh rule, in one place:
 
-- where the server has change streams (a replica set, the embedded engine included), a stream on
-  `products` is opened before the first load; any event marks the snapshot stale and the next call
-  reloads it (events that arrive during a load count against the load that follows);
+- where the process runs the change feed (`zava_core.feed`, the servers do), its `products` events mark the
+  snapshot stale (`on_changes`) and the next call reloads it; elsewhere on a server with change streams (a
+  replica set, the embedded engine included), a stream of its own on `products` does the same (events that
+  arrive during a load count against the load that follows);
 - elsewhere, a version query (document count and latest `updated_at`) runs at most every
   `VERSION_CHECK_SECONDS`, and a change of version reloads;
 - either way, a snapshot older than `FULL_RELOAD_SECONDS` is reloaded (a backstop for edits that
@@ -23,7 +24,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import anyio
 from pymongo.errors import PyMongoError
@@ -85,6 +86,7 @@ class CatalogIndex:
         self._changes_at_load = 0
         self._stream = None
         self._watcher: asyncio.Task | None = None
+        self._fed: Callable[[], bool] | None = None
         self._started = False
         self._lock = anyio.Lock()
 
@@ -94,7 +96,17 @@ class CatalogIndex:
 
     @property
     def _watching(self) -> bool:
+        if self._fed is not None:
+            return self._fed()
         return self._watcher is not None and not self._watcher.done()
+
+    def follow(self, following: Callable[[], bool]) -> None:
+        """Take change events from the process's change feed (`on_changes`) instead of a stream of its own;
+        `following()` says whether the feed is delivering (when not, the version check applies)."""
+        self._fed = following
+
+    async def on_changes(self, events: Sequence[dict]) -> None:
+        self._changes += len(events)
 
     async def get(self) -> CatalogSnapshot:
         if self._snapshot is not None and not await self._stale():
@@ -134,7 +146,7 @@ class CatalogIndex:
         return (rows[0]["count"], rows[0]["latest"]) if rows else (0, None)
 
     async def _start_watching(self) -> None:
-        if self._started:
+        if self._started or self._fed is not None:
             return
         self._started = True
         wanted = self._use_change_stream

@@ -2,7 +2,7 @@
 that makes each of them idempotent.
 
 Every operation (cancel_order, return_items, transfer_stock, receive_stock) is one transaction
-(`zava.transactions.run`) that changes stock, the order, the rollup and writes one `stock_movements` record
+(`zava.transactions.run`) that changes stock and the order and writes one `stock_movements` record
 carrying the caller's idempotency key. A unique index on that key makes concurrent duplicates collide; the
 loser reads the winner (`replay_movement`). The same key with a different request is refused
 (`IdempotencyMismatch`): a retry must be the same request. The free-text `reason` is a note, not part of

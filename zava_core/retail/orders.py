@@ -1,5 +1,5 @@
-"""create_order: one transaction that decrements stock with a guard, writes the order, its lines,
-the customer's store map and the sales rollup, or changes nothing.
+"""create_order: one transaction that decrements stock with a guard, writes the order, its lines and the
+customer's store map, or changes nothing; the change feed folds the order into the sales rollups.
 
 - Stock never goes below zero: each line decrements with `stock_level >= quantity` in the filter;
   a line that matches nothing aborts the whole transaction.
@@ -19,7 +19,6 @@ import uuid
 from pydantic import Field, ValidationError
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from zava_core.analysis import rollups
 from zava_core.context import Zava
 from zava_core.errors import IdempotencyMismatch, InvalidArgument, OutOfStock
 from zava_core.infra.timeutil import now_iso
@@ -116,17 +115,15 @@ async def create_order(zava: Zava, scope: Scope, customer_id: str, store: str,
                 {"_id": customer["_id"]}, {"$set": {f"stores_shopped.{store_id}": now, "updated_at": now}},
                 session=session,
             )
-        await rollups.apply_order(c.sales_monthly, lines, now, session=session)
 
     async def twin() -> CreatedOrder | None:
         # A concurrent call with the same key won the race: its order is this call's answer.
         winner = await orders.find_one({"idempotency_key": key})
         return None if winner is None else await _replay(zava, scope, winner, customer_id, quantities, store_id)
 
-    # Orders of one store all increment the same rollup cell, so concurrent ones conflict and retry
-    # (16 callers: 5.7 orders/s). Queueing them per store inside this process removes the conflicts;
-    # other processes still meet them, and the transaction retries those.
-    replayed = await zava.transactions.run(write, what="the order", serialize=(store_id,), replay=twin)
+    # No rollup here: the change feed folds this order as it folds a device's (one arithmetic for every writer), so
+    # concurrent orders of one store share no document but the stock rows of the products they both sell.
+    replayed = await zava.transactions.run(write, what="the order", replay=twin)
     if replayed is not None:
         return replayed
     view = order_view(order, sorted(lines, key=lambda ln: ln["sku"]))

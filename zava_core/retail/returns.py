@@ -1,12 +1,12 @@
 """return_items: part of an order comes back. One transaction puts the units on the shelf, adds them to the
-order's `returned_quantities` map (SKU -> units returned so far) and takes them out of the sales rollup, or
-changes nothing.
+order's `returned_quantities` map (SKU -> units returned so far), or changes nothing; the change feed then
+takes the units out of the sales rollups.
 
 - Never more than was bought minus what was already returned, per line: the map's value read is the
   update's guard, so concurrent returns of the same line cannot both pass.
 - A map, not an array: returns of different lines made on two devices both count when Ditto merges them.
-- The rollup moves from the order's net lines before to after (`rollups.apply_change`); a line whose every
-  unit came back leaves the rollup, and so does an order whose every line did.
+- The rollups follow the order's net lines (`zava_core.feed.fold`): a line whose every unit came back leaves
+  them, and so does an order whose every line did.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import uuid
 from pydantic import Field
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from zava_core.analysis import rollups
 from zava_core.context import Zava
 from zava_core.errors import Conflict, InvalidArgument
 from zava_core.infra.timeutil import now_iso
@@ -83,17 +82,13 @@ async def return_items(zava: Zava, scope: Scope, order_id: str, items: list[Orde
             raise Abort(Conflict(f"order {oid} changed during the return; retry with the same idempotency_key"))
         for sku, count in quantities.items():
             await operations.add_stock(zava, session, current["store_id"], by_sku[sku], count, now)
-        after = {**current, "returned_quantities": {s: already.get(s, 0) + quantities.get(s, 0)
-                                                    for s in {*already, *quantities}}}
-        await rollups.apply_change(c.sales_monthly, rollups.order_net_lines(current, lines),
-                                   rollups.order_net_lines(after, lines), now, session=session)
         await c.stock_movements.insert_one(stock_movement(
             movement_id=str(uuid.uuid4()), kind="return", store_id=current["store_id"], order_id=oid,
             lines=quantities, idempotency_key=key, created_at=now, reason=note), session=session)
         stock_after.update(await operations.current_stock(
             zava, current["store_id"], [by_sku[sku]["product_id"] for sku in quantities], session))
 
-    winner = await zava.transactions.run(write, what="the return", serialize=(order["store_id"],),
+    winner = await zava.transactions.run(write, what="the return",
                                          replay=operations.replay_movement(zava, key, request))
     if winner is not None:
         return await _answer(zava, oid, winner, {}, replayed=True)

@@ -19,7 +19,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from zava_core.model import ALL_SPECS, CHANGE_STREAM_MARKER, META, TOKENS, CollectionSpec
+from zava_core.model import ALL_SPECS, CHANGE_STREAM_MARKER, FEED, META, TOKENS, CollectionSpec
 from zava_core.scope import Scope
 
 
@@ -72,7 +72,10 @@ class Collections:
     orders: Handle
     order_items: Handle
     sales_monthly: Handle
+    sales_daily: Handle
     stock_movements: Handle
+    sales_folds: Handle
+    sync_conflicts: Handle
 
     def __init__(self, db: AsyncDatabase) -> None:
         self.db = db
@@ -80,8 +83,9 @@ class Collections:
         for name, handle in self._handles.items():
             setattr(self, name, handle)
         # Bookkeeping without a document model (names from the model): seeding's state, the HTTP tokens
-        # (ZAVA_TOKEN_STORE=mongodb), the change-stream test's marker.
+        # (ZAVA_TOKEN_STORE=mongodb), the change-stream test's marker, the change feed's resume token.
         self.meta: AsyncCollection = db.get_collection(META)
+        self.feed: AsyncCollection = db.get_collection(FEED)
         self.tokens: AsyncCollection = db.get_collection(TOKENS)
         self.change_stream_marker: AsyncCollection = db.get_collection(CHANGE_STREAM_MARKER)
 

@@ -106,3 +106,22 @@ async def create_vector_index(collections: Collections, dimensions: int) -> str:
     await db.command({"createSearchIndexes": collection.name, "indexes": [
         {"name": VECTOR_INDEX_NAME, "type": "vectorSearch", "definition": definition}]})
     return "created"
+
+
+REBUILD_SUFFIX = "__rebuild"
+
+
+async def replace_collection(collections: Collections, spec: CollectionSpec, docs: list[dict]) -> int:
+    """Replace a derived collection's documents at once: written beside it with its indexes, then renamed over it
+    (readers see the old documents or the new ones, never a half-written collection)."""
+    db = collections.db
+    staging = db.get_collection(spec.name + REBUILD_SUFFIX)
+    await staging.drop()
+    await db.create_collection(staging.name)  # exists even when `docs` is empty: the rename needs it
+    for start in range(0, len(docs), 1_000):
+        await staging.insert_many(docs[start:start + 1_000], ordered=False)
+    if spec.indexes:
+        await staging.create_indexes(index_models(spec))
+    await db.client.admin.command("renameCollection", f"{db.name}.{staging.name}", to=f"{db.name}.{spec.name}",
+                                  dropTarget=True)
+    return len(docs)

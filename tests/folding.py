@@ -1,0 +1,37 @@
+"""Waiting for the change feed: after a write, the rollups hold it once the feed has folded it.
+
+The servers a test opens (in process, over stdio or HTTP) each run a change feed that folds every order
+change into `sales_monthly` and `sales_daily`. A test that checks the rollups after a write waits here until
+the rollups hold each order as it stands (`fold.settled`), or fails after `timeout` seconds: nothing here folds
+by itself, so a feed that does not fold fails the test.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import anyio
+
+from zava_core.feed import fold
+from zava_core.infra import db as zdb
+from zava_core.infra.config import Settings
+from zava_core.store import Collections
+
+SETTLE_TIMEOUT_S = 20.0
+
+
+async def until_settled(settings: Settings, order_ids: Iterable[str], timeout: float = SETTLE_TIMEOUT_S) -> float:
+    """Seconds until the rollups hold every one of `order_ids` as it stands; AssertionError past `timeout`."""
+    wanted = sorted(set(order_ids))
+    client = await zdb.connect(settings)
+    started = time.monotonic()
+    try:
+        collections = Collections(zdb.database(client, settings))
+        while not await fold.settled(collections, wanted):
+            if time.monotonic() - started > timeout:
+                raise AssertionError(f"the change feed did not fold {len(wanted)} order(s) within {timeout:g} s")
+            await anyio.sleep(0.05)
+        return time.monotonic() - started
+    finally:
+        await client.close()

@@ -1,0 +1,283 @@
+"""The change feed: one MongoDB change stream per process over the collections derived data reads, resumed
+from a token kept in MongoDB, folding every order change into the rollups and handing each event to the
+in-memory structures that follow the data (the catalog, the cube, the read models).
+
+    writers (our tools, Ditto's connector, scripts) ──► orders, order_items, inventory, products, customers
+                                                            │ change stream (one per process)
+                                 ┌──────────────────────────┼────────────────────────────┐
+                         sales fold (exactly once)   conflict detection       subscribers (in memory)
+                         sales_monthly, sales_daily  sync_conflicts           catalog, cube, read models
+
+Where it starts: the token stored in `zava_feed` (written after every folded batch, and by seeding at the
+end of a run), so a restart continues where any process stopped. Without a token, or with one the server no
+longer holds (its history rolled over), it rebuilds the rollups from the collections (`rebuild.py`) and
+follows from a position taken before the rebuild read anything. Every process that runs a feed folds:
+the fold's per-order records make a second folder of the same change a no-op, so replicas need no leader.
+
+Where the server has no change streams (a standalone mongod): the feed reports `unavailable` and nothing
+follows; our tools need a replica set anyway (transactions), and after a script writes orders an operator
+runs `python -m zava_ops fold rebuild`. Collections outside `WATCHED` (Ditto connector's own bookkeeping
+among them) never reach the feed: the stream matches the watched names only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pymongo.errors import OperationFailure, PyMongoError
+
+from zava_core.feed import fold, rebuild
+from zava_core.feed.conflicts import detect
+from zava_core.infra import db as zdb
+from zava_core.store import Collections, Transactions
+
+log = logging.getLogger("zava.feed")
+WATCHED: tuple[str, ...] = ("orders", "order_items", "inventory", "products", "customers", "sales_monthly",
+                            "sales_daily")
+FOLDED = ("orders", "order_items")  # changes that move an order's contribution to the rollups
+FOLD_TOKEN_ID = "sales_fold"
+POLL_MS = 100  # how long the server holds an empty getMore: the feed's idle latency
+BATCH_EVENTS = 500  # events handled (and folded) together at most
+IDLE_SAVE_SECONDS = 30.0  # an idle feed still stores its advancing position this often
+RETRY_SECONDS = (0.2, 1.0, 5.0)
+Handler = Callable[[Sequence[dict]], Awaitable[None]]
+
+
+@dataclass
+class FeedState:
+    """What the feed has done, for /metrics, the doctor and tests (typed, on the context)."""
+
+    mode: str = "off"  # off | starting | rebuilding | following | unavailable | stopped
+    started_from: str = ""  # "stored token", "rebuild (no token)", "rebuild (token expired)", "now"
+    events: int = 0
+    batches: int = 0
+    folded_orders: int = 0
+    conflicts_found: int = 0
+    errors: int = 0
+    last_error: str = ""
+    last_event_wall: float = 0.0  # the commit time of the last event handled (epoch seconds)
+    lags: deque[float] = field(default_factory=lambda: deque(maxlen=2_000))  # commit -> handled, seconds
+
+    @property
+    def lag_seconds(self) -> float:
+        return self.lags[-1] if self.lags else 0.0
+
+    def lag_percentile(self, q: float) -> float:
+        if not self.lags:
+            return 0.0
+        ordered = sorted(self.lags)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class ChangeFeed:
+    def __init__(self, collections: Collections, transactions: Transactions, *, folds: bool = True,
+                 poll_ms: int = POLL_MS) -> None:
+        self.collections = collections
+        self.transactions = transactions
+        self.folds = folds
+        self.poll_ms = poll_ms
+        self.state = FeedState()
+        self._handlers: dict[str, list[Handler]] = {}
+        self._task: asyncio.Task | None = None
+        self._seeded: int | None = None
+        self._saved_at = 0.0
+        self._handled = asyncio.Event()  # set after every batch (tests and benchmarks wait on it)
+
+    def subscribe(self, collections: Iterable[str], handler: Handler) -> None:
+        """`handler` gets every batch of events of these collections, after the batch was folded."""
+        for name in collections:
+            if name not in WATCHED:
+                raise ValueError(f"the feed does not watch {name!r}")
+            self._handlers.setdefault(name, []).append(handler)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        """Begin following in the background (a rebuild, when one is needed, runs there too)."""
+        if self.running:
+            return
+        self.state.mode = "starting"
+        self._task = asyncio.create_task(self._run(), name="zava-change-feed")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, PyMongoError):
+                await self._task
+        self.state.mode = "stopped"
+
+    async def wait_until(self, ready: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> bool:
+        """Wait (batch by batch) until `ready()` holds: what a test or a benchmark does after a write."""
+        deadline = time.monotonic() + timeout
+        while not await ready():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._handled.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._handled.wait(), min(remaining, 0.5))
+        return True
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            if not (await zdb.capabilities(self.collections.products)).replica_set:
+                self.state.mode = "unavailable"
+                log.warning("no change streams on this server (not a replica set): derived data follows no writer; "
+                            "after writing orders run `python -m zava_ops fold rebuild`")
+                return
+            stream = await self._open_at_start()
+            attempt = 0
+            while True:
+                try:
+                    await self._follow(stream)
+                except asyncio.CancelledError:
+                    raise
+                except PyMongoError as exc:
+                    self._note_error(exc)
+                    delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+                    attempt += 1
+                    await asyncio.sleep(delay)
+                    token = stream.resume_token
+                    with contextlib.suppress(PyMongoError):
+                        await stream.close()
+                    stream = await self._open(token)
+        finally:
+            if self.state.mode not in ("unavailable",):
+                self.state.mode = "stopped"
+
+    async def _open_at_start(self):
+        if not self.folds:
+            self.state.started_from = "now"
+            return await self._open(None)
+        stored = await self.collections.feed.find_one({"_id": FOLD_TOKEN_ID})
+        if stored and stored.get("token"):
+            try:
+                stream = await self._open(stored["token"])
+                self.state.started_from = "stored token"
+                return stream
+            except OperationFailure as exc:  # the server no longer holds that history
+                log.warning("the stored change-stream position is gone (%s): rebuilding the rollups", exc.code)
+                why = "rebuild (token expired)"
+        else:
+            why = "rebuild (no token)"
+        stream = await self._open(None)  # from before the rebuild reads anything: nothing is missed
+        self.state.mode, self.state.started_from = "rebuilding", why
+        await rebuild.rebuild(self.collections)
+        await self._save(stream.resume_token, force=True)
+        return stream
+
+    async def _open(self, token: dict | None):
+        stream = await self.collections.db.watch(
+            [{"$match": {"ns.coll": {"$in": list(WATCHED)}}}], full_document="updateLookup",
+            full_document_before_change="whenAvailable", resume_after=token, max_await_time_ms=self.poll_ms)
+        self.state.mode = "following"
+        return stream
+
+    async def _follow(self, stream) -> None:
+        while True:
+            batch: list[dict] = []
+            event = await stream.try_next()  # waits up to poll_ms on the server when nothing is new
+            while event is not None:
+                batch.append(event)
+                # What the last getMore brought is handled together; asking for more here would wait poll_ms.
+                if len(batch) >= BATCH_EVENTS or not _buffered(stream):
+                    break
+                event = await stream.try_next()
+            if batch:
+                await self._handle(batch)
+                await self._save(stream.resume_token, force=True)
+            else:
+                await self._save(stream.resume_token)
+            self._handled.set()
+
+    async def _handle(self, batch: list[dict]) -> None:
+        by_collection: dict[str, list[dict]] = {}
+        for event in batch:
+            by_collection.setdefault(event.get("ns", {}).get("coll", ""), []).append(event)
+        if self.folds:
+            order_ids = {_order_of(event) for name in FOLDED for event in by_collection.get(name, [])}
+            order_ids.discard(None)
+            if order_ids:
+                if self._seeded is None:
+                    self._seeded = await fold.seeded_order_count(self.collections)
+                outcome = await fold.fold_orders(self.collections, self.transactions, order_ids, seeded=self._seeded)
+                self.state.folded_orders += outcome.changed
+            self.state.conflicts_found += await detect(self.collections, batch)
+        for name, events in by_collection.items():
+            for handler in self._handlers.get(name, ()):
+                try:
+                    await handler(events)
+                except Exception:  # one follower's bug must not stop the fold or the others
+                    log.exception("a change-feed subscriber of %s failed", name)
+        now = time.time()
+        walls = [_wall(event) for event in batch]
+        self.state.events += len(batch)
+        self.state.batches += 1
+        self.state.last_event_wall = max(w for w in walls if w) if any(walls) else now
+        self.state.lags.extend(max(0.0, now - w) for w in walls if w)
+
+    async def _save(self, token: dict | None, *, force: bool = False) -> None:
+        """Store the position (only a folding feed: the position means "folded up to here")."""
+        if not self.folds or token is None or (not force and time.monotonic() - self._saved_at < IDLE_SAVE_SECONDS):
+            return
+        self._saved_at = time.monotonic()
+        await self.collections.feed.update_one(
+            {"_id": FOLD_TOKEN_ID}, {"$set": {"token": token, "saved_at": datetime.now(UTC).isoformat()}},
+            upsert=True)
+
+    def _note_error(self, exc: Exception) -> None:
+        self.state.errors += 1
+        self.state.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        log.warning("the change feed paused: %s", self.state.last_error)
+
+
+def _buffered(stream: object) -> int:
+    """Events already fetched and not yet returned (PyMongo keeps them in the cursor's batch; 0 if unknown)."""
+    return len(getattr(getattr(stream, "_cursor", None), "_data", ()) or ())
+
+
+def _order_of(event: dict) -> str | None:
+    """The order an orders or order_items event changes (a line's order from its post- or pre-image)."""
+    if event.get("ns", {}).get("coll") == "orders":
+        return (event.get("documentKey") or {}).get("_id")
+    for image in ("fullDocument", "fullDocumentBeforeChange"):
+        doc = event.get(image)
+        if doc and doc.get("order_id"):
+            return doc["order_id"]
+    return None
+
+
+def _wall(event: dict) -> float:
+    wall = event.get("wallTime")
+    if isinstance(wall, datetime):
+        return (wall if wall.tzinfo else wall.replace(tzinfo=UTC)).timestamp()
+    cluster = event.get("clusterTime")
+    return float(cluster.time) if cluster is not None else 0.0
+
+
+async def store_position(collections: Collections) -> bool:
+    """Store the current change-stream position as where the fold starts (seeding, after it built the rollups
+    itself): servers started next follow from here instead of rebuilding. False without change streams."""
+    try:
+        stream = await collections.db.watch([{"$match": {"ns.coll": {"$in": list(WATCHED)}}}], max_await_time_ms=10)
+        async with stream:
+            await stream.try_next()
+            token = stream.resume_token
+    except OperationFailure:
+        return False
+    if token is None:
+        return False
+    await collections.feed.update_one({"_id": FOLD_TOKEN_ID}, {"$set": {
+        "token": token, "saved_at": datetime.now(UTC).isoformat()}}, upsert=True)
+    return True
