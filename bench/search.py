@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import json
 import os
 import platform
 import statistics
@@ -30,48 +29,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-EVAL_PATH = Path(__file__).resolve().parents[1] / "tests" / "data" / "search_eval.json"
+from bench.search_eval import EVAL_PATH, EvalQuery, expand, load_eval, score, summarise
+
 MODES = ("semantic", "hybrid")
 NAME_QUERIES = ("hammer", "drill", "paint", "hose")  # the main harness' lookups
 GOALS = {"recall@5": 0.95, "mrr@10": 0.85, "semantic p50 ms": 10.0, "name p50 ms": 5.0, "first search ms": 100.0}
-
-
-@dataclasses.dataclass(frozen=True)
-class EvalQuery:
-    id: str
-    category: str
-    kind: str
-    query: str
-    exact: tuple[str, ...]  # SKUs or product type names
-    acceptable: tuple[str, ...]
-
-
-def load_eval(path: Path = EVAL_PATH) -> list[EvalQuery]:
-    doc = json.loads(path.read_text())
-    return [EvalQuery(q["id"], q["category"], q["kind"], q["query"], tuple(q["exact"]), tuple(q["acceptable"]))
-            for q in doc["queries"]]
-
-
-def expand(targets: tuple[str, ...], skus_by_type: dict[str, set[str]]) -> set[str]:
-    out: set[str] = set()
-    for target in targets:
-        out |= skus_by_type.get(target, {target})
-    return out
-
-
-def score(ranked_skus: list[str], exact: set[str], acceptable: set[str]) -> dict[str, float]:
-    """recall@5, MRR@10 (acceptable = half) and hit@5 of one ranking (module docstring)."""
-    top5 = ranked_skus[:5]
-    recall = len(exact & set(top5)) / min(5, len(exact)) if exact else 0.0
-    mrr = 0.0
-    for rank, sku in enumerate(ranked_skus[:10], 1):
-        gain = 1.0 if sku in exact else 0.5 if sku in acceptable - exact else 0.0
-        mrr = max(mrr, gain / rank)
-    return {"recall@5": recall, "mrr@10": mrr, "hit@5": float(bool(exact & set(top5)))}
-
-
-def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
-    return {key: statistics.fmean(r[key] for r in rows) for key in rows[0]} if rows else {}
 
 
 @dataclasses.dataclass

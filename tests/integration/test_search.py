@@ -16,7 +16,7 @@ import pytest
 from mcp import Client
 from pymongo.database import Database
 
-from bench.search import expand, load_eval, score, summarise
+from bench.search_eval import expand, load_eval, score, summarise
 from mcp_servers.customer_sales.server import build_server
 from zava_core.embeddings import get_embedder
 from zava_core.infra import db as zdb

@@ -4,11 +4,22 @@ the Atlas pipeline shape. No I/O; milliseconds."""
 from __future__ import annotations
 
 import math
+from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from bench.search import EVAL_PATH, expand, load_eval, score
+from bench.search_eval import (
+    EVAL_PATH,
+    assign_halves,
+    expand,
+    frozen_half_digest,
+    load_eval,
+    load_unanswerable,
+    recorded_digest,
+    score,
+)
 from zava_core.retail import atlas_search
 from zava_core.retail.fusion import RRF_K, reciprocal_rank_fusion
 from zava_core.retail.lexical import (
@@ -22,6 +33,8 @@ from zava_core.retail.lexical import (
     stem,
     tokenize,
 )
+
+FROZEN_LAST_QUERY = 253  # q001-q253 were split on the freeze date (bench.search_eval.FROZEN_ON)
 
 
 def doc(key: str, name: str, description: str = "", type_: str = "T", category: str = "C",
@@ -193,11 +206,38 @@ def test_rrf_ties_and_repeats_are_deterministic() -> None:
 
 def test_the_evaluation_set_covers_every_category_and_kind() -> None:
     queries = load_eval(EVAL_PATH)
-    assert len(queries) >= 120
+    assert len(queries) >= 120 + 60
     assert len({q.query for q in queries}) == len(queries)
     assert len({q.category for q in queries}) == 9
     assert {q.kind for q in queries} == {"need", "project", "misspelling", "spec", "name"}
     assert all(q.exact for q in queries)
+
+
+def test_the_split_is_stratified_by_kind_and_its_test_half_is_frozen() -> None:
+    queries, unanswerable = load_eval(EVAL_PATH), load_unanswerable(EVAL_PATH)
+    for kind in {q.kind for q in queries}:
+        halves = Counter(q.half for q in queries if q.kind == kind)
+        assert set(halves) == {"train", "test"} and abs(halves["train"] - halves["test"]) <= 1, (kind, halves)
+    assert Counter(u.half for u in unanswerable) == {"train": len(unanswerable) // 2, "test": len(unanswerable) // 2}
+    # The recorded halves are what the rule gave on the day of the freeze (queries added later go to train).
+    frozen = [q for q in queries if int(q.id[1:]) <= FROZEN_LAST_QUERY]
+    rule = assign_halves([(q.id, q.kind) for q in frozen] + [(u.id, "unanswerable") for u in unanswerable])
+    assert {q.id: q.half for q in frozen} | {u.id: u.half for u in unanswerable} == rule
+    # Editing a test query or its grade after the freeze changes the digest: measure on a new split instead.
+    assert frozen_half_digest(queries, unanswerable) == recorded_digest(EVAL_PATH)
+    assert load_eval(EVAL_PATH, half="train") and all(q.half == "train" for q in load_eval(EVAL_PATH, half="train"))
+    with pytest.raises(ValueError):
+        load_eval(EVAL_PATH, half="dev")
+
+
+def test_the_split_digest_sees_a_changed_grade() -> None:
+    queries = load_eval(EVAL_PATH)
+    test_query = next(q for q in queries if q.half == "test")
+    regraded = [replace(q, acceptable=(*q.acceptable, "HAMMERS")) if q is test_query else q for q in queries]
+    assert frozen_half_digest(regraded) != frozen_half_digest(queries)
+    train_query = next(q for q in queries if q.half == "train")
+    retrained = [replace(q, query=q.query + " please") if q is train_query else q for q in queries]
+    assert frozen_half_digest(retrained) == frozen_half_digest(queries)
 
 
 def test_metrics_grade_exact_and_acceptable_answers() -> None:
