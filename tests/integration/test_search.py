@@ -22,7 +22,7 @@ from zava_core.embeddings import get_embedder
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
 from zava_core.limits import HARD_CAP
-from zava_core.retail import catalog_index
+from zava_core.retail import watched
 from zava_core.retail.catalog_index import CatalogIndex
 from zava_core.scope import Identity
 from zava_core.store import Collections
@@ -83,20 +83,23 @@ async def test_hybrid_meets_its_floors_on_the_evaluation_set_and_beats_semantic(
 @pytest.mark.anyio
 async def test_each_hit_says_which_signals_found_it(seeded, sdb) -> None:
     query = "20 amp breaker"
-    expected_cosine = await cosines(seeded, sdb, query)
     async with Client(build_server(seeded, HEAD_OFFICE)) as client:
         lexical = await ok(client, "semantic_search_products", {"query_description": query, "mode": "lexical",
                                                                 "max_rows": HARD_CAP})
         hybrid = await ok(client, "semantic_search_products", {"query_description": query, "max_rows": HARD_CAP,
                                                                "similarity_threshold": 60})
-    # Lexical: every hit holds one of the words somewhere; the 20 A breaker (found from the documents) leads.
+    # Hybrid's meaning side embeds the query and the catalog phrases its synonyms found (no misspelling here).
+    assert len(hybrid["understood_as"]) < 5  # the list is whole: none cut
+    meaning = "; ".join([query, *hybrid["understood_as"]])
+    expected_cosine = await cosines(seeded, sdb, meaning)
+    # Lexical: every hit holds one of the words (or a synonym of them); the 20 A breaker (from the documents) leads.
     twenty = {p["sku"] for p in sdb.products.find({"type_name": "CIRCUIT BREAKERS", "specifications.amperage": 20})}
     assert twenty and lexical["products"][0]["sku"] in twenty
     assert lexical["model"] is None and lexical["method"] == "in-memory-bm25"
     assert all(p["matched_by"] == ["lexical"] and p["similarity_percent"] is None for p in lexical["products"])
     worded = {p["sku"] for p in lexical["products"]}
     # Hybrid: lexical iff the words matched; semantic iff the cosine reaches the threshold.
-    assert hybrid["method"] == "in-memory-rrf"
+    assert hybrid["method"] == "in-memory-fusion"
     above = {sku for sku, c in expected_cosine.items() if c >= 60}
     assert {p["sku"] for p in hybrid["products"]} == worded | above
     for hit in hybrid["products"]:
@@ -104,7 +107,7 @@ async def test_each_hit_says_which_signals_found_it(seeded, sdb) -> None:
         assert ("semantic" in hit["matched_by"]) is (hit["sku"] in above), hit["sku"]
         assert abs(hit["similarity_percent"] - expected_cosine[hit["sku"]]) <= 0.06
     both = [p["sku"] for p in hybrid["products"] if len(p["matched_by"]) == 2]
-    assert both and hybrid["products"][0]["sku"] in both  # agreement ranks first under RRF
+    assert both and hybrid["products"][0]["sku"] in both  # agreement ranks first
 
 
 @pytest.mark.anyio
@@ -171,7 +174,7 @@ async def test_name_search_sees_a_product_change_through_the_change_stream(writa
 
 @pytest.mark.anyio
 async def test_without_a_change_stream_a_version_check_refreshes_the_catalog(writable, monkeypatch) -> None:
-    monkeypatch.setattr(catalog_index, "VERSION_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(watched, "VERSION_CHECK_SECONDS", 0.0)
     client = await zdb.connect(writable)
     db = zdb.database(client, writable)
     index = CatalogIndex(Collections(db).products, use_change_stream=False)

@@ -73,6 +73,8 @@ class Collections:
     order_items: Handle
     sales_monthly: Handle
     stock_movements: Handle
+    search_synonyms: Handle
+    search_misses: Handle
 
     def __init__(self, db: AsyncDatabase) -> None:
         self.db = db
