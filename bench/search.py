@@ -1,16 +1,13 @@
-"""Search quality and speed: `python -m bench search [--scale default] [--backends static onnx-minilm]`.
+"""Search quality and speed: `python -m bench search [--scale default] [--backends static onnx-minilm] [--half ...]`.
 
-Runs every query of the evaluation set (tests/data/search_eval.json) through
-`semantic_search_products` on the in-process MCP client, per embedding backend and mode, and prints
-recall@5, MRR@10 and p50 latency side by side; then the start-up figures (first search after the
-server starts) and `get_products_by_name`'s p50. Seeds a scratch database `zava_bench_search` (on a
-fresh embedded engine, or MONGODB_URI; `--data-dir` keeps the engine's data for re-runs). Not a test:
-goals are reported, never failed.
-
-Metrics (per query, then averaged):
-- recall@5: the share of the query's exact answers in the top 5, out of min(5, number of exact answers);
-- MRR@10: 1/rank of the first answer in the top 10, an acceptable answer counting half (0 if none);
-- hit@5: 1 if any exact answer is in the top 5.
+Runs every query of the evaluation set (tests/data/search_eval.json) through `semantic_search_products` on
+the in-process MCP client, per embedding backend and mode, and prints recall@5, MRR@10 and p50 latency on
+the train half and on the frozen test half side by side (the metrics and the split: bench/search_eval.py);
+then how the default mode answers when it has no good answer (the queries for things Zava does not sell, and
+the graded ones it misses), the start-up figures, `get_products_by_name`'s p50, and where the time of both
+searches goes (bench/search_latency.py). Seeds a scratch database `zava_bench_search` (on a fresh embedded
+engine, or MONGODB_URI; `--data-dir` keeps the engine's data for re-runs). Not a test: goals are reported,
+never failed. Fusion and confidence settings are chosen by `python -m bench search-tune`, on the train half only.
 Queries run with similarity_threshold 0, so every mode ranks the whole catalog.
 """
 

@@ -30,12 +30,15 @@ from zava_core.store import Collections
 pytestmark = pytest.mark.integration
 HEAD_OFFICE = Identity(head_office=True)
 
-# Floors on the evaluation set (static backend; the catalog and its vectors are the same at every scale).
-# Measured 2026-12-03 (docs/search.md): hybrid recall@5 0.895, MRR@10 0.860; semantic 0.810 / 0.753.
-# Each floor sits 4-5 points under the hybrid's figure; the lead floor 3-5 points under the measured lead.
-HYBRID_RECALL_AT_5_FLOOR = 0.85
-HYBRID_MRR_AT_10_FLOOR = 0.82
-HYBRID_LEAD_OVER_SEMANTIC = 0.05
+# Floors on the evaluation set (static backend; the catalog and its vectors are the same at every scale), whole set.
+# Measured 2026-12-07 (docs/search.md), train / test half: hybrid recall@5 0.943 / 0.966, MRR@10 0.947 / 0.928;
+# lexical 0.938 / 0.963, 0.942 / 0.935; semantic 0.776 / 0.799, 0.760 / 0.697. Each floor sits 3-4 points under
+# the hybrid's whole-set figure (0.954, 0.938); the lead over semantic is 17-21 points; the hybrid may trail
+# BM25 alone by at most a point on the whole set (on the test half its MRR@10 trails by 0.007: reported, not tuned).
+HYBRID_RECALL_AT_5_FLOOR = 0.92
+HYBRID_MRR_AT_10_FLOOR = 0.90
+HYBRID_LEAD_OVER_SEMANTIC = 0.10
+HYBRID_MAX_SHORTFALL_TO_LEXICAL = 0.01
 
 
 async def ok(client: Client, tool: str, args: dict) -> dict:
@@ -57,14 +60,14 @@ async def cosines(settings: Settings, db: Database, query: str) -> dict[str, flo
 
 
 @pytest.mark.anyio
-async def test_hybrid_meets_its_floors_on_the_evaluation_set_and_beats_semantic(seeded, sdb) -> None:
+async def test_hybrid_meets_its_floors_on_the_evaluation_set_and_keeps_up_with_its_parts(seeded, sdb) -> None:
     skus_by_type: dict[str, set[str]] = defaultdict(set)
     for p in sdb.products.find({"deleted": False}, {"sku": 1, "type_name": 1}):
         skus_by_type[p["type_name"]].add(p["sku"])
     queries = load_eval()
     figures = {}
-    async with Client(build_server(seeded, HEAD_OFFICE)) as client:
-        for mode in ("hybrid", "semantic"):
+    async with Client(build_server(seeded, HEAD_OFFICE, read_only=True)) as client:
+        for mode in ("hybrid", "semantic", "lexical"):
             rows = []
             for q in queries:
                 out = await ok(client, "semantic_search_products", {"query_description": q.query, "max_rows": 10,
@@ -73,11 +76,12 @@ async def test_hybrid_meets_its_floors_on_the_evaluation_set_and_beats_semantic(
                 rows.append(score([p["sku"] for p in out["products"]], expand(q.exact, skus_by_type),
                                   expand(q.acceptable, skus_by_type)))
             figures[mode] = summarise(rows)
-    hybrid, semantic = figures["hybrid"], figures["semantic"]
+    hybrid, semantic, lexical = figures["hybrid"], figures["semantic"], figures["lexical"]
     assert hybrid["recall@5"] >= HYBRID_RECALL_AT_5_FLOOR, figures
     assert hybrid["mrr@10"] >= HYBRID_MRR_AT_10_FLOOR, figures
-    assert hybrid["recall@5"] >= semantic["recall@5"] + HYBRID_LEAD_OVER_SEMANTIC, figures
-    assert hybrid["mrr@10"] >= semantic["mrr@10"] + HYBRID_LEAD_OVER_SEMANTIC, figures
+    for metric in ("recall@5", "mrr@10"):
+        assert hybrid[metric] >= semantic[metric] + HYBRID_LEAD_OVER_SEMANTIC, figures
+        assert hybrid[metric] >= lexical[metric] - HYBRID_MAX_SHORTFALL_TO_LEXICAL, figures
 
 
 @pytest.mark.anyio

@@ -3,11 +3,11 @@ catalog lacks, for a merchandiser.
 
 A search from the store-facing server (customer-sales, unless it runs read-only: analysts' searches on the
 sales-analysis server are not shoppers' demand) whose result is empty or low-confidence (`confidence.py`)
-counts once against the store it was made from: a store manager's own store, or `head_office` for a head-office caller. One document per store and query
-(lower-cased, spaces collapsed): how often, how often with no result at all, the types last suggested, and when.
-Recording runs behind the answer (the caller never waits for it) and a failure to record is logged, never
-raised: a read-only database user still gets search results. Reading is scoped like every other read: a store
-manager sees their store's rows, head office every row.
+counts once against the store it was made from: a store manager's own store, or `head_office` for a
+head-office caller. One document per store and query (lower-cased, spaces collapsed): how often, how often
+with no result at all, the types last suggested, and when. Recording runs behind the answer (the caller never
+waits for it) and a failure to record is logged, never raised: a read-only database user still gets search
+results. Reading is scoped like every other read: a store manager sees their store's rows, head office every row.
 """
 
 from __future__ import annotations
