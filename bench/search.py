@@ -232,6 +232,7 @@ async def run(args: argparse.Namespace) -> str:
     from zava_core.infra import db as zdb
     from zava_core.infra import embedded
     from zava_core.infra.config import Settings
+    from zava_core.store import Collections
 
     base = dataclasses.replace(Settings.from_env(), embedding_backend="static")
     with contextlib.ExitStack() as stack:
@@ -250,7 +251,7 @@ async def run(args: argparse.Namespace) -> str:
         client = await zdb.connect(settings)
         try:
             skus_by_type: dict[str, set[str]] = defaultdict(set)
-            products = zdb.database(client, settings)["products"]
+            products = Collections(zdb.database(client, settings)).products
             async for p in products.find({"deleted": False}, {"sku": 1, "type_name": 1}):
                 skus_by_type[p["type_name"]].add(p["sku"])
         finally:

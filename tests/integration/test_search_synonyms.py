@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from mcp import Client
@@ -19,15 +23,16 @@ from mcp_servers.sales_analysis.server import build_server as build_sales_analys
 from seeding.catalog_loader import load_catalog
 from seeding.synonyms import curated_mappings
 from zava_core.infra import db as zdb
-from zava_core.model import SEARCH_MISSES, SYNONYMS
 from zava_core.retail import watched
 from zava_core.retail.synonym_index import SynonymIndex
 from zava_core.scope import Identity
+from zava_core.store import Collections
 
 pytestmark = pytest.mark.integration
 HEAD_OFFICE = Identity(head_office=True)
 TACOMA, SEATTLE = Identity(False, "tacoma"), Identity(False, "seattle")
 MISSES = "zava://search/misses"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def ok(client: Client, tool: str, args: dict) -> dict:
@@ -47,7 +52,7 @@ async def eventually(predicate, seconds: float = 10.0) -> bool:
 
 def test_seeding_loads_every_curated_mapping(sdb: Database) -> None:
     expected = {m.id: m for m in curated_mappings(load_catalog())}
-    stored = {d["_id"]: d for d in sdb[SYNONYMS].find()}
+    stored = {d["_id"]: d for d in sdb.search_synonyms.find()}
     assert set(stored) == set(expected)
     some = next(iter(expected.values()))
     assert {k: stored[some.id][k] for k in ("mappingType", "synonyms")} == {"mappingType": some.mappingType,
@@ -56,7 +61,7 @@ def test_seeding_loads_every_curated_mapping(sdb: Database) -> None:
 
 @pytest.mark.anyio
 async def test_a_query_using_a_curated_input_also_searches_its_catalog_phrase(seeded, sdb: Database) -> None:
-    job = sdb[SYNONYMS].find_one({"mappingType": "explicit", "input": "toilet keeps running"})
+    job = sdb.search_synonyms.find_one({"mappingType": "explicit", "input": "toilet keeps running"})
     async with Client(build_customer_sales(seeded, HEAD_OFFICE)) as client:
         out = await ok(client, "semantic_search_products", {"query_description": "my toilet keeps running",
                                                             "mode": "lexical"})
@@ -77,7 +82,7 @@ async def test_an_operators_new_mapping_is_used_without_a_restart(writable, wdb:
         async with Client(build_customer_sales(writable, HEAD_OFFICE, read_only=True)) as client:
             before = await ok(client, "semantic_search_products", args)
             assert before["products"] == [] and before["confidence"] == "none"
-            wdb[SYNONYMS].insert_one({"_id": f"op_{token}", "mappingType": "explicit", "input": [token],
+            wdb.search_synonyms.insert_one({"_id": f"op_{token}", "mappingType": "explicit", "input": [token],
                                       "synonyms": ["rubber mallet"]})
 
             async def mallet_first() -> bool:
@@ -85,14 +90,14 @@ async def test_an_operators_new_mapping_is_used_without_a_restart(writable, wdb:
                 return bool(out["products"]) and out["products"][0]["sku"] == mallet
 
             assert await eventually(mallet_first), "the new mapping was not picked up"
-            wdb[SYNONYMS].delete_one({"_id": f"op_{token}"})
+            wdb.search_synonyms.delete_one({"_id": f"op_{token}"})
 
             async def gone() -> bool:
                 return (await ok(client, "semantic_search_products", args))["products"] == []
 
             assert await eventually(gone), "the deleted mapping was still used"
     finally:
-        wdb[SYNONYMS].delete_one({"_id": f"op_{token}"})
+        wdb.search_synonyms.delete_one({"_id": f"op_{token}"})
 
 
 @pytest.mark.anyio
@@ -100,17 +105,18 @@ async def test_without_a_change_stream_a_digest_check_picks_up_an_edit(writable,
     monkeypatch.setattr(watched, "VERSION_CHECK_SECONDS", 0.0)
     client = await zdb.connect(writable)
     db = zdb.database(client, writable)
-    index = SynonymIndex(db, use_change_stream=False)
+    synonyms = Collections(db).search_synonyms
+    index = SynonymIndex(synonyms, use_change_stream=False)
     mapping_id = f"op_digest_{time.time_ns() % 1_000_000}"
     try:
         first = await index.get()
         assert index.refresh_rule == "version-check" and mapping_id not in {m.id for m in first.mappings}
         assert await index.get() is first  # unchanged: the same compiled table
         # An edit by hand, without updated_at: the digest still sees it.
-        await db[SYNONYMS].insert_one({"_id": mapping_id, "mappingType": "equivalent", "synonyms": ["a b", "c d"]})
+        await synonyms.insert_one({"_id": mapping_id, "mappingType": "equivalent", "synonyms": ["a b", "c d"]})
         assert mapping_id in {m.id for m in (await index.get()).mappings}
     finally:
-        await db[SYNONYMS].delete_one({"_id": mapping_id})
+        await synonyms.delete_one({"_id": mapping_id})
         await index.close()
         await client.close()
 
@@ -154,4 +160,36 @@ async def test_no_good_answer_is_marked_suggests_types_and_is_counted_per_store(
         assert not any(m["query"].startswith(token) for m in theirs)
         assert {m["query"] for m in all_rows["misses"] if m["query"].startswith(token)} == {nonsense, empty}
     finally:
-        wdb[SEARCH_MISSES].delete_many({"query": {"$regex": f"^{token}"}})
+        wdb.search_misses.delete_many({"query": {"$regex": f"^{token}"}})
+
+
+def test_the_synonyms_command_restores_curated_mappings_keeps_an_operators_and_checks_them(
+        writable, wdb: Database, tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGODB_", "ZAVA_", "OPENAI_", "AZURE_"))}
+    env.update(PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+               MONGODB_URI=writable.mongodb_uri, MONGODB_DATABASE=writable.mongodb_database,
+               ZAVA_DATA_DIR=str(tmp_path / "zava-data"))
+
+    def seeding(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "seeding", "synonyms", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    curated = next(m for m in curated_mappings(load_catalog()) if m.mappingType == "explicit")
+    operator = {"_id": "op_cli_kept", "mappingType": "explicit", "input": ["zzthing"], "synonyms": ["mallet"]}
+    broken = {"_id": "op_cli_broken", "mappingType": "explicit", "synonyms": ["mallet"]}  # no input
+    try:
+        wdb.search_synonyms.update_one({"_id": curated.id}, {"$set": {"synonyms": ["something else"]}})
+        wdb.search_synonyms.insert_many([operator, broken])
+        checked = seeding("--check")
+        assert checked.returncode == 1 and "op_cli_broken" in checked.stderr and "input" in checked.stderr
+        # --check writes nothing.
+        assert wdb.search_synonyms.find_one({"_id": curated.id})["synonyms"] == ["something else"]
+        wdb.search_synonyms.delete_one({"_id": "op_cli_broken"})
+        loaded = seeding()
+        assert loaded.returncode == 0, loaded.stderr
+        assert "1 replaced" in loaded.stdout and "every mapping in search_synonyms is valid" in loaded.stdout
+        assert wdb.search_synonyms.find_one({"_id": curated.id})["synonyms"] == curated.synonyms
+        assert wdb.search_synonyms.find_one({"_id": "op_cli_kept"}) == operator
+    finally:
+        wdb.search_synonyms.delete_many({"_id": {"$in": ["op_cli_kept", "op_cli_broken"]}})
+        wdb.search_synonyms.update_one({"_id": curated.id}, {"$set": {"synonyms": curated.synonyms}})
