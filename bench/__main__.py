@@ -9,6 +9,10 @@ if sys.argv[1:2] == ["peer"]:  # python -m bench peer: side by side with the Pos
 
     raise SystemExit(peer_main(sys.argv[2:]))
 
+if sys.argv[1:2] == ["search-tune"]:  # python -m bench search-tune: fusion chosen on the train half only
+    from bench.search_tune import main as tune_main
+
+    raise SystemExit(tune_main(sys.argv[2:]))
 if sys.argv[1:2] == ["search"]:  # python -m bench search: retrieval quality and speed (bench/search.py)
     from bench.search import main as search_main
 

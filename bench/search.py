@@ -1,16 +1,13 @@
-"""Search quality and speed: `python -m bench search [--scale default] [--backends static onnx-minilm]`.
+"""Search quality and speed: `python -m bench search [--scale default] [--backends static onnx-minilm] [--half ...]`.
 
-Runs every query of the evaluation set (tests/data/search_eval.json) through
-`semantic_search_products` on the in-process MCP client, per embedding backend and mode, and prints
-recall@5, MRR@10 and p50 latency side by side; then the start-up figures (first search after the
-server starts) and `get_products_by_name`'s p50. Seeds a scratch database `zava_bench_search` (on a
-fresh embedded engine, or MONGODB_URI; `--data-dir` keeps the engine's data for re-runs). Not a test:
-goals are reported, never failed.
-
-Metrics (per query, then averaged):
-- recall@5: the share of the query's exact answers in the top 5, out of min(5, number of exact answers);
-- MRR@10: 1/rank of the first answer in the top 10, an acceptable answer counting half (0 if none);
-- hit@5: 1 if any exact answer is in the top 5.
+Runs every query of the evaluation set (tests/data/search_eval.json) through `semantic_search_products` on
+the in-process MCP client, per embedding backend and mode, and prints recall@5, MRR@10 and p50 latency on
+the train half and on the frozen test half side by side (the metrics and the split: bench/search_eval.py);
+then how the default mode answers when it has no good answer (the queries for things Zava does not sell, and
+the graded ones it misses), the start-up figures, `get_products_by_name`'s p50, and where the time of both
+searches goes (bench/search_latency.py). Seeds a scratch database `zava_bench_search` (on a fresh embedded
+engine, or MONGODB_URI; `--data-dir` keeps the engine's data for re-runs). Not a test: goals are reported,
+never failed. Fusion and confidence settings are chosen by `python -m bench search-tune`, on the train half only.
 Queries run with similarity_threshold 0, so every mode ranks the whole catalog.
 """
 
@@ -20,7 +17,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import json
 import os
 import platform
 import statistics
@@ -30,57 +26,40 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-EVAL_PATH = Path(__file__).resolve().parents[1] / "tests" / "data" / "search_eval.json"
+from bench.search_eval import (
+    EVAL_PATH,
+    FROZEN_ON,
+    HALVES,
+    EvalQuery,
+    Unanswerable,
+    expand,
+    load_eval,
+    load_unanswerable,
+    score,
+    summarise,
+)
+from bench.search_latency import NAME_QUERIES, SEARCH_QUERIES, breakdown
+
 MODES = ("semantic", "hybrid")
-NAME_QUERIES = ("hammer", "drill", "paint", "hose")  # the main harness' lookups
-GOALS = {"recall@5": 0.95, "mrr@10": 0.85, "semantic p50 ms": 10.0, "name p50 ms": 5.0, "first search ms": 100.0}
-
-
-@dataclasses.dataclass(frozen=True)
-class EvalQuery:
-    id: str
-    category: str
-    kind: str
-    query: str
-    exact: tuple[str, ...]  # SKUs or product type names
-    acceptable: tuple[str, ...]
-
-
-def load_eval(path: Path = EVAL_PATH) -> list[EvalQuery]:
-    doc = json.loads(path.read_text())
-    return [EvalQuery(q["id"], q["category"], q["kind"], q["query"], tuple(q["exact"]), tuple(q["acceptable"]))
-            for q in doc["queries"]]
-
-
-def expand(targets: tuple[str, ...], skus_by_type: dict[str, set[str]]) -> set[str]:
-    out: set[str] = set()
-    for target in targets:
-        out |= skus_by_type.get(target, {target})
-    return out
-
-
-def score(ranked_skus: list[str], exact: set[str], acceptable: set[str]) -> dict[str, float]:
-    """recall@5, MRR@10 (acceptable = half) and hit@5 of one ranking (module docstring)."""
-    top5 = ranked_skus[:5]
-    recall = len(exact & set(top5)) / min(5, len(exact)) if exact else 0.0
-    mrr = 0.0
-    for rank, sku in enumerate(ranked_skus[:10], 1):
-        gain = 1.0 if sku in exact else 0.5 if sku in acceptable - exact else 0.0
-        mrr = max(mrr, gain / rank)
-    return {"recall@5": recall, "mrr@10": mrr, "hit@5": float(bool(exact & set(top5)))}
-
-
-def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
-    return {key: statistics.fmean(r[key] for r in rows) for key in rows[0]} if rows else {}
+GOALS = {"semantic p50 ms": 10.0, "name p50 ms": 5.0, "first search ms": 100.0}
 
 
 @dataclasses.dataclass
 class Run:
     label: str
-    metrics: dict[str, float]
-    by_kind: dict[str, dict[str, float]]
+    rows: list[tuple[EvalQuery, dict[str, float]]]  # every query with its scores
     latencies_ms: list[float]
-    note: str = ""
+    confidence: dict[str, str] = dataclasses.field(default_factory=dict)  # query id -> the result's confidence
+
+    def metrics(self, half: str | None = None) -> dict[str, float]:
+        return summarise([row for q, row in self.rows if half is None or q.half == half])
+
+    def by_kind(self, half: str | None = None) -> dict[str, dict[str, float]]:
+        kinds: dict[str, list[dict[str, float]]] = defaultdict(list)
+        for q, row in self.rows:
+            if half is None or q.half == half:
+                kinds[q.kind].append(row)
+        return {kind: summarise(rows) for kind, rows in sorted(kinds.items())}
 
     @property
     def p50(self) -> float:
@@ -89,7 +68,7 @@ class Run:
 
 async def evaluate(client, queries: list[EvalQuery], skus_by_type: dict[str, set[str]], mode: str,
                    label: str) -> Run:
-    rows, kinds, latencies = [], defaultdict(list), []
+    rows, latencies, levels = [], [], {}
     for q in queries:
         args = {"query_description": q.query, "max_rows": 10, "similarity_threshold": 0, "mode": mode}
         started = time.perf_counter()
@@ -98,10 +77,38 @@ async def evaluate(client, queries: list[EvalQuery], skus_by_type: dict[str, set
         if result.is_error:
             raise RuntimeError(f"{q.id} {q.query!r}: {result.content[0].text}")
         skus = [p["sku"] for p in result.structured_content["products"]]
-        row = score(skus, expand(q.exact, skus_by_type), expand(q.acceptable, skus_by_type))
-        rows.append(row)
-        kinds[q.kind].append(row)
-    return Run(label, summarise(rows), {k: summarise(v) for k, v in sorted(kinds.items())}, latencies)
+        rows.append((q, score(skus, expand(q.exact, skus_by_type), expand(q.acceptable, skus_by_type))))
+        levels[q.id] = result.structured_content["confidence"]
+    return Run(label, rows, latencies, levels)
+
+
+@dataclasses.dataclass
+class Quality:
+    """When search has no good answer (default mode): figures per half."""
+    unanswerable_flagged: dict[str, float]  # half -> share of unanswerable queries answered low or none
+    with_suggestions: dict[str, float]  # half -> share of those that came with suggested product types
+    good_kept_high: dict[str, float]  # half -> share of queries with an exact answer in the top 5 answered high
+    misses_flagged: dict[str, float]  # half -> share of graded queries without one answered low or none
+
+
+async def quality(client, run: Run, unanswerable: list[Unanswerable]) -> Quality:
+    levels: dict[str, tuple[str, bool]] = {}
+    for u in unanswerable:
+        result = await client.call_tool("semantic_search_products", {"query_description": u.query, "max_rows": 10})
+        out = result.structured_content
+        levels[u.id] = (out["confidence"], bool(out["suggested_product_types"]))
+
+    def share(values: list[bool]) -> float:
+        return sum(values) / len(values) if values else float("nan")
+
+    def per_half(select) -> dict[str, float]:
+        return {half: share(select(half)) for half in HALVES}
+
+    return Quality(
+        per_half(lambda h: [levels[u.id][0] != "high" for u in unanswerable if u.half == h]),
+        per_half(lambda h: [levels[u.id][1] for u in unanswerable if u.half == h and levels[u.id][0] != "high"]),
+        per_half(lambda h: [run.confidence[q.id] == "high" for q, r in run.rows if q.half == h and r["hit@5"]]),
+        per_half(lambda h: [run.confidence[q.id] != "high" for q, r in run.rows if q.half == h and not r["hit@5"]]))
 
 
 async def timed_calls(client, tool: str, argument_sets: list[dict], iterations: int) -> list[float]:
@@ -117,7 +124,8 @@ async def timed_calls(client, tool: str, argument_sets: list[dict], iterations: 
     return samples
 
 
-async def measure_backend(settings, backend: str, queries, skus_by_type, iterations: int) -> tuple[list[Run], dict]:
+async def measure_backend(settings, backend: str, queries, unanswerable, skus_by_type, iterations: int,
+                          ) -> tuple[list[Run], dict, Quality]:
     from mcp import Client
 
     from mcp_servers.customer_sales.server import build_server
@@ -146,71 +154,50 @@ async def measure_backend(settings, backend: str, queries, skus_by_type, iterati
         await mcp.call_tool("semantic_search_products", {"query_description": "fix a leaky faucet"})
         startup = {"server start ms": (ready - started) * 1000, "first search ms": (time.perf_counter() - asked) * 1000}
         runs = [await evaluate(mcp, queries, skus_by_type, mode, f"{backend} {mode}") for mode in MODES]
+        found = await quality(mcp, runs[-1], unanswerable)
         if backend == "static":
             runs.insert(0, await evaluate(mcp, queries, skus_by_type, "lexical", "lexical (BM25 alone)"))
-            defaults = [{"query_description": q} for q in ("my toilet keeps running", "cut plywood sheets",
-                                                           "stain a deck", "hang a heavy mirror")]
+            defaults = [{"query_description": q} for q in SEARCH_QUERIES]
             startup["semantic p50 ms"] = statistics.median(
                 await timed_calls(mcp, "semantic_search_products", defaults, iterations))
             startup["name p50 ms"] = statistics.median(await timed_calls(
                 mcp, "get_products_by_name", [{"product_name": n} for n in NAME_QUERIES], iterations))
     if backend == "static":
         startup.update({f"in process: {k}": v for k, v in (await breakdown(settings, iterations)).items()})
-    return runs, startup
-
-
-async def breakdown(settings, iterations: int) -> dict[str, float]:
-    """p50 of each part of a search and a name lookup, called in process without MCP (head office)."""
-    from zava_core.context import Zava
-    from zava_core.retail import products, search
-    from zava_core.scope import Scope
-
-    zava = await Zava.open(dataclasses.replace(settings, embedding_backend="static"))
-    try:
-        scope = Scope.for_head_office((await zava.reference.get()).stores)
-        catalog = await zava.catalog.get()
-        await zava.search.prepare()
-        queries = ["my toilet keeps running", "cut plywood sheets", "stain a deck", "hang a heavy mirror"]
-        parts: dict[str, list[float]] = defaultdict(list)
-        for i in range(iterations):
-            text = queries[i % 4]
-            started = time.perf_counter()
-            _, ranked = await search.rank_products(zava, text, "hybrid", 30.0, catalog)
-            parts["search: rank (BM25 + embed + vectors + RRF)"].append(time.perf_counter() - started)
-            started = time.perf_counter()
-            await products.stock_by_product(zava, scope, [pid for pid, _, _ in ranked[:10]])
-            parts["search: live stock read, 10 products"].append(time.perf_counter() - started)
-            started = time.perf_counter()
-            matches = products.match_products(await zava.catalog.get(), NAME_QUERIES[i % 4])
-            parts["name: match in the catalog index"].append(time.perf_counter() - started)
-            started = time.perf_counter()
-            await products.stock_by_product(zava, scope, [p["product_id"] for p in matches[:20]])
-            parts["name: live stock read, up to 20 products"].append(time.perf_counter() - started)
-        return {name: statistics.median(v) * 1000 for name, v in parts.items()}
-    finally:
-        await zava.close()
+    return runs, startup, found
 
 
 def render(scale: str, target: str, runs: list[Run], missing: dict[str, str], startup: dict[str, dict],
-           count: int) -> str:
+           found: dict[str, Quality], count: int) -> str:
     lines = [f"# Search benchmark: scale {scale}, {target}", "",
              f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, Python "
              f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f}; {count} queries "
-             f"({EVAL_PATH.name}), in-process MCP client, head office", "",
-             "| backend and mode | recall@5 | MRR@10 | hit@5 | p50 ms | p95 ms |", "|---|---|---|---|---|---|"]
+             f"({EVAL_PATH.name}, split frozen {FROZEN_ON}), in-process MCP client, head office", "",
+             "| backend and mode | train recall@5 | train MRR@10 | **test recall@5** | **test MRR@10** | test hit@5 "
+             "| p50 ms | p95 ms |", "|---|---|---|---|---|---|---|---|"]
     for run in runs:
         p95 = sorted(run.latencies_ms)[round(0.95 * (len(run.latencies_ms) - 1))]
-        m = run.metrics
-        lines.append(f"| {run.label} | {m['recall@5']:.3f} | {m['mrr@10']:.3f} | {m['hit@5']:.3f} | {run.p50:.1f} "
-                     f"| {p95:.1f} |")
-    lines += [f"| {backend} | not available: {why} | | | | |" for backend, why in missing.items()]
-    kinds = sorted({k for run in runs for k in run.by_kind})
-    lines += ["", "recall@5 / MRR@10 by kind of query:", "",
-              "| backend and mode | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
-    for run in runs:
-        cells = [f"{run.by_kind[k]['recall@5']:.2f} / {run.by_kind[k]['mrr@10']:.2f}" if k in run.by_kind else ""
-                 for k in kinds]
-        lines.append(f"| {run.label} | " + " | ".join(cells) + " |")
+        train, test = (run.metrics(h) or dict.fromkeys(("recall@5", "mrr@10", "hit@5"), float("nan")) for h in HALVES)
+        lines.append(f"| {run.label} | {train['recall@5']:.3f} | {train['mrr@10']:.3f} | {test['recall@5']:.3f} "
+                     f"| {test['mrr@10']:.3f} | {test['hit@5']:.3f} | {run.p50:.1f} | {p95:.1f} |")
+    lines += [f"| {backend} | not available: {why} | | | | | | |" for backend, why in missing.items()]
+    for half in HALVES:
+        kinds = sorted({k for run in runs for k in run.by_kind(half)})
+        lines += ["", f"recall@5 / MRR@10 by kind of query, {half} half:", "",
+                  "| backend and mode | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+        for run in runs:
+            by_kind = run.by_kind(half)
+            cells = [f"{by_kind[k]['recall@5']:.2f} / {by_kind[k]['mrr@10']:.2f}" if k in by_kind else ""
+                     for k in kinds]
+            lines.append(f"| {run.label} | " + " | ".join(cells) + " |")
+    lines += ["", "When search has no good answer (hybrid, the default mode; train / test):", "",
+              "| backend | things Zava does not sell: answered low or none | ... with suggested types "
+              "| good answers (exact in top 5) answered high | graded queries without one: answered low |",
+              "|---|---|---|---|---|"]
+    for backend, q in found.items():
+        cells = [" / ".join(f"{v[h]:.2f}" for h in HALVES) for v in (q.unanswerable_flagged, q.with_suggestions,
+                                                                       q.good_kept_high, q.misses_flagged)]
+        lines.append(f"| {backend} | " + " | ".join(cells) + " |")
     lines += ["", "| start-up and lookups | ms | goal |", "|---|---|---|"]
     for backend, figures in startup.items():
         for name, value in figures.items():
@@ -245,6 +232,7 @@ async def run(args: argparse.Namespace) -> str:
     from zava_core.infra import db as zdb
     from zava_core.infra import embedded
     from zava_core.infra.config import Settings
+    from zava_core.store import Collections
 
     base = dataclasses.replace(Settings.from_env(), embedding_backend="static")
     with contextlib.ExitStack() as stack:
@@ -263,25 +251,26 @@ async def run(args: argparse.Namespace) -> str:
         client = await zdb.connect(settings)
         try:
             skus_by_type: dict[str, set[str]] = defaultdict(set)
-            products = zdb.database(client, settings)["products"]
+            products = Collections(zdb.database(client, settings)).products
             async for p in products.find({"deleted": False}, {"sku": 1, "type_name": 1}):
                 skus_by_type[p["type_name"]].add(p["sku"])
         finally:
             await client.close()
-        queries = load_eval()
+        queries, unanswerable = load_eval(half=args.half), load_unanswerable(half=args.half)
         runs: list[Run] = []
         missing: dict[str, str] = {}
         startup: dict[str, dict] = {}
+        found: dict[str, Quality] = {}
         for backend in args.backends:
             print(f"measuring {backend}", file=sys.stderr)
             try:
-                backend_runs, startup[backend] = await measure_backend(settings, backend, queries, skus_by_type,
-                                                                       args.iterations)
+                backend_runs, startup[backend], found[backend] = await measure_backend(
+                    settings, backend, queries, unanswerable, skus_by_type, args.iterations)
             except (ImportError, RuntimeError, OSError) as exc:
                 missing[backend] = str(exc).splitlines()[0][:120]
                 continue
             runs += backend_runs
-        text = render(args.scale, target, runs, missing, startup, len(queries))
+        text = render(args.scale, target, runs, missing, startup, found, len(queries))
         if args.output:
             Path(args.output).write_text(text)
         return text
@@ -294,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=40, help="timed calls for the lookup p50s")
     parser.add_argument("--output", help="also write the table to this file")
     parser.add_argument("--data-dir", help="keep the embedded engine's data here (a re-run skips seeding)")
+    parser.add_argument("--half", choices=HALVES, help="one half only (while developing: train)")
     args = parser.parse_args(argv)
     print(asyncio.run(run(args)))
     return 0

@@ -4,6 +4,7 @@
                       [--skip-embeddings] [--quiet]
     python -m seeding verify
     python -m seeding embed
+    python -m seeding synonyms [--check]
 
 The operator's commands (doctor, indexes, change-streams, clear, ditto-config, ditto-check, encode-password)
 live in `python -m zava_ops`; asked for here, they say so in one line.
@@ -47,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="compare the dataset's statistics with the reference figures")
     verify.add_argument("--quiet", action="store_true")
     sub.add_parser("embed", help="(re)embed products whose vectors are missing or from another model")
+    synonyms = sub.add_parser("synonyms", help="replace the curated synonym mappings with catalog/synonyms.json "
+                                               "(an operator's own mappings are kept; servers pick it up live)")
+    synonyms.add_argument("--check", action="store_true",
+                          help="only check every mapping in search_synonyms is valid for Atlas Search (exit 1 if not)")
     return parser
 
 
@@ -70,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(run_verify(settings, quiet=args.quiet))
         if args.command == "embed":
             return asyncio.run(_embed(settings))
+        if args.command == "synonyms":
+            from seeding.synonyms import run_synonyms_command
+
+            return asyncio.run(run_synonyms_command(settings, check_only=args.check))
         return asyncio.run(_seed(settings, args))
     except (ConfigError, ZavaError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -22,19 +22,21 @@ from pymongo.errors import BulkWriteError
 from seeding.catalog_loader import Catalog
 from seeding.generate import Generator
 from seeding.progress import Reporter
+from seeding.synonyms import curated_mappings, load_synonyms
 from zava_core.analysis.rollups import GRAINS, ROLLUP_COLLECTIONS, RollupAccumulator, write_rollups
 from zava_core.embeddings import Embedder, product_text
 from zava_core.errors import ZavaError
 from zava_core.feed.stream import store_position
 from zava_core.infra import db as zdb
 from zava_core.infra.timeutil import now_iso
-from zava_core.model import DATASET, FEED, JOURNALS, META, STATE_ID, embedding_document
+from zava_core.model import DATASET, FEED, JOURNALS, META, SEARCH, STATE_ID, embedding_document
 from zava_core.store import Collections, Handle, setup
 
 DUPLICATE_KEY = 11000
 Rollups = dict[str, RollupAccumulator]  # grain -> the rollup summed while the orders load
 T = TypeVar("T")
 JOURNAL_COLLECTIONS = tuple(spec.name for spec in JOURNALS)
+SEARCH_COLLECTIONS = tuple(spec.name for spec in SEARCH)
 
 
 class SeedingRefused(ZavaError, RuntimeError):
@@ -66,8 +68,10 @@ async def seed_database(
     params = run_params(generator.catalog, generator.scale, generator.seed, generator.as_of)
     db, meta = collections.db, collections.meta
     if drop:
-        # The journals go too: their records point at orders and stock of the dataset being replaced.
-        for name in (*DATASET, *ROLLUP_COLLECTIONS, *JOURNAL_COLLECTIONS, META, FEED):
+        # The journals go too: their records point at orders and stock of the dataset being replaced. So do
+        # search's collections: the synonyms are reloaded from the catalog source (an operator's own mappings
+        # are lost with them), and the misses were counted against the catalog being replaced.
+        for name in (*DATASET, *ROLLUP_COLLECTIONS, *JOURNAL_COLLECTIONS, *SEARCH_COLLECTIONS, META, FEED):
             await db.drop_collection(name)
         reporter.note(f"dropped the dataset in database {db.name!r}")
     state = await meta.find_one({"_id": STATE_ID})
@@ -85,9 +89,16 @@ async def seed_database(
                                  "another name")
     if any(present.values()):
         _check_resumable(db.name, state, params, present)
-        if state and state.get("status") == "complete":
-            report.already_complete = True
-            return report
+    # The curated synonym mappings that are missing (a dataset seeded before they existed gets them too);
+    # mappings already there, an operator's included, are left alone.
+    loaded = await load_synonyms(collections.search_synonyms,
+                                 curated_mappings(generator.catalog, stamped_at=generator.as_of_instant),
+                                 replace=False)
+    if loaded["inserted"]:
+        report.notes.append(f"synonym mappings: {loaded['inserted']} curated ones loaded into search_synonyms")
+    if any(present.values()) and state and state.get("status") == "complete":
+        report.already_complete = True
+        return report
     if state is None:
         state = {"_id": STATE_ID, "params": params, "status": "running", "done": {}, "order_chunks_done": 0,
                  "started_at": now_iso()}

@@ -9,14 +9,16 @@ Created once per process (the MCP server's lifespan, a CLI run) and closed on sh
 | `transactions` | the one transaction helper, with its per-store queues of writers | the process |
 | `reference` | stores, categories, products (small) | reloaded after `directory.TTL_SECONDS` |
 | `cube` | the `sales_monthly` rollup as numpy arrays | at start (disk copy in data dir/cache); changes per ask |
-| `catalog` | live products: name search, BM25 index | on change: change stream, else version query (catalog_index) |
+| `catalog` | live products: name search, BM25 indexes | on change: change stream, else version query (watched.py) |
+| `synonyms` | the synonym mappings, compiled for BM25 | on change: change stream, else a digest every few seconds |
+| `misses` | search misses being recorded behind the answer | until each write returns; `close()` waits for them |
 | `search` | the embedder and the vector index | server start (warm-up) or first use; `vectors.RELOAD_SECONDS` |
 | `feed` | the change feed: folds orders into the rollups, records conflicts | `start_feed()` until `close()` |
 | `order_date_ranges` | first and last order date per store set | `schemas.DATE_RANGE_TTL` seconds |
 | `aggregations` | the `run_aggregation` pipelines running, per caller | until the engine answers each |
 
-The parts below the context (cube, catalog, search, reference) take the collections they read, never the
-context itself, so nothing they import climbs back up to here.
+The parts below the context (cube, catalog, synonyms, search, reference) take the collections they read, never
+the context itself, so nothing they import climbs back up to here.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from zava_core.feed.stream import ChangeFeed
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
 from zava_core.retail.catalog_index import CatalogIndex
+from zava_core.retail.search_misses import MissRecorder
+from zava_core.retail.synonym_index import SynonymIndex
 from zava_core.retail.vectors import SemanticSearch
 from zava_core.store import Collections, Transactions
 
@@ -49,6 +53,8 @@ class Zava:
     reference: ReferenceData
     cube: CubeCache = field(init=False)
     catalog: CatalogIndex = field(init=False)
+    synonyms: SynonymIndex = field(init=False)
+    misses: MissRecorder = field(default_factory=MissRecorder)
     order_date_ranges: dict[tuple[str, ...], tuple[float, list[str]]] = field(default_factory=dict)
     aggregations: InFlight = field(default_factory=InFlight)
     feed: ChangeFeed | None = None
@@ -57,6 +63,7 @@ class Zava:
     def __post_init__(self) -> None:
         self.cube = CubeCache(self.collections.sales_monthly, self.settings.data_dir / CUBE_SNAPSHOT_DIR)
         self.catalog = CatalogIndex(self.collections.products)
+        self.synonyms = SynonymIndex(self.collections.search_synonyms)
 
     @classmethod
     async def open(cls, settings: Settings) -> Zava:
@@ -78,8 +85,9 @@ class Zava:
         structures current. One per process; a server starts it, a CLI run need not."""
         if self.feed is None:
             self.feed = feed = ChangeFeed(self.collections, self.transactions)
-            feed.subscribe(("products",), self.catalog.on_changes)
-            self.catalog.follow(lambda: feed.state.mode == "following")
+            for watched in (self.catalog, self.synonyms):
+                feed.subscribe((watched.collection_name,), watched.on_changes)
+                watched.follow(lambda: feed.state.mode == "following")
         await self.feed.start()
         return self.feed
 
@@ -87,5 +95,7 @@ class Zava:
         if self.feed is not None:
             await self.feed.close()
         await self.aggregations.cancel_all()  # pipelines the engine was still running past their deadline
+        await self.misses.close()
         await self.catalog.close()
+        await self.synonyms.close()
         await self.client.close()

@@ -82,11 +82,13 @@ def make_lifespan(settings: Settings, launch_identity: Identity | None, warm_ups
 
 
 async def warm_search(zava: Zava) -> None:
-    """The catalog and its BM25 index first (no embedder needed), then the embedder and the vectors."""
+    """The catalog, its BM25 indexes and the synonyms first (no embedder needed), then the embedder and vectors."""
     await zava.catalog.warm()
+    await zava.synonyms.get()
     await zava.search.prepare()
     await anyio.to_thread.run_sync(spelling.dictionary_words)
-    await search.rank_products(zava, "warm up", "hybrid", 0.0, await zava.catalog.get())  # first-call costs
+    await search.rank_products(zava, "warm up", "hybrid", 0.0, await zava.catalog.get(),  # first-call costs
+                               await zava.synonyms.get())
 
 
 async def _warm_up(zava: Zava, steps: tuple[WarmUp, ...]) -> None:

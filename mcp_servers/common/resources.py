@@ -6,6 +6,7 @@ conversation without a tool call.
 | `zava://schemas` | every collection's schema (what `get_collection_schemas` returns for all) |
 | `zava://schemas/{collection}` | one collection's schema (a template; `collection` completes) |
 | `zava://stores` | the stores the caller may see: id, names, online or not |
+| `zava://search/misses` | shopper queries product search could not answer well, per store, most asked first |
 
 Each is read per caller: valid values and the store directory hold only the caller's stores. The JSON is
 zava_core's own models, unchanged.
@@ -19,11 +20,13 @@ from mcp.server.mcpserver.exceptions import ResourceError
 from mcp_servers.common import caller
 from zava_core.analysis import schemas
 from zava_core.errors import ZavaError
+from zava_core.retail import search_misses
 from zava_core.shaping import Out
 
 JSON = "application/json"
 SCHEMAS_URI = "zava://schemas"
 STORES_URI = "zava://stores"
+SEARCH_MISSES_URI = "zava://search/misses"
 SCHEMA_TEMPLATE = "zava://schemas/{collection}"
 
 
@@ -59,6 +62,15 @@ async def store_directory() -> str:
     return StoreDirectoryResource(stores=entries).model_dump_json()
 
 
+async def search_miss_counts() -> str:
+    try:
+        async with caller.caller() as (zava, scope):
+            result = await search_misses.search_misses(zava.collections.search_misses, scope)
+    except ZavaError as exc:
+        raise ResourceError(str(exc)) from None
+    return result.model_dump_json(exclude_none=True)
+
+
 def register_resources(server: MCPServer) -> None:
     caller.install(server)
 
@@ -76,4 +88,10 @@ def register_resources(server: MCPServer) -> None:
                      description="The stores you may see: ids and names (tools accept either)")
     async def stores() -> str:
         return await store_directory()
+
+    @server.resource(SEARCH_MISSES_URI, name="search-misses", title="What shoppers ask for and the catalog lacks",
+                     mime_type=JSON, description="Product searches without a good answer (none, or only weak "
+                     "matches), counted per store in your scope, most asked first, with the nearest product types")
+    async def misses() -> str:
+        return await search_miss_counts()
 

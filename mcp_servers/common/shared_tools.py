@@ -22,7 +22,9 @@ class CurrentDate(Out):
     quarter: str
 
 
-def register_shared_tools(server: MCPServer) -> None:
+def register_shared_tools(server: MCPServer, *, record_search_misses: bool = False) -> None:
+    """`record_search_misses`: count searches without a good answer per store (the store-facing server only)."""
+
     @server.tool(annotations=READ_ONLY)
     async def get_current_utc_date() -> CurrentDate:
         """Current UTC date and time, to turn 'last month' or 'this quarter' into dates."""
@@ -43,7 +45,9 @@ def register_shared_tools(server: MCPServer) -> None:
         mode: SearchMode = "hybrid",
     ) -> search.SemanticSearchResult:
         """Find products from a shopper's words ('stop a running toilet', 'cordles dril', '20 amp breaker'),
-        best first, with stock in your stores; each hit says whether the words, the meaning or both found it."""
+        best first, with stock in your stores; each hit says whether the words, the meaning or both found it, and
+        how sure; weak results suggest product types."""
         async with call(ctx) as (zava, scope):
             return await search.semantic_search_products(zava, scope, query_description, max_rows,
-                                                         similarity_threshold, category, in_stock_only, mode)
+                                                         similarity_threshold, category, in_stock_only, mode,
+                                                         record_misses=record_search_misses)

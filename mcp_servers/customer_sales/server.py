@@ -39,7 +39,7 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
     """`identity` is the launch identity (stdio, tests); HTTP passes `auth` and a token verifier instead."""
     server = ZavaServer(NAME, instructions=INSTRUCTIONS, lifespan=make_lifespan(settings, identity),
                        auth=auth, token_verifier=token_verifier)
-    register_shared_tools(server)
+    register_shared_tools(server, record_search_misses=not read_only)  # shoppers' queries; no writes when read-only
     register_customer_prompts(server)  # find_and_reserve, and completion of its store argument
 
     @server.tool(annotations=READ_ONLY)

@@ -17,7 +17,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from seeded_data import TEST_AS_OF, TEST_SEED
 
-from zava_core.model import COLLECTIONS, DATASET, JOURNALS, META, ROLLUPS, STATE_ID, SYNCED_COLLECTIONS
+from zava_core.model import COLLECTIONS, DATASET, JOURNALS, META, ROLLUPS, SEARCH, STATE_ID, SYNCED_COLLECTIONS
 from zava_core.store import setup as database_setup
 from zava_ops.change_streams import MARKER_COLLECTION
 from zava_ops.clear import CLEARABLE
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 _OURS = ("MONGODB_", "ZAVA_", "OPENAI_", "AZURE_OPENAI_")
-MODEL_INDEXES = {f"{spec.name}.{index.name}" for spec in (*COLLECTIONS, *ROLLUPS, *JOURNALS)
+MODEL_INDEXES = {f"{spec.name}.{index.name}" for spec in (*COLLECTIONS, *ROLLUPS, *JOURNALS, *SEARCH)
                  for index in spec.indexes}
 
 

@@ -50,7 +50,7 @@ async def check_a_tacoma_manager(client: Client) -> None:
     prompts = {p.name: p for p in (await client.list_prompts()).prompts}
     assert set(prompts) == set(ANALYSIS_PROMPTS)
     resources = {str(r.uri) for r in (await client.list_resources()).resources if str(r.uri).startswith("zava:")}
-    assert resources == {"zava://schemas", "zava://stores"}
+    assert resources == {"zava://schemas", "zava://stores", "zava://search/misses"}
     templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
     assert templates == ["zava://schemas/{collection}"]
     assert await completions(client, REVIEW, "store", "") == ["Tacoma"]

@@ -16,13 +16,13 @@ import pytest
 from mcp import Client
 from pymongo.database import Database
 
-from bench.search import expand, load_eval, score, summarise
+from bench.search_eval import expand, load_eval, score, summarise
 from mcp_servers.customer_sales.server import build_server
 from zava_core.embeddings import get_embedder
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
 from zava_core.limits import HARD_CAP
-from zava_core.retail import catalog_index
+from zava_core.retail import watched
 from zava_core.retail.catalog_index import CatalogIndex
 from zava_core.scope import Identity
 from zava_core.store import Collections
@@ -30,12 +30,15 @@ from zava_core.store import Collections
 pytestmark = pytest.mark.integration
 HEAD_OFFICE = Identity(head_office=True)
 
-# Floors on the evaluation set (static backend; the catalog and its vectors are the same at every scale).
-# Measured 2026-12-03 (docs/search.md): hybrid recall@5 0.895, MRR@10 0.860; semantic 0.810 / 0.753.
-# Each floor sits 4-5 points under the hybrid's figure; the lead floor 3-5 points under the measured lead.
-HYBRID_RECALL_AT_5_FLOOR = 0.85
-HYBRID_MRR_AT_10_FLOOR = 0.82
-HYBRID_LEAD_OVER_SEMANTIC = 0.05
+# Floors on the evaluation set (static backend; the catalog and its vectors are the same at every scale), whole set.
+# Measured 2026-12-07 (docs/search.md), train / test half: hybrid recall@5 0.943 / 0.966, MRR@10 0.947 / 0.928;
+# lexical 0.938 / 0.963, 0.942 / 0.935; semantic 0.776 / 0.799, 0.760 / 0.697. Each floor sits 3-4 points under
+# the hybrid's whole-set figure (0.954, 0.938); the lead over semantic is 17-21 points; the hybrid may trail
+# BM25 alone by at most a point on the whole set (on the test half its MRR@10 trails by 0.007: reported, not tuned).
+HYBRID_RECALL_AT_5_FLOOR = 0.92
+HYBRID_MRR_AT_10_FLOOR = 0.90
+HYBRID_LEAD_OVER_SEMANTIC = 0.10
+HYBRID_MAX_SHORTFALL_TO_LEXICAL = 0.01
 
 
 async def ok(client: Client, tool: str, args: dict) -> dict:
@@ -57,14 +60,14 @@ async def cosines(settings: Settings, db: Database, query: str) -> dict[str, flo
 
 
 @pytest.mark.anyio
-async def test_hybrid_meets_its_floors_on_the_evaluation_set_and_beats_semantic(seeded, sdb) -> None:
+async def test_hybrid_meets_its_floors_on_the_evaluation_set_and_keeps_up_with_its_parts(seeded, sdb) -> None:
     skus_by_type: dict[str, set[str]] = defaultdict(set)
     for p in sdb.products.find({"deleted": False}, {"sku": 1, "type_name": 1}):
         skus_by_type[p["type_name"]].add(p["sku"])
     queries = load_eval()
     figures = {}
-    async with Client(build_server(seeded, HEAD_OFFICE)) as client:
-        for mode in ("hybrid", "semantic"):
+    async with Client(build_server(seeded, HEAD_OFFICE, read_only=True)) as client:
+        for mode in ("hybrid", "semantic", "lexical"):
             rows = []
             for q in queries:
                 out = await ok(client, "semantic_search_products", {"query_description": q.query, "max_rows": 10,
@@ -73,30 +76,34 @@ async def test_hybrid_meets_its_floors_on_the_evaluation_set_and_beats_semantic(
                 rows.append(score([p["sku"] for p in out["products"]], expand(q.exact, skus_by_type),
                                   expand(q.acceptable, skus_by_type)))
             figures[mode] = summarise(rows)
-    hybrid, semantic = figures["hybrid"], figures["semantic"]
+    hybrid, semantic, lexical = figures["hybrid"], figures["semantic"], figures["lexical"]
     assert hybrid["recall@5"] >= HYBRID_RECALL_AT_5_FLOOR, figures
     assert hybrid["mrr@10"] >= HYBRID_MRR_AT_10_FLOOR, figures
-    assert hybrid["recall@5"] >= semantic["recall@5"] + HYBRID_LEAD_OVER_SEMANTIC, figures
-    assert hybrid["mrr@10"] >= semantic["mrr@10"] + HYBRID_LEAD_OVER_SEMANTIC, figures
+    for metric in ("recall@5", "mrr@10"):
+        assert hybrid[metric] >= semantic[metric] + HYBRID_LEAD_OVER_SEMANTIC, figures
+        assert hybrid[metric] >= lexical[metric] - HYBRID_MAX_SHORTFALL_TO_LEXICAL, figures
 
 
 @pytest.mark.anyio
 async def test_each_hit_says_which_signals_found_it(seeded, sdb) -> None:
     query = "20 amp breaker"
-    expected_cosine = await cosines(seeded, sdb, query)
     async with Client(build_server(seeded, HEAD_OFFICE)) as client:
         lexical = await ok(client, "semantic_search_products", {"query_description": query, "mode": "lexical",
                                                                 "max_rows": HARD_CAP})
         hybrid = await ok(client, "semantic_search_products", {"query_description": query, "max_rows": HARD_CAP,
                                                                "similarity_threshold": 60})
-    # Lexical: every hit holds one of the words somewhere; the 20 A breaker (found from the documents) leads.
+    # Hybrid's meaning side embeds the query and the catalog phrases its synonyms found (no misspelling here).
+    assert len(hybrid["understood_as"]) < 5  # the list is whole: none cut
+    meaning = "; ".join([query, *hybrid["understood_as"]])
+    expected_cosine = await cosines(seeded, sdb, meaning)
+    # Lexical: every hit holds one of the words (or a synonym of them); the 20 A breaker (from the documents) leads.
     twenty = {p["sku"] for p in sdb.products.find({"type_name": "CIRCUIT BREAKERS", "specifications.amperage": 20})}
     assert twenty and lexical["products"][0]["sku"] in twenty
     assert lexical["model"] is None and lexical["method"] == "in-memory-bm25"
     assert all(p["matched_by"] == ["lexical"] and p["similarity_percent"] is None for p in lexical["products"])
     worded = {p["sku"] for p in lexical["products"]}
     # Hybrid: lexical iff the words matched; semantic iff the cosine reaches the threshold.
-    assert hybrid["method"] == "in-memory-rrf"
+    assert hybrid["method"] == "in-memory-fusion"
     above = {sku for sku, c in expected_cosine.items() if c >= 60}
     assert {p["sku"] for p in hybrid["products"]} == worded | above
     for hit in hybrid["products"]:
@@ -104,7 +111,7 @@ async def test_each_hit_says_which_signals_found_it(seeded, sdb) -> None:
         assert ("semantic" in hit["matched_by"]) is (hit["sku"] in above), hit["sku"]
         assert abs(hit["similarity_percent"] - expected_cosine[hit["sku"]]) <= 0.06
     both = [p["sku"] for p in hybrid["products"] if len(p["matched_by"]) == 2]
-    assert both and hybrid["products"][0]["sku"] in both  # agreement ranks first under RRF
+    assert both and hybrid["products"][0]["sku"] in both  # agreement ranks first
 
 
 @pytest.mark.anyio
@@ -171,7 +178,7 @@ async def test_name_search_sees_a_product_change_through_the_change_stream(writa
 
 @pytest.mark.anyio
 async def test_without_a_change_stream_a_version_check_refreshes_the_catalog(writable, monkeypatch) -> None:
-    monkeypatch.setattr(catalog_index, "VERSION_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(watched, "VERSION_CHECK_SECONDS", 0.0)
     client = await zdb.connect(writable)
     db = zdb.database(client, writable)
     index = CatalogIndex(Collections(db).products, use_change_stream=False)

@@ -1,16 +1,31 @@
-"""Pure search logic: tokens, stemming, BM25, typo tolerance, reciprocal rank fusion, the bench metrics and
-the Atlas pipeline shape. No I/O; milliseconds."""
+"""Pure search logic: tokens, stemming, BM25, typo tolerance, fusion, confidence and suggestions, the bench
+metrics and the frozen split, and the Atlas pipeline shape. No I/O; milliseconds."""
 
 from __future__ import annotations
 
 import math
+from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from bench.search import EVAL_PATH, expand, load_eval, score
+from bench.search_eval import (
+    EVAL_PATH,
+    assign_halves,
+    expand,
+    frozen_half_digest,
+    load_eval,
+    load_unanswerable,
+    recorded_digest,
+    score,
+)
 from zava_core.retail import atlas_search
-from zava_core.retail.fusion import RRF_K, reciprocal_rank_fusion
+from zava_core.retail.confidence import TUNED as TUNED_CONFIDENCE
+from zava_core.retail.confidence import ConfidenceRule, rule_for, suggest_types
+from zava_core.retail.fusion import DEFAULT as DEFAULT_FUSION
+from zava_core.retail.fusion import RRF_K, FusionParams, fuse, params_for, reciprocal_rank_fusion
+from zava_core.retail.fusion import TUNED as TUNED_FUSION
 from zava_core.retail.lexical import (
     FUZZY_WEIGHT,
     K1,
@@ -22,6 +37,10 @@ from zava_core.retail.lexical import (
     stem,
     tokenize,
 )
+from zava_core.retail.search_misses import miss_id, normalised, store_key
+from zava_core.scope import Scope, StoreDirectory, StoreRef
+
+FROZEN_LAST_QUERY = 253  # q001-q253 were split on the freeze date (bench.search_eval.FROZEN_ON)
 
 
 def doc(key: str, name: str, description: str = "", type_: str = "T", category: str = "C",
@@ -193,11 +212,38 @@ def test_rrf_ties_and_repeats_are_deterministic() -> None:
 
 def test_the_evaluation_set_covers_every_category_and_kind() -> None:
     queries = load_eval(EVAL_PATH)
-    assert len(queries) >= 120
+    assert len(queries) >= 120 + 60
     assert len({q.query for q in queries}) == len(queries)
     assert len({q.category for q in queries}) == 9
     assert {q.kind for q in queries} == {"need", "project", "misspelling", "spec", "name"}
     assert all(q.exact for q in queries)
+
+
+def test_the_split_is_stratified_by_kind_and_its_test_half_is_frozen() -> None:
+    queries, unanswerable = load_eval(EVAL_PATH), load_unanswerable(EVAL_PATH)
+    for kind in {q.kind for q in queries}:
+        halves = Counter(q.half for q in queries if q.kind == kind)
+        assert set(halves) == {"train", "test"} and abs(halves["train"] - halves["test"]) <= 1, (kind, halves)
+    assert Counter(u.half for u in unanswerable) == {"train": len(unanswerable) // 2, "test": len(unanswerable) // 2}
+    # The recorded halves are what the rule gave on the day of the freeze (queries added later go to train).
+    frozen = [q for q in queries if int(q.id[1:]) <= FROZEN_LAST_QUERY]
+    rule = assign_halves([(q.id, q.kind) for q in frozen] + [(u.id, "unanswerable") for u in unanswerable])
+    assert {q.id: q.half for q in frozen} | {u.id: u.half for u in unanswerable} == rule
+    # Editing a test query or its grade after the freeze changes the digest: measure on a new split instead.
+    assert frozen_half_digest(queries, unanswerable) == recorded_digest(EVAL_PATH)
+    assert load_eval(EVAL_PATH, half="train") and all(q.half == "train" for q in load_eval(EVAL_PATH, half="train"))
+    with pytest.raises(ValueError):
+        load_eval(EVAL_PATH, half="dev")
+
+
+def test_the_split_digest_sees_a_changed_grade() -> None:
+    queries = load_eval(EVAL_PATH)
+    test_query = next(q for q in queries if q.half == "test")
+    regraded = [replace(q, acceptable=(*q.acceptable, "HAMMERS")) if q is test_query else q for q in queries]
+    assert frozen_half_digest(regraded) != frozen_half_digest(queries)
+    train_query = next(q for q in queries if q.half == "train")
+    retrained = [replace(q, query=q.query + " please") if q is train_query else q for q in queries]
+    assert frozen_half_digest(retrained) == frozen_half_digest(queries)
 
 
 def test_metrics_grade_exact_and_acceptable_answers() -> None:
@@ -218,13 +264,20 @@ def test_metrics_grade_exact_and_acceptable_answers() -> None:
 
 
 def test_rank_fusion_pipeline_fuses_vector_and_text_search_on_one_collection() -> None:
-    pipeline = atlas_search.rank_fusion_pipeline("20 amp breaker", np.ones(4, dtype=np.float32), "m1", 50)
+    pipeline = atlas_search.rank_fusion_pipeline("20 amp breaker", np.ones(4, dtype=np.float32), "m1", 50,
+                                                 {"lexical": 0.7, "semantic": 0.3})
     fusion = pipeline[0]["$rankFusion"]
     semantic, lexical = fusion["input"]["pipelines"]["semantic"], fusion["input"]["pipelines"]["lexical"]
     assert semantic[0]["$vectorSearch"]["filter"] == {"model": "m1", "deleted": False}
     assert semantic[0]["$vectorSearch"]["limit"] == 50
     assert lexical[0]["$search"]["index"] == atlas_search.TEXT_INDEX_NAME
-    assert lexical[0]["$search"]["text"]["query"] == "20 amp breaker"
+    # Atlas refuses fuzzy and synonyms in one text operator: two should clauses, the words in both.
+    clauses = [c["text"] for c in lexical[0]["$search"]["compound"]["should"]]
+    assert all(c["query"] == "20 amp breaker" for c in clauses)
+    assert [("fuzzy" in c, "synonyms" in c) for c in clauses] == [(True, False), (False, True)]
+    assert clauses[1]["synonyms"] == atlas_search.TEXT_INDEX_DEFINITION["synonyms"][0]["name"]
+    assert atlas_search.TEXT_INDEX_DEFINITION["synonyms"][0]["source"] == {"collection": "search_synonyms"}
+    assert fusion["combination"]["weights"] == {"lexical": 0.7, "semantic": 0.3}
     assert {"model": "m1", "deleted": False} in [s.get("$match") for s in lexical]
     assert fusion["scoreDetails"] is True
     assert pipeline[-1]["$project"]["details"] == {"$meta": "scoreDetails"}
@@ -238,3 +291,59 @@ def test_score_details_give_each_pipelines_rank_and_the_cosine() -> None:
     assert hit.cosine == pytest.approx(0.6)
     assert atlas_search.offers_rank_fusion("8.0.4") and not atlas_search.offers_rank_fusion("7.0.12")
     assert not atlas_search.offers_rank_fusion("?")
+
+
+# --- score-normalised fusion, confidence and suggestions ---------------------------------------------
+
+
+def test_max_fusion_mixes_scores_divided_by_each_sides_best() -> None:
+    keys = ["a", "b", "c", "d"]
+    lexical = np.array([4.0, 2.0, 0.0, 1.0])
+    cosine = np.array([0.2, 0.8, 0.4, -0.1])
+    fused = fuse(keys, lexical, cosine, cosine >= 0.3, FusionParams("max", 0.75))
+    expected = {"a": 0.75 * 1.0, "b": 0.75 * 0.5 + 0.25 * 1.0, "c": 0.25 * 0.5, "d": 0.75 * 0.25}
+    assert {f.key: f.score for f in fused} == pytest.approx(expected)
+    assert [f.key for f in fused] == ["a", "b", "d", "c"]
+    assert fused[1].ranks == {"lexical": 2, "semantic": 1}
+    assert fused[0].signals == ["lexical"]  # its cosine is under the threshold: not a semantic hit
+    assert fuse(keys, np.zeros(4), cosine, cosine >= 0.9, FusionParams("max", 0.5)) == []
+
+
+def test_rrf_fusion_of_arrays_uses_the_weights_and_k() -> None:
+    keys = ["a", "b"]
+    fused = fuse(keys, np.array([1.0, 0.0]), np.array([0.1, 0.9]), np.array([True, True]), FusionParams("rrf", 0.8, 10))
+    assert {f.key: f.score for f in fused} == pytest.approx({"a": 0.8 / 11 + 0.2 / 12, "b": 0.2 / 11})
+
+
+def test_every_tuned_backend_has_a_fusion_and_a_confidence_rule() -> None:
+    assert set(TUNED_FUSION) == {"static", "onnx-minilm"} and set(TUNED_CONFIDENCE) >= {"static", "onnx-minilm"}
+    assert params_for("openai") == DEFAULT_FUSION and rule_for("hybrid", "openai") == TUNED_CONFIDENCE["lexical"]
+    assert rule_for("lexical", "static") == TUNED_CONFIDENCE["lexical"]  # no embedding in lexical mode
+
+
+def test_a_hit_is_confident_on_any_one_strong_piece_of_evidence() -> None:
+    rule = ConfidenceRule(min_coverage=0.67, min_cosine=0.6)
+    assert rule.confident(coverage=0.7, named_by_synonym=False, cosine=None)
+    assert rule.confident(coverage=0.0, named_by_synonym=True, cosine=0.1)
+    assert rule.confident(coverage=0.0, named_by_synonym=False, cosine=0.6)
+    assert not rule.confident(coverage=0.5, named_by_synonym=False, cosine=0.59)
+    words_only = ConfidenceRule(min_coverage=None, min_cosine=None)
+    assert not words_only.confident(coverage=1.0, named_by_synonym=False, cosine=0.99)
+
+
+def test_suggestions_come_from_synonyms_then_meaning_then_hits_and_name_real_types_once() -> None:
+    types = ["HOSES", "HOSES", "MULCH", "SOIL"]
+    cosine = np.array([0.1, 0.2, 0.9, 0.5])
+    assert suggest_types(types, ["SOIL", None, "LAWN MOWERS"], cosine, [0]) == ["SOIL", "MULCH", "HOSES"]
+    assert suggest_types(types, [], None, [1, 0, 2]) == ["HOSES", "MULCH"]  # lexical mode: the hits' types
+    assert suggest_types(types, [], None, []) == []
+
+
+def test_a_miss_counts_against_the_callers_store_or_head_office() -> None:
+    directory = StoreDirectory([StoreRef("store_seattle", "Zava Retail Seattle", "Seattle", False),
+                                StoreRef("store_tacoma", "Zava Retail Tacoma", "Tacoma", False)])
+    assert store_key(Scope.for_head_office(directory)) == "head_office"
+    assert store_key(Scope.for_store_manager(directory.resolve("Tacoma"))) == "store_tacoma"
+    assert normalised("  Buy a NEW   Fridge ") == "buy a new fridge"
+    assert len(normalised("x" * 500)) == 200
+    assert miss_id("store_tacoma", "buy a new fridge") != miss_id("store_seattle", "buy a new fridge")

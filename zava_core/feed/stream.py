@@ -40,7 +40,7 @@ from zava_core.store import Collections, Transactions
 
 log = logging.getLogger("zava.feed")
 WATCHED: tuple[str, ...] = ("orders", "order_items", "inventory", "products", "customers", "sales_monthly",
-                            "sales_daily")
+                            "sales_daily", "search_synonyms")
 FOLDED = ("orders", "order_items")  # changes that move an order's contribution to the rollups
 FOLD_TOKEN_ID = "sales_fold"
 POLL_MS = 100  # how long the server holds an empty getMore: the feed's idle latency

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from pydantic import BaseModel
+
 from zava_core.model.documents import (
     TIMESTAMP_PATTERN,
     Category,
@@ -21,10 +23,11 @@ from zava_core.model.documents import (
     SalesDaily,
     SalesFold,
     SalesMonthly,
+    SearchMiss,
     StockMovement,
     Store,
     SyncConflict,
-    _Document,
+    SynonymMapping,
 )
 
 Direction = Literal[1, -1]
@@ -48,7 +51,7 @@ StoreScope = Literal["store_id", "customer", "none"]
 @dataclass(frozen=True)
 class CollectionSpec:
     name: str
-    model: type[_Document]
+    model: type[BaseModel]
     id_field: str
     synced: bool
     ditto_id: Literal["match_ids", "field"]
@@ -224,11 +227,29 @@ JOURNALS: tuple[CollectionSpec, ...] = (
     ),
 )
 
+# Not part of the synced dataset: what product search reads and records besides the catalog (docs/search.md).
+SEARCH: tuple[CollectionSpec, ...] = (
+    CollectionSpec(
+        "search_synonyms", SynonymMapping, "_id", synced=False, ditto_id="match_ids",
+        description="Synonym mappings in Atlas Search's format (equivalent, explicit): seeded from "
+                    "seeding/catalog/synonyms.json, editable by operators; read by the in-memory BM25 and by $search",
+    ),
+    CollectionSpec(
+        "search_misses", SearchMiss, "_id", synced=False, ditto_id="match_ids",
+        description="Shopper queries without a good answer, counted per store (what shoppers ask for and the "
+                    "catalog lacks)",
+        store_scope="store_id",
+        indexes=(_ix(("store_id", 1), ("deleted", 1), ("count", -1), purpose="a store's most asked misses"),),
+    ),
+)
+SYNONYMS = SEARCH[0].name
+SEARCH_MISSES = SEARCH[1].name
+
 SPECS: dict[str, CollectionSpec] = {spec.name: spec for spec in COLLECTIONS}
 QUERYABLE: dict[str, CollectionSpec] = {spec.name: spec for spec in (*COLLECTIONS, *ROLLUPS)}
-# Every collection with a document model: the dataset, the rollup, the journals (zava_core.store builds one
-# handle per entry).
-ALL_SPECS: dict[str, CollectionSpec] = {spec.name: spec for spec in (*COLLECTIONS, *ROLLUPS, *JOURNALS)}
+# Every collection with a document model: the dataset, the rollup, the journals, search's own collections
+# (zava_core.store builds one handle per entry).
+ALL_SPECS: dict[str, CollectionSpec] = {spec.name: spec for spec in (*COLLECTIONS, *ROLLUPS, *JOURNALS, *SEARCH)}
 SYNCED_COLLECTIONS: tuple[str, ...] = tuple(spec.name for spec in COLLECTIONS if spec.synced)
 
 # The dataset: the collections seeding generates (the rollup is derived from them).

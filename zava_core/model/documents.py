@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from zava_core.model.ids import SKU_PATTERN
 
@@ -206,6 +206,62 @@ class StockMovement(_Document):
     reference: str | None = Field(None, description="A receipt's delivery reference, or a correction's conflict id")
     idempotency_key: str = Field(description="Unique: the same key again replays this movement")
     created_at: Timestamp
+
+
+SynonymMappingType = Literal["equivalent", "explicit"]
+HEAD_OFFICE_STORE_KEY = "head_office"  # search_misses.store_id of a head-office caller's searches
+SEARCH_MISS_QUERY_MAX_CHARS = 200
+
+
+def _phrases(values: list[str]) -> list[str]:
+    cleaned = [" ".join(str(v).split()) for v in values]
+    if any(not v for v in cleaned):
+        raise ValueError("a synonym or input must not be blank")
+    return cleaned
+
+
+Phrases = Annotated[list[str], Field(min_length=1, max_length=100), AfterValidator(_phrases)]
+
+
+class SynonymMapping(BaseModel):
+    """One document of a synonym source collection in Atlas Search's format (mappingType, input, synonyms).
+
+    Not a `_Document`: Atlas Search reads every document of the source collection and ignores unknown fields,
+    so a soft-delete flag would be honoured in memory and ignored on Atlas. A mapping is removed by deleting it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: DocId = Field(alias="_id", description="syn_<type>_<n> for the curated mappings; any id for an operator's")
+    mappingType: SynonymMappingType = Field(  # Atlas Search spells it so
+        description="equivalent: the synonyms stand for each other; explicit: each input also searches the synonyms")
+    input: Phrases | None = Field(None, description="explicit only: the words shoppers use (e.g. 'running toilet')")
+    synonyms: Phrases = Field(description="equivalent: interchangeable names; explicit: what an input also searches")
+    product_type: str | None = Field(None, description="The product type a curated mapping was written for")
+    source: Literal["catalog", "operator"] = Field("operator", description="catalog: seeded from "
+                                                   "seeding/catalog/synonyms.json; operator: added by hand")
+    updated_at: Timestamp | None = None
+
+    @model_validator(mode="after")
+    def _explicit_needs_input(self) -> SynonymMapping:
+        if self.mappingType == "explicit" and not self.input:
+            raise ValueError("an explicit mapping needs input (the phrases that trigger its synonyms)")
+        if self.mappingType == "equivalent" and len(self.synonyms) < 2:
+            raise ValueError("an equivalent mapping needs at least two synonyms")
+        return self
+
+
+class SearchMiss(_Document):
+    """A shopper query that search could not answer well, counted per store (search_misses)."""
+
+    store_id: DocId = Field(description=f"The store searched from ('{HEAD_OFFICE_STORE_KEY}' for head office)")
+    query: str = Field(max_length=SEARCH_MISS_QUERY_MAX_CHARS, description="The query, lower-cased with spaces "
+                       "collapsed (cut to its first 200 characters)")
+    count: int = Field(ge=1, description="Times asked without a good answer")
+    no_results: int = Field(ge=0, description="Of those, times nothing at all was found")
+    suggested_types: list[str] = Field(description="The nearest product types offered the last time")
+    first_at: Timestamp
+    last_at: Timestamp
 
 
 class SalesFigures(BaseModel):

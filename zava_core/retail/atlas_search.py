@@ -2,9 +2,13 @@
 
 `$rankFusion` needs every input pipeline on one collection, so both run on `product_embeddings`,
 whose `text` field holds what was embedded ("{name}. {description}"). The Atlas Search index
-`TEXT_INDEX_NAME` (lucene.english: stemming) indexes it; typos are forgiven with `fuzzy`. The
-in-memory BM25 also reads specifications, type and category; Atlas' text side sees name and
-description only. Everything here builds or reads documents: no I/O except `text_index` and
+`TEXT_INDEX_NAME` (lucene.english: stemming) indexes it, with the synonym mapping `SYNONYM_MAPPING`
+over the `search_synonyms` collection (the same mappings the in-memory BM25 uses). Atlas forbids
+`fuzzy` and `synonyms` in one `text` operator, so the text side is a `compound` of two `should`
+clauses: the words with typos forgiven, and the words with their synonyms. The in-memory BM25 also
+reads specifications, type and category; Atlas' text side sees name and description only. The
+weights are the tuned ones of `fusion.TUNED`; Atlas fuses by rank (RRF, k = 60) whatever method was
+chosen for the in-memory fusion. Everything here builds or reads documents: no I/O except `text_index` and
 `create_text_index`, which only servers with search indexes should be asked.
 """
 
@@ -15,12 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 from pymongo.asynchronous.collection import AsyncCollection
 
-from zava_core.model import VECTOR_INDEX_NAME
+from zava_core.model import SYNONYMS, VECTOR_INDEX_NAME
 
 TEXT_INDEX_NAME = "product_embeddings_text"
+SYNONYM_MAPPING = "zava_synonyms"
 TEXT_INDEX_DEFINITION = {
     "analyzer": "lucene.english",
     "mappings": {"dynamic": False, "fields": {"text": {"type": "string"}}},
+    "synonyms": [{"name": SYNONYM_MAPPING, "source": {"collection": SYNONYMS}, "analyzer": "lucene.english"}],
 }
 FUSION_MIN_SERVER = (8, 0)
 SIGNALS = {"semantic": "semantic", "lexical": "lexical"}  # pipeline name -> signal reported
@@ -52,15 +58,19 @@ def vector_stage(query_vector: np.ndarray, model: str, k: int) -> dict:
                               "filter": {"model": model, "deleted": False}}}
 
 
-def rank_fusion_pipeline(text: str, query_vector: np.ndarray, model: str, k: int) -> list[dict]:
-    lexical = [{"$search": {"index": TEXT_INDEX_NAME, "text": {"query": text, "path": "text",
-                                                                "fuzzy": {"maxEdits": 1, "prefixLength": 1}}}},
-               {"$match": {"model": model, "deleted": False}},
-               {"$limit": k}]
+def rank_fusion_pipeline(text: str, query_vector: np.ndarray, model: str, k: int,
+                         weights: dict[str, float] | None = None) -> list[dict]:
+    words = {"query": text, "path": "text"}
+    search = {"index": TEXT_INDEX_NAME, "compound": {"should": [
+        {"text": {**words, "fuzzy": {"maxEdits": 1, "prefixLength": 1}}},
+        {"text": {**words, "synonyms": SYNONYM_MAPPING, "matchCriteria": "any"}},
+    ], "minimumShouldMatch": 1}}
+    lexical = [{"$search": search}, {"$match": {"model": model, "deleted": False}}, {"$limit": k}]
+    weights = weights or {"semantic": 1, "lexical": 1}
     return [
         {"$rankFusion": {"input": {"pipelines": {"semantic": [vector_stage(query_vector, model, k)],
                                                  "lexical": lexical}},
-                         "combination": {"weights": {"semantic": 1, "lexical": 1}},
+                         "combination": {"weights": {"semantic": weights["semantic"], "lexical": weights["lexical"]}},
                          "scoreDetails": True}},
         {"$limit": k},
         {"$project": {"product_id": 1, "details": {"$meta": "scoreDetails"}}},

@@ -1,43 +1,27 @@
-"""The product catalog held in memory per process: name search, the BM25 index and product display.
+"""The product catalog held in memory per process: name search, the BM25 indexes and product display.
 
 424 products that change rarely: reading them per call costs the engine ~15-20 ms, holding them costs
-a few MB. The refresh rule, in one place:
+a few MB. The refresh rule (a change stream on `products`, else a version query, and a full reload at
+least every five minutes) is `watched.py`'s.
 
-- where the process runs the change feed (`zava_core.feed`, the servers do), its `products` events mark the
-  snapshot stale (`on_changes`) and the next call reloads it; elsewhere on a server with change streams (a
-  replica set, the embedded engine included), a stream of its own on `products` does the same (events that
-  arrive during a load count against the load that follows);
-- elsewhere, a version query (document count and latest `updated_at`) runs at most every
-  `VERSION_CHECK_SECONDS`, and a change of version reloads;
-- either way, a snapshot older than `FULL_RELOAD_SECONDS` is reloaded (a backstop for edits that
-  neither the stream nor the version can see, e.g. a stream that died quietly).
-
-Stock is never held here: callers read it live (`products.stock_by_product`).
+Stock is never held here: callers read it live (`products.stock_units`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import hashlib
 import json
-import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 
 import anyio
-from pymongo.errors import PyMongoError
 
 from zava_core.errors import NotFound
-from zava_core.infra import db as zdb
 from zava_core.retail.lexical import LexicalIndex, documents_from_products
+from zava_core.retail.watched import WatchedCollection, count_and_latest
 from zava_core.store import Handle
 
-VERSION_CHECK_SECONDS = 5.0
-FULL_RELOAD_SECONDS = 300.0
-_LEXICAL_CACHE_SIZE = 4
-log = logging.getLogger(__name__)
+_LEXICAL_CACHE_SIZE = 8  # two indexes (full, titles) per catalog content
 
 
 class CatalogSnapshot:
@@ -53,128 +37,55 @@ class CatalogSnapshot:
 
     @functools.cached_property
     def lexical(self) -> LexicalIndex:
-        return _lexical_index(self.products)
+        return _lexical_index(self.products, titles_only=False)
+
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        """product_id -> its place in the BM25 indexes' document order (what per-product arrays are aligned to)."""
+        return {key: i for i, key in enumerate(self.lexical.keys)}
+
+    @functools.cached_property
+    def types(self) -> list[str]:
+        """Each product's type, in the BM25 indexes' document order."""
+        return [self.products[key]["type_name"] for key in self.lexical.keys]
+
+    @functools.cached_property
+    def titles(self) -> LexicalIndex:
+        """BM25 over names and types only, in the same document order: where synonym phrases match first."""
+        return _lexical_index(self.products, titles_only=True)
 
 
 _lexical_cache: dict[str, LexicalIndex] = {}
 
 
-def _lexical_index(products: Mapping[str, dict]) -> LexicalIndex:
+def _lexical_index(products: Mapping[str, dict], titles_only: bool) -> LexicalIndex:
     """Built once per distinct catalog content in the process (tests open many servers on one catalog)."""
     fields = [(pid, p["product_name"], p.get("type_name"), p.get("category_name"), p.get("description"),
                p.get("specifications")) for pid, p in sorted(products.items())]
-    key = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps([titles_only, fields], sort_keys=True, default=str).encode()).hexdigest()
     index = _lexical_cache.get(key)
     if index is None:
-        index = LexicalIndex(documents_from_products(products[pid] for pid in sorted(products)))
+        index = LexicalIndex(documents_from_products((products[pid] for pid in sorted(products)), titles_only))
         if len(_lexical_cache) >= _LEXICAL_CACHE_SIZE:
             _lexical_cache.pop(next(iter(_lexical_cache)))
         _lexical_cache[key] = index
     return index
 
 
-class CatalogIndex:
-    """`get()` returns the current snapshot, reloading it by the rule above."""
+class CatalogIndex(WatchedCollection[CatalogSnapshot]):
+    """`get()` returns the current snapshot of the live products (`watched.py` says when it reloads)."""
 
     def __init__(self, products: Handle, *, use_change_stream: bool | None = None) -> None:
-        self._products = products
-        self._use_change_stream = use_change_stream  # None: decide from the server
-        self._snapshot: CatalogSnapshot | None = None
-        self._loaded_at = 0.0
-        self._checked_at = 0.0
-        self._changes = 0  # change events seen so far
-        self._changes_at_load = 0
-        self._stream = None
-        self._watcher: asyncio.Task | None = None
-        self._fed: Callable[[], bool] | None = None
-        self._started = False
-        self._lock = anyio.Lock()
-
-    @property
-    def refresh_rule(self) -> str:
-        return "change-stream" if self._watching else "version-check"
-
-    @property
-    def _watching(self) -> bool:
-        if self._fed is not None:
-            return self._fed()
-        return self._watcher is not None and not self._watcher.done()
-
-    def follow(self, following: Callable[[], bool]) -> None:
-        """Take change events from the process's change feed (`on_changes`) instead of a stream of its own;
-        `following()` says whether the feed is delivering (when not, the version check applies)."""
-        self._fed = following
-
-    async def on_changes(self, events: Sequence[dict]) -> None:
-        self._changes += len(events)
-
-    async def get(self) -> CatalogSnapshot:
-        if self._snapshot is not None and not await self._stale():
-            return self._snapshot
-        async with self._lock:
-            if self._snapshot is None or await self._stale():
-                await self._start_watching()
-                changes = self._changes
-                products = {d["_id"]: d async for d in self._products.find(self._products.unscoped())}
-                if not products:
-                    raise NotFound("the database holds no products: seed it first with `python -m seeding`")
-                version = await self._version() if not self._watching else ()
-                self._snapshot = CatalogSnapshot(products, version)
-                self._changes_at_load = changes
-                self._loaded_at = self._checked_at = time.monotonic()
-        return self._snapshot
+        super().__init__(products, _snapshot, query=products.unscoped(), version=count_and_latest,
+                         use_change_stream=use_change_stream)
 
     async def warm(self) -> None:
-        """Load the snapshot and build its BM25 index (server start)."""
+        """Load the snapshot and build its BM25 indexes (server start)."""
         snapshot = await self.get()
-        await anyio.to_thread.run_sync(lambda: snapshot.lexical)
+        await anyio.to_thread.run_sync(lambda: (snapshot.lexical, snapshot.titles))
 
-    async def _stale(self) -> bool:
-        now = time.monotonic()
-        if self._snapshot is None or now - self._loaded_at > FULL_RELOAD_SECONDS:
-            return True
-        if self._watching:
-            return self._changes != self._changes_at_load
-        if now - self._checked_at < VERSION_CHECK_SECONDS:
-            return False
-        self._checked_at = now
-        return await self._version() != self._snapshot.version
 
-    async def _version(self) -> tuple:
-        stage = {"$group": {"_id": None, "count": {"$sum": 1}, "latest": {"$max": "$updated_at"}}}
-        rows = await (await self._products.aggregate([stage])).to_list()
-        return (rows[0]["count"], rows[0]["latest"]) if rows else (0, None)
-
-    async def _start_watching(self) -> None:
-        if self._started or self._fed is not None:
-            return
-        self._started = True
-        wanted = self._use_change_stream
-        if wanted is None:
-            wanted = (await zdb.capabilities(self._products)).replica_set  # change streams need one
-        if not wanted:
-            return
-        try:
-            self._stream = await self._products.watch()
-        except PyMongoError as exc:  # a server that lists a replica set but refuses streams
-            log.info("no change stream on products (%s); checking a version instead", exc)
-            return
-        self._watcher = asyncio.create_task(self._drain(), name="zava-catalog-watch")
-
-    async def _drain(self) -> None:
-        try:
-            async for _ in self._stream:
-                self._changes += 1
-        except PyMongoError as exc:
-            log.info("the products change stream ended (%s); checking a version instead", exc)
-        finally:
-            self._changes += 1  # whatever happened meanwhile is unknown: reload once
-
-    async def close(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError, PyMongoError):
-                await self._watcher
-        if self._stream is not None:
-            with contextlib.suppress(PyMongoError):
-                await self._stream.close()
+def _snapshot(documents: list[dict], version: tuple) -> CatalogSnapshot:
+    if not documents:
+        raise NotFound("the database holds no products: seed it first with `python -m seeding`")
+    return CatalogSnapshot({d["_id"]: d for d in documents}, version)

@@ -1,17 +1,51 @@
-"""Reciprocal rank fusion (Cormack, Clarke & Buettcher, 2009): combine rankings by rank, not score.
+"""Fusing the word ranking (BM25) and the meaning ranking (cosine) into one list (pure, no I/O).
 
-BM25 scores and cosine similarities live on different scales; RRF needs only each list's order.
-A document's fused score is the sum over the rankings it appears in of weight / (k + rank), rank
-counted from 1. k = 60 is the published default (and what MongoDB's `$rankFusion` uses); it was not
-tuned on our evaluation set.
+Two ways, both weighted:
+- `rrf`: reciprocal rank fusion (Cormack, Clarke & Buettcher, 2009). A product's score is the sum over the
+  rankings it is in of weight / (k + rank), rank counted from 1. Scales do not matter, only order.
+- `max`: score-normalised fusion. BM25 is divided by the query's best BM25, the cosine by the query's best
+  cosine, and the two are mixed: w * words + (1 - w) * meaning. A product missing from a ranking scores 0 on
+  that side.
+
+Which one, and with what weights, is chosen per embedding backend on the train half of the evaluation set
+only (`python -m bench search-tune`; docs/search.md) and recorded in `TUNED`. Equal-weight RRF with k = 60,
+the published default that hybrid search used before, scored below BM25 alone on MRR@10: the static
+embedding is the weaker ranker and RRF gave it an equal vote.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
 
 RRF_K = 60
+Method = Literal["rrf", "max"]
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    method: Method
+    lexical_weight: float  # the meaning side weighs 1 - lexical_weight
+    k: int = RRF_K  # rrf only
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {"lexical": self.lexical_weight, "semantic": round(1 - self.lexical_weight, 6)}
+
+
+# Chosen on the train half (2026-12-07, `python -m bench search-tune`); see docs/search.md for the grid and figures.
+TUNED: dict[str, FusionParams] = {
+    "static": FusionParams("max", 0.65),
+    "onnx-minilm": FusionParams("max", 0.8),
+}
+DEFAULT = FusionParams("rrf", 0.5)  # a backend never tuned here (openai, azure-openai): equal-weight RRF
+
+
+def params_for(backend: str) -> FusionParams:
+    return TUNED.get(backend, DEFAULT)
 
 
 @dataclass(frozen=True)
@@ -45,3 +79,26 @@ def reciprocal_rank_fusion(rankings: Mapping[str, Sequence[str]], k: int = RRF_K
             ranks.setdefault(key, {})[signal] = rank
     order = sorted(scores, key=lambda key: (-scores[key], min(ranks[key].values()), key))
     return [Fused(key, scores[key], ranks[key]) for key in order]
+
+
+def fuse(keys: Sequence[str], lexical: np.ndarray, cosine: np.ndarray, semantic_ok: np.ndarray,
+         params: FusionParams) -> list[Fused]:
+    """Fuse per-product arrays (aligned with `keys`): BM25 scores (0 = no word matched), cosines, and which
+    products pass the similarity threshold. A product is in the result if its words matched or it passed."""
+    lexical_order = [i for i in np.argsort(-lexical, kind="stable") if lexical[i] > 0]
+    semantic_order = [i for i in np.argsort(-cosine, kind="stable") if semantic_ok[i]]
+    if params.method == "rrf":
+        return reciprocal_rank_fusion({"lexical": [keys[i] for i in lexical_order],
+                                       "semantic": [keys[i] for i in semantic_order]}, params.k, params.weights)
+    ranks: dict[int, dict[str, int]] = {}
+    for signal, order in (("lexical", lexical_order), ("semantic", semantic_order)):
+        for rank, i in enumerate(order, 1):
+            ranks.setdefault(int(i), {})[signal] = rank
+    words = lexical / lexical.max() if lexical_order else np.zeros_like(lexical)
+    top_cosine = max((float(cosine[i]) for i in semantic_order), default=0.0)
+    meaning = np.zeros_like(words)
+    if top_cosine > 0:
+        meaning = np.where(semantic_ok, np.clip(cosine, 0, None) / top_cosine, 0.0)
+    mixed = params.lexical_weight * words + (1 - params.lexical_weight) * meaning
+    order = sorted(ranks, key=lambda i: (-mixed[i], min(ranks[i].values()), keys[i]))
+    return [Fused(keys[i], float(mixed[i]), ranks[i]) for i in order]

@@ -274,7 +274,21 @@ class LexicalIndex:
                 fixes[word] = self.surface.get(best, best)
         return fixes
 
-    def scores(self, query: str) -> np.ndarray:
+    def readings(self, query: str) -> list[list[str]]:
+        """The query's analysed words as typed and, when a word is misspelt, with the catalog word instead
+        (what synonym mappings are matched against)."""
+        typed = tokenize(query)
+        fixed = []
+        for term in typed:
+            candidates = [] if term in self.postings else self.corrections(term)
+            fixed.append(max(candidates, key=lambda c: (len(self.postings[c][0]), c)) if candidates else term)
+        return [typed] if fixed == typed else [typed, fixed]
+
+    def scores(self, query: str, phrase_groups: Iterable[Sequence[Sequence[str]]] = (),
+               phrase_weight: float = 1.0, titles: LexicalIndex | None = None) -> np.ndarray:
+        """BM25 of every document; each of `phrase_groups` (a synonym mapping's phrases) adds the score of a
+        document's best phrase, times `phrase_weight`. A phrase counts where all its words are: in `titles`
+        (the same documents' names and types: what a product is) when any title holds it, else anywhere."""
         total = np.zeros(len(self.keys), dtype=np.float32)
         for alternatives in self.expand(query):
             if len(alternatives) == 1:
@@ -287,7 +301,44 @@ class LexicalIndex:
                 docs, values = self.postings[term]
                 best[docs] = np.maximum(best[docs], weight * values)
             total += best
+        for phrases in phrase_groups:
+            best = np.zeros_like(total)
+            for phrase in phrases:
+                best = np.maximum(best, self.phrase_scores(phrase, titles))
+            total += phrase_weight * best
         return total
+
+    def coverage(self, query: str) -> np.ndarray:
+        """Per document, the share of the query's words it holds (a misspelt word through its corrections; a word
+        the catalog does not know at all counts as missing everywhere)."""
+        words = {stem(w): w for w in (UNITS.get(t, t) for t in _raw_tokens(query)) if w not in STOPWORDS}
+        held = np.zeros(len(self.keys), dtype=np.float32)
+        for term, word in words.items():
+            present = np.zeros(len(self.keys), dtype=bool)
+            for alternative in [term] if term in self.postings else self.corrections(word, term):
+                present[self.postings[alternative][0]] = True
+            held += present
+        return held / len(words) if words else held
+
+    def phrase_scores(self, phrase: Sequence[str], titles: LexicalIndex | None = None) -> np.ndarray:
+        """A phrase's score per document: from `titles` where a title holds every word, else from here."""
+        if titles is not None and (in_titles := titles._phrase_scores(phrase)).any():
+            return in_titles
+        return self._phrase_scores(phrase)
+
+    def _phrase_scores(self, phrase: Sequence[str]) -> np.ndarray:
+        """Sum of the phrase's term weights in the documents holding every one of its terms (0 elsewhere)."""
+        out = np.zeros(len(self.keys), dtype=np.float32)
+        if not phrase or any(term not in self.postings for term in phrase):
+            return out
+        present = np.ones(len(self.keys), dtype=bool)
+        for term in dict.fromkeys(phrase):
+            docs, values = self.postings[term]
+            holds = np.zeros(len(self.keys), dtype=bool)
+            holds[docs] = True
+            present &= holds
+            out[docs] += values
+        return np.where(present, out, 0)
 
     def search(self, query: str, limit: int | None = None) -> list[tuple[str, float]]:
         scores = self.scores(query)
@@ -298,9 +349,12 @@ class LexicalIndex:
         return [(self.keys[i], float(scores[i])) for i in order]
 
 
-def documents_from_products(products: Iterable[Mapping[str, object]]) -> list[LexicalDocument]:
-    """Lexical documents from product documents as stored (`product_name`, `type_name`, ...)."""
+def documents_from_products(products: Iterable[Mapping[str, object]], titles_only: bool = False,
+                            ) -> list[LexicalDocument]:
+    """Lexical documents from product documents as stored (`product_name`, `type_name`, ...); `titles_only`:
+    the name and type alone."""
     return [LexicalDocument(key=str(p["_id"]), name=str(p["product_name"]), type=str(p.get("type_name", "")),
-                            category=str(p.get("category_name", "")), description=str(p.get("description", "")),
-                            specifications=dict(p.get("specifications") or {}))  # type: ignore[call-overload]
+                            category="" if titles_only else str(p.get("category_name", "")),
+                            description="" if titles_only else str(p.get("description", "")),
+                            specifications={} if titles_only else dict(p.get("specifications") or {}))  # type: ignore[call-overload]
             for p in products]

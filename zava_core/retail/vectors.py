@@ -127,11 +127,12 @@ class SemanticSearch:
         cursor = await self.collections.product_embeddings.aggregate(pipeline)
         return [(d["product_id"], atlas_search.cosine_from_score(d["score"])) async for d in cursor]
 
-    async def atlas_fused(self, text: str, query_vector: np.ndarray, k: int) -> list[atlas_search.FusedHit] | None:
+    async def atlas_fused(self, text: str, query_vector: np.ndarray, k: int,
+                          weights: dict[str, float] | None = None) -> list[atlas_search.FusedHit] | None:
         """`$rankFusion` of `$vectorSearch` and `$search`, or None when the server cannot (then: in memory)."""
         if not self.atlas_fusion:
             return None
-        pipeline = atlas_search.rank_fusion_pipeline(text, query_vector, self.embedder.model, k)
+        pipeline = atlas_search.rank_fusion_pipeline(text, query_vector, self.embedder.model, k, weights)
         try:
             cursor = await self.collections.product_embeddings.aggregate(pipeline)
             return [atlas_search.parse_fused(d) async for d in cursor]

@@ -76,6 +76,8 @@ class Collections:
     stock_movements: Handle
     sales_folds: Handle
     sync_conflicts: Handle
+    search_synonyms: Handle
+    search_misses: Handle
 
     def __init__(self, db: AsyncDatabase) -> None:
         self.db = db

@@ -23,7 +23,7 @@ def index_models(spec: CollectionSpec) -> list[IndexModel]:
     return models
 
 
-# Every collection whose indexes the model defines (the dataset, the rollup, the journals).
+# Every collection whose indexes the model defines (the dataset, the rollup, the journals, search misses).
 INDEXED: tuple[CollectionSpec, ...] = tuple(spec for spec in ALL_SPECS.values() if spec.indexes)
 
 
