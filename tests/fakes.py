@@ -21,7 +21,7 @@ import mongomock
 from zava_core.context import Zava
 from zava_core.directory import ReferenceData
 from zava_core.infra.config import Settings
-from zava_core.model import ALL_SPECS, CollectionSpec
+from zava_core.model import ALL_SPECS, FEED, META, CollectionSpec
 from zava_core.store import Transactions
 from zava_core.store.handles import CollectionRules
 from zava_core.store.transactions import Body
@@ -80,6 +80,10 @@ class FakeHandle(CollectionRules):
     async def update_one(self, filter: Mapping, update: Mapping, *, upsert: bool = False, session: Any = None) -> Any:
         return self.inner.update_one(dict(filter), dict(update), upsert=upsert)
 
+    async def replace_one(self, filter: Mapping, replacement: Mapping, *, upsert: bool = False,
+                          session: Any = None) -> Any:
+        return self.inner.replace_one(dict(filter), copy.deepcopy(dict(replacement)), upsert=upsert)
+
     async def insert_one(self, document: Mapping, *, session: Any = None) -> Any:
         return self.inner.insert_one(copy.deepcopy(dict(document)))
 
@@ -96,7 +100,8 @@ class FakeHandle(CollectionRules):
 
 
 class FakeCollections:
-    """`Collections` over one in-memory database: the same attributes, `[name]` and `of(spec)`."""
+    """`Collections` over one in-memory database: the same attributes, `[name]` and `of(spec)`, and the
+    bookkeeping collections (`meta`, `feed`)."""
 
     def __init__(self, name: str = "zava_fake") -> None:
         self._db = mongomock.MongoClient().get_database(name)
@@ -104,6 +109,8 @@ class FakeCollections:
         for n, handle in self._handles.items():
             setattr(self, n, handle)
         self.db = _Named(name)
+        self.meta = FakeHandle(ALL_SPECS["stores"], self._db.get_collection(META), name)  # rules unused
+        self.feed = FakeHandle(ALL_SPECS["stores"], self._db.get_collection(FEED), name)
 
     def __getitem__(self, name: str) -> FakeHandle:
         return self._handles[name]
@@ -145,7 +152,8 @@ def fake_zava(documents: Mapping[str, list[dict]], data_dir: Path | None = None)
     collections = FakeCollections()
     for name, docs in documents.items():
         if docs:
-            collections[name].inner.insert_many(copy.deepcopy(docs))
+            target = collections.meta if name == META else collections[name]
+            target.inner.insert_many(copy.deepcopy(docs))
     settings = replace(Settings(), mongodb_uri="mongodb://in-memory", data_dir=data_dir or Path("/nonexistent"))
     return Zava(settings=settings, client=None, db=None, collections=collections,  # type: ignore[arg-type]
                 transactions=FakeTransactions(collections), reference=ReferenceData(collections))  # type: ignore[arg-type]

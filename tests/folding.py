@@ -35,3 +35,9 @@ async def until_settled(settings: Settings, order_ids: Iterable[str], timeout: f
         return time.monotonic() - started
     finally:
         await client.close()
+
+
+def recent_orders(db, seconds: float = 900.0) -> list[str]:
+    """Ids of the orders changed in the last `seconds` (a sync handle): what a feed may still have to fold."""
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds))
+    return [d["_id"] for d in db.orders.find({"updated_at": {"$gte": since}}, {"_id": 1})]

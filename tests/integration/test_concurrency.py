@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 from concurrent_calls import call_all, servers
+from folding import recent_orders, until_settled
 from pymongo import MongoClient
 from pymongo.database import Database
 
@@ -196,8 +197,10 @@ async def test_a_hundred_concurrent_orders_never_oversell_and_leave_a_consistent
                 demand[(STORES[request["store"]], by_sku[line["sku"].upper()]["_id"])] += line["quantity"]
         assert all(demand[cell] > units for cell, units in level.items()), "every scarce row must be contested"
 
+        await until_settled(settings, recent_orders(db))  # what earlier tests wrote is folded before we look
         before = write_state(db)
         results = await call_all_within([(client, "create_order", r) for r in requests])
+        await until_settled(settings, recent_orders(db))  # the server's change feed folds the new orders
         after = write_state(db)
 
     accepted = [(req, out) for req, (is_error, _, out) in zip(requests, results, strict=True) if not is_error]
@@ -289,12 +292,14 @@ async def test_two_servers_racing_for_the_last_units_sell_exactly_the_stock(sett
     (product,) = stocked_everywhere(db, [store_id], 1, minimum=1, skip=set())
     customer = db.customers.find_one({"deleted": False, "primary_store_id": store_id})
     db.inventory.update_one({"store_id": store_id, "product_id": product["_id"]}, {"$set": {"stock_level": 7}})
-    before = write_state(db)
     async with servers(settings, 2) as (first, second):
+        await until_settled(settings, recent_orders(db))
+        before = write_state(db)
         calls = [(first if n % 2 else second, "create_order",
                   {"customer_id": customer["_id"], "store": "Kirkland", "idempotency_key": order_key(f"race-{n}"),
                    "items": [{"sku": product["sku"], "quantity": 1}]}) for n in range(20)]
         results = await call_all_within(calls)
+        await until_settled(settings, recent_orders(db))
     accepted = [out for is_error, _, out in results if not is_error]
     errors = [text for is_error, text, _ in results if is_error]
     assert len(accepted) == 7
@@ -319,9 +324,11 @@ async def test_the_same_idempotency_key_ten_times_at_once_makes_one_order(settin
     key = order_key("same-key")
     request = {"customer_id": customer["_id"], "store": "Bellevue", "idempotency_key": key,
                "items": [{"sku": first["sku"], "quantity": 2}, {"sku": second["sku"], "quantity": 1}]}
-    before = write_state(db)
     async with servers(settings, server_count) as clients:
+        await until_settled(settings, recent_orders(db))
+        before = write_state(db)
         results = await call_all_within([(clients[n % server_count], "create_order", request) for n in range(10)])
+        await until_settled(settings, recent_orders(db))
     after = write_state(db)
 
     assert [text for is_error, text, _ in results if is_error] == []

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from folding import recent_orders, until_settled
 from mcp import Client
 from pymongo.database import Database
 
@@ -677,15 +678,17 @@ async def test_create_order_writes_the_order_and_everything_it_implies(writable,
     quantities = {first["sku"]: 3, second["sku"]: 1}
     lines = [(first, 3), (second, 1)]
     since = utc_now_iso()
-    before = write_state(wdb, since)
-    stock_before = {sku: wdb.inventory.find_one({"sku": sku, "store_id": store_id})["stock_level"]
-                    for sku in quantities}
     key = f"test-order-{uuid.uuid4()}"
-    started = datetime.now(UTC).replace(microsecond=0)
     async with connect(writable, SEATTLE) as c:
+        await until_settled(writable, recent_orders(wdb))  # what earlier tests wrote is folded before we look
+        before = write_state(wdb, since)
+        stock_before = {sku: wdb.inventory.find_one({"sku": sku, "store_id": store_id})["stock_level"]
+                        for sku in quantities}
+        started = datetime.now(UTC).replace(microsecond=0)
         out = await ok(c, "create_order", {"customer_id": customer["_id"], "store": "Seattle", "items": requested,
                                            "idempotency_key": key})
         finished = datetime.now(UTC)
+        await until_settled(writable, [out["order"]["order_id"]])  # the server's change feed folds the order
         after = write_state(wdb, since)
 
         # the answer
@@ -785,9 +788,10 @@ async def test_create_order_with_one_unfillable_line_changes_nothing(writable, w
                                      "product_id": {"$ne": plenty["_id"]}})
     customer = never_shopped_at(wdb, store_id, skip=1)
     since = utc_now_iso()
-    before = write_state(wdb, since)
     key = f"unfillable-{uuid.uuid4()}"
     async with connect(writable, SEATTLE) as c:
+        await until_settled(writable, recent_orders(wdb))  # what earlier tests wrote is folded before we look
+        before = write_state(wdb, since)
         text = await fails(c, "create_order", {
             "customer_id": customer["_id"], "store": "Seattle", "idempotency_key": key,
             "items": [{"sku": plenty["sku"], "quantity": 5},

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 from concurrent_calls import call_all, servers
+from folding import recent_orders, until_settled
 from pymongo import MongoClient
 from pymongo.database import Database
 
@@ -155,6 +156,7 @@ async def test_fifty_concurrent_orders_cancels_returns_and_transfers_keep_stock_
         results = [None] * 50
         for position, index in enumerate(order_of):
             results[index] = results_shuffled[position]
+        await until_settled(settings, recent_orders(db))  # the servers' change feeds fold what was written
 
     for (tool, args), (is_error, text, _) in zip(calls, results, strict=True):
         if is_error:

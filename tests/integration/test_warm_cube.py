@@ -1,7 +1,7 @@
 """A warm analysis server sees an order created after it loaded its cube.
 
 The analysis server holds the rollup in memory; create_order (another process's server, here another
-server object on the same database) updates `sales_monthly` in the order's transaction. The next
+server object on the same database) writes the order, and the change feed folds it into `sales_monthly`. The next
 question on the warm server must include the order: answered from the rollup (whole months), not by
 reloading from scratch and not by reading order_items.
 """
@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from folding import recent_orders, until_settled
 from mcp.client import Client
 from pymongo import MongoClient
 
@@ -48,6 +49,7 @@ async def test_a_warm_analysis_server_sees_an_order_created_after_it_loaded(writ
     start, end = this_month()
 
     async with Client(build_analysis_server(writable, SEATTLE)) as analysis:
+        await until_settled(writable, recent_orders(db))  # what earlier tests wrote is folded before we look
         before, source = await seattle_revenue(analysis, start, end)  # loads the cube
         assert "rollup" in source and "order_items" not in source, source
 
@@ -58,6 +60,8 @@ async def test_a_warm_analysis_server_sees_an_order_created_after_it_loaded(writ
             assert not created.is_error, created.content[0].text
             total = created.structured_content["order"]["total"]
         assert total == round(product["base_price"] * 2, 2)
+        # The analysis server's own change feed folds the order (the sales server, closed, no longer runs one).
+        await until_settled(writable, [created.structured_content["order"]["order_id"]])
 
         after, source = await seattle_revenue(analysis, start, end)
         assert "rollup" in source and "order_items" not in source, source
