@@ -14,6 +14,7 @@ Created once per process (the MCP server's lifespan, a CLI run) and closed on sh
 | `misses` | search misses being recorded behind the answer | until each write returns; `close()` waits for them |
 | `search` | the embedder and the vector index | server start (warm-up) or first use; `vectors.RELOAD_SECONDS` |
 | `feed` | the change feed: folds orders into the rollups, records conflicts | `start_feed()` until `close()` |
+| `models` | read models: stock, customers, a customer's orders (`zava_core.readmodels`) | loaded by `start_feed()` |
 | `order_date_ranges` | first and last order date per store set | `schemas.DATE_RANGE_TTL` seconds |
 | `aggregations` | the `run_aggregation` pipelines running, per caller | until the engine answers each |
 
@@ -34,6 +35,7 @@ from zava_core.directory import ReferenceData
 from zava_core.feed.stream import ChangeFeed
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
+from zava_core.readmodels import ReadModels
 from zava_core.retail.catalog_index import CatalogIndex
 from zava_core.retail.search_misses import MissRecorder
 from zava_core.retail.synonym_index import SynonymIndex
@@ -53,6 +55,7 @@ class Zava:
     reference: ReferenceData
     cube: CubeCache = field(init=False)
     catalog: CatalogIndex = field(init=False)
+    models: ReadModels = field(init=False)
     synonyms: SynonymIndex = field(init=False)
     misses: MissRecorder = field(default_factory=MissRecorder)
     order_date_ranges: dict[tuple[str, ...], tuple[float, list[str]]] = field(default_factory=dict)
@@ -63,6 +66,7 @@ class Zava:
     def __post_init__(self) -> None:
         self.cube = CubeCache(self.collections.sales_monthly, self.settings.data_dir / CUBE_SNAPSHOT_DIR)
         self.catalog = CatalogIndex(self.collections.products)
+        self.models = ReadModels(self.collections)
         self.synonyms = SynonymIndex(self.collections.search_synonyms)
 
     @classmethod
@@ -80,18 +84,22 @@ class Zava:
             self._search = SemanticSearch(self.collections, get_embedder(self.settings))
         return self._search
 
-    async def start_feed(self) -> ChangeFeed:
+    async def start_feed(self, models: tuple[str, ...] = ("stock",)) -> ChangeFeed:
         """Follow the database: fold every order change into the rollups (whoever wrote it) and keep the in-memory
-        structures current. One per process; a server starts it, a CLI run need not."""
+        structures current, `models` among them (loaded in the background). One per process; a server starts
+        it, a CLI run need not."""
         if self.feed is None:
             self.feed = feed = ChangeFeed(self.collections, self.transactions)
             for watched in (self.catalog, self.synonyms):
                 feed.subscribe((watched.collection_name,), watched.on_changes)
                 watched.follow(lambda: feed.state.mode == "following")
+            self.models.attach(feed, models)
+            self.models.load_in_background(models)
         await self.feed.start()
         return self.feed
 
     async def close(self) -> None:
+        await self.models.close()
         if self.feed is not None:
             await self.feed.close()
         await self.aggregations.cancel_all()  # pipelines the engine was still running past their deadline

@@ -53,6 +53,8 @@ MAX_RECEIVED_QUANTITY = 100_000
 REASON_MIN_CHARS, REASON_MAX_CHARS = 3, 200
 DELIVERY_REFERENCE_MIN_CHARS, DELIVERY_REFERENCE_MAX_CHARS = 3, 64
 ORDER_ID_MIN_CHARS, ORDER_ID_MAX_CHARS = 8, 24  # ord_00000001 (seeded) or ord_ + 16 hex digits
+# A sync conflict's id: kind|order|SKU (and the moment it was found again after a resolution): ~75 characters.
+CONFLICT_ID_MAX_CHARS = 120
 
 # Stock alerts.
 LOW_STOCK_THRESHOLD = 10  # the default alert level, and what `low_stock` means on a row

@@ -4,6 +4,7 @@
     python -m zava_ops indexes create|drop|list
     python -m zava_ops change-streams enable|test [--timeout S]
     python -m zava_ops clear [--collections NAME ...] [--yes]
+    python -m zava_ops fold status|rebuild
     python -m zava_ops ditto-config [--format operator|portal] [--output FILE] [--namespace N] [--app-name A]
                                     [--big-peer B] [--secret-name S]
     python -m zava_ops ditto-check [--quiet]
@@ -32,9 +33,10 @@ from zava_ditto import connector_config as ditto_config
 from zava_ops.change_streams import change_streams_enable, change_streams_test
 from zava_ops.clear import CLEARABLE, UnknownCollections, chosen_collections
 from zava_ops.clear import clear as clear_collections
+from zava_ops.fold import fold_rebuild, fold_status
 from zava_ops.indexes import indexes_create, indexes_drop, indexes_list
 
-COMMANDS = ("doctor", "indexes", "change-streams", "clear", "ditto-config", "ditto-check", "encode-password")
+COMMANDS = ("doctor", "indexes", "change-streams", "clear", "fold", "ditto-config", "ditto-check", "encode-password")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"collections to empty (default: all of {', '.join(CLEARABLE)}, and the seeding state)")
     clear.add_argument("--yes", action="store_true", help="do not ask for the database name (for scripts)")
     clear.set_defaults(handler=_clear)
+
+    fold = sub.add_parser("fold", help="the sales fold: where the change feed stands (status), or rebuild the "
+                                       "rollups from the collections (rebuild)")
+    fold.add_argument("action", choices=("status", "rebuild"), help="status exits 1 when no position is stored")
+    fold.set_defaults(handler=_fold)
 
     config = sub.add_parser(
         "ditto-config", help="print the Ditto MongoDB Connector configuration generated from the model "
@@ -145,6 +152,10 @@ def _clear(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return _with_collections(settings, lambda collections: clear_collections(collections, settings, names, args.yes))
+
+
+def _fold(args: argparse.Namespace, settings: Settings) -> int:
+    return _with_collections(settings, fold_status if args.action == "status" else fold_rebuild)
 
 
 def _ditto_config(args: argparse.Namespace, settings: Settings) -> int:

@@ -49,8 +49,10 @@ class AppState:
 WarmUp = Callable[[Zava], Awaitable[object]]
 
 
-def make_lifespan(settings: Settings, launch_identity: Identity | None, warm_ups: tuple[WarmUp, ...] = ()):
-    """One zava_core client per process; `warm_ups` load caches in the background while clients connect."""
+def make_lifespan(settings: Settings, launch_identity: Identity | None, warm_ups: tuple[WarmUp, ...] = (),
+                  read_models: tuple[str, ...] = ("stock",)):
+    """One zava_core client per process; `warm_ups` load caches and `read_models` (zava_core.readmodels) load in
+    the background while clients connect."""
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
         zava = await Zava.open(settings)
@@ -62,7 +64,7 @@ def make_lifespan(settings: Settings, launch_identity: Identity | None, warm_ups
                 await scope_for(zava, launch_identity)  # an unknown --store fails at start, not per call
             # Derived data follows every writer: the feed folds orders (ours, devices', scripts') into the rollups
             # and keeps the in-memory structures current. It starts in the background and never blocks the start.
-            await zava.start_feed()
+            await zava.start_feed(read_models)
             # Search warms before the first call is accepted (the first search must not pay for loading the
             # embedder and building the BM25 index); a slow start stops waiting and carries on behind.
             search_warm = asyncio.create_task(_warm_up(zava, (warm_search,)))

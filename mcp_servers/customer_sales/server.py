@@ -37,7 +37,9 @@ INSTRUCTIONS = (
 def build_server(settings: Settings, identity: Identity | None, *, read_only: bool = False,
                  auth: AuthSettings | None = None, token_verifier: TokenVerifier | None = None) -> ZavaServer:
     """`identity` is the launch identity (stdio, tests); HTTP passes `auth` and a token verifier instead."""
-    server = ZavaServer(NAME, instructions=INSTRUCTIONS, lifespan=make_lifespan(settings, identity),
+    # Lookups answer from read models kept by the change feed: stock, the customer directory, customers' orders.
+    lifespan = make_lifespan(settings, identity, read_models=("stock", "customers", "orders"))
+    server = ZavaServer(NAME, instructions=INSTRUCTIONS, lifespan=lifespan,
                        auth=auth, token_verifier=token_verifier)
     register_shared_tools(server, record_search_misses=not read_only)  # shoppers' queries; no writes when read-only
     register_customer_prompts(server)  # find_and_reserve, and completion of its store argument

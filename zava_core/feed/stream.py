@@ -63,6 +63,10 @@ class FeedState:
     errors: int = 0
     last_error: str = ""
     last_event_wall: float = 0.0  # the commit time of the last event handled (epoch seconds)
+    # Monotonic times: the last pass of the loop, and the start of the last poll that found nothing new (every
+    # commit before that moment has been handled: what read models compare a write of their own against).
+    heartbeat: float = 0.0
+    caught_up_at: float = 0.0
     lags: deque[float] = field(default_factory=lambda: deque(maxlen=2_000))  # commit -> handled, seconds
 
     @property
@@ -187,6 +191,7 @@ class ChangeFeed:
     async def _follow(self, stream) -> None:
         while True:
             batch: list[dict] = []
+            polled_at = time.monotonic()
             event = await stream.try_next()  # waits up to poll_ms on the server when nothing is new
             while event is not None:
                 batch.append(event)
@@ -198,7 +203,9 @@ class ChangeFeed:
                 await self._handle(batch)
                 await self._save(stream.resume_token, force=True)
             else:
+                self.state.caught_up_at = polled_at
                 await self._save(stream.resume_token)
+            self.state.heartbeat = time.monotonic()
             self._handled.set()
 
     async def _handle(self, batch: list[dict]) -> None:

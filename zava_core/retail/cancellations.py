@@ -54,6 +54,7 @@ async def cancel_order(zava: Zava, scope: Scope, order_id: str, reason: str, ide
         restocked.clear()
         stock_after.clear()
         c = zava.collections
+        zava.models.freshness.wrote(("orders", order["customer_id"]))
         current = await c.orders.find_one({"_id": oid}, session=session)
         try:
             order_status.require_cancellable(oid, current["status"])

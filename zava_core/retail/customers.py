@@ -157,9 +157,8 @@ async def find_customers(zava: Zava, scope: Scope, query: str, max_rows: int = 1
     found: dict[str, dict] = {}
     capped = False
     exact = exact_filter(query)
-    handle = zava.collections.customers
     for query_filter in search_filters(query):
-        docs = await handle.find(query_filter).limit(SCAN_CAP + 1).to_list()
+        docs = await _candidates(zava, query_filter, SCAN_CAP + 1)
         capped |= len(docs) > SCAN_CAP
         for doc in docs[:SCAN_CAP]:
             # The store scope, applied here for every caller: home store, or ordered there, or (the till)
@@ -175,12 +174,27 @@ async def find_customers(zava: Zava, scope: Scope, query: str, max_rows: int = 1
         notes=[note, cap_note, hint]))
 
 
+async def _candidates(zava: Zava, query_filter: dict, limit: int) -> list[dict]:
+    """Customers matching one search filter: from the directory read model while it is fresh, else one indexed
+    query (the same filter either way)."""
+    directory = zava.models.customers
+    if directory.usable():
+        return directory.find(query_filter, limit)
+    return await zava.collections.customers.find(query_filter).limit(limit).to_list()
+
+
+async def _customer(zava: Zava, customer_id: str) -> dict | None:
+    directory = zava.models.customers
+    if directory.usable((customer_id,)):
+        return directory.get(customer_id)
+    return await zava.collections.customers.find_one({"_id": customer_id})
+
+
 async def visible_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
     """The customer document, if it exists and the scope may see it (else NotFound: never reveal which)."""
     cid = _checked_customer_id(customer_id)
-    handle = zava.collections.customers
-    doc = await handle.find_one({"_id": cid})
-    if not handle.visible(scope, doc):
+    doc = await _customer(zava, cid)
+    if not zava.collections.customers.visible(scope, doc):
         raise NotFound(f"no customer {cid} within your scope ({scope.label})")
     return doc
 
@@ -196,7 +210,7 @@ async def servable_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
     """The customer a sale is for: named by id, so any customer may be served at the caller's own store
     (`Scope.can_serve_customer`); the store itself is checked by the sale."""
     cid = _checked_customer_id(customer_id)
-    doc = await zava.collections.customers.find_one({"_id": cid})
+    doc = await zava.collections.customers.find_one({"_id": cid})  # a sale: decided by the database
     if doc is None or doc.get("deleted") or not scope.can_serve_customer(doc, named_exactly=True):
         raise NotFound(f"no customer {cid}; find them with find_customers (exact e-mail or phone)")
     return doc
@@ -227,10 +241,17 @@ async def orders_with_lines(zava: Zava, orders: list[dict]) -> list[OrderView]:
 async def get_customer_orders(zava: Zava, scope: Scope, customer_id: str, max_rows: int = 10) -> CustomerOrders:
     limit, note = cap_rows(max_rows)
     customer = await visible_customer(zava, scope, customer_id)
-    handle = zava.collections.orders
-    orders = await handle.find(handle.live(scope, customer_id=customer["_id"])).sort("order_date", -1) \
-        .limit(limit + 1).to_list()
-    views = await orders_with_lines(zava, orders[:limit])
+    book = zava.models.orders
+    if book.usable(customer["_id"]):
+        stores = None if scope.head_office else set(scope.store_ids)
+        held = book.customer_orders(customer["_id"], stores, limit + 1)
+        orders = [header for header, _ in held]
+        views = [order_view(header, lines) for header, lines in held[:limit]]
+    else:
+        handle = zava.collections.orders
+        orders = await handle.find(handle.live(scope, customer_id=customer["_id"])).sort("order_date", -1) \
+            .limit(limit + 1).to_list()
+        views = await orders_with_lines(zava, orders[:limit])
     scope_note = None if scope.head_office else f"only orders placed at your store(s) ({scope.label})"
     return CustomerOrders(customer=customer_summary(customer, scope), orders=views,
                           meta=list_meta(len(views), truncated=len(orders) > limit, notes=[note, scope_note]))

@@ -79,9 +79,13 @@ def _row(doc: dict, store_name: str) -> InventoryRow:
 async def get_inventory(zava: Zava, scope: Scope, sku: str, store: str | None = None) -> InventoryReport:
     reference = await zava.reference.get()
     product = reference.product_by_sku(sku)
-    inventory = zava.collections.inventory
-    query = inventory.live(scope, stores=scope.stores(store, reference.stores), product_id=product["product_id"])
-    docs = await inventory.find(query).sort("store_id", 1).to_list()
+    store_ids = scope.stores(store, reference.stores)
+    docs = zava.models.stock.rows([product["product_id"]], store_ids)
+    if docs is None:
+        inventory = zava.collections.inventory
+        query = inventory.live(scope, stores=store_ids, product_id=product["product_id"])
+        docs = await inventory.find(query).to_list()
+    docs.sort(key=lambda d: d["store_id"])
     rows = [_row(d, reference.stores.get(d["store_id"]).store_name) for d in docs]
     return InventoryReport(sku=product["sku"], product_name=product["product_name"],
                            total_units=sum(r.stock_level for r in rows), stores=rows)
@@ -96,9 +100,11 @@ async def get_low_stock_items(zava: Zava, scope: Scope, store: str | None = None
     reference = await zava.reference.get()
     store_ids = scope.stores(store, reference.stores)
     category_id = reference.category_id(category) if category else None
-    inventory = zava.collections.inventory
-    query = inventory.live(scope, stores=store_ids, stock_level={"$lte": threshold})
-    docs = await inventory.find(query).sort([("stock_level", 1), ("sku", 1)]).to_list()
+    docs = zava.models.stock.at_or_below(threshold, store_ids)
+    if docs is None:
+        inventory = zava.collections.inventory
+        docs = await inventory.find(inventory.live(scope, stores=store_ids, stock_level={"$lte": threshold})).to_list()
+    docs.sort(key=lambda d: (d["stock_level"], d["sku"]))
     if category_id:  # filtered here so the query stays on its index (inventory is 3,392 rows at most)
         docs = [d for d in docs if d["category_id"] == category_id]
     items = []
@@ -136,6 +142,7 @@ async def move_inventory(zava: Zava, scope: Scope, sku: str, store: str, aisle: 
                    bin=_location_part("bin", bin))
     product, doc = await _one_row(zava, scope, sku, store)
     updated_at = now_iso()
+    zava.models.freshness.wrote(("inventory", doc["store_id"], doc["product_id"]))
     # Each key of the location map is set on its own, so Ditto merges it per key.
     await zava.collections.inventory.update_one(
         {"_id": doc["_id"]},
@@ -152,6 +159,7 @@ async def update_stock_count(zava: Zava, scope: Scope, sku: str, store: str, cou
         raise InvalidArgument(f"counted_quantity must be a whole number from 0 to {MAX_COUNTED_QUANTITY}")
     product, doc = await _one_row(zava, scope, sku, store)
     counted_at = now_iso()
+    zava.models.freshness.wrote(("inventory", doc["store_id"], doc["product_id"]))
     # A count sets an absolute level, so the level read just before is the one it replaces.
     await zava.collections.inventory.update_one(
         {"_id": doc["_id"]},

@@ -133,6 +133,7 @@ async def add_stock(zava: Zava, session: AsyncClientSession, store_id: str, prod
                     now: str) -> None:
     """Units back on (or, negative, off) one store's shelf; a decrement never takes stock below zero."""
     inventory = zava.collections.inventory
+    zava.models.freshness.wrote(("inventory", store_id, product["product_id"]))
     query = inventory.unscoped(product_id=product["product_id"], store_id=store_id)
     if delta < 0:
         query["stock_level"] = {"$gte": -delta}

@@ -81,6 +81,7 @@ async def update_order_status(zava: Zava, scope: Scope, order_id: str, status: s
         allowed = f"it can move to: {', '.join(legal)}" if legal else "its status is final"
         raise InvalidTransition(f"order {oid} is {current} and cannot become {target}: {allowed}")
     now = now_iso()
+    zava.models.freshness.wrote(("orders", order["customer_id"]))
     # The status read is the guard: two callers moving the same order at once cannot both succeed.
     result = await zava.collections.orders.update_one({"_id": oid, "status": current},
                                                       {"$set": {"status": target, "updated_at": now}})

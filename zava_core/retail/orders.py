@@ -96,6 +96,8 @@ async def create_order(zava: Zava, scope: Scope, customer_id: str, store: str,
     async def write(session: AsyncClientSession) -> None:
         stock_after.clear()
         c = zava.collections
+        zava.models.freshness.wrote(*(("inventory", store_id, ln["product_id"]) for ln in lines),
+                                    ("customers", customer["_id"]), ("orders", customer["_id"]))
         for line in lines:
             # update_one, not find_one_and_update: the same guard, ~10x faster on the embedded engine.
             result = await c.inventory.update_one(

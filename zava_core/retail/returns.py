@@ -55,6 +55,7 @@ async def return_items(zava: Zava, scope: Scope, order_id: str, items: list[Orde
     async def write(session: AsyncClientSession) -> None:
         stock_after.clear()
         c = zava.collections
+        zava.models.freshness.wrote(("orders", order["customer_id"]))
         current = await c.orders.find_one({"_id": oid}, session=session)
         try:
             order_status.require_returnable(oid, current["status"])

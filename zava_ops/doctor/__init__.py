@@ -28,6 +28,7 @@ from zava_core.store import Collections
 from zava_ops.doctor.access import auth_step, roles_step, short_error
 from zava_ops.doctor.database import (
     dataset_step,
+    feed_step,
     indexes_step,
     pre_post_images_step,
     search_step,
@@ -104,6 +105,13 @@ async def _database_checks(client: AsyncMongoClient, status: dict, settings: Set
         await _guarded("pre/post images", pre_post_images_step(db, access, parts.is_atlas, report), report)
     else:
         report.add("pre/post images", "skip", "checked once the dataset is seeded")
+    if not caps.replica_set:
+        report.add("change feed", "skip", "needs a replica set (change streams): run `python -m zava_ops fold "
+                   "rebuild` after writing orders")
+    elif seeded:
+        await _guarded("change feed", feed_step(db, report), report)
+    else:
+        report.add("change feed", "skip", "checked once the dataset is seeded")
     await _guarded("search indexes", search_step(db, caps, seeded, report), report)
     return db if seeded else None
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pymongo.errors import PyMongoError
 
+from zava_core.feed.stream import FOLD_TOKEN_ID, IDLE_SAVE_SECONDS
 from zava_core.infra import db as zdb
 from zava_core.infra.privileges import Access
 from zava_core.model import DATASET, STATE_ID, SYNCED_COLLECTIONS, VECTOR_INDEX_NAME
@@ -98,6 +101,21 @@ async def pre_post_images_step(collections: Collections, access: Access | None, 
     report.fail("pre/post images", f"off on {', '.join(off)}",
                 "Ditto's connector reads change-stream pre- and post-images of every synced collection",
                 f"python -m zava_ops change-streams enable{needs}{tier}")
+
+
+async def feed_step(collections: Collections, report: Report) -> None:
+    """Whether the servers' change feeds have a position to resume from, how old it is, and what waits for a
+    manager (open sync conflicts). A running server stores the position after every batch it folds."""
+    stored = await collections.feed.find_one({"_id": FOLD_TOKEN_ID})
+    open_conflicts = await collections.sync_conflicts.count_documents({"status": "open", "deleted": False})
+    waiting = f"; {open_conflicts:,} open sync conflict(s) for managers to resolve" if open_conflicts else ""
+    if stored is None:
+        report.add("change feed", "warn", "no stored position: the first server to start rebuilds the rollups from "
+                   "the collections (seconds to a minute)" + waiting, fix="python -m zava_ops fold rebuild")
+        return
+    age = (datetime.now(UTC) - datetime.fromisoformat(stored["saved_at"])).total_seconds()
+    report.ok("change feed", f"position stored {age:,.0f} s ago (a running server stores it at least every "
+              f"{IDLE_SAVE_SECONDS:.0f} s){waiting}")
 
 
 async def search_step(collections: Collections, caps: zdb.Capabilities, seeded: bool, report: Report) -> None:

@@ -15,7 +15,7 @@ IP_ACCESS_LIST_FIX = ("Atlas: Security > Network Access > Add IP Address (your c
                       "address); elsewhere, open outbound TCP to the port in the firewall/VPN")
 # The steps in order: a step that cannot run because an earlier one failed is reported as skipped.
 STEPS = ("configuration", "connection string", "DNS", "TCP", "TLS", "authentication", "roles", "server version",
-         "replica set", "dataset", "indexes", "pre/post images", "search indexes", "embeddings")
+         "replica set", "dataset", "indexes", "pre/post images", "change feed", "search indexes", "embeddings")
 
 
 
