@@ -93,6 +93,8 @@ class Zava:
             for watched in (self.catalog, self.synonyms):
                 feed.subscribe((watched.collection_name,), watched.on_changes)
                 watched.follow(lambda: feed.state.mode == "following")
+            feed.subscribe(("sales_monthly",), self.cube.on_changes)
+            self.cube.follow(self.models.freshness.following)
             self.models.attach(feed, models)
             self.models.load_in_background(models)
         await self.feed.start()

@@ -224,7 +224,7 @@ async def probe_sales_summary(case: Case) -> None:
     start, end = WINDOW
     monthly = await case.ok("sales_summary", {"group_by": "month", "metrics": ["units"], "start_date": start,
                                               "end_date": end})
-    assert monthly["stores"] == sorted(visible) and "order_items" in monthly["source"]
+    assert monthly["stores"] == sorted(visible) and "sales_daily" in monthly["source"]
     window = truth.sums(visible, key=lambda ln: ln["order_date"][:7], start=f"{start}T00:00:00Z",
                         end=f"{end}T23:59:59Z")
     assert {r["group"]["month"]: r["values"]["units"] for r in monthly["rows"]} == {

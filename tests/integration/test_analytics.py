@@ -48,17 +48,23 @@ async def test_revenue_by_store_whole_months_comes_from_the_rollup(zava, raw):
 
 
 @pytest.mark.anyio
-async def test_partial_months_add_order_items_and_match_the_plain_sum(zava, raw):
+async def test_partial_months_add_day_cells_and_match_the_plain_sum(zava, raw):
     head_office, _ = await scopes(zava)
     result = await analytics.sales_summary(zava, head_office, "category", "units", start_date="2025-03-15",
                                            end_date="2025-06-10", top_n=HARD_CAP)
     expected = plain_sum(raw["lines"], key=lambda ln: raw["categories"][ln["category_id"]], value="quantity",
                          start="2025-03-15T00:00:00Z", end="2025-06-10T23:59:59Z")
-    assert result.source == "rollup sales_monthly + order_items for partial months"
+    assert result.source == "rollup sales_monthly + sales_daily for partial months"
     assert {r.group["category"]: r.values["units"] for r in result.rows} == pytest.approx(expected)
     inside_one_month = await analytics.sales_summary(zava, head_office, "category", start_date="2025-03-10",
                                                      end_date="2025-03-20")
-    assert inside_one_month.source == "order_items"
+    assert inside_one_month.source == "sales_daily"
+    lines = plain_sum(raw["lines"], key=lambda ln: raw["categories"][ln["category_id"]], value="total_amount",
+                      start="2025-03-10T00:00:00Z", end="2025-03-20T23:59:59Z")
+    assert {r.group["category"]: r.values["revenue"] for r in inside_one_month.rows} == pytest.approx(lines, abs=0.02)
+    to_the_second = await analytics.sales_summary(zava, head_office, "category", start_date="2025-03-10T12:00:00Z",
+                                                  end_date="2025-03-20")
+    assert to_the_second.source == "order_items for ranges within a day"
 
 
 @pytest.mark.anyio

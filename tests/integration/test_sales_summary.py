@@ -89,7 +89,7 @@ def assert_metrics(actual: dict, expected: dict, what: str) -> None:
 
 CASES = [  # (store manager or head office, window): whole months only, and a window with partial months
     (None, "2024-04-01", "2025-03-31", "rollup sales_monthly"),
-    ("Tacoma", "2025-02-10", "2025-08-20", "rollup sales_monthly + order_items for partial months"),
+    ("Tacoma", "2025-02-10", "2025-08-20", "rollup sales_monthly + sales_daily for partial months"),
 ]
 
 

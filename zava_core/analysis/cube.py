@@ -3,10 +3,11 @@
 `sales_monthly` holds ~660 documents at the default scale; an analysis question needs a handful of
 sums over them. Reading them from the embedded engine per question costs ~100 ms and more with
 the product maps; holding them as arrays costs ~16 MB and answers in well under a millisecond.
-Freshness: before answering, the cube asks for the documents whose `updated_at` is at or after
-the newest one it holds (an indexed query that returns the few cells `create_order` touched), and
-every few minutes checks the collection's identity (its UUID, ~5 ms) in case the rollup was rebuilt,
-reloading everything only then. A full load leaves a snapshot on local disk
+Freshness: where the process runs the change feed, the cells the sales fold rewrites arrive as its events
+(`on_changes`) and the cube answers with no database read at all; elsewhere, before answering, the cube asks
+for the documents whose `updated_at` is at or after the newest one it holds (an indexed query that returns the
+few cells changed since). Every few minutes it checks the collection's identity (its UUID, ~5 ms) in case the
+rollup was rebuilt, reloading everything only then. A full load leaves a snapshot on local disk
 (`cube_snapshot`), so the next process starts from it in milliseconds.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -135,6 +136,8 @@ class CubeCache:
         self._checked_at = 0.0
         self._lock = anyio.Lock()
         self.loaded_from = ""  # "snapshot" or "rollup": how the cube in hand was first filled
+        self._fed: Callable[[], bool] | None = None
+        self._missed = True  # events may have passed while no cube was held: read the changes once
 
     async def get(self, stores: list[str], categories: list[str], products: list[str]) -> SalesCube:
         async with self._lock:
@@ -147,9 +150,24 @@ class CubeCache:
                 self._checked_at = time.monotonic()
             if shape_changed:
                 self._cube = await self._load(stores, categories, products)
-            elif cube is not None and cube.newest:
-                await self._apply_changes(cube, cube.newest, utc_now())
+                self._missed = True
+            fed = self._fed is not None and self._fed()
+            if self._cube is not None and self._cube.newest and (self._missed or not fed):
+                await self._apply_changes(self._cube, self._cube.newest, utc_now())
+                self._missed = not fed
             return self._cube
+
+    def follow(self, following: Callable[[], bool]) -> None:
+        """Take the rollup's changed cells from the process's change feed (`on_changes`); `following()` says
+        whether the feed delivers (when not, each ask reads the cells changed since the newest one held)."""
+        self._fed = following
+
+    async def on_changes(self, events: Sequence[dict]) -> None:
+        cube = self._cube
+        if cube is None or self._lock.locked():  # loading: the load reads the changes itself afterwards
+            self._missed = True
+            return
+        cube.put([event["fullDocument"] for event in events if event.get("fullDocument")])
 
     async def _apply_changes(self, cube: SalesCube, newest: str, read_at: object) -> None:
         # Near the newest stamp, re-read its second too: another order may have written in that same second

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
 
@@ -207,6 +208,55 @@ async def read_lines(zava: Zava, store_ids: list[str], ranges: Iterable[tuple[st
     return rollups.net_lines(lines, adjusted)
 
 
+DAY_START, DAY_END = "T00:00:00Z", "T23:59:59Z"
+
+
+def whole_days(lo: str, hi: str) -> tuple[str, str] | None:
+    """The first and last day of a [lo, hi) edge when it is made of whole days (what `sales_daily` answers),
+    else None (a range given to the second: read from the lines)."""
+    if not lo.endswith(DAY_START):
+        return None
+    if hi.endswith(DAY_START):
+        last = (date.fromisoformat(hi[:10]) - timedelta(days=1)).isoformat()
+    elif hi == after(hi[:10] + DAY_END):
+        last = hi[:10]
+    else:
+        return None
+    return lo[:10], last
+
+
+async def read_days(zava: Zava, store_ids: list[str], days: Iterable[tuple[str, str]]) -> list[dict]:
+    """`sales_daily` cells of these stores and day ranges (inclusive), one indexed range read per store and range."""
+    daily = zava.collections.sales_daily
+    cells: list[dict] = []
+    for store_id in store_ids:  # checked against the caller's scope (`Filters`)
+        for first, last in days:
+            cells += await daily.find(daily.unscoped(store_id=store_id, day={"$gte": first, "$lte": last})).to_list()
+    return cells
+
+
+def day_cube(reference: ReferenceSnapshot, cells: list[dict]) -> SalesCube:
+    """Day cells summed per store and month into a cube of their own (an order is in one day: every measure,
+    orders included, adds up across days)."""
+    months: dict[str, dict] = {}
+    for cell in cells:
+        key = f"{cell['store_id']}|{cell['month']}"
+        target = months.setdefault(key, {"_id": key, "store_id": cell["store_id"], "month": cell["month"],
+                                         "totals": {}, "categories": {}, "products": {}})
+        _add_figures(target["totals"], cell.get("totals", {}))
+        for part in ("categories", "products"):
+            for item, figures in cell.get(part, {}).items():
+                _add_figures(target[part].setdefault(item, {}), figures)
+    cube = SalesCube(reference.stores.ids, sorted(reference.categories), sorted(reference.products))
+    cube.put(list(months.values()))
+    return cube
+
+
+def _add_figures(into: dict, figures: dict) -> None:
+    for measure, value in figures.items():
+        into[measure] = into.get(measure, 0) + value
+
+
 def edge_cube(reference: ReferenceSnapshot, lines: list[dict]) -> SalesCube:
     """Order lines summed into a cube of their own with the rollup's arithmetic (`RollupAccumulator`)."""
     orders: dict[str, list[dict]] = {}
@@ -252,20 +302,24 @@ async def measure(zava: Zava, reference: ReferenceSnapshot, cube: SalesCube, win
     """Each dimension set's groups over the window: whole months from the cube, partial months from
     order_items (read once for every set), and distinct orders from order_items where the cube cannot."""
     full = cube.month_slice(window.full_first, window.full_last) if window.full_first else slice(0, 0)
-    edge = None
-    if window.edges:
-        edge = edge_cube(reference, await read_lines(zava, filters.store_ids, window.edges, EDGE_PROJECTION))
+    edges = []
+    day_ranges = [whole_days(lo, hi) for lo, hi in window.edges]
+    if any(days is not None for days in day_ranges):
+        edges.append(day_cube(reference, await read_days(zava, filters.store_ids, [d for d in day_ranges if d])))
+    to_the_second = [edge for edge, days in zip(window.edges, day_ranges, strict=True) if days is None]
+    if to_the_second:
+        edges.append(edge_cube(reference, await read_lines(zava, filters.store_ids, to_the_second, EDGE_PROJECTION)))
     groups = []
     for dims in dim_sets:
         parts = [reduce(cube, dims, filters, full, reference)]
-        if edge is not None:
-            parts.append(reduce(edge, dims, filters, edge.month_slice(None, None), reference))
+        parts += [reduce(edge, dims, filters, edge.month_slice(None, None), reference) for edge in edges]
         groups.append(merge(*parts))
-    if not window.edges:
-        source = "rollup sales_monthly"
-    else:
-        source = "order_items" if window.full_first is None else \
-            "rollup sales_monthly + order_items for partial months"
+    sources = ["rollup sales_monthly"] if window.full_first is not None else []
+    if any(day_ranges):
+        sources.append("sales_daily" if window.full_first is None else "sales_daily for partial months")
+    if to_the_second:
+        sources.append("order_items for ranges within a day")
+    source = " + ".join(sources)
     inexact = [i for i, dims in enumerate(dim_sets) if not orders_exact(dims, filters)]
     if needs_orders and inexact:
         lines = await read_lines(zava, filters.store_ids, [(window.start, after(window.end))], ORDER_PROJECTION)
