@@ -92,7 +92,7 @@ class Zava:
             self.feed = feed = ChangeFeed(self.collections, self.transactions)
             for watched in (self.catalog, self.synonyms):
                 feed.subscribe((watched.collection_name,), watched.on_changes)
-                watched.follow(lambda: feed.state.mode == "following")
+                watched.follow(feed.current)
             feed.subscribe(("sales_monthly",), self.cube.on_changes)
             self.cube.follow(self.models.freshness.following)
             self.models.attach(feed, models)

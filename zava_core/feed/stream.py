@@ -47,6 +47,7 @@ POLL_MS = 100  # how long the server holds an empty getMore: the feed's idle lat
 BATCH_EVENTS = 500  # events handled (and folded) together at most
 IDLE_SAVE_SECONDS = 30.0  # an idle feed still stores its advancing position this often
 RETRY_SECONDS = (0.2, 1.0, 5.0)
+CURRENT_WITHIN_SECONDS = 2.0  # how recently the feed must have found nothing new to count as current
 Handler = Callable[[Sequence[dict]], Awaitable[None]]
 
 
@@ -104,6 +105,11 @@ class ChangeFeed:
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    def current(self, within: float = CURRENT_WITHIN_SECONDS) -> bool:
+        """Whether the feed has handled everything committed up to `within` seconds ago: it follows, and one of
+        its polls found nothing new that recently (a feed catching up a backlog is not current)."""
+        return self.state.mode == "following" and time.monotonic() - self.state.caught_up_at < within
 
     async def start(self) -> None:
         """Begin following in the background (a rebuild, when one is needed, runs there too)."""

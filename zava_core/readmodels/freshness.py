@@ -1,9 +1,10 @@
 """When an in-memory read model may answer, and when the database must.
 
-A model answers only while it is loaded and the process's change feed follows the database closely: the feed's
-loop has run within `STALE_AFTER_SECONDS` (a feed stuck folding a burst, or not following at all, sends every
-lookup to the database). And a key this process wrote itself (an order's stock rows, the customer it sold to) is
-read from the database until the feed has caught up past that write: a caller always sees its own writes.
+A model answers only while it is loaded and the process's change feed is current: it found nothing new to
+handle within `STALE_AFTER_SECONDS` (a feed catching up a backlog, stuck folding a burst, or not following at
+all sends every lookup to the database). And a key this process wrote itself (an order's stock rows, the
+customer it sold to) is read from the database until the feed has caught up past that write: a caller always
+sees its own writes.
 Writes never consult a model: stock checks, transfers and returns are decided by transactions in the database.
 """
 
@@ -29,9 +30,7 @@ class Freshness:
         self.feed = feed
 
     def following(self) -> bool:
-        feed = self.feed
-        return (feed is not None and feed.state.mode == "following"
-                and time.monotonic() - feed.state.heartbeat < STALE_AFTER_SECONDS)
+        return self.feed is not None and self.feed.current(STALE_AFTER_SECONDS)
 
     def wrote(self, *keys: Hashable) -> None:
         """This process is writing these keys (inside a transaction, before it commits: a write that then aborts
