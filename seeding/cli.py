@@ -19,9 +19,8 @@ import sys
 from datetime import date
 
 from seeding import figures as ref
-from zava_core.errors import ZavaError
-from zava_core.infra.config import ConfigError, Settings
-from zava_core.infra.redaction import install_log_redaction
+from zava_core.infra.cli import run_with_settings
+from zava_core.infra.config import Settings
 
 log = logging.getLogger("seeding")
 
@@ -65,27 +64,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: `{argv[0]}` moved: run `python -m zava_ops {' '.join(argv)}`", file=sys.stderr)
         return 2
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        settings = Settings.from_env()
-        install_log_redaction(settings)
-        if args.command == "verify":
-            from seeding.verify import run_verify
+    return run_with_settings(lambda settings: _run(args, settings), interrupted="interrupted: re-run the same "
+                             "command to resume")
 
-            return asyncio.run(run_verify(settings, quiet=args.quiet))
-        if args.command == "embed":
-            return asyncio.run(_embed(settings))
-        if args.command == "synonyms":
-            from seeding.synonyms import run_synonyms_command
 
-            return asyncio.run(run_synonyms_command(settings, check_only=args.check))
-        return asyncio.run(_seed(settings, args))
-    except (ConfigError, ZavaError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: re-run the same command to resume", file=sys.stderr)
-        return 130
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "verify":
+        from seeding.verify import run_verify
+
+        return asyncio.run(run_verify(settings, quiet=args.quiet))
+    if args.command == "embed":
+        return asyncio.run(_embed(settings))
+    if args.command == "synonyms":
+        from seeding.synonyms import run_synonyms_command
+
+        return asyncio.run(run_synonyms_command(settings, check_only=args.check))
+    return asyncio.run(_seed(settings, args))
 
 
 async def _seed(settings: Settings, args: argparse.Namespace) -> int:

@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from zava_core.errors import ZavaError
 from zava_core.infra import db as zdb
-from zava_core.infra.config import ConfigError, Settings
-from zava_core.infra.redaction import install_log_redaction
+from zava_core.infra.cli import run_with_settings
+from zava_core.infra.config import Settings
 from zava_core.store import Collections
 from zava_ditto import connector_config as ditto_config
 from zava_ops.change_streams import change_streams_enable, change_streams_test
@@ -98,19 +96,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "encode-password":
         return _encode_password()
-    try:
-        settings = Settings.from_env()
-        install_log_redaction(settings)
-        return int(args.handler(args, settings))
-    except (ConfigError, ZavaError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_with_settings(lambda settings: args.handler(args, settings))
 
 
 def _with_collections(settings: Settings, work: Callable[[Collections], Awaitable[int]]) -> int:

@@ -285,15 +285,10 @@ class SalesMonthly(_Document):
     updated_at: Timestamp
 
 
-class SalesDaily(_Document):
-    store_id: DocId
+class SalesDaily(SalesMonthly):
+    """The same cell for one day (`sales_daily`): ranges that start or end inside a month add days up."""
+
     day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")
-    month: str = Field(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")
-    year: int
-    totals: SalesFigures
-    categories: dict[str, SalesFigures] = Field(description="Map category_id -> figures")
-    products: dict[str, SalesFigures] = Field(description="Map product_id -> figures")
-    updated_at: Timestamp
 
 
 class FoldedLine(BaseModel):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from zava_core.readmodels.following import FollowingModel
 from zava_core.readmodels.freshness import Freshness
 from zava_core.store import Handle
 
@@ -22,19 +23,16 @@ PROJECTION = {name: 1 for name in (*FIELDS, "deleted")}
 _HIGH = "\uffff"
 
 
-class CustomerDirectory:
+class CustomerDirectory(FollowingModel):
     def __init__(self, customers: Handle, freshness: Freshness) -> None:
+        super().__init__(freshness)
         self._customers = customers
-        self._freshness = freshness
-        self.loaded = False
         self._by_id: dict[str, tuple] = {}
         self._by_email: dict[str, str] = {}
         self._by_phone: dict[str, set[str]] = {}
         self._sorted: dict[str, list[tuple[str, str]]] = {"email": [], "last_name_lower": [], "first_name_lower": []}
-        self._pending: list[dict] | None = None
 
-    async def load(self) -> None:
-        self._pending = []
+    async def _read(self) -> None:
         docs = await self._customers.find(self._customers.unscoped(), PROJECTION).to_list()
         self._by_id = {d["_id"]: _row(d) for d in docs}
         self._by_email = {d["email"]: d["_id"] for d in docs}
@@ -43,15 +41,6 @@ class CustomerDirectory:
             self._by_phone.setdefault(d["phone"], set()).add(d["_id"])
         for field in self._sorted:
             self._sorted[field] = sorted((d[field], d["_id"]) for d in docs)
-        pending, self._pending = self._pending, None
-        self._apply(pending)
-        self.loaded = True
-
-    async def on_changes(self, events: Sequence[dict]) -> None:
-        if self._pending is not None:
-            self._pending.extend(events)
-        else:
-            self._apply(events)
 
     def _apply(self, events: Iterable[dict]) -> None:
         for event in events:

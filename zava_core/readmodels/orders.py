@@ -11,11 +11,12 @@ the base. A restart starts from a fresh base.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
+from zava_core.readmodels.following import FollowingModel
 from zava_core.readmodels.freshness import Freshness
 from zava_core.store import Handle
 
@@ -52,31 +53,19 @@ class Base:
     line_total: np.ndarray
 
 
-class OrderBook:
+class OrderBook(FollowingModel):
     def __init__(self, orders: Handle, lines: Handle, freshness: Freshness) -> None:
+        super().__init__(freshness)
         self._orders = orders
         self._lines = lines
-        self._freshness = freshness
-        self.loaded = False
         self._base: Base | None = None
         self._changed: dict[str, dict] = {}  # order_id -> header since the load (deleted ones too)
         self._changed_lines: dict[str, dict[str, dict]] = {}  # order_id -> line id -> line since the load
         self._by_customer: dict[str, set[str]] = {}  # customer_id -> order ids changed since the load
-        self._pending: list[dict] | None = None
 
-    async def load(self) -> None:
-        self._pending = []
+    async def _read(self) -> None:
         self._base = await _load_base(self._orders, self._lines)
         self._changed, self._changed_lines, self._by_customer = {}, {}, {}
-        pending, self._pending = self._pending, None
-        self._apply(pending)
-        self.loaded = True
-
-    async def on_changes(self, events: Sequence[dict]) -> None:
-        if self._pending is not None:
-            self._pending.extend(events)
-        else:
-            self._apply(events)
 
     def _apply(self, events: Iterable[dict]) -> None:
         for event in events:

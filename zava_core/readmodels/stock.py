@@ -3,39 +3,28 @@ loaded at start and kept by the change feed's inventory events (post-images)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
+from zava_core.readmodels.following import FollowingModel
 from zava_core.readmodels.freshness import Freshness
 from zava_core.store import Handle
 
 Row = dict  # an inventory document as stored
 
 
-class StockModel:
+class StockModel(FollowingModel):
     def __init__(self, inventory: Handle, freshness: Freshness) -> None:
+        super().__init__(freshness)
         self._inventory = inventory
-        self._freshness = freshness
-        self.loaded = False
         self._by_id: dict[str, Row] = {}
         self._by_product: dict[str, dict[str, Row]] = {}  # product_id -> store_id -> row
-        self._pending: list[dict] | None = None  # events that arrived while loading
 
-    async def load(self) -> None:
-        self._pending = []
+    async def _read(self) -> None:
         rows = await self._inventory.find(self._inventory.unscoped()).to_list()
         self._by_id.clear()
         self._by_product.clear()
         for row in rows:
             self._put(row)
-        pending, self._pending = self._pending, None
-        self._apply(pending)
-        self.loaded = True
-
-    async def on_changes(self, events: Sequence[dict]) -> None:
-        if self._pending is not None:
-            self._pending.extend(events)
-        else:
-            self._apply(events)
 
     def _apply(self, events: Iterable[dict]) -> None:
         for event in events:
