@@ -23,7 +23,7 @@ from zava_core.analysis import analytics
 from zava_core.context import Zava
 from zava_core.infra.config import Settings
 from zava_core.limits import HARD_CAP
-from zava_core.model import Order, StockMovement
+from zava_core.model import Inventory, Order, StockMovement
 from zava_core.scope import Identity, Scope
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -283,6 +283,32 @@ async def test_a_manager_transfers_out_of_their_store_never_below_zero(writable:
         assert (back["from_stock_after"], back["to_stock_after"]) == (tacoma, seattle)
 
 
+async def test_a_transfer_goes_through_whatever_the_destination_holds(writable: Settings, wdb: Database) -> None:
+    """A refused transfer used to say whether another store stocks the product ("not stocked at store_tacoma"):
+    whether a manager's transfer goes through, and what its refusal says, depends on their own store only."""
+    stocked, unranged, removed = sorted(plentiful(wdb, ["store_seattle", "store_tacoma"], 60, minimum=20))[-3:]
+    wdb.inventory.update_one({"store_id": "store_tacoma", "product_id": f"prod_{unranged}"},
+                             {"$set": {"deleted": True}})  # taken out of Tacoma's range
+    wdb.inventory.delete_one({"store_id": "store_tacoma", "product_id": f"prod_{removed}"})  # never carried there
+    before = {sku: level(wdb, "store_seattle", sku) for sku in (stocked, unranged, removed)}
+    tacoma_before = level(wdb, "store_tacoma", stocked)
+    async with connect(writable) as c:
+        refusals = []
+        for sku in (stocked, unranged, removed):
+            args = {"sku": sku, "from_store": "Seattle", "to_store": "Tacoma", "idempotency_key": key("t")}
+            refusals.append((await fails(c, "transfer_stock", {**args, "quantity": before[sku] + 1},
+                                         "nothing was changed")).replace(sku, "SKU").replace(str(before[sku] + 1), "M")
+                            .replace(str(before[sku]), "N"))
+            out = await ok(c, "transfer_stock", {**args, "quantity": 4})
+            assert (out["from_stock_after"], out["to_stock_after"], out["replayed"]) == (before[sku] - 4, None, False)
+    assert len(set(refusals)) == 1 and "store_tacoma" not in refusals[0], refusals
+    assert level(wdb, "store_tacoma", stocked) == tacoma_before + 4
+    for sku in (unranged, removed):  # Tacoma has the units now, on a row of its own, waiting to be shelved
+        (row,) = wdb.inventory.find({"store_id": "store_tacoma", "product_id": f"prod_{sku}"})
+        assert (row["stock_level"], row["deleted"], row["location"]["aisle"]) == (4, False, "RECEIVING")
+        Inventory.model_validate(row)
+
+
 async def test_a_delivery_is_counted_once_per_reference(writable: Settings, wdb: Database) -> None:
     (sku,) = plentiful(wdb, ["store_seattle"], 1, minimum=0)
     before = level(wdb, "store_seattle", sku)
@@ -296,7 +322,31 @@ async def test_a_delivery_is_counted_once_per_reference(writable: Settings, wdb:
         await fails(c, "receive_stock", {**args, "store": "Everett"}, "outside your scope")
         await fails(c, "receive_stock", {**args, "reference": "no/slash"}, "reference")
     assert level(wdb, "store_seattle", sku) == before + 24
-    assert [m["lines"] for m in wdb.stock_movements.find({"reference": reference})] == [{sku: 24}]
+    assert [m["lines"] for m in wdb.stock_movements.find({"reference": reference.casefold()})] == [{sku: 24}]
+
+
+async def test_a_delivery_reference_retyped_in_another_case_or_spacing_is_counted_once(writable: Settings,
+                                                                                       wdb: Database) -> None:
+    """ "PO-RT7-fe8ca7" then "po-rt7-fe8ca7" added the stock twice: the reference is compared normalised."""
+    (sku,) = plentiful(wdb, ["store_seattle"], 1, minimum=0)
+    before = level(wdb, "store_seattle", sku)
+    suffix = uuid.uuid4().hex[:6]
+    typed = [f"PO-RT7-{suffix}", f"po-rt7-{suffix.upper()}", f"  PO-rt7-{suffix}  ", f"Po-Rt7-{suffix}"]
+    spaced = [f"Delivery {suffix} Box 3", f"delivery  {suffix.upper()}   box 3"]
+    async with connect(writable) as c:
+        async def receive(references: list[str]) -> list[bool]:
+            return [(await ok(c, "receive_stock", {"sku": sku, "store": "Seattle", "quantity": 12,
+                                                   "reference": ref}))["replayed"] for ref in references]
+
+        assert await receive(typed) == [False, True, True, True]
+        assert level(wdb, "store_seattle", sku) == before + 12
+        await fails(c, "receive_stock", {"sku": sku, "store": "Seattle", "quantity": 13, "reference": typed[1]},
+                    "another quantity")
+        assert await receive(spaced) == [False, True]
+    assert level(wdb, "store_seattle", sku) == before + 24
+    assert wdb.stock_movements.count_documents({"kind": "receipt", "store_id": "store_seattle",
+                                                f"lines.{sku}": {"$exists": True},
+                                                "reference": {"$in": [typed[0].lower(), spaced[0].lower()]}}) == 2
 
 
 # --- the till and create_order's keys --------------------------------------------------------------------

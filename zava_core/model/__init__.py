@@ -4,6 +4,7 @@ written). Everything is re-exported here, so callers import from `zava_core.mode
 
 from zava_core.model import ids
 from zava_core.model.builders import (
+    UNSHELVED,
     category_document,
     customer_document,
     embedding_document,
@@ -67,6 +68,7 @@ __all__ = [
     "SYNONYMS",
     "TIMESTAMP_PATTERN",
     "TOKENS",
+    "UNSHELVED",
     "VECTOR_INDEX_NAME",
     "CollectionSpec",
     "Direction",

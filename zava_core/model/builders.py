@@ -161,3 +161,7 @@ def embedding_document(product: Mapping[str, Any], *, backend: str, model: str, 
         "sku": product["sku"], "backend": backend, "model": model, "dimensions": dimensions,
         "embedding": [round(float(x), 6) for x in vector], "text": text, "created_at": created_at,
     })
+
+
+# Where stock that arrives for a product a store had no row for is put until someone shelves it (move_inventory).
+UNSHELVED = {"aisle": "RECEIVING", "shelf": "-", "bin": "-"}
