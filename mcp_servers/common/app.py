@@ -25,6 +25,7 @@ from pymongo.errors import PyMongoError
 
 from mcp_servers.common.auth import CallerToken
 from mcp_servers.common.metrics import DATABASE_ERRORS
+from mcp_servers.common.replies import error_text
 from zava_core.context import Zava
 from zava_core.errors import ZavaError
 from zava_core.infra import telemetry
@@ -126,7 +127,7 @@ async def call(ctx: Context) -> AsyncIterator[tuple[Zava, Scope]]:
     except ToolError:
         raise
     except ZavaError as exc:
-        raise ToolError(str(exc)) from None
+        raise ToolError(error_text(str(exc), exc.quoted)) from None
     except PyMongoError as exc:
         DATABASE_ERRORS.inc()
         log.warning("database error: %s", redact(str(exc), settings_secrets(state.zava.settings))[:300])
