@@ -109,3 +109,12 @@ MAX_WINDOW_DOCUMENTS = 100
 # Characters of a `$regex`/`$regexMatch` pattern. Patterns are escaped literals only (see
 # `analysis.guard_bounds`); the cap keeps each match cheap and a message quoting one short.
 MAX_REGEX_CHARS = 100
+
+# --- values that grow -----------------------------------------------------------------------------
+
+# Copies of one piece of stored data (a field, or the whole document) that one value of a pipeline may hold
+# (`analysis.guard_growth`). The engine has no value size limit, and a value that copies itself doubles at
+# every stage: `$concat` of a field with itself over 25 stages made a 1 GB string from a product name (the
+# engine grew from 268 MB to 1.8 GB). Sixteen copies is far above any question's need (a name joined to an
+# address counts one copy of each field) and bounds a value to sixteen times the largest document.
+MAX_VALUE_COPIES = 16

@@ -13,6 +13,7 @@ behind a load balancer can answer any request.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import re
@@ -53,10 +54,20 @@ def http_app(server: MCPServer, transport: str, host: str, *, stateless: bool = 
 
 
 def host_allowed(host: str | None, allowed: list[str]) -> bool:
-    """The SDK's Host rule (an exact name, or `name:*` for any port), for the routes it does not guard."""
+    """The SDK's Host rule (an exact name, or `name:*` for any port), for the routes it does not guard; and any
+    IP address, because DNS rebinding needs a name (the browser sends the attacker's), while the kubelet's probes
+    and Prometheus reach /health and /metrics by the pod's IP. /mcp keeps the SDK's own, stricter check."""
     if not host:
         return False
-    return host in allowed or any(pattern.endswith(":*") and host.startswith(pattern[:-1]) for pattern in allowed)
+    if host in allowed or any(pattern.endswith(":*") and host.startswith(pattern[:-1]) for pattern in allowed):
+        return True
+    name = host[1:host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0] \
+        if host.count(":") == 1 else host
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def unauthorized_reason(headers: list[tuple[bytes, bytes]], issuer: str | None = None) -> str:
@@ -78,8 +89,9 @@ class HttpApp:
 
     - The body of every 401 becomes a JSON-RPC error naming the reason; the status and the
       `WWW-Authenticate` header (what OAuth-aware clients read) are kept.
-    - The Host allow-list (`allowed_hosts`, from the transport security settings) applies to every route:
-      the SDK checks it on /mcp and /sse only, and /health and /metrics answered any Host.
+    - The Host allow-list (`allowed_hosts`, from the transport security settings) applies to every route
+      (IP addresses aside, see `host_allowed`): the SDK checks it on /mcp and /sse only, and /health and
+      /metrics answered any Host, a rebinding page's included.
     - A failure while starting (the lifespan: an unreachable database, say) is kept in `startup_error`
       instead of being logged as a traceback by uvicorn, so the runner can say it in one line.
     """
