@@ -47,6 +47,11 @@ GROWING = {
                                                               "initialValue": "$product_name",
                                                               "in": {"$concat": ["$$value", "$$value"]}}}}}],
                              "stage 1 ($project.s.$reduce.in)", "$$value 2 times"),
+    "inside-a-scalar": ([{"$project": {"n": {"$strLenCP": {"$reduce": {
+        "input": {"$range": [0, 25]}, "initialValue": "$product_name", "in": {"$concat": ["$$value", "$$value"]}}}}}}],
+        "stage 1 ($project.n.$strLenCP.$reduce.in)", "$$value 2 times"),
+    "inside-a-predicate": ([{"$match": {"$expr": {"$gt": [{"$strLenCP": {"$concat": ["$product_name"] * 17}}, 1]}}}],
+                           "stage 1 ($match.$expr.$gt", "17 copies"),
     "reduce-copies-a-field": ([{"$project": {"s": {"$reduce": {"input": {"$split": ["$description", " "]},
                                                                "initialValue": "",
                                                                "in": {"$concat": ["$$value", "$description"]}}}}}],

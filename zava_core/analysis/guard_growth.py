@@ -135,6 +135,7 @@ class Growth:
         if name == "$count":
             return State({str(body): Copies()}, rest=Copies())
         if name == "$setWindowFields" and isinstance(body, dict) and isinstance(body.get("output"), dict):
+            value(body.get("partitionBy"), "$setWindowFields.partitionBy")
             after = state.copy()
             for key, spec in body["output"].items():
                 operator = next((k for k in spec if k != "window"), None) if isinstance(spec, dict) else None
@@ -142,6 +143,8 @@ class Growth:
                     if operator in _ACCUMULATOR_COPIES else Copies()
                 after.fields[str(key).split(".", 1)[0]] = copies
             return self._checked(after, at(name))
+        if name == "$match" and isinstance(body, dict) and "$expr" in body:  # a predicate, built all the same
+            value(body["$expr"], "$match.$expr")
         return state  # $match, $sort, $limit, $skip, $unwind: no value grows
 
     def lookup_field(self, name: str, sub_result: State | None, state: State, at: At) -> State:
@@ -248,7 +251,12 @@ class Growth:
         return Copies()
 
     def _operator(self, operator: str, argument: Any, state: State, env: dict[str, Copies], at: At) -> Copies:
+        if operator == "$literal":
+            return Copies()
         if operator in _SCALAR:
+            # The result is small, but the engine still builds the arguments: `{$strLenCP: {$reduce: ...}}`.
+            for part in _parts(argument):
+                self.value(part, state, env, at)
             return Copies()
         if operator == "$map" and isinstance(argument, dict):
             return self._map(argument, state, env, at)
@@ -266,9 +274,7 @@ class Growth:
                                       "field or expression is copied once per match, so the result grows with "
                                       "the product of two lengths)")
             return self.value(argument.get("input"), state, env, lambda p: at(f".input{p}"))
-        parts = list(argument.values()) if isinstance(argument, dict) else argument if isinstance(argument, list) \
-            else [argument]
-        values = [self.value(part, state, env, at) for part in parts]
+        values = [self.value(part, state, env, at) for part in _parts(argument)]
         if operator in _CHOICE:
             return _largest(values)
         return self._sum(values, at)
@@ -312,6 +318,14 @@ class Growth:
         if amplification(copies) > MAX_VALUE_COPIES:
             raise _too_many(at(""), copies)
         return copies
+
+
+def _parts(argument: Any) -> list[Any]:
+    """An operator's arguments: the values of its named arguments, the items of its list, or the one value
+    (an expression such as `{"$reduce": ...}` is one value, not named arguments)."""
+    if isinstance(argument, dict) and not (len(argument) == 1 and str(next(iter(argument))).startswith("$")):
+        return list(argument.values())
+    return argument if isinstance(argument, list) else [argument]
 
 
 def _largest(values: list[Copies]) -> Copies:
