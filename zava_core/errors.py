@@ -48,6 +48,10 @@ class Conflict(ZavaError):
     pass
 
 
+class LimitReached(ZavaError):
+    """A caller's allowance over time is used up (till lookups of other stores' customers); it frees up by itself."""
+
+
 class Unavailable(ZavaError):
     """The database (or an embedding provider) cannot be reached."""
 

@@ -56,6 +56,16 @@ ORDER_ID_MIN_CHARS, ORDER_ID_MAX_CHARS = 8, 24  # ord_00000001 (seeded) or ord_ 
 # A sync conflict's id: kind|order|SKU (and the moment it was found again after a resolution): ~75 characters.
 CONFLICT_ID_MAX_CHARS = 120
 
+# The till: a store manager finds another store's customer only by the exact e-mail or phone the customer hands
+# over. Those lookups (and exact lookups no customer matches, so guessing costs the same) are counted per store
+# over a rolling hour and refused beyond the limit: a busy till serves a few such walk-ins an hour, while
+# collecting other stores' customers one guess at a time would take thousands. A sale to such a customer must
+# follow a lookup of them by the same store within the sale window.
+MAX_TILL_LOOKUPS_PER_HOUR = 30
+TILL_SALE_WINDOW_S = 4 * 3600
+# Caller text (a reason, a reference) quoted in a question the user is asked to confirm: one line, this long.
+MAX_QUOTED_CALLER_CHARS = 80
+
 # Stock alerts.
 LOW_STOCK_THRESHOLD = 10  # the default alert level, and what `low_stock` means on a row
 MAX_THRESHOLD = 100_000

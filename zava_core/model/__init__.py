@@ -19,6 +19,7 @@ from zava_core.model.builders import (
     sales_cell_key,
     stock_movement,
     store_document,
+    till_lookup_document,
 )
 from zava_core.model.collections import (
     ALL_SPECS,
@@ -92,4 +93,5 @@ __all__ = [
     "seeded_order_id",
     "stock_movement",
     "store_document",
+    "till_lookup_document",
 ]

@@ -134,6 +134,15 @@ def stock_movement(*, movement_id: str, kind: str, store_id: str, lines: Mapping
     })
 
 
+def till_lookup_document(*, lookup_id: str, store_id: str, caller: str, matched_by: str, at: str,
+                         customer_id: str | None = None) -> dict[str, Any]:
+    """One till lookup of another store's customer (or of an e-mail or phone no customer has): who, when, which
+    customer, by what kind of detail; never the detail itself."""
+    found = {"customer_id": customer_id} if customer_id is not None else {}
+    return _identified("till_lookups", lookup_id, {"store_id": store_id, "caller": caller[:200], **found,
+                                                   "matched_by": matched_by, "at": at})
+
+
 def order_header(*, order_id: str, customer_id: str, customer_name: str, store_id: str, store_name: str,
                  order_date: str, status: str, lines: Sequence[Mapping[str, Any]],
                  **extra: Any) -> dict[str, Any]:
