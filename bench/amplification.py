@@ -85,12 +85,13 @@ async def sample_peak(pid: int, stop: asyncio.Event) -> float:
     return max(peak, rss_mb(pid))
 
 
-async def reader(db, stop: asyncio.Event) -> list[float]:
+async def reader(zava: Zava, stop: asyncio.Event) -> list[float]:
     """Another caller: an indexed read of one inventory row, back to back."""
+    inventory = zava.collections.inventory
     waits = []
     while not stop.is_set():
         started = time.perf_counter()
-        await db["inventory"].find_one({"store_id": "store_tacoma", "product_id": "prod_PTDR000001"})
+        await inventory.find_one(inventory.unscoped(store_id="store_tacoma", product_id="prod_PTDR000001"))
         waits.append((time.perf_counter() - started) * 1000)
         await asyncio.sleep(0.01)
     return waits
@@ -108,11 +109,12 @@ async def measure(zava: Zava, manager: Scope, pid: int, case: Case, idle_ms: flo
     before = rss_mb(pid)
     stop = asyncio.Event()
     peak_task = asyncio.create_task(sample_peak(pid, stop))
-    read_task = asyncio.create_task(reader(zava.db, stop))
+    read_task = asyncio.create_task(reader(zava, stop))
     started = time.perf_counter()
     try:
         if refused:  # what it cost before the guard refused it: the engine directly, as run_aggregation sent it
-            cursor = await zava.db[case.collection].aggregate(case.pipeline, maxTimeMS=L.AGGREGATION_MAX_TIME_MS)
+            target = zava.collections[case.collection]
+            cursor = await target.aggregate(case.pipeline, maxTimeMS=L.AGGREGATION_MAX_TIME_MS)
             await asyncio.wait_for(cursor.to_list(), 120)
             outcome = "ran"
         else:
@@ -140,7 +142,7 @@ async def run(scale: str) -> str:
             try:
                 manager = Scope.for_store_manager((await zava.reference.get()).stores.resolve("Seattle"))
                 stop = asyncio.Event()
-                idle = asyncio.create_task(reader(zava.db, stop))
+                idle = asyncio.create_task(reader(zava, stop))
                 await asyncio.sleep(3)
                 stop.set()
                 idle_ms = statistics.median(await idle)
