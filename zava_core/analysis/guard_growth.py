@@ -107,8 +107,8 @@ class Growth:
     # --- stages ----------------------------------------------------------------------------------
 
     def stage(self, name: str, body: Any, state: State, at: At, env: dict[str, Copies] | None = None) -> State:
-        """The state after the stage `name` (a $lookup's, $unionWith's and $facet's sub-pipelines are given to
-        `pipeline` by the caller); raises InvalidArgument for growth."""
+        """The state after the stage `name` ($lookup, $unionWith and $facet are walked by `_walk`); raises
+        InvalidArgument for growth."""
         env = env or {}
         value = lambda expr, path: self.value(expr, state, env, lambda p: at(f"{path}{p}"))  # noqa: E731
         if name in ("$set", "$addFields") and isinstance(body, dict):
@@ -165,8 +165,8 @@ class Growth:
         return State({name: result.root() for name, result in outputs.items()}, rest=Copies())
 
     def _project(self, body: dict, state: State, env: dict[str, Copies], at: At) -> State:
-        def flag(spec: Any) -> bool:
-            return isinstance(spec, bool) or (isinstance(spec, (int, float)) and not isinstance(spec, bool))
+        def flag(spec: Any) -> bool:  # 1, 0, true, false: include or exclude, not an expression
+            return isinstance(spec, (bool, int, float))
 
         exclusion = all(flag(spec) and not spec for key, spec in body.items() if key != "_id") and \
             any(key != "_id" for key in body)
