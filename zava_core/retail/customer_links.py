@@ -42,6 +42,7 @@ async def release(zava: Zava, session: AsyncClientSession, customer_id: str, sto
                                          {"sku": 1, "quantity": 1}, session=session).to_list()
         if stands(order, lines):
             return False
+    zava.models.freshness.wrote(("customers", customer_id))  # the customers read model waits for the feed
     result = await c.customers.update_one(
         {"_id": customer_id, f"stores_shopped.{store_id}": {"$exists": True}},
         {"$unset": {f"stores_shopped.{store_id}": ""}, "$set": {"updated_at": now}}, session=session)

@@ -151,6 +151,7 @@ async def stock_arrives(zava: Zava, session: AsyncClientSession, store_id: str, 
     arrival goes through says nothing of another store's range (a refused transfer used to say "not stocked
     at" the destination)."""
     inventory = zava.collections.inventory
+    zava.models.freshness.wrote(("inventory", store_id, product["product_id"]))
     # Deleted rows included: the unique (store, product) index holds them too.
     row = await inventory.find_one({"product_id": product["product_id"], "store_id": store_id}, {"deleted": 1},
                                    session=session)
