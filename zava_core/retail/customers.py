@@ -160,7 +160,7 @@ async def find_customers(zava: Zava, scope: Scope, query: str, max_rows: int = 1
     capped = False
     exact = exact_filter(query)
     for query_filter in search_filters(query):
-        docs = await _candidates(zava, query_filter, SCAN_CAP + 1)
+        docs = await _candidates(zava, scope, query_filter, SCAN_CAP + 1, exact is not None)
         capped |= len(docs) > SCAN_CAP
         for doc in docs[:SCAN_CAP]:
             # The store scope, applied here for every caller: the store's customers, or (the till) another
@@ -179,26 +179,43 @@ async def find_customers(zava: Zava, scope: Scope, query: str, max_rows: int = 1
         notes=[note, cap_note, hint]))
 
 
-async def _candidates(zava: Zava, query_filter: dict, limit: int) -> list[dict]:
+async def _candidates(zava: Zava, scope: Scope, query_filter: dict, limit: int, exact: bool) -> list[dict]:
     """Customers matching one search filter: from the directory read model while it is fresh, else one indexed
     query (the same filter either way)."""
     directory = zava.models.customers
     if directory.usable():
-        return directory.find(query_filter, limit)
+        return await _current_links(zava, scope, directory.find(query_filter, limit), every=exact)
     return await zava.collections.customers.find(query_filter).limit(limit).to_list()
 
 
-async def _customer(zava: Zava, customer_id: str) -> dict | None:
+async def _current_links(zava: Zava, scope: Scope, docs: list[dict], *, every: bool) -> list[dict]:
+    """Read models lag a write by a moment, and for a customer homed elsewhere that moment matters: a sale's
+    cancel releases the link that shows their contact details (`customer_links`), and a model still holding it
+    would reopen the throw-away-sale loophole until the feed catches up. So the link of such a customer is read
+    from the database: of every one for an exact lookup (one or two customers), of those the model shows as
+    linked for a name search (the others are hidden either way)."""
+    if scope.head_office:
+        return docs
+    check = [d["_id"] for d in docs if d.get("primary_store_id") not in scope.store_ids and (every or scope.shopped(d))]
+    if not check:
+        return docs
+    fields = {"stores_shopped": 1, "primary_store_id": 1, "deleted": 1}
+    current = {d["_id"]: d async for d in zava.collections.customers.find({"_id": {"$in": check}}, fields)}
+    return [{**d, **current.get(d["_id"], {"deleted": True})} if d["_id"] in check else d for d in docs]
+
+
+async def _customer(zava: Zava, scope: Scope, customer_id: str) -> dict | None:
     directory = zava.models.customers
     if directory.usable((customer_id,)):
-        return directory.get(customer_id)
+        found = directory.get(customer_id)
+        return (await _current_links(zava, scope, [found], every=True))[0] if found is not None else None
     return await zava.collections.customers.find_one({"_id": customer_id})
 
 
 async def visible_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
     """The customer document, if it exists and the scope may see it (else NotFound: never reveal which)."""
     cid = _checked_customer_id(customer_id)
-    doc = await _customer(zava, cid)
+    doc = await _customer(zava, scope, cid)
     if not zava.collections.customers.visible(scope, doc):
         raise NotFound(f"no customer {cid} within your scope ({scope.label})")
     return doc

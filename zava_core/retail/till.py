@@ -16,10 +16,10 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from zava_core import limits as L
 from zava_core.context import Zava
 from zava_core.errors import LimitReached
 from zava_core.infra.timeutil import iso, now_iso, utc_now
-from zava_core.limits import MAX_TILL_LOOKUPS_PER_HOUR, TILL_SALE_WINDOW_S
 from zava_core.model import till_lookup_document
 from zava_core.scope import Scope
 from zava_core.store import setup
@@ -35,9 +35,9 @@ async def record_lookup(zava: Zava, scope: Scope, matched_by: str, customer_ids:
     await _ensure_indexes(zava)
     since = iso(utc_now() - timedelta(hours=1))
     made = await lookups.count_documents(lookups.live(scope, store_id=store_id, at={"$gte": since}))
-    if made >= MAX_TILL_LOOKUPS_PER_HOUR:
+    if made >= L.MAX_TILL_LOOKUPS_PER_HOUR:
         raise LimitReached(
-            f"till lookups of other stores' customers are limited to {MAX_TILL_LOOKUPS_PER_HOUR} an hour per store "
+            f"till lookups of other stores' customers are limited to {L.MAX_TILL_LOOKUPS_PER_HOUR} an hour per store "
             f"({scope.label} made {made} in the last hour): nothing was looked up; try again later, or search your "
             "own customers by name")
     now = now_iso()
@@ -52,7 +52,7 @@ async def looked_up(zava: Zava, scope: Scope, customer_id: str) -> bool:
     if scope.head_office:
         return False
     lookups = zava.collections.till_lookups
-    since = iso(utc_now() - timedelta(seconds=TILL_SALE_WINDOW_S))
+    since = iso(utc_now() - timedelta(seconds=L.TILL_SALE_WINDOW_S))
     (store_id,) = sorted(scope.store_ids)
     found = await lookups.find_one(lookups.live(scope, store_id=store_id, customer_id=customer_id,
                                                 at={"$gte": since}), {"_id": 1})
