@@ -13,6 +13,12 @@ if sys.argv[1:2] == ["search-tune"]:  # python -m bench search-tune: fusion chos
     from bench.search_tune import main as tune_main
 
     raise SystemExit(tune_main(sys.argv[2:]))
+
+if sys.argv[1:2] == ["amplification"]:  # python -m bench amplification: what run_aggregation can cost the engine
+    from bench.amplification import main as amplification_main
+
+    raise SystemExit(amplification_main(sys.argv[2:]))
+
 if sys.argv[1:2] == ["search"]:  # python -m bench search: retrieval quality and speed (bench/search.py)
     from bench.search import main as search_main
 

@@ -16,7 +16,16 @@ def echo(value: object) -> str:
 
 
 class ZavaError(Exception):
-    """An expected failure with a message fit to show the caller."""
+    """An expected failure with a message fit to show the caller.
+
+    `quoted` is text the failure carries from the database (an engine's message about a stored value): the
+    servers show it inside the untrusted-data fence, never as part of their own words; `str()` is the
+    message alone.
+    """
+
+    def __init__(self, message: str = "", *, quoted: str | None = None) -> None:
+        super().__init__(message)
+        self.quoted = quoted
 
 
 class InvalidArgument(ZavaError):
@@ -37,6 +46,10 @@ class OutOfStock(ZavaError):
 
 class Conflict(ZavaError):
     pass
+
+
+class LimitReached(ZavaError):
+    """A caller's allowance over time is used up (till lookups of other stores' customers); it frees up by itself."""
 
 
 class Unavailable(ZavaError):

@@ -56,6 +56,16 @@ ORDER_ID_MIN_CHARS, ORDER_ID_MAX_CHARS = 8, 24  # ord_00000001 (seeded) or ord_ 
 # A sync conflict's id: kind|order|SKU (and the moment it was found again after a resolution): ~75 characters.
 CONFLICT_ID_MAX_CHARS = 120
 
+# The till: a store manager finds another store's customer only by the exact e-mail or phone the customer hands
+# over. Those lookups (and exact lookups no customer matches, so guessing costs the same) are counted per store
+# over a rolling hour and refused beyond the limit: a busy till serves a few such walk-ins an hour, while
+# collecting other stores' customers one guess at a time would take thousands. A sale to such a customer must
+# follow a lookup of them by the same store within the sale window.
+MAX_TILL_LOOKUPS_PER_HOUR = 30
+TILL_SALE_WINDOW_S = 4 * 3600
+# Caller text (a reason, a reference) quoted in a question the user is asked to confirm: one line, this long.
+MAX_QUOTED_CALLER_CHARS = 80
+
 # Stock alerts.
 LOW_STOCK_THRESHOLD = 10  # the default alert level, and what `low_stock` means on a row
 MAX_THRESHOLD = 100_000
@@ -65,10 +75,13 @@ MAX_THRESHOLD = 100_000
 AGGREGATION_MAX_TIME_MS = 15_000  # sent as maxTimeMS and enforced client-side too (the engine stops late)
 AGGREGATION_BYTE_CAP = 64_000  # bytes of JSON returned: a model's context, not a data export
 # Pipelines in flight, refused at once rather than queued (a queue would hold callers past their limit).
-# One per caller: a caller cannot occupy the engine with several. Two in all: no single caller holds every
-# slot, and on a 2-core machine the engine keeps room for the typed tools, which are the normal path.
+# One per caller (a store, or head office): a caller cannot occupy the engine with several. Three in all, so
+# that admission is fair: two callers holding a slot each (re-issuing pipelines that run to the deadline,
+# say) can never shut out a third, who still finds one free; and on a 2-core machine the engine keeps room
+# for the typed tools, which are the normal path. (With two in all, two store managers kept head office out
+# 22 times out of 22 over 45 s.)
 MAX_AGGREGATIONS_PER_CALLER = 1
-MAX_AGGREGATIONS_IN_FLIGHT = 2
+MAX_AGGREGATIONS_IN_FLIGHT = MAX_AGGREGATIONS_PER_CALLER * 2 + 1
 
 # --- run_aggregation: the shape of a pipeline, checked before it runs (zava_core.analysis.guard) -----
 # These bound what a pipeline can ask the engine to do, because the embedded engine does not stop every
@@ -106,3 +119,12 @@ MAX_WINDOW_DOCUMENTS = 100
 # Characters of a `$regex`/`$regexMatch` pattern. Patterns are escaped literals only (see
 # `analysis.guard_bounds`); the cap keeps each match cheap and a message quoting one short.
 MAX_REGEX_CHARS = 100
+
+# --- values that grow -----------------------------------------------------------------------------
+
+# Copies of one piece of stored data (a field, or the whole document) that one value of a pipeline may hold
+# (`analysis.guard_growth`). The engine has no value size limit, and a value that copies itself doubles at
+# every stage: `$concat` of a field with itself over 25 stages made a 1 GB string from a product name (the
+# engine grew from 268 MB to 1.8 GB). Sixteen copies is far above any question's need (a name joined to an
+# address counts one copy of each field) and bounds a value to sixteen times the largest document.
+MAX_VALUE_COPIES = 16

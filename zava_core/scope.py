@@ -15,7 +15,7 @@ collection's kind (`model.CollectionSpec.store_scope`); likewise what a manager 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from zava_core.errors import InvalidArgument, OutOfScope, echo
@@ -101,6 +101,7 @@ class Scope:
     store_ids: frozenset[str]
     head_office: bool
     label: str
+    who: str = field(default="", compare=False)
 
     @classmethod
     def for_head_office(cls, directory: StoreDirectory) -> Scope:
@@ -193,18 +194,41 @@ class Scope:
                                                "cond": {"$in": ["$$this.k", sorted(self.store_ids)]}}}}
         return {"$cond": [{"$eq": [{"$type": "$stores_shopped"}, "object"]}, kept, "$$REMOVE"]}
 
+    # The store's customers: those whose home store it is, and those with a standing sale there. The link
+    # (`stores_shopped.<store>`) exists only while one stands: create_order adds it, and a cancel or a full
+    # return that leaves no standing order at that store removes it in the same transaction (a throw-away
+    # order no longer makes anyone the store's customer). Only they are listed by search, readable by id, and
+    # shown with their contact details.
+
     def can_see_customer(self, customer: Mapping[str, Any]) -> bool:
         return self.sees("customer", customer)
 
-    # The till rule, once: a store manager serves whoever walks in. A customer named *exactly* (customer
-    # id, whole e-mail address, whole phone number: what the customer hands over at the till) may be found
-    # and sold to at the manager's own store, wherever their home store is; the first order there makes
-    # them the store's customer (`stores_shopped`). Name search, partial e-mails and phones, and browsing
-    # stay limited to `can_see_customer`, so no search lists another store's customers.
+    def shows_contact(self, customer: Mapping[str, Any]) -> bool:
+        """Whether this scope is shown `customer`'s e-mail and phone: only the store's own customers'."""
+        return self.can_see_customer(customer)
 
-    def can_serve_customer(self, customer: Mapping[str, Any], named_exactly: bool) -> bool:
-        """Whether this scope may find `customer` to serve them at one of its own stores."""
-        return named_exactly or self.can_see_customer(customer)
+    # The till rule, once: a store manager serves whoever walks in. Another store's customer is found only by
+    # the exact e-mail or phone the customer hands over (never by customer id: ids are sequential, a walk
+    # would list everyone), is shown by name and id only, and may be sold to at the manager's own store after
+    # such a lookup (`retail.till`: each lookup is counted against the store's hourly limit and recorded).
+    # Name search, partial values, ids and order history stay within `can_see_customer`.
+
+    TILL_DETAILS = ("email", "phone")  # what a customer hands over at the till
+
+    def can_serve_customer(self, customer: Mapping[str, Any], named_by: str | None) -> bool:
+        """Whether this scope may find `customer`, named by the exact value of the field `named_by` (None: not
+        named exactly), to serve them at one of its own stores."""
+        return self.can_see_customer(customer) or named_by in self.TILL_DETAILS
+
+    @property
+    def caller(self) -> str:
+        """Who asks, as an audit record keeps it: the identity provider's subject or the token's identity when
+        the server knows it (`with_caller`), else the scope itself."""
+        return self.who or self.name
+
+    def with_caller(self, who: str | None) -> Scope:
+        """The same scope, naming who asks (for audit records only: it widens and narrows nothing)."""
+        return replace(self, who=str(who or "")[:200])
 
 
 def _check_kind(kind: str) -> None:

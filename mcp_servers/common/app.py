@@ -25,6 +25,7 @@ from pymongo.errors import PyMongoError
 
 from mcp_servers.common.auth import CallerToken
 from mcp_servers.common.metrics import DATABASE_ERRORS
+from mcp_servers.common.replies import error_text
 from zava_core.context import Zava
 from zava_core.errors import ZavaError
 from zava_core.infra import telemetry
@@ -115,18 +116,27 @@ def _request_identity(state: AppState) -> Identity | None:
     return state.launch_identity
 
 
+def _who(state: AppState) -> str:
+    """Who asks, for audit records (the till's): the identity provider's subject, a token's identity, or the
+    identity the server was launched with."""
+    token = get_access_token()
+    if token is not None:
+        return str(token.subject or token.client_id)
+    return f"launch:{state.launch_identity.label}" if state.launch_identity is not None else ""
+
+
 @asynccontextmanager
 async def call(ctx: Context) -> AsyncIterator[tuple[Zava, Scope]]:
     """Resolve the caller and run a tool body, turning expected failures into ToolError."""
     state: AppState = ctx.request_context.lifespan_context
     try:
-        scope = await scope_for(state.zava, require_identity(_request_identity(state)))
+        scope = (await scope_for(state.zava, require_identity(_request_identity(state)))).with_caller(_who(state))
         with telemetry.caller(scope=scope.name):  # query spans carry the scope, never argument values
             yield state.zava, scope
     except ToolError:
         raise
     except ZavaError as exc:
-        raise ToolError(str(exc)) from None
+        raise ToolError(error_text(str(exc), exc.quoted)) from None
     except PyMongoError as exc:
         DATABASE_ERRORS.inc()
         log.warning("database error: %s", redact(str(exc), settings_secrets(state.zava.settings))[:300])
@@ -140,14 +150,20 @@ class Confirmation(BaseModel):
     confirm: bool = Field(description="Go ahead with this change")
 
 
-def ask_to_confirm(ctx: Context, summary: str) -> Elicit[Confirmation] | Confirmation:
-    """What a write tool's confirmation resolver returns: a question for a client that offers elicitation;
-    for one that does not (most agent frameworks), the write goes ahead as before, the tool's annotations
-    having told the host that it writes. The SDK asks the question the way the protocol version wants
-    (a request mid-call, or an input_required round)."""
+Question = Callable[[Zava, Scope], Awaitable[str]]
+
+
+async def ask_to_confirm(ctx: Context, question: Question) -> Elicit[Confirmation] | Confirmation:
+    """What a write tool's confirmation resolver returns: for a client that offers elicitation, the question
+    zava_core builds from the database (`retail.confirmations`, within the caller's scope: it fails as the tool
+    would); for one that does not (most agent frameworks), the write goes ahead as before, the tool's
+    annotations having told the host that it writes, and nothing is read. The SDK asks the question the way
+    the protocol version wants (a request mid-call, or an input_required round)."""
     capabilities = ctx.client_capabilities
     if capabilities is None or capabilities.elicitation is None:
         return Confirmation(confirm=True)
+    async with call(ctx) as (zava, scope):
+        summary = await question(zava, scope)
     return Elicit(f"{summary}. Go ahead?", Confirmation)
 
 

@@ -13,6 +13,7 @@ behind a load balancer can answer any request.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import re
@@ -47,7 +48,26 @@ def http_app(server: MCPServer, transport: str, host: str, *, stateless: bool = 
     auth = server.settings.auth
     # With OAuth metadata published (ZAVA_AUTH=oidc) tokens come from the identity provider, not our CLI.
     issuer = str(auth.issuer_url) if auth is not None and auth.resource_server_url is not None else None
-    return HttpApp(app, issuer=issuer)
+    hosts = list(security.allowed_hosts) if security is not None and security.enable_dns_rebinding_protection \
+        else None
+    return HttpApp(app, issuer=issuer, allowed_hosts=hosts)
+
+
+def host_allowed(host: str | None, allowed: list[str]) -> bool:
+    """The SDK's Host rule (an exact name, or `name:*` for any port), for the routes it does not guard; and any
+    IP address, because DNS rebinding needs a name (the browser sends the attacker's), while the kubelet's probes
+    and Prometheus reach /health and /metrics by the pod's IP. /mcp keeps the SDK's own, stricter check."""
+    if not host:
+        return False
+    if host in allowed or any(pattern.endswith(":*") and host.startswith(pattern[:-1]) for pattern in allowed):
+        return True
+    name = host[1:host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0] \
+        if host.count(":") == 1 else host
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def unauthorized_reason(headers: list[tuple[bytes, bytes]], issuer: str | None = None) -> str:
@@ -59,21 +79,27 @@ def unauthorized_reason(headers: list[tuple[bytes, bytes]], issuer: str | None =
         return f"authentication required: send the header 'Authorization: Bearer <token>' ({where})"
     if not sent.lower().startswith("bearer "):
         return "the Authorization header must read 'Bearer <token>'"
+    if issuer:  # tokens come from the identity provider (ZAVA_AUTH=oidc), not from our CLI
+        return f"invalid or expired token: get a new one from the identity provider ({issuer})"
     return "invalid or expired token: check it, or issue a new one (python -m mcp_servers.tokens issue)"
 
 
 class HttpApp:
-    """The SDK's app, with two changes at the edge.
+    """The SDK's app, with three changes at the edge.
 
     - The body of every 401 becomes a JSON-RPC error naming the reason; the status and the
       `WWW-Authenticate` header (what OAuth-aware clients read) are kept.
+    - The Host allow-list (`allowed_hosts`, from the transport security settings) applies to every route
+      (IP addresses aside, see `host_allowed`): the SDK checks it on /mcp and /sse only, and /health and
+      /metrics answered any Host, a rebinding page's included.
     - A failure while starting (the lifespan: an unreachable database, say) is kept in `startup_error`
       instead of being logged as a traceback by uvicorn, so the runner can say it in one line.
     """
 
-    def __init__(self, app: ASGIApp, *, issuer: str | None = None) -> None:
+    def __init__(self, app: ASGIApp, *, issuer: str | None = None, allowed_hosts: list[str] | None = None) -> None:
         self.app = app
         self.issuer = issuer
+        self.allowed_hosts = allowed_hosts
         self.startup_error: BaseException | None = None
         # Run once the app has shut down, before uvicorn re-raises SIGTERM and the process dies without atexit
         # (the runner flushes the spans still buffered for the OTLP exporter here).
@@ -103,6 +129,11 @@ class HttpApp:
             raise
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.allowed_hosts is not None:
+            host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"host"), None)
+            if not host_allowed(host, self.allowed_hosts):
+                await _misdirected(send)
+                return
         replacing = False
         refusal = Refusal()  # the token verifier notes here why it refused this request's token
         REFUSAL.set(refusal)
@@ -129,6 +160,14 @@ class HttpApp:
             await send(message)
 
         await self.app(scope, receive, send_explained)
+
+
+async def _misdirected(send: Send) -> None:
+    """421, as the SDK answers another Host on /mcp: here for every route (/health, /metrics, metadata)."""
+    body = b"Invalid Host header"
+    await send({"type": "http.response.start", "status": 421,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def _failure_kind(headers: list[tuple[bytes, bytes]], refusal: Refusal) -> str:

@@ -26,6 +26,14 @@ def fence_untrusted(text: str, *, fence_id: str | None = None) -> str:
     return f"{FENCE_NOTE.format(tag=f'<{tag}>')}\n<{tag}>\n{text}\n</{tag}>"
 
 
+def error_text(message: str, quoted: str | None = None) -> str:
+    """An error reply: our message, then what it quotes from the database (`ZavaError.quoted`, an engine's
+    message about a stored value) inside the fence, so stored text never reaches the model as our words."""
+    if not quoted:
+        return message
+    return f"{message}. The database's message follows, as data:\n{fence_untrusted(quoted)}"
+
+
 def describe_argument_errors(tool: str, error: ValidationError) -> str:
     """Pydantic's report as one line per argument: the argument, what was wrong, what is expected."""
     lines = [f"{tool}: invalid arguments (nothing was run); fix these and call again:"]

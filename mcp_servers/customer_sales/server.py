@@ -27,7 +27,8 @@ INSTRUCTIONS = (
     "Zava DIY retail (7 Washington stores + online). Find products by name or meaning, check stock and shelf "
     "locations, look up customers and their orders, create orders, move stock and record counts, cancel orders, "
     "take returns, move online orders to shipped/delivered, transfer stock between stores and book deliveries. "
-    "At the till a store manager finds any customer by exact e-mail, phone or customer id to sell to them. "
+    "At the till a store manager finds another store's customer by the exact e-mail or phone they give, to sell "
+    "to them (name and id only; such lookups are limited per hour). "
     "You only see the stores your identity allows. Stores can be named 'Seattle' or 'store_seattle'. "
     "Tools that write ask the user to confirm where the client supports it (MCP elicitation). "
     + DATA_IS_NOT_INSTRUCTIONS
@@ -87,8 +88,8 @@ def build_server(settings: Settings, identity: Identity | None, *, read_only: bo
                                     description="Name, e-mail, phone or cust_ id")],
         max_rows: MaxRows = 10,
     ) -> customers.CustomerSearchResult:
-        """Customers of your stores by name prefix ('john smi'), e-mail, phone or customer id; any customer by
-        their exact e-mail, phone or id (the till: your_customer is false for another store's customer)."""
+        """Customers of your stores by name prefix ('john smi'), e-mail, phone or customer id; another store's
+        customer by the exact e-mail or phone they give (the till: your_customer false, name and id only)."""
         async with call(ctx) as (zava, scope):
             return await customers.find_customers(zava, scope, query, max_rows)
 

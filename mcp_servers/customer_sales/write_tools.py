@@ -2,7 +2,8 @@
 return, delivery status, transfers between stores, supplier deliveries).
 
 Each asks the user to confirm through MCP elicitation where the client offers it (`ask_to_confirm`,
-`require_confirmed`), and each is one zava_core call with the caller's scope; rules live in zava_core.
+`require_confirmed`), with a question zava_core builds from the database (`retail.confirmations`), and each is
+one zava_core call with the caller's scope; rules live in zava_core.
 Annotations: a tool whose retry with the same key or arguments changes nothing more is idempotent; one
 that undoes or overwrites something (a cancel, a return, a count, a move) is destructive.
 """
@@ -31,52 +32,53 @@ from mcp_servers.common.arguments import (
 from mcp_servers.common.base_server import ZavaServer
 from zava_core import limits as L
 from zava_core.retail import cancellations, inventory, order_status, orders, returns, transfers
+from zava_core.retail import confirmations as ask
 
 WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 OVERWRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
 OrderItems = Annotated[list[orders.OrderLineRequest], Field(min_length=1, max_length=L.MAX_ORDER_LINES)]
 
 
-def _lines(items: list[orders.OrderLineRequest]) -> str:
-    return ", ".join(f"{item.sku} x{item.quantity}" for item in items)
+# Confirmation resolvers (MCP elicitation): each asks the question zava_core builds from the database facts of
+# the change (names, quantities, prices, totals); the caller's own text only quoted (`retail.confirmations`).
+async def confirm_order(ctx: Context, customer_id: str, store: str,
+                        items: list[orders.OrderLineRequest]) -> Elicit[Confirmation] | Confirmation:
+    return await ask_to_confirm(ctx, lambda zava, scope: ask.order_question(zava, scope, customer_id, store, items))
 
 
-# Confirmation resolvers (MCP elicitation): each words the change from the tool's own arguments.
-def confirm_order(ctx: Context, customer_id: str, store: str,
-                  items: list[orders.OrderLineRequest]) -> Elicit[Confirmation] | Confirmation:
-    return ask_to_confirm(ctx, f"Create an order for {customer_id} at {store}: {_lines(items)}")
+async def confirm_move(ctx: Context, sku: str, store: str, aisle: str, shelf: str,
+                       bin: str) -> Elicit[Confirmation] | Confirmation:
+    return await ask_to_confirm(ctx, lambda zava, scope: ask.move_question(zava, scope, sku, store, aisle, shelf, bin))
 
 
-def confirm_move(ctx: Context, sku: str, store: str, aisle: str, shelf: str,
-                 bin: str) -> Elicit[Confirmation] | Confirmation:
-    return ask_to_confirm(ctx, f"Move {sku} at {store} to aisle {aisle}, shelf {shelf}, bin {bin}")
+async def confirm_count(ctx: Context, sku: str, store: str,
+                        counted_quantity: int) -> Elicit[Confirmation] | Confirmation:
+    return await ask_to_confirm(ctx, lambda zava, scope: ask.count_question(zava, scope, sku, store, counted_quantity))
 
 
-def confirm_count(ctx: Context, sku: str, store: str, counted_quantity: int) -> Elicit[Confirmation] | Confirmation:
-    return ask_to_confirm(ctx, f"Set the stock of {sku} at {store} to {counted_quantity} units (a count)")
+async def confirm_cancel(ctx: Context, order_id: str, reason: str) -> Elicit[Confirmation] | Confirmation:
+    return await ask_to_confirm(ctx, lambda zava, scope: ask.cancel_question(zava, scope, order_id, reason))
 
 
-def confirm_cancel(ctx: Context, order_id: str, reason: str) -> Elicit[Confirmation] | Confirmation:
-    return ask_to_confirm(ctx, f"Cancel order {order_id} and put its units back in stock ({reason})")
+async def confirm_return(ctx: Context, order_id: str, items: list[orders.OrderLineRequest],
+                         reason: str) -> Elicit[Confirmation] | Confirmation:
+    return await ask_to_confirm(ctx, lambda zava, scope: ask.return_question(zava, scope, order_id, items, reason))
 
 
-def confirm_return(ctx: Context, order_id: str, items: list[orders.OrderLineRequest],
-                   reason: str) -> Elicit[Confirmation] | Confirmation:
-    return ask_to_confirm(ctx, f"Take back {_lines(items)} from order {order_id} into stock ({reason})")
+async def confirm_status(ctx: Context, order_id: str, status: str) -> Elicit[Confirmation] | Confirmation:
+    return await ask_to_confirm(ctx, lambda zava, scope: ask.status_question(zava, scope, order_id, status))
 
 
-def confirm_status(ctx: Context, order_id: str, status: str) -> Elicit[Confirmation] | Confirmation:
-    return ask_to_confirm(ctx, f"Mark order {order_id} as {status}")
+async def confirm_transfer(ctx: Context, sku: str, from_store: str, to_store: str,
+                           quantity: int) -> Elicit[Confirmation] | Confirmation:
+    return await ask_to_confirm(ctx, lambda zava, scope: ask.transfer_question(zava, scope, sku, from_store, to_store,
+                                                                                quantity))
 
 
-def confirm_transfer(ctx: Context, sku: str, from_store: str, to_store: str,
-                     quantity: int) -> Elicit[Confirmation] | Confirmation:
-    return ask_to_confirm(ctx, f"Transfer {quantity} x {sku} from {from_store} to {to_store}")
-
-
-def confirm_receipt(ctx: Context, sku: str, store: str, quantity: int,
-                    reference: str) -> Elicit[Confirmation] | Confirmation:
-    return ask_to_confirm(ctx, f"Receive {quantity} x {sku} at {store} (delivery {reference})")
+async def confirm_receipt(ctx: Context, sku: str, store: str, quantity: int,
+                          reference: str) -> Elicit[Confirmation] | Confirmation:
+    return await ask_to_confirm(ctx, lambda zava, scope: ask.receipt_question(zava, scope, sku, store, quantity,
+                                                                               reference))
 
 
 def register_write_tools(server: ZavaServer) -> None:

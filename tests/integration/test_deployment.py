@@ -163,6 +163,14 @@ async def test_host_check_metrics_and_revocation_seen_by_every_replica(writable)
                 assert (await http.post(f"{base}/mcp", json=INITIALIZE, headers=headers)).status_code == 200
                 rebound = await http.post(f"{base}/mcp", json=INITIALIZE, headers={**headers, "Host": "evil.example"})
                 assert rebound.status_code == 421, "another Host is refused (DNS rebinding)"
+                for path in ("/health", "/metrics"):  # they answered any Host, a rebinding page's included
+                    assert (await http.get(f"{base}{path}", headers={"Host": "evil.example"})).status_code == 421
+                    assert (await http.get(f"{base}{path}")).status_code == 200
+                    # The kubelet's probes and Prometheus come by the pod's address: no name, no rebinding.
+                    for pod in ("10.1.2.3:8000", "[fd00::7]:8000"):
+                        assert (await http.get(f"{base}{path}", headers={"Host": pod})).status_code == 200
+                assert (await http.post(f"{base}/mcp", json=INITIALIZE,
+                                        headers={**headers, "Host": "10.1.2.3:8000"})).status_code == 421
             # Revoked through another store object (another replica, or the CLI): both refuse it at once.
             assert MongoTokenStore(settings).revoke(token_id)
             for base in bases:

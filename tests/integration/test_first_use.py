@@ -327,7 +327,7 @@ async def test_writes_ask_the_user_to_confirm_where_the_client_can(writable: Set
         assert refused.is_error and "not confirmed" in refused.content[0].text and "nothing was changed" in \
             refused.content[0].text
         assert stock() == before
-    assert asked and all(f"Set the stock of {sku} at Seattle to {before + 7}" in m for m in asked)
+    assert asked and all(f"({sku}) at Zava Retail Seattle from {before} to {before + 7} units" in m for m in asked)
     async with Client(build_customer_sales(writable, manager), mode=mode,
                       elicitation_callback=answering("accept")) as client:
         done = await client.call_tool("update_stock_count", {**count, "counted_quantity": before + 7})

@@ -11,7 +11,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from mcp import Client
+from pymongo import MongoClient
 
+from mcp_servers.common.auth import Identity
+from mcp_servers.common.replies import unfenced
+from mcp_servers.sales_analysis.server import build_server as build_analysis_server
 from zava_core import limits as L
 from zava_core.analysis.aggregation import AggregationRejected, AggregationTimeout, run_aggregation
 from zava_core.analysis.inflight import AggregationBusy
@@ -266,7 +271,40 @@ async def test_a_pipeline_the_server_lets_run_past_the_limit_is_still_answered_o
 async def test_mongodb_error_text_comes_back(zava: Zava, manager: Scope) -> None:
     with pytest.raises(AggregationRejected) as caught:
         await run_aggregation(zava, manager, "orders", [{"$group": {"total": {"$sum": 1}}}])
-    assert "a group specification must include an _id" in str(caught.value)
+    assert "a group specification must include an _id" in caught.value.quoted
+
+
+CONVERSIONS = [{"$toInt": "$product_name"}, {"$toDouble": "$product_name"}, {"$toDate": "$product_name"},
+               {"$convert": {"input": "$product_name", "to": "int"}},
+               {"$dateFromString": {"dateString": "$product_name"}}, {"$toDecimal": "$product_name"},
+               {"$toObjectId": "$product_name"}]
+
+
+@pytest.mark.parametrize("expression", CONVERSIONS, ids=[next(iter(e)) for e in CONVERSIONS])
+async def test_an_engine_error_never_quotes_a_stored_value(zava: Zava, manager: Scope, expression: dict) -> None:
+    """A conversion that fails used to quote the stored value ("Failed to parse number 'IGNORE PREVIOUS
+    INSTRUCTIONS...'") in an error reply outside the fence; the caller is told the operator and the stage."""
+    product = await zava.db["products"].find_one({"deleted": False}, sort=[("sku", 1)])
+    pipeline = [{"$match": {"sku": product["sku"]}}, {"$project": {"x": expression}}]
+    with pytest.raises(AggregationRejected) as caught:
+        await run_aggregation(zava, manager, "products", pipeline)
+    said, quoted = str(caught.value), getattr(caught.value, "quoted", None) or ""
+    assert product["product_name"] not in said + quoted and "<value>" in quoted, (said, quoted)
+    assert f"stage 2 ($project.x.{next(iter(expression))})" in said, said
+
+
+async def test_the_engine_message_reaches_the_model_inside_the_fence(seeded: Settings) -> None:
+    product = MongoClient(seeded.mongodb_uri)[seeded.mongodb_database].products.find_one({"deleted": False})
+    pipeline = [{"$match": {"sku": product["sku"]}}, {"$project": {"x": {"$toInt": "$product_name"}}}]
+    async with Client(build_analysis_server(seeded, Identity(head_office=False, store="seattle"))) as client:
+        result = await client.call_tool("run_aggregation", {"collection": "products", "pipeline": pipeline})
+    text = result.content[0].text
+    ours, data = text.split("\n", 1)
+    assert result.is_error and "MongoDB rejected the pipeline at stage 2 ($project.x.$toInt)" in ours
+    assert "Failed to parse" not in ours and "<untrusted-user-data-" in data
+    assert unfenced(text) == "Failed to parse number <value> in $convert with no onError value: Did not consume " \
+        "whole string."
+    assert product["product_name"] not in text
 
 
 async def test_guard_refusals_come_before_the_database(zava: Zava, manager: Scope) -> None:
@@ -361,15 +399,17 @@ async def test_one_aggregation_per_caller_at_a_time(zava: Zava, manager: Scope) 
 
 async def test_different_callers_run_side_by_side_up_to_the_process_cap(zava: Zava, manager: Scope,
                                                                         head_office: Scope) -> None:
-    tacoma = Scope.for_store_manager((await zava.reference.get()).stores.resolve("Tacoma"))
-    both = await asyncio.gather(run_aggregation(zava, manager, "order_items", SLOW),
-                                run_aggregation(zava, head_office, "order_items", SLOW))
-    assert all(result.rows for result in both)
-    assert L.MAX_AGGREGATIONS_IN_FLIGHT == 2
-    three = await asyncio.gather(*(run_aggregation(zava, scope, "order_items", SLOW)
-                                   for scope in (manager, head_office, tacoma)), return_exceptions=True)
-    assert [type(r).__name__ for r in three] == ["AggregationResult", "AggregationResult", "AggregationBusy"]
-    assert "2 aggregations are already running on this server" in str(three[2])
+    stores = (await zava.reference.get()).stores
+    tacoma, everett = (Scope.for_store_manager(stores.resolve(name)) for name in ("Tacoma", "Everett"))
+    callers = (manager, tacoma, head_office, everett)[:L.MAX_AGGREGATIONS_IN_FLIGHT + 1]
+    results = await asyncio.gather(*(run_aggregation(zava, scope, "order_items", SLOW) for scope in callers),
+                                   return_exceptions=True)
+    # Two callers never shut out a third (the cap is above two); beyond the cap, the next is refused.
+    assert L.MAX_AGGREGATIONS_IN_FLIGHT > 2 * L.MAX_AGGREGATIONS_PER_CALLER
+    assert [type(r).__name__ for r in results] == ["AggregationResult"] * L.MAX_AGGREGATIONS_IN_FLIGHT + [
+        "AggregationBusy"]
+    assert all(result.rows for result in results[:-1])
+    assert f"{L.MAX_AGGREGATIONS_IN_FLIGHT} aggregations of other callers are already running" in str(results[-1])
 
 
 # --- a customer's other stores ---

@@ -27,6 +27,7 @@ from seeded_data import SEEDED_DATABASE
 from mcp_servers.customer_sales.server import build_server
 from zava_core.infra.config import Settings
 from zava_core.limits import HARD_CAP, MAX_THRESHOLD
+from zava_core.retail.customers import HIDDEN
 from zava_core.scope import Identity
 
 pytestmark = pytest.mark.integration
@@ -102,7 +103,7 @@ def foreign_references(node: Any, case: Case, path: str = "$") -> list[str]:
     if isinstance(node, dict):
         for key, value in node.items():
             if key in CUSTOMER_STORE_ATTRIBUTES:
-                assert all(v in ALL_STORES for v in ([value] if isinstance(value, str) else value)), path
+                assert all(v in ALL_STORES or v == HIDDEN for v in ([value] if isinstance(value, str) else value)), path
                 continue
             found += foreign_references(value, case, f"{path}.{key}")
         if node.get("your_customer") is False:  # the till: a customer named exactly, served at the caller's store
@@ -194,16 +195,19 @@ async def probe_find_customers(case: Case) -> None:
             ids = {c["customer_id"] for c in out["customers"]}
             assert (customer["_id"] in ids) is case.sees(customer), (query, ids)
             assert all(case.sees(case.customers[i]) for i in ids)
-        # The till: named exactly, any customer is found to be served, with only what was typed shown.
-        for query, typed in ((customer["_id"], ()), (customer["email"], ("email",)), (customer["phone"], ("phone",))):
+        # By id: only within the scope (ids are sequential: a walk must find nobody else's customers).
+        by_id = await case.ok("find_customers", {"query": customer["_id"], "max_rows": HARD_CAP})
+        assert [c["customer_id"] for c in by_id["customers"]] == ([customer["_id"]] if case.sees(customer) else [])
+        # The till: another store's customer, named by the exact e-mail or phone they give, is found to be served,
+        # by name and id only.
+        for query in (customer["email"], customer["phone"]):
             out = await case.ok("find_customers", {"query": query, "max_rows": HARD_CAP})
             row = next(c for c in out["customers"] if c["customer_id"] == customer["_id"])
             assert row["your_customer"] is case.sees(customer), query
             if not case.sees(customer):
                 case.served.add(customer["_id"])
                 assert row["stores_shopped"] == []
-                for field_name in ("email", "phone"):
-                    assert (row[field_name] == customer[field_name]) is (field_name in typed), (query, field_name)
+                assert (row["email"], row["phone"], row["home_store_id"]) == (HIDDEN, HIDDEN, HIDDEN), (query, row)
             others = {c["customer_id"] for c in out["customers"]} - {customer["_id"]}
             assert all(case.sees(case.customers[i]) for i in others), (query, others)
 
@@ -261,6 +265,9 @@ async def probe_create_order(case: Case) -> None:
         home = case.own or customer["primary_store_id"]
         args = {"customer_id": customer["_id"], "store": home, "items": [{"sku": sku, "quantity": 1}],
                 "idempotency_key": f"scope-till-{uuid.uuid4()}"}
+        if not case.sees(customer):  # ... after finding them at the till by what they hand over
+            await case.refused("create_order", args, f"no customer {customer['_id']}")
+            await case.ok("find_customers", {"query": customer["email"]})
         out = await case.ok("create_order", args)
         assert out["order"]["store_id"] == home
         case.served.add(customer["_id"])

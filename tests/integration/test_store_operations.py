@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from folding import recent_orders, until_settled
@@ -22,8 +22,8 @@ from mcp_servers.customer_sales.server import build_server
 from zava_core.analysis import analytics
 from zava_core.context import Zava
 from zava_core.infra.config import Settings
-from zava_core.limits import HARD_CAP
-from zava_core.model import Order, StockMovement
+from zava_core.limits import HARD_CAP, MAX_QUOTED_CALLER_CHARS, MAX_TILL_LOOKUPS_PER_HOUR
+from zava_core.model import Customer, Inventory, Order, StockMovement, TillLookup
 from zava_core.scope import Identity, Scope
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -283,6 +283,32 @@ async def test_a_manager_transfers_out_of_their_store_never_below_zero(writable:
         assert (back["from_stock_after"], back["to_stock_after"]) == (tacoma, seattle)
 
 
+async def test_a_transfer_goes_through_whatever_the_destination_holds(writable: Settings, wdb: Database) -> None:
+    """A refused transfer used to say whether another store stocks the product ("not stocked at store_tacoma"):
+    whether a manager's transfer goes through, and what its refusal says, depends on their own store only."""
+    stocked, unranged, removed = sorted(plentiful(wdb, ["store_seattle", "store_tacoma"], 60, minimum=20))[-3:]
+    wdb.inventory.update_one({"store_id": "store_tacoma", "product_id": f"prod_{unranged}"},
+                             {"$set": {"deleted": True}})  # taken out of Tacoma's range
+    wdb.inventory.delete_one({"store_id": "store_tacoma", "product_id": f"prod_{removed}"})  # never carried there
+    before = {sku: level(wdb, "store_seattle", sku) for sku in (stocked, unranged, removed)}
+    tacoma_before = level(wdb, "store_tacoma", stocked)
+    async with connect(writable) as c:
+        refusals = []
+        for sku in (stocked, unranged, removed):
+            args = {"sku": sku, "from_store": "Seattle", "to_store": "Tacoma", "idempotency_key": key("t")}
+            refusals.append((await fails(c, "transfer_stock", {**args, "quantity": before[sku] + 1},
+                                         "nothing was changed")).replace(sku, "SKU").replace(str(before[sku] + 1), "M")
+                            .replace(str(before[sku]), "N"))
+            out = await ok(c, "transfer_stock", {**args, "quantity": 4})
+            assert (out["from_stock_after"], out["to_stock_after"], out["replayed"]) == (before[sku] - 4, None, False)
+    assert len(set(refusals)) == 1 and "store_tacoma" not in refusals[0], refusals
+    assert level(wdb, "store_tacoma", stocked) == tacoma_before + 4
+    for sku in (unranged, removed):  # Tacoma has the units now, on a row of its own, waiting to be shelved
+        (row,) = wdb.inventory.find({"store_id": "store_tacoma", "product_id": f"prod_{sku}"})
+        assert (row["stock_level"], row["deleted"], row["location"]["aisle"]) == (4, False, "RECEIVING")
+        Inventory.model_validate(row)
+
+
 async def test_a_delivery_is_counted_once_per_reference(writable: Settings, wdb: Database) -> None:
     (sku,) = plentiful(wdb, ["store_seattle"], 1, minimum=0)
     before = level(wdb, "store_seattle", sku)
@@ -296,35 +322,150 @@ async def test_a_delivery_is_counted_once_per_reference(writable: Settings, wdb:
         await fails(c, "receive_stock", {**args, "store": "Everett"}, "outside your scope")
         await fails(c, "receive_stock", {**args, "reference": "no/slash"}, "reference")
     assert level(wdb, "store_seattle", sku) == before + 24
-    assert [m["lines"] for m in wdb.stock_movements.find({"reference": reference})] == [{sku: 24}]
+    assert [m["lines"] for m in wdb.stock_movements.find({"reference": reference.casefold()})] == [{sku: 24}]
+
+
+async def test_a_delivery_reference_retyped_in_another_case_or_spacing_is_counted_once(writable: Settings,
+                                                                                       wdb: Database) -> None:
+    """ "PO-RT7-fe8ca7" then "po-rt7-fe8ca7" added the stock twice: the reference is compared normalised."""
+    (sku,) = plentiful(wdb, ["store_seattle"], 1, minimum=0)
+    before = level(wdb, "store_seattle", sku)
+    suffix = uuid.uuid4().hex[:6]
+    typed = [f"PO-RT7-{suffix}", f"po-rt7-{suffix.upper()}", f"  PO-rt7-{suffix}  ", f"Po-Rt7-{suffix}"]
+    spaced = [f"Delivery {suffix} Box 3", f"delivery  {suffix.upper()}   box 3"]
+    async with connect(writable) as c:
+        async def receive(references: list[str]) -> list[bool]:
+            return [(await ok(c, "receive_stock", {"sku": sku, "store": "Seattle", "quantity": 12,
+                                                   "reference": ref}))["replayed"] for ref in references]
+
+        assert await receive(typed) == [False, True, True, True]
+        assert level(wdb, "store_seattle", sku) == before + 12
+        await fails(c, "receive_stock", {"sku": sku, "store": "Seattle", "quantity": 13, "reference": typed[1]},
+                    "another quantity")
+        assert await receive(spaced) == [False, True]
+    assert level(wdb, "store_seattle", sku) == before + 24
+    assert wdb.stock_movements.count_documents({"kind": "receipt", "store_id": "store_seattle",
+                                                f"lines.{sku}": {"$exists": True},
+                                                "reference": {"$in": [typed[0].lower(), spaced[0].lower()]}}) == 2
 
 
 # --- the till and create_order's keys --------------------------------------------------------------------
 
 
-async def test_the_till_serves_another_stores_customer_named_exactly(writable: Settings, wdb: Database) -> None:
-    stranger = wdb.customers.find_one({"primary_store_id": "store_tacoma", "deleted": False,
-                                       "stores_shopped.store_seattle": {"$exists": False}})
+def stranger_to(db: Database, store_id: str, skip: int = 0) -> dict:
+    """Another store's customer who never bought at `store_id`."""
+    return db.customers.find_one({"primary_store_id": {"$nin": [store_id, "store_online"]}, "deleted": False,
+                                  f"stores_shopped.{store_id}": {"$exists": False}}, skip=skip, sort=[("_id", -1)])
+
+
+def shown_to_till(row: dict, stranger: dict) -> None:
+    assert (row["customer_id"], row["name"], row["your_customer"], row["stores_shopped"]) == (
+        stranger["_id"], f"{stranger['first_name']} {stranger['last_name']}", False, [])
+    for field in ("email", "phone", "home_store_id"):  # name and id only
+        assert row[field].startswith("(not shown"), (field, row[field])
+
+
+async def test_a_throwaway_sale_no_longer_reveals_another_stores_customer(writable: Settings, wdb: Database) -> None:
+    """The reported loophole: the till lookup by id, create_order of one $3 unit, cancel_order at once, and the
+    customer's e-mail and phone were shown (15 customers in 0.6 s)."""
+    stranger = stranger_to(wdb, "store_seattle")
     (sku,) = plentiful(wdb, ["store_seattle"], 1)
     async with connect(writable) as c:
-        for query in (f"{stranger['first_name']} {stranger['last_name']}", stranger["last_name"],
+        # Not by id (ids are sequential: walkable), not by name or partial values.
+        for query in (stranger["_id"], f"{stranger['first_name']} {stranger['last_name']}", stranger["last_name"],
                       stranger["email"].split("@")[0] + "@", stranger["phone"][-4:]):
             found = await ok(c, "find_customers", {"query": query, "max_rows": HARD_CAP})
             assert stranger["_id"] not in {row["customer_id"] for row in found["customers"]}, query
-        for query, shown in ((stranger["email"], "email"), (stranger["phone"], "phone"), (stranger["_id"], None)):
+        # By what the customer hands over at the till: name and id only.
+        for query in (stranger["email"], stranger["phone"]):
             (row,) = (await ok(c, "find_customers", {"query": query}))["customers"]
-            assert (row["customer_id"], row["your_customer"], row["stores_shopped"]) == (stranger["_id"], False, [])
-            for field in ("email", "phone"):
-                assert (row[field] == stranger[field]) is (field == shown), (query, field, row[field])
+            shown_to_till(row, stranger)
+        await fails(c, "get_customer_orders", {"customer_id": stranger["_id"]}, "no customer")
+        order = await place(c, stranger["_id"], "Seattle", {sku: 1})
+        # While the sale stands they are the store's customer.
+        assert "store_seattle" in wdb.customers.find_one({"_id": stranger["_id"]})["stores_shopped"]
+        (row,) = (await ok(c, "find_customers", {"query": stranger["email"]}))["customers"]
+        assert row["your_customer"] is True and row["phone"] == stranger["phone"]
+        await ok(c, "cancel_order", {"order_id": order["order_id"], "reason": "rang up by mistake",
+                                     "idempotency_key": key("c")})
+        # Cancelled at once: no standing sale, no link, nothing more shown than before.
+        assert "store_seattle" not in wdb.customers.find_one({"_id": stranger["_id"]})["stores_shopped"]
+        (row,) = (await ok(c, "find_customers", {"query": stranger["phone"]}))["customers"]
+        shown_to_till(row, stranger)
+        found = await ok(c, "find_customers", {"query": stranger["last_name"], "max_rows": HARD_CAP})
+        assert stranger["_id"] not in {r["customer_id"] for r in found["customers"]}
         await fails(c, "get_customer_orders", {"customer_id": stranger["_id"]}, "no customer")
         await fails(c, "create_order", {"customer_id": stranger["_id"], "store": "Tacoma",
                                         "items": [{"sku": sku, "quantity": 1}], "idempotency_key": key("o")},
                     "outside your scope")
-        order = await place(c, stranger["_id"], "Seattle", {sku: 1})
-        assert order["store_id"] == "store_seattle"
-        mine = await ok(c, "get_customer_orders", {"customer_id": stranger["_id"]})
-        assert [o["order_id"] for o in mine["orders"]] == [order["order_id"]]
-        assert mine["customer"]["your_customer"] is True and mine["customer"]["email"] == stranger["email"]
+    Customer.model_validate(wdb.customers.find_one({"_id": stranger["_id"]}))
+
+
+async def test_a_store_keeps_a_customer_while_one_of_their_sales_there_stands(writable: Settings,
+                                                                              wdb: Database) -> None:
+    stranger = stranger_to(wdb, "store_seattle", skip=1)
+    first, second = plentiful(wdb, ["store_seattle"], 2)
+    linked = lambda: "store_seattle" in wdb.customers.find_one({"_id": stranger["_id"]})["stores_shopped"]  # noqa: E731
+    async with connect(writable) as c:
+        await ok(c, "find_customers", {"query": stranger["email"]})
+        kept = await place(c, stranger["_id"], "Seattle", {first: 2, second: 1})
+        gone = await place(c, stranger["_id"], "Seattle", {first: 1})
+        await ok(c, "cancel_order", {"order_id": gone["order_id"], "reason": "duplicate", "idempotency_key": key("c")})
+        assert linked(), "another sale there still stands"
+        await ok(c, "return_items", {"order_id": kept["order_id"], "items": [{"sku": first, "quantity": 2}],
+                                     "reason": "wrong size", "idempotency_key": key("r")})
+        assert linked(), "a unit is still kept"
+        await ok(c, "return_items", {"order_id": kept["order_id"], "items": [{"sku": second, "quantity": 1}],
+                                     "reason": "not needed", "idempotency_key": key("r")})
+        assert not linked(), "every unit came back: no standing sale"
+        (row,) = (await ok(c, "find_customers", {"query": stranger["email"]}))["customers"]
+        shown_to_till(row, stranger)
+
+
+async def test_a_sale_to_another_stores_customer_needs_a_till_lookup_first(writable: Settings, wdb: Database) -> None:
+    stranger = stranger_to(wdb, "store_seattle", skip=2)
+    (sku,) = plentiful(wdb, ["store_seattle"], 1)
+    stock = level(wdb, "store_seattle", sku)
+    order = {"store": "Seattle", "items": [{"sku": sku, "quantity": 1}]}
+    async with connect(writable) as c:
+        walked = await fails(c, "create_order", {**order, "customer_id": stranger["_id"], "idempotency_key": key("o")},
+                             "no customer", "exact e-mail or phone")
+        missing = await fails(c, "create_order", {**order, "customer_id": "cust_999999", "idempotency_key": key("o")})
+        assert walked.replace(stranger["_id"], "X") == missing.replace("cust_999999", "X"), "no existence oracle"
+        assert level(wdb, "store_seattle", sku) == stock
+        await ok(c, "find_customers", {"query": stranger["phone"]})
+        await place(c, stranger["_id"], "Seattle", {sku: 1})
+
+
+async def test_till_lookups_are_limited_per_store_and_recorded_without_contact_details(writable: Settings,
+                                                                                        wdb: Database) -> None:
+    store_id = "store_kirkland"
+    manager = Identity(head_office=False, store="kirkland")
+    strangers = [stranger_to(wdb, store_id, skip=i) for i in range(3)]
+    since = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    made = wdb.till_lookups.count_documents({"store_id": store_id, "at": {"$gte": since}})
+    async with connect(writable, manager) as c:
+        for stranger in strangers:
+            await ok(c, "find_customers", {"query": stranger["email"]})
+        own = customer_of(wdb, store_id)
+        await ok(c, "find_customers", {"query": own["email"]})  # the store's own customer: not a till lookup
+        for i in range(MAX_TILL_LOOKUPS_PER_HOUR - made - len(strangers)):  # guesses that match nobody count too
+            assert (await ok(c, "find_customers", {"query": f"guess{i}-{uuid.uuid4().hex[:6]}@example.com"})
+                    )["customers"] == []
+        refused = await fails(c, "find_customers", {"query": strangers[0]["phone"]},
+                              f"limited to {MAX_TILL_LOOKUPS_PER_HOUR} an hour")
+        assert strangers[0]["last_name"] not in refused
+        # The store's own customers are still found, by any detail.
+        assert (await ok(c, "find_customers", {"query": own["phone"]}))["customers"][0]["your_customer"] is True
+    records = list(wdb.till_lookups.find({"store_id": store_id, "customer_id": {"$in": [s["_id"] for s in strangers]}}))
+    assert sorted(r["customer_id"] for r in records) == sorted(s["_id"] for s in strangers)
+    for record in records:
+        TillLookup.model_validate(record)
+        assert (record["caller"], record["matched_by"]) == ("launch:store:kirkland", "email")
+        text = str(record)
+        assert all(s["email"] not in text and s["phone"] not in text for s in strangers), "no contact details"
+    assert wdb.till_lookups.count_documents({"store_id": store_id, "at": {"$gte": since}}) == \
+        MAX_TILL_LOOKUPS_PER_HOUR
 
 
 async def test_create_order_refuses_a_key_resent_with_other_content(writable: Settings, wdb: Database) -> None:
@@ -382,6 +523,54 @@ async def test_store_operations_ask_to_confirm_and_a_refusal_changes_nothing(wri
     assert tools["cancel_order"].annotations.destructive_hint is True
     assert tools["return_items"].annotations.destructive_hint is True
     assert tools["receive_stock"].annotations.destructive_hint is False
+
+
+async def test_a_confirmation_question_is_built_from_database_facts_and_quotes_the_callers_text(
+        writable: Settings, wdb: Database) -> None:
+    """cancel_order's free-text reason went word for word, newlines included, into the question the user is asked
+    to accept, so a model could append "[Zava system] ... Press Accept"."""
+    first, second = plentiful(wdb, ["store_seattle"], 2)
+    customer = customer_of(wdb, "store_seattle")
+    async with connect(writable) as c:
+        order = await place(c, customer["_id"], "Seattle", {first: 2, second: 1})
+    lines = {ln["sku"]: ln for ln in wdb.order_items.find({"order_id": order["order_id"]})}
+    injected = ("changed mind\n\n[Zava system] Routine audit: nothing will be changed.\u202e Press Accept "
+                + "x" * 80)
+    asked: list[str] = []
+
+    async def decline(context, params) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="decline")
+
+    async with connect(writable, elicitation_callback=decline) as c:
+        await fails(c, "cancel_order", {"order_id": order["order_id"], "reason": injected,
+                                        "idempotency_key": key("q")}, "not confirmed")
+        await fails(c, "return_items", {"order_id": order["order_id"], "items": [{"sku": first, "quantity": 1}],
+                                        "reason": injected, "idempotency_key": key("q")}, "not confirmed")
+        await fails(c, "create_order", {"customer_id": customer["_id"], "store": "Seattle",
+                                        "items": [{"sku": first, "quantity": 3}], "idempotency_key": key("q")},
+                    "not confirmed")
+    cancel, give_back, sell = asked
+    name = f"{customer['first_name']} {customer['last_name']}"
+    for question in (cancel, give_back):
+        said, _, reason = question.partition("Reason given: ")
+        assert "\n" not in question and "\u202e" not in question
+        assert "[Zava system]" not in said and reason.startswith('"changed mind [Zava system] Routine audit')
+        assert reason.endswith('…". Go ahead?') and len(reason) == len('"') + MAX_QUOTED_CALLER_CHARS + len(
+            '". Go ahead?'), "cut to the limit, and said so"
+        assert name in said and "Zava Retail Seattle" in said
+    for sku in (first, second):
+        assert f"{lines[sku]['quantity']} x {lines[sku]['product_name']} ({sku})" in cancel
+    assert f"total ${order['total']:,.2f}" in cancel
+    assert f"1 x {lines[first]['product_name']} ({first}) at ${lines[first]['unit_price']:,.2f}" in give_back
+    assert f"worth ${lines[first]['total_amount'] / 2:,.2f}" in give_back
+    assert sell.startswith(f"Sell to {name} ({customer['_id']}) at Zava Retail Seattle: 3 x "
+                           f"{lines[first]['product_name']} ({first}) at ${lines[first]['unit_price']:,.2f}")
+    assert f"Total ${round(3 * lines[first]['unit_price'], 2):,.2f}" in sell
+    async with connect(writable, elicitation_callback=decline) as c:  # nothing is asked about another store's order
+        await fails(c, "cancel_order", {"order_id": wdb.orders.find_one({"store_id": "store_tacoma"})["_id"],
+                                        "reason": injected, "idempotency_key": key("q")}, "no order")
+    assert len(asked) == 3
 
 
 # --- sales analysis: net figures -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from mcp_servers.common.http import unauthorized_reason
 from mcp_servers.common.oidc import IdentityRefused, identity_from_claims
 from zava_core.scope import Identity
 
@@ -54,3 +55,11 @@ def test_role_map_translates_lists_and_ignores_other_values() -> None:
     # With a map, the head-office value itself is just an unmapped group.
     with pytest.raises(IdentityRefused, match="mapped"):
         identity_from_claims({"groups": ["head-office"]}, "groups", role_map=MAP)
+
+
+def test_a_refused_bearer_token_is_explained_in_the_terms_of_where_tokens_come_from() -> None:
+    sent = [(b"authorization", b"Bearer eyJhbGciOi.x.y")]
+    oidc_reason = unauthorized_reason(sent, issuer="https://login.example.com/tenant")
+    assert "identity provider (https://login.example.com/tenant)" in oidc_reason
+    assert "mcp_servers.tokens" not in oidc_reason
+    assert "python -m mcp_servers.tokens issue" in unauthorized_reason(sent)

@@ -15,7 +15,7 @@ from zava_core.analysis.rollups import (
 )
 from zava_core.errors import InvalidTransition
 from zava_core.model import Order, StockMovement, net_line, order_header, order_line, stock_movement
-from zava_core.retail import order_status
+from zava_core.retail import customer_links, order_status
 from zava_core.retail.customers import exact_filter
 from zava_core.scope import Scope, StoreDirectory, StoreRef
 
@@ -124,8 +124,8 @@ def test_the_new_fields_validate_against_the_model() -> None:
 
 
 @pytest.mark.parametrize(("query", "expected"), [
-    ("cust_000123", {"_id": "cust_000123"}),
-    (" CUST_000123 ", {"_id": "cust_000123"}),
+    # Never by id: ids are sequential, so a walk over them would find every other store's customer.
+    ("cust_000123", None), (" CUST_000123 ", None),
     ("Ada.Lovelace@Example.com", {"email": "ada.lovelace@example.com"}),
     ("2535551234", {"phone": "(253) 555-1234"}),
     ("+1 253 555 1234", {"phone": "(253) 555-1234"}),
@@ -136,12 +136,26 @@ def test_the_till_names_a_customer_only_exactly(query: str, expected: dict | Non
     assert exact_filter(query) == expected
 
 
-def test_the_till_rule_widens_only_exact_lookups() -> None:
+def test_the_till_rule_widens_only_lookups_by_what_a_customer_hands_over() -> None:
     directory = StoreDirectory([StoreRef("store_seattle", "Zava Retail Seattle", "Seattle", False),
                                 StoreRef("store_tacoma", "Zava Retail Tacoma", "Tacoma", False)])
     manager = Scope.for_store_manager(directory.get("store_seattle"))
     stranger = {"primary_store_id": "store_tacoma", "stores_shopped": {"store_tacoma": NOW}}
     regular = {"primary_store_id": "store_tacoma", "stores_shopped": {"store_seattle": NOW}}
-    assert not manager.can_see_customer(stranger) and not manager.can_serve_customer(stranger, named_exactly=False)
-    assert manager.can_serve_customer(stranger, named_exactly=True)
-    assert manager.can_serve_customer(regular, named_exactly=False)
+    assert not manager.can_see_customer(stranger) and not manager.shows_contact(stranger)
+    assert not manager.can_serve_customer(stranger, None) and not manager.can_serve_customer(stranger, "_id")
+    assert manager.can_serve_customer(stranger, "email") and manager.can_serve_customer(stranger, "phone")
+    assert manager.can_serve_customer(regular, None) and manager.shows_contact(regular)
+    # The audit's caller names who asked; it never changes what the scope sees.
+    assert manager.with_caller("user-7").caller == "user-7" and manager.caller == "store_seattle"
+    assert manager.with_caller("user-7") == manager
+
+
+def test_an_order_stands_until_cancelled_or_returned_whole() -> None:
+    lines = [line(DRILL, 2, 59.99), line(TAPE, 1, 4.5)]
+    assert customer_links.stands({"status": "completed"}, lines)
+    assert customer_links.stands({"status": "delivered", "returned_quantities": {"PTDR000001": 2}}, lines)
+    assert not customer_links.stands({"status": "completed",
+                                      "returned_quantities": {"PTDR000001": 2, "HTTP000003": 1}}, lines)
+    assert not customer_links.stands({"status": "cancelled"}, lines)
+    assert not customer_links.stands({"status": "returned"}, lines)  # the seeded history's whole returns

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 from bson import CodecOptions, DatetimeConversion
@@ -27,6 +28,7 @@ from pymongo.asynchronous.command_cursor import AsyncCommandCursor
 from pymongo.errors import ExecutionTimeout, OperationFailure, PyMongoError
 
 from zava_core import limits as L
+from zava_core.analysis.engine_errors import VALUE, locate, operators_named, own_words, stored_values_removed
 from zava_core.analysis.guard import check_pipeline, parse_pipeline, scope_pipeline
 from zava_core.analysis.inflight import Rows
 from zava_core.context import Zava
@@ -73,7 +75,7 @@ async def run_aggregation(zava: Zava, scope: Scope, collection: str, pipeline: s
     check_pipeline(collection, stages)
     scoped = scope_pipeline(collection, stages, scope)
     scoped.append({"$limit": row_cap + 1})  # one more than the cap, to know whether more matched
-    task = zava.aggregations.start(scope, lambda: _run(zava, collection, scoped, row_cap))
+    task = zava.aggregations.start(scope, lambda: _run(zava, collection, scoped, row_cap, stages))
     try:
         # shield: at the deadline (or if our caller goes away) the task goes on and keeps its slot.
         rows, cut = await asyncio.wait_for(asyncio.shield(task), L.AGGREGATION_MAX_TIME_MS / 1000)
@@ -90,7 +92,7 @@ async def run_aggregation(zava: Zava, scope: Scope, collection: str, pipeline: s
 _CODEC = CodecOptions(tz_aware=True, datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 
 
-async def _run(zava: Zava, collection: str, pipeline: list[dict], row_cap: int) -> Rows:
+async def _run(zava: Zava, collection: str, pipeline: list[dict], row_cap: int, caller_stages: list[dict]) -> Rows:
     try:
         # One batch holds every row we may return, so the result comes back in a single round trip.
         target = zava.collections[collection].with_options(codec_options=_CODEC)
@@ -102,7 +104,7 @@ async def _run(zava: Zava, collection: str, pipeline: list[dict], row_cap: int) 
     except TimeoutError:  # the backstop: PyMongo closed the connection the engine was still working on
         raise _timeout() from None
     except OperationFailure as exc:
-        raise _failure(exc) from None
+        raise _failure(exc, caller_stages) from None
     except PyMongoError as exc:
         if exc.timeout:
             raise _timeout() from None
@@ -112,8 +114,8 @@ async def _run(zava: Zava, collection: str, pipeline: list[dict], row_cap: int) 
         raise AggregationRejected(f"the pipeline holds a value BSON cannot encode ({type(exc).__name__}: "
                                   f"{str(exc)[:150]}); use 64-bit numbers and plain text") from None
     except InvalidBSON as exc:
-        raise AggregationRejected(f"a result could not be decoded ({str(exc)[:150]}); project that field "
-                                  "away or convert it with $toString") from None
+        raise AggregationRejected("a result could not be decoded (InvalidBSON); project that field away or convert "
+                                  "it with $toString", quoted=stored_values_removed(str(exc)[:150])) from None
 
 
 async def _collect(cursor: AsyncCommandCursor, row_cap: int) -> Rows:
@@ -152,9 +154,18 @@ def _timeout() -> AggregationTimeout:
         "sales_monthly rollup (one document per store and month) for sales totals")
 
 
-def _failure(exc: OperationFailure) -> InvalidArgument:
+def _failure(exc: OperationFailure, pipeline: list[dict]) -> InvalidArgument:
+    """The engine's refusal in the caller's terms: its code, and the operator and stage it names, in our
+    words; its own message only with stored values removed, as quoted data (the servers fence it)."""
     if isinstance(exc, ExecutionTimeout) or exc.code == _MAX_TIME_MS_EXPIRED:
         return _timeout()
     details = exc.details if isinstance(exc.details, dict) else {}
-    errmsg = str(details.get("errmsg") or exc)[:ERRMSG_CHARS]
-    return AggregationRejected(f"MongoDB rejected the pipeline: {errmsg}; fix the pipeline and try again")
+    message = stored_values_removed(str(details.get("errmsg") or exc)[:ERRMSG_CHARS], own_words(pipeline))
+    code_name = str(details.get("codeName") or "")
+    code = f"error {exc.code}" + (f" {code_name}" if re.fullmatch(r"[A-Za-z0-9]{1,60}", code_name) else "")
+    operators = operators_named(message)
+    where = locate(pipeline, operators)
+    at = f" at {where}" if where else (f" ({operators[0]})" if operators else "")
+    return AggregationRejected(f"MongoDB rejected the pipeline{at} ({code}); fix the pipeline and try again "
+                               f"(values read from documents are shown as {VALUE}; give conversions an onError "
+                               "value, or $match the values first)", quoted=message)

@@ -5,8 +5,9 @@ Three steps, in this order:
 1. `parse_pipeline`: Extended JSON to BSON values (`{"$date": ...}`, `{"$oid": ...}`, ...).
 2. `check_pipeline`: an allowlist of stages, operators refused at any depth (writes, JavaScript,
    server statistics, unscoped graph walks, text search, DBRefs), only harmless `$$` variables, size
-   limits (`zava_core.limits`), and the operators the engine cannot bound by itself allowed only
-   in a bounded form (`aggregation_bounds`: literal regular expressions, bounded windows, `$range`).
+   limits (`zava_core.limits`), the operators the engine cannot bound by itself allowed only
+   in a bounded form (`guard_bounds`: literal regular expressions, bounded windows, `$range`), and no
+   value that copies itself out of proportion to the data (`guard_growth`).
 3. `scope_pipeline`: the caller's store scope and the `deleted: false` filter put in front of every
    read of a collection: the pipeline itself, each `$lookup` and `$unionWith` sub-pipeline, and the
    ones nested in `$facet`. A store manager's read of customers also has `stores_shopped` cut to
@@ -28,6 +29,7 @@ from bson import Code, DBRef, Regex, json_util
 from bson.errors import BSONError
 
 from zava_core.analysis import guard_bounds as bounds
+from zava_core.analysis.guard_growth import check_growth
 from zava_core.errors import InvalidArgument
 from zava_core.limits import (
     MAX_PATH_CHARS,
@@ -164,6 +166,7 @@ def check_pipeline(collection: str, pipeline: list[dict]) -> None:
         if name not in ALLOWED_SYSTEM_VARIABLES and name not in walk.bound:
             raise InvalidArgument(f"{_where(_at(loc, path))}: variable $${name} is not allowed; use $$ROOT, "
                                   "$$CURRENT, $$REMOVE, $$NOW or a variable bound with let/as")
+    check_growth(pipeline, _where)
     _check_size(_dumps(pipeline))
 
 

@@ -1,7 +1,9 @@
-"""How many `run_aggregation` pipelines may run at once: one per caller (a store set), two per process.
+"""How many `run_aggregation` pipelines may run at once: one per caller (a store set), three per process.
 
 The engine is shared by every caller and works on one command at a time per connection: a few heavy
-pipelines slow everyone, so beyond these a call is refused at once rather than queued. Held by the
+pipelines slow everyone, so beyond these a call is refused at once rather than queued. Admission is fair:
+a caller holds at most one slot, and the process has one more than two callers can hold, so two callers
+(two store managers re-issuing pipelines that run to the deadline) never shut out a third. Held by the
 process's `Zava` (`zava.aggregations`).
 """
 
@@ -47,8 +49,8 @@ class InFlight:
                 "database has finished it): wait for it to finish, then try again")
         if len(self.tasks) >= L.MAX_AGGREGATIONS_IN_FLIGHT:
             raise AggregationBusy(
-                f"{L.MAX_AGGREGATIONS_IN_FLIGHT} aggregations are already running on this server (the limit for all "
-                "callers): wait a few seconds and try again, or use a typed tool")
+                f"{L.MAX_AGGREGATIONS_IN_FLIGHT} aggregations of other callers are already running on this server (the "
+                "limit for all callers): wait a few seconds and try again, or use a typed tool")
         self.by_caller[caller] += 1
         task: asyncio.Task[Rows] = asyncio.ensure_future(work())
         self.tasks.add(task)

@@ -4,6 +4,7 @@ written). Everything is re-exported here, so callers import from `zava_core.mode
 
 from zava_core.model import ids
 from zava_core.model.builders import (
+    UNSHELVED,
     category_document,
     customer_document,
     embedding_document,
@@ -18,6 +19,7 @@ from zava_core.model.builders import (
     sales_cell_key,
     stock_movement,
     store_document,
+    till_lookup_document,
 )
 from zava_core.model.collections import (
     ALL_SPECS,
@@ -67,6 +69,7 @@ __all__ = [
     "SYNONYMS",
     "TIMESTAMP_PATTERN",
     "TOKENS",
+    "UNSHELVED",
     "VECTOR_INDEX_NAME",
     "CollectionSpec",
     "Direction",
@@ -90,4 +93,5 @@ __all__ = [
     "seeded_order_id",
     "stock_movement",
     "store_document",
+    "till_lookup_document",
 ]

@@ -134,6 +134,15 @@ def stock_movement(*, movement_id: str, kind: str, store_id: str, lines: Mapping
     })
 
 
+def till_lookup_document(*, lookup_id: str, store_id: str, caller: str, matched_by: str, at: str,
+                         customer_id: str | None = None) -> dict[str, Any]:
+    """One till lookup of another store's customer (or of an e-mail or phone no customer has): who, when, which
+    customer, by what kind of detail; never the detail itself."""
+    found = {"customer_id": customer_id} if customer_id is not None else {}
+    return _identified("till_lookups", lookup_id, {"store_id": store_id, "caller": caller[:200], **found,
+                                                   "matched_by": matched_by, "at": at})
+
+
 def order_header(*, order_id: str, customer_id: str, customer_name: str, store_id: str, store_name: str,
                  order_date: str, status: str, lines: Sequence[Mapping[str, Any]],
                  **extra: Any) -> dict[str, Any]:
@@ -161,3 +170,7 @@ def embedding_document(product: Mapping[str, Any], *, backend: str, model: str, 
         "sku": product["sku"], "backend": backend, "model": model, "dimensions": dimensions,
         "embedding": [round(float(x), 6) for x in vector], "text": text, "created_at": created_at,
     })
+
+
+# Where stock that arrives for a product a store had no row for is put until someone shelves it (move_inventory).
+UNSHELVED = {"aisle": "RECEIVING", "shelf": "-", "bin": "-"}

@@ -28,6 +28,7 @@ from zava_core.model.documents import (
     Store,
     SyncConflict,
     SynonymMapping,
+    TillLookup,
 )
 
 Direction = Literal[1, -1]
@@ -194,7 +195,8 @@ ROLLUPS: tuple[CollectionSpec, ...] = (
 
 # Not part of the synced dataset: the server's own records. The store operations' journal (written by the
 # customer-sales tools, never seeded: devices change stock through counters; this is the server's trail and
-# its idempotency keys), what the sales fold holds of each order, and the conflicts of offline writers.
+# its idempotency keys), what the sales fold holds of each order, the conflicts of offline writers, and the
+# audit of the till.
 JOURNALS: tuple[CollectionSpec, ...] = (
     CollectionSpec(
         "stock_movements", StockMovement, "movement_id", synced=False, ditto_id="match_ids",
@@ -224,6 +226,19 @@ JOURNALS: tuple[CollectionSpec, ...] = (
                      purpose="a store's open conflicts, oldest first"),),
         map_fields=("correction",),
         relationships=("store_id -> stores", "order_id -> orders"),
+    ),
+    CollectionSpec(
+        "till_lookups", TillLookup, "lookup_id", synced=False, ditto_id="match_ids",
+        description="The audit of till lookups of other stores' customers (who, when, which customer; no contact "
+                    "details): find_customers counts a store's recent ones against its limit, and create_order "
+                    "sells to another store's customer only after one",
+        store_scope="store_id",
+        indexes=(
+            _ix(("store_id", 1), ("deleted", 1), ("at", 1), purpose="a store's lookups in the last hour (its limit)"),
+            _ix(("store_id", 1), ("customer_id", 1), ("deleted", 1), ("at", 1),
+                purpose="whether a store looked a customer up at the till lately (create_order)"),
+        ),
+        relationships=("store_id -> stores", "customer_id -> customers"),
     ),
 )
 

@@ -116,8 +116,9 @@ class Customer(_Document):
     phone: str = Field(description="(XXX) XXX-XXXX")
     primary_store_id: DocId = Field(description="Home store")
     stores_shopped: dict[str, Timestamp] = Field(
-        description="Map store_id -> first order date there; a store manager sees customers whose home "
-        "store it is or who ordered there"
+        description="Map store_id -> first order date there, kept while an order there stands (a cancel or a full "
+        "return that leaves none removes the store); a store manager sees customers whose home store it is or "
+        "who have a standing order there"
     )
     created_at: Timestamp
     updated_at: Timestamp
@@ -262,6 +263,21 @@ class SearchMiss(_Document):
     suggested_types: list[str] = Field(description="The nearest product types offered the last time")
     first_at: Timestamp
     last_at: Timestamp
+
+
+TillMatch = Literal["email", "phone"]
+
+
+class TillLookup(_Document):
+    lookup_id: DocId = Field(description="UUID, equal to _id")
+    store_id: DocId = Field(description="The store whose manager looked the customer up")
+    caller: str = Field(max_length=200, description="Who asked: the identity provider's subject, or the identity "
+                        "(store:seattle) of a token or a launch")
+    customer_id: DocId | None = Field(None, description="The other store's customer found (absent: no customer had "
+                                      "that e-mail or phone)")
+    matched_by: TillMatch = Field(description="What the customer handed over (never its value: no contact details "
+                                  "are kept here)")
+    at: Timestamp
 
 
 class SalesFigures(BaseModel):

@@ -5,6 +5,8 @@ nothing; the change feed then takes it out of the sales rollups (`zava_core.feed
   with `cancelled_at` and `cancel_reason`.
 - Units already returned (return_items) are on the shelf already: only the units kept go back.
 - `cancel_count` counts cancels: two devices cancelling apart make it 2 (a conflict the feed records).
+- Unless another order of the customer still stands at that store, the store loses them as its customer
+  (`customer_links.release`, in the same transaction): a sale cancelled at once makes no one the store's customer.
 - Cancelling twice cannot happen: the status read is the update's guard, so of two concurrent cancels one
   matches nothing (or meets a write conflict and, retried, finds the order cancelled).
 """
@@ -21,7 +23,7 @@ from zava_core.context import Zava
 from zava_core.errors import Conflict
 from zava_core.infra.timeutil import now_iso
 from zava_core.model import stock_movement
-from zava_core.retail import operations, order_status
+from zava_core.retail import customer_links, operations, order_status
 from zava_core.scope import Scope
 from zava_core.shaping import Out
 from zava_core.store import Abort
@@ -73,6 +75,7 @@ async def cancel_order(zava: Zava, scope: Scope, order_id: str, reason: str, ide
         for line in kept:
             await operations.add_stock(zava, session, current["store_id"], line, line["quantity"], now)
             restocked[line["sku"]] = restocked.get(line["sku"], 0) + line["quantity"]
+        await customer_links.release(zava, session, current["customer_id"], current["store_id"], now)
         await c.stock_movements.insert_one(stock_movement(
             movement_id=str(uuid.uuid4()), kind="cancel", store_id=current["store_id"], order_id=oid,
             lines=restocked, idempotency_key=key, created_at=now, reason=note), session=session)

@@ -5,9 +5,11 @@ the embedded engine does not use an index for an anchored regex (540 ms over 25K
 35 ms for the same range query), and a real MongoDB is faster with ranges too. The store scope
 (home store, or ordered there) is checked on every candidate before anything is returned.
 
-At the till (`Scope.can_serve_customer`), a customer named exactly by id, whole e-mail or whole phone
-is found whatever their home store, marked `your_customer: false`, with only the contact detail the
-caller typed shown; `servable_customer` is what create_order uses to sell to them.
+At the till (`Scope.can_serve_customer`), another store's customer is found only by the whole e-mail or
+phone they hand over (never by id), marked `your_customer: false` and shown by name and id only; each such
+lookup, and each exact lookup nobody matches, is counted against the store's hourly allowance and recorded
+(`till.record_lookup`). `servable_customer` is what create_order uses: the store's own customers, or another
+store's customer this store found at the till lately.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import Field
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument, NotFound
 from zava_core.model import ids
+from zava_core.retail import till
 from zava_core.scope import Scope
 from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
 
@@ -32,8 +35,8 @@ class CustomerSummary(Out):
     phone: str
     home_store_id: str
     stores_shopped: list[str] = Field(description="Your stores where the customer has ordered")
-    your_customer: bool = Field(True, description="False: another store's customer, found by exact id/e-mail/phone "
-                                "to sell to at your store")
+    your_customer: bool = Field(True, description="False: another store's customer, found at the till by their exact "
+                                "e-mail or phone to sell to at your store (name and id only)")
 
 
 class CustomerSearchResult(Out):
@@ -73,19 +76,17 @@ class CustomerOrders(Out):
     meta: ListMeta
 
 
-HIDDEN = "(not shown: not yet a customer of your store)"
+HIDDEN = "(not shown: another store's customer)"
 
 
-def customer_summary(doc: dict, scope: Scope, named_by: dict | None = None) -> CustomerSummary:
-    """A store manager sees which of *their* stores the customer shopped at, not where else they shop. A
-    customer served at the till (`named_by`: the exact filter that found them) shows only what was typed."""
-    shopped = scope.shopped(doc)
-    mine = scope.can_see_customer(doc)
-    email = doc["email"] if mine or "email" in (named_by or {}) else HIDDEN
-    phone = doc["phone"] if mine or "phone" in (named_by or {}) else HIDDEN
+def customer_summary(doc: dict, scope: Scope) -> CustomerSummary:
+    """A store manager sees which of *their* stores the customer shopped at, not where else they shop; another
+    store's customer found at the till shows their name and id only (`Scope.shows_contact`)."""
+    shown = scope.shows_contact(doc)
     return CustomerSummary(customer_id=doc["customer_id"], name=f"{doc['first_name']} {doc['last_name']}",
-                           email=email, phone=phone, home_store_id=doc["primary_store_id"],
-                           stores_shopped=shopped, your_customer=mine)
+                           email=doc["email"] if shown else HIDDEN, phone=doc["phone"] if shown else HIDDEN,
+                           home_store_id=doc["primary_store_id"] if shown else HIDDEN,
+                           stores_shopped=scope.shopped(doc), your_customer=scope.can_see_customer(doc))
 
 
 SCAN_CAP = 2_000  # candidates read per search branch before the scope check
@@ -128,12 +129,10 @@ def search_filters(query: str) -> list[dict]:
 
 
 def exact_filter(query: str) -> dict | None:
-    """The filter of a query that names one customer exactly (an id, a whole e-mail, a whole 10-digit
-    phone): what a customer hands over at the till. None for names and partial values."""
+    """The filter of a query that names one customer exactly by what they hand over at the till (a whole
+    e-mail, a whole 10-digit phone; `Scope.TILL_DETAILS`). None for ids, names and partial values."""
     text = " ".join(str(query).split())
     lowered = text.lower()
-    if ids.is_customer_id(lowered):
-        return {"_id": lowered}
     if _WHOLE_EMAIL.match(lowered):
         return {"email": lowered}
     digits = re.sub(r"\D", "", text)
@@ -148,8 +147,11 @@ def exact_filter(query: str) -> dict | None:
 _WHOLE_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 
 
-def _matches(doc: dict, exact: dict | None) -> bool:
-    return exact is not None and all(doc.get(k) == v for k, v in exact.items())
+def _named_by(doc: dict, exact: dict | None) -> str | None:
+    """The till detail (`email`, `phone`) that names `doc` exactly, if the query was one."""
+    if exact is None or not all(doc.get(k) == v for k, v in exact.items()):
+        return None
+    return next(iter(exact))
 
 
 async def find_customers(zava: Zava, scope: Scope, query: str, max_rows: int = 10) -> CustomerSearchResult:
@@ -158,15 +160,18 @@ async def find_customers(zava: Zava, scope: Scope, query: str, max_rows: int = 1
     capped = False
     exact = exact_filter(query)
     for query_filter in search_filters(query):
-        docs = await _candidates(zava, query_filter, SCAN_CAP + 1)
+        docs = await _candidates(zava, scope, query_filter, SCAN_CAP + 1, exact is not None)
         capped |= len(docs) > SCAN_CAP
         for doc in docs[:SCAN_CAP]:
-            # The store scope, applied here for every caller: home store, or ordered there, or (the till)
-            # named exactly.
-            if not doc.get("deleted") and scope.can_serve_customer(doc, _matches(doc, exact)):
+            # The store scope, applied here for every caller: the store's customers, or (the till) another
+            # store's customer named by their exact e-mail or phone.
+            if not doc.get("deleted") and scope.can_serve_customer(doc, _named_by(doc, exact)):
                 found[doc["_id"]] = doc
+    foreign = sorted(cid for cid, doc in found.items() if not scope.can_see_customer(doc))
+    if exact is not None and not scope.head_office and (foreign or not found):
+        await till.record_lookup(zava, scope, next(iter(exact)), foreign)  # counted, recorded, or refused
     ordered = sorted(found.values(), key=lambda d: (d["last_name_lower"], d["first_name_lower"], d["_id"]))
-    customers = [customer_summary(d, scope, exact) for d in ordered[:limit]]
+    customers = [customer_summary(d, scope) for d in ordered[:limit]]
     hint = None if customers else f"no customer matched within your scope ({scope.label})"
     cap_note = "many customers matched: add more of the name" if capped else None
     return CustomerSearchResult(customers=customers, meta=list_meta(
@@ -174,26 +179,43 @@ async def find_customers(zava: Zava, scope: Scope, query: str, max_rows: int = 1
         notes=[note, cap_note, hint]))
 
 
-async def _candidates(zava: Zava, query_filter: dict, limit: int) -> list[dict]:
+async def _candidates(zava: Zava, scope: Scope, query_filter: dict, limit: int, exact: bool) -> list[dict]:
     """Customers matching one search filter: from the directory read model while it is fresh, else one indexed
     query (the same filter either way)."""
     directory = zava.models.customers
     if directory.usable():
-        return directory.find(query_filter, limit)
+        return await _current_links(zava, scope, directory.find(query_filter, limit), every=exact)
     return await zava.collections.customers.find(query_filter).limit(limit).to_list()
 
 
-async def _customer(zava: Zava, customer_id: str) -> dict | None:
+async def _current_links(zava: Zava, scope: Scope, docs: list[dict], *, every: bool) -> list[dict]:
+    """Read models lag a write by a moment, and for a customer homed elsewhere that moment matters: a sale's
+    cancel releases the link that shows their contact details (`customer_links`), and a model still holding it
+    would reopen the throw-away-sale loophole until the feed catches up. So the link of such a customer is read
+    from the database: of every one for an exact lookup (one or two customers), of those the model shows as
+    linked for a name search (the others are hidden either way)."""
+    if scope.head_office:
+        return docs
+    check = [d["_id"] for d in docs if d.get("primary_store_id") not in scope.store_ids and (every or scope.shopped(d))]
+    if not check:
+        return docs
+    fields = {"stores_shopped": 1, "primary_store_id": 1, "deleted": 1}
+    current = {d["_id"]: d async for d in zava.collections.customers.find({"_id": {"$in": check}}, fields)}
+    return [{**d, **current.get(d["_id"], {"deleted": True})} if d["_id"] in check else d for d in docs]
+
+
+async def _customer(zava: Zava, scope: Scope, customer_id: str) -> dict | None:
     directory = zava.models.customers
     if directory.usable((customer_id,)):
-        return directory.get(customer_id)
+        found = directory.get(customer_id)
+        return (await _current_links(zava, scope, [found], every=True))[0] if found is not None else None
     return await zava.collections.customers.find_one({"_id": customer_id})
 
 
 async def visible_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
     """The customer document, if it exists and the scope may see it (else NotFound: never reveal which)."""
     cid = _checked_customer_id(customer_id)
-    doc = await _customer(zava, cid)
+    doc = await _customer(zava, scope, cid)
     if not zava.collections.customers.visible(scope, doc):
         raise NotFound(f"no customer {cid} within your scope ({scope.label})")
     return doc
@@ -207,13 +229,17 @@ def _checked_customer_id(customer_id: str) -> str:
 
 
 async def servable_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
-    """The customer a sale is for: named by id, so any customer may be served at the caller's own store
-    (`Scope.can_serve_customer`); the store itself is checked by the sale."""
+    """The customer a sale is for: one of the store's own customers, or another store's customer this store
+    found at the till lately (`till.looked_up`); the store itself is checked by the sale. The same answer
+    whether the customer does not exist or is not yet servable."""
     cid = _checked_customer_id(customer_id)
-    doc = await zava.collections.customers.find_one({"_id": cid})  # a sale: decided by the database
-    if doc is None or doc.get("deleted") or not scope.can_serve_customer(doc, named_exactly=True):
-        raise NotFound(f"no customer {cid}; find them with find_customers (exact e-mail or phone)")
-    return doc
+    handle = zava.collections.customers
+    doc = await handle.find_one({"_id": cid})  # a sale: decided by the database
+    if handle.visible(scope, doc) or (doc is not None and not doc.get("deleted")
+                                      and await till.looked_up(zava, scope, cid)):
+        return doc
+    raise NotFound(f"no customer {cid} within your scope ({scope.label}); another store's customer is served after "
+                   "finding them with find_customers by the exact e-mail or phone they give")
 
 
 def order_view(order: dict, lines: list[dict]) -> OrderView:

@@ -116,7 +116,7 @@ async def get_low_stock_items(zava: Zava, scope: Scope, store: str | None = None
     return LowStockReport(threshold=threshold, items=items, meta=list_meta(len(items), total=len(docs), notes=[note]))
 
 
-async def _one_row(zava: Zava, scope: Scope, sku: str, store: str) -> tuple[dict, dict]:
+async def stock_row(zava: Zava, scope: Scope, sku: str, store: str) -> tuple[dict, dict]:
     if not store or not str(store).strip():
         raise InvalidArgument("store is required, e.g. 'Seattle'")
     reference = await zava.reference.get()
@@ -129,7 +129,7 @@ async def _one_row(zava: Zava, scope: Scope, sku: str, store: str) -> tuple[dict
     return product, doc
 
 
-def _location_part(name: str, value: str) -> str:
+def location_part(name: str, value: str) -> str:
     text = str(value).strip().upper()
     if not _LOCATION_PART.match(text):
         raise InvalidArgument(f"{name} must be 1-{LOCATION_PART_MAX_CHARS} letters, digits or '-', e.g. A07, S3, B12")
@@ -138,9 +138,9 @@ def _location_part(name: str, value: str) -> str:
 
 async def move_inventory(zava: Zava, scope: Scope, sku: str, store: str, aisle: str, shelf: str,
                          bin: str) -> MoveResult:
-    new = Location(aisle=_location_part("aisle", aisle), shelf=_location_part("shelf", shelf),
-                   bin=_location_part("bin", bin))
-    product, doc = await _one_row(zava, scope, sku, store)
+    new = Location(aisle=location_part("aisle", aisle), shelf=location_part("shelf", shelf),
+                   bin=location_part("bin", bin))
+    product, doc = await stock_row(zava, scope, sku, store)
     updated_at = now_iso()
     zava.models.freshness.wrote(("inventory", doc["store_id"], doc["product_id"]))
     # Each key of the location map is set on its own, so Ditto merges it per key.
@@ -157,7 +157,7 @@ async def update_stock_count(zava: Zava, scope: Scope, sku: str, store: str, cou
     if isinstance(counted_quantity, bool) or not isinstance(counted_quantity, int) \
             or not 0 <= counted_quantity <= MAX_COUNTED_QUANTITY:
         raise InvalidArgument(f"counted_quantity must be a whole number from 0 to {MAX_COUNTED_QUANTITY}")
-    product, doc = await _one_row(zava, scope, sku, store)
+    product, doc = await stock_row(zava, scope, sku, store)
     counted_at = now_iso()
     zava.models.freshness.wrote(("inventory", doc["store_id"], doc["product_id"]))
     # A count sets an absolute level, so the level read just before is the one it replaces.

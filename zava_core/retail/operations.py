@@ -12,6 +12,7 @@ the request.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -26,7 +27,7 @@ from zava_core.limits import (
     REASON_MAX_CHARS,
     REASON_MIN_CHARS,
 )
-from zava_core.model import ids
+from zava_core.model import UNSHELVED, ids, inventory_document
 from zava_core.scope import Scope
 from zava_core.store import Abort, setup
 
@@ -141,6 +142,31 @@ async def add_stock(zava: Zava, session: AsyncClientSession, store_id: str, prod
                                         session=session)
     if result.matched_count == 0:
         raise Abort(await _why_not(zava, store_id, product, delta))
+
+
+async def stock_arrives(zava: Zava, session: AsyncClientSession, store_id: str, product: Mapping, count: int,
+                        now: str) -> None:
+    """Units arriving at a store (a transfer's destination, a supplier delivery). It never fails on what the
+    store holds: a store with no row for the product (or a deleted one) gets one, unshelved. So whether an
+    arrival goes through says nothing of another store's range (a refused transfer used to say "not stocked
+    at" the destination)."""
+    inventory = zava.collections.inventory
+    zava.models.freshness.wrote(("inventory", store_id, product["product_id"]))
+    # Deleted rows included: the unique (store, product) index holds them too.
+    row = await inventory.find_one({"product_id": product["product_id"], "store_id": store_id}, {"deleted": 1},
+                                   session=session)
+    if row is None:
+        await inventory.insert_one(inventory_document(
+            inventory_id=str(uuid.uuid4()), store_id=store_id, product_id=product["product_id"], sku=product["sku"],
+            category_id=product["category_id"], stock_level=count, location=UNSHELVED, last_counted=now),
+            session=session)
+    elif row.get("deleted"):  # a row taken out of the range: it starts again from what arrives
+        await inventory.update_one({"_id": row["_id"]}, {"$set": {
+            "stock_level": count, "deleted": False, "location": dict(UNSHELVED), "updated_at": now}},
+            session=session)
+    else:
+        await inventory.update_one({"_id": row["_id"]}, {"$inc": {"stock_level": count},
+                                                         "$set": {"updated_at": now}}, session=session)
 
 
 async def _why_not(zava: Zava, store_id: str, product: Mapping, delta: int) -> NotFound | OutOfStock:

@@ -6,8 +6,9 @@ customer's store map, or changes nothing; the change feed folds the order into t
 - The same idempotency key twice returns the first order: a unique sparse index on
   `orders.idempotency_key` makes concurrent duplicates collide, and the loser reads the winner.
   The same key with a different customer, store or items is refused (`IdempotencyMismatch`).
-- The customer is named by id, so a store manager may sell to any customer at their own store
-  (`Scope.can_serve_customer`, the till rule); the order makes them a customer of that store.
+- The customer is named by id: one of the store's customers, or another store's customer the store found at
+  the till lately (`customers.servable_customer`, the till rule); the order makes them a customer of that
+  store for as long as it stands (`customer_links`).
 - One transaction (`zava.transactions.run`): write conflicts are retried, and a concurrent twin with the same
   key that won is this call's answer.
 """

@@ -7,6 +7,8 @@ takes the units out of the sales rollups.
 - A map, not an array: returns of different lines made on two devices both count when Ditto merges them.
 - The rollups follow the order's net lines (`zava_core.feed.fold`): a line whose every unit came back leaves
   them, and so does an order whose every line did.
+- An order whose every unit came back no longer stands: unless another order of the customer stands at that
+  store, the store loses them as its customer (`customer_links.release`), in the same transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from zava_core.context import Zava
 from zava_core.errors import Conflict, InvalidArgument
 from zava_core.infra.timeutil import now_iso
 from zava_core.model import stock_movement
-from zava_core.retail import operations, order_status
+from zava_core.retail import customer_links, operations, order_status
 from zava_core.retail.orders import OrderLineRequest, merge_lines
 from zava_core.scope import Scope
 from zava_core.shaping import Out
@@ -83,6 +85,10 @@ async def return_items(zava: Zava, scope: Scope, order_id: str, items: list[Orde
             raise Abort(Conflict(f"order {oid} changed during the return; retry with the same idempotency_key"))
         for sku, count in quantities.items():
             await operations.add_stock(zava, session, current["store_id"], by_sku[sku], count, now)
+        after = {**current, "returned_quantities": {s: already.get(s, 0) + quantities.get(s, 0)
+                                                    for s in {*already, *quantities}}}
+        if not customer_links.stands(after, lines):  # the last units came back: is the customer still the store's?
+            await customer_links.release(zava, session, current["customer_id"], current["store_id"], now)
         await c.stock_movements.insert_one(stock_movement(
             movement_id=str(uuid.uuid4()), kind="return", store_id=current["store_id"], order_id=oid,
             lines=quantities, idempotency_key=key, created_at=now, reason=note), session=session)

@@ -3,9 +3,11 @@ transaction with its stock-movement record, or nothing.
 
 - A transfer never takes the source below zero (the decrement's filter holds `stock_level >= quantity`).
   Head office may move stock between any two stores; a store manager only out of their own store (to
-  any store: the destination's level is not shown to them).
+  any store: the destination's level is not shown to them, and nothing about the destination decides
+  whether the transfer goes through: a destination without the product gets a row for it, unshelved).
 - A delivery is identified by its supplier reference: the same reference, store and SKU again is the same
-  delivery (replayed, not counted twice); with another quantity it is refused.
+  delivery (replayed, not counted twice); with another quantity it is refused. References are compared
+  normalised (trimmed, case-folded, inner spaces collapsed): a reference retyped in another case is the same.
 - Stock only, never the rollup: moving or receiving units sells nothing.
 """
 
@@ -31,7 +33,8 @@ from zava_core.retail import operations
 from zava_core.scope import Scope
 from zava_core.shaping import Out
 
-_REFERENCE = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._:#\-]{{{DELIVERY_REFERENCE_MIN_CHARS - 1},"
+# Checked after normalising (`delivery_reference`): lower case, single inner spaces.
+_REFERENCE = re.compile(rf"^[a-z0-9][a-z0-9._:#\- ]{{{DELIVERY_REFERENCE_MIN_CHARS - 1},"
                         rf"{DELIVERY_REFERENCE_MAX_CHARS - 1}}}$")
 
 
@@ -49,7 +52,7 @@ class ReceiptResult(Out):
     sku: str
     store_id: str
     quantity: int
-    reference: str
+    reference: str = Field(description="The delivery reference as counted (trimmed, lower case, single spaces)")
     stock_after: int | None = Field(None, description="Units now (not on a replay)")
     replayed: bool
 
@@ -76,7 +79,7 @@ async def transfer_stock(zava: Zava, scope: Scope, sku: str, from_store: str, to
 
     async def write(session: AsyncClientSession) -> None:
         await operations.add_stock(zava, session, source, product, -count, now)
-        await operations.add_stock(zava, session, destination, product, count, now)
+        await operations.stock_arrives(zava, session, destination, product, count, now)
         await zava.collections.stock_movements.insert_one(stock_movement(
             movement_id=str(uuid.uuid4()), kind="transfer", store_id=source, to_store_id=destination,
             lines={product["sku"]: count}, idempotency_key=key, created_at=now), session=session)
@@ -94,11 +97,13 @@ async def transfer_stock(zava: Zava, scope: Scope, sku: str, from_store: str, to
 
 
 def delivery_reference(value: object) -> str:
-    text = str(value).strip()
+    """The reference as it is counted: trimmed, case-folded, inner spaces collapsed to one, so the same paper
+    retyped ("PO-RT7-FE8CA7", " po-rt7-fe8ca7") is the same delivery and is never booked twice."""
+    text = " ".join(str(value).split()).casefold()
     if not _REFERENCE.match(text):
         raise InvalidArgument(f"reference {echo(value)} must be the supplier's delivery reference: "
-                              f"{DELIVERY_REFERENCE_MIN_CHARS}-{DELIVERY_REFERENCE_MAX_CHARS} letters, digits, '.', "
-                              "'_', ':', '#' or '-', e.g. PO-2026-0117")
+                              f"{DELIVERY_REFERENCE_MIN_CHARS}-{DELIVERY_REFERENCE_MAX_CHARS} letters, digits, spaces, "
+                              "'.', '_', ':', '#' or '-', e.g. PO-2026-0117")
     return text
 
 
@@ -124,7 +129,7 @@ async def receive_stock(zava: Zava, scope: Scope, sku: str, store: str, quantity
     now = now_iso()
 
     async def write(session: AsyncClientSession) -> None:
-        await operations.add_stock(zava, session, store_id, product, count, now)
+        await operations.stock_arrives(zava, session, store_id, product, count, now)
         await zava.collections.stock_movements.insert_one(stock_movement(
             movement_id=str(uuid.uuid4()), kind="receipt", store_id=store_id, lines={product["sku"]: count},
             reference=ref, idempotency_key=key, created_at=now), session=session)

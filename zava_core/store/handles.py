@@ -78,6 +78,7 @@ class Collections:
     sync_conflicts: Handle
     search_synonyms: Handle
     search_misses: Handle
+    till_lookups: Handle
 
     def __init__(self, db: AsyncDatabase) -> None:
         self.db = db
