@@ -67,6 +67,7 @@ class Zava:
         self.cube = CubeCache(self.collections.sales_monthly, self.settings.data_dir / CUBE_SNAPSHOT_DIR)
         self.catalog = CatalogIndex(self.collections.products)
         self.models = ReadModels(self.collections)
+        self.transactions.around = self.models.freshness.transaction  # a write is in flight until its run ends
         self.synonyms = SynonymIndex(self.collections.search_synonyms)
 
     @classmethod

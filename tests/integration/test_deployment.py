@@ -217,16 +217,18 @@ def spans() -> InMemorySpanExporter:
 
 
 @pytest.mark.anyio
-async def test_spans_per_tool_and_per_query_without_argument_values(seeded, spans) -> None:
+async def test_spans_per_tool_and_per_query_without_argument_values(writable, spans) -> None:
+    # A tool that always reads and writes the database (lookups may answer from the read models, querying nothing).
     spans.clear()
-    async with Client(build_server(seeded, Identity(head_office=False, store="seattle"))) as client:
-        result = await client.call_tool("get_inventory", {"sku": SKU})
-    assert not result.is_error
+    async with Client(build_server(writable, Identity(head_office=False, store="seattle"))) as client:
+        result = await client.call_tool("move_inventory", {"sku": SKU, "store": "Seattle", "aisle": "A07",
+                                                           "shelf": "S2", "bin": "B11"})
+    assert not result.is_error, result.content[0].text
     finished = spans.get_finished_spans()
-    tool = [s for s in finished if s.name == "tools/call get_inventory"]
+    tool = [s for s in finished if s.name == "tools/call move_inventory"]
     assert len(tool) == 1
     queries = [s for s in finished if s.attributes.get("db.system.name") == "mongodb"
-               and s.attributes.get("zava.tool") == "get_inventory"]
+               and s.attributes.get("zava.tool") == "move_inventory"]
     assert queries, [s.name for s in finished]
     for span in queries:
         assert span.attributes["zava.scope"] == "store_seattle"
@@ -269,7 +271,7 @@ def test_stateless_is_for_streamable_http_only(tmp_path) -> None:
 
 
 @pytest.mark.anyio
-async def test_served_process_logs_json_and_exports_traces_over_otlp(seeded, tmp_path) -> None:
+async def test_served_process_logs_json_and_exports_traces_over_otlp(writable, tmp_path) -> None:
     """The real entry point: ZAVA_LOG_FORMAT=json makes every stderr line (uvicorn's too) a JSON object, and
     OTEL_EXPORTER_OTLP_ENDPOINT sends the spans to a collector (here one on 127.0.0.1)."""
     import socket
@@ -293,8 +295,8 @@ async def test_served_process_logs_json_and_exports_traces_over_otlp(seeded, tmp
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     async with serving(Starlette(routes=[Route("/v1/traces", collect, methods=["POST"])])) as collector:
-        env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "MONGODB_URI": seeded.mongodb_uri,
-               "MONGODB_DATABASE": seeded.mongodb_database, "ZAVA_TOKENS_FILE": str(tmp_path / "tokens.json"),
+        env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "MONGODB_URI": writable.mongodb_uri,
+               "MONGODB_DATABASE": writable.mongodb_database, "ZAVA_TOKENS_FILE": str(tmp_path / "tokens.json"),
                "ZAVA_LOG_FORMAT": "json", "OTEL_EXPORTER_OTLP_ENDPOINT": collector}
         stderr_path = tmp_path / "server.stderr"
         with stderr_path.open("w") as stderr:
@@ -311,7 +313,9 @@ async def test_served_process_logs_json_and_exports_traces_over_otlp(seeded, tmp
                             except httpx2.HTTPError:
                                 await anyio.sleep(0.2)
                     call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-                            "params": {"name": "get_inventory", "arguments": {"sku": SKU}}}
+                            # a tool that always queries the database (lookups may answer from memory)
+                            "params": {"name": "move_inventory", "arguments": {
+                                "sku": SKU, "store": "Seattle", "aisle": "A07", "shelf": "S2", "bin": "B12"}}}
                     answer = await http.post(f"{base}/mcp", json=call,
                                              headers={**MCP_HEADERS, "Authorization": f"Bearer {token}"})
                     assert answer.status_code == 200 and "error" not in answer.json(), answer.text
@@ -328,7 +332,7 @@ async def test_served_process_logs_json_and_exports_traces_over_otlp(seeded, tmp
     assert token not in stderr_path.read_text()
     assert received, "spans were exported to the collector at exit"
     exported = b"".join(received)
-    assert b"tools/call get_inventory" in exported and b"zava.scope" in exported
+    assert b"tools/call move_inventory" in exported and b"zava.scope" in exported
     assert SKU.encode() not in exported, "no argument value in an exported span"
 
 

@@ -142,13 +142,13 @@ async def move_inventory(zava: Zava, scope: Scope, sku: str, store: str, aisle: 
                    bin=location_part("bin", bin))
     product, doc = await stock_row(zava, scope, sku, store)
     updated_at = now_iso()
-    zava.models.freshness.wrote(("inventory", doc["store_id"], doc["product_id"]))
     # Each key of the location map is set on its own, so Ditto merges it per key.
-    await zava.collections.inventory.update_one(
-        {"_id": doc["_id"]},
-        {"$set": {"location.aisle": new.aisle, "location.shelf": new.shelf, "location.bin": new.bin,
-                  "updated_at": updated_at}},
-    )
+    with zava.models.freshness.writing(("inventory", doc["store_id"], doc["product_id"])):
+        await zava.collections.inventory.update_one(
+            {"_id": doc["_id"]},
+            {"$set": {"location.aisle": new.aisle, "location.shelf": new.shelf, "location.bin": new.bin,
+                      "updated_at": updated_at}},
+        )
     return MoveResult(sku=product["sku"], store_id=doc["store_id"], previous_location=Location(**doc["location"]),
                       location=new, updated_at=updated_at)
 
@@ -159,12 +159,12 @@ async def update_stock_count(zava: Zava, scope: Scope, sku: str, store: str, cou
         raise InvalidArgument(f"counted_quantity must be a whole number from 0 to {MAX_COUNTED_QUANTITY}")
     product, doc = await stock_row(zava, scope, sku, store)
     counted_at = now_iso()
-    zava.models.freshness.wrote(("inventory", doc["store_id"], doc["product_id"]))
     # A count sets an absolute level, so the level read just before is the one it replaces.
-    await zava.collections.inventory.update_one(
-        {"_id": doc["_id"]},
-        {"$set": {"stock_level": counted_quantity, "last_counted": counted_at, "updated_at": counted_at}},
-    )
+    with zava.models.freshness.writing(("inventory", doc["store_id"], doc["product_id"])):
+        await zava.collections.inventory.update_one(
+            {"_id": doc["_id"]},
+            {"$set": {"stock_level": counted_quantity, "last_counted": counted_at, "updated_at": counted_at}},
+        )
     previous = int(doc["stock_level"])
     return StockCountResult(sku=product["sku"], store_id=doc["store_id"], previous_stock_level=previous,
                             stock_level=counted_quantity, difference=counted_quantity - previous,

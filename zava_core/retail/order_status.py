@@ -81,10 +81,10 @@ async def update_order_status(zava: Zava, scope: Scope, order_id: str, status: s
         allowed = f"it can move to: {', '.join(legal)}" if legal else "its status is final"
         raise InvalidTransition(f"order {oid} is {current} and cannot become {target}: {allowed}")
     now = now_iso()
-    zava.models.freshness.wrote(("orders", order["customer_id"]))
     # The status read is the guard: two callers moving the same order at once cannot both succeed.
-    result = await zava.collections.orders.update_one({"_id": oid, "status": current},
-                                                      {"$set": {"status": target, "updated_at": now}})
+    with zava.models.freshness.writing(("orders", order["customer_id"])):
+        result = await zava.collections.orders.update_one({"_id": oid, "status": current},
+                                                          {"$set": {"status": target, "updated_at": now}})
     if result.matched_count == 0:
         raise Conflict(f"order {oid} changed while updating its status; read it again with get_customer_orders")
     return StatusChange(order_id=oid, previous_status=current, status=target, changed=True, updated_at=now)

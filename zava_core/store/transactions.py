@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from contextlib import AsyncExitStack
+from contextlib import AbstractContextManager, AsyncExitStack, nullcontext
 from typing import TypeVar
 
 from pymongo import AsyncMongoClient
@@ -49,6 +49,9 @@ class Transactions:
     def __init__(self, client: AsyncMongoClient | None) -> None:
         self._client = client
         self.queues: dict[str, asyncio.Lock] = {}
+        # Wrapped around every run (the read models' freshness rule: what a body writes is in flight until the
+        # run ends, committed or not).
+        self.around: Callable[[], AbstractContextManager] = nullcontext
 
     def queue(self, key: str) -> asyncio.Lock:
         return self.queues.setdefault(key, asyncio.Lock())
@@ -61,6 +64,7 @@ class Transactions:
             async with AsyncExitStack() as stack:
                 for key in sorted(set(serialize)):  # one order of acquisition: no deadlock between writers
                     await stack.enter_async_context(self.queue(key))
+                stack.enter_context(self.around())
                 await self._attempt(body)
         except Abort as abort:
             winner = await replay() if replay is not None else None
