@@ -9,9 +9,11 @@ reloading from scratch and not by reading order_items.
 from __future__ import annotations
 
 import calendar
+import time
 import uuid
 from datetime import UTC, datetime
 
+import anyio
 import pytest
 from folding import recent_orders, until_settled
 from mcp.client import Client
@@ -19,7 +21,10 @@ from pymongo import MongoClient
 
 from mcp_servers.customer_sales.server import build_server as build_sales_server
 from mcp_servers.sales_analysis.server import build_server as build_analysis_server
+from zava_core.feed import rebuild
+from zava_core.infra import db as zdb
 from zava_core.scope import Identity
+from zava_core.store import Collections
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +68,44 @@ async def test_a_warm_analysis_server_sees_an_order_created_after_it_loaded(writ
         # The analysis server's own change feed folds the order (the sales server, closed, no longer runs one).
         await until_settled(writable, [created.structured_content["order"]["order_id"]])
 
-        after, source = await seattle_revenue(analysis, start, end)
-        assert "rollup" in source and "order_items" not in source, source
-        assert round(after - before, 2) == total
+        # The fold's own write to the rollup reaches the cube as the feed's next event: a moment after settling.
+        async def includes_the_order() -> bool:
+            after, source = await seattle_revenue(analysis, start, end)
+            assert "rollup" in source and "order_items" not in source, source
+            return round(after - before, 2) == total
+
+        assert await _eventually(includes_the_order), "the warm cube never counted the new order"
     db.client.close()
+
+
+@pytest.mark.anyio
+async def test_a_warm_analysis_server_follows_a_rebuild_made_elsewhere(writable) -> None:
+    """An operator's `zava_ops fold rebuild` (or another process's feed) replaces the rollup whole; a warm cube
+    must answer from the new collection, not keep the cells it held."""
+    db = MongoClient(writable.mongodb_uri)[writable.mongodb_database]
+    damaged = next(db.sales_monthly.find({"store_id": "store_seattle", "deleted": False}).sort("month", -1))
+    year, month = int(damaged["month"][:4]), int(damaged["month"][5:7])
+    start, end = f"{damaged['month']}-01", f"{damaged['month']}-{calendar.monthrange(year, month)[1]:02d}"
+    async with Client(build_analysis_server(writable, SEATTLE)) as analysis:
+        await until_settled(writable, recent_orders(db))
+        true_revenue, _ = await seattle_revenue(analysis, start, end)
+        # A cell damaged by hand (no order behind it): the feed hands the change to the warm cube.
+        db.sales_monthly.update_one({"_id": damaged["_id"]}, {"$inc": {"totals.revenue": 1000.0}})
+
+        async def revenue_is(expected: float) -> bool:
+            return round((await seattle_revenue(analysis, start, end))[0], 2) == round(expected, 2)
+
+        assert await _eventually(lambda: revenue_is(true_revenue + 1000.0)), "the warm cube missed a rollup change"
+        async with await zdb.connect(writable) as client:
+            await rebuild.rebuild(Collections(zdb.database(client, writable)))  # what `zava_ops fold rebuild` runs
+        assert await _eventually(lambda: revenue_is(true_revenue)), "the warm cube kept cells the rebuild replaced"
+    db.client.close()
+
+
+async def _eventually(predicate, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await predicate():
+            return True
+        await anyio.sleep(0.2)
+    return False

@@ -33,6 +33,7 @@ log = logging.getLogger("zava.cube")
 FULL_RELOAD_SECONDS = 300.0  # how often the rollup's identity is checked for a rebuild
 SAME_SECOND_MARGIN = timedelta(seconds=60)  # stamps have 1 s resolution and commits can land late
 M = {name: i for i, name in enumerate(MEASURES)}  # measure -> last-axis index
+REPLACED = ("rename", "drop")  # events that mean the rollup was replaced or removed whole, not changed cell by cell
 
 
 class SalesCube:
@@ -163,6 +164,10 @@ class CubeCache:
         self._fed = following
 
     async def on_changes(self, events: Sequence[dict]) -> None:
+        if any(event.get("operationType") in REPLACED for event in events):
+            self._checked_at = float("-inf")  # the rollup was replaced whole (a rebuild): the next ask reloads
+            self._missed = True
+            return
         cube = self._cube
         if cube is None or self._lock.locked():  # loading: the load reads the changes itself afterwards
             self._missed = True

@@ -188,8 +188,13 @@ class ChangeFeed:
         return stream
 
     async def _open(self, token: dict | None):
+        # A rename onto a watched name is how a derived collection is replaced whole (`setup.replace_collection`,
+        # a rebuild by this process or another): its followers hear of it as an event of the new name.
+        watched = list(WATCHED)
         stream = await self.collections.db.watch(
-            [{"$match": {"ns.coll": {"$in": list(WATCHED)}}}], full_document="updateLookup",
+            [{"$match": {"$or": [{"ns.coll": {"$in": watched}},
+                                 {"operationType": "rename", "to.coll": {"$in": watched}}]}}],
+            full_document="updateLookup",
             full_document_before_change="whenAvailable", resume_after=token, max_await_time_ms=self.poll_ms)
         self.state.mode = "following"
         return stream
@@ -217,7 +222,7 @@ class ChangeFeed:
     async def _handle(self, batch: list[dict]) -> None:
         by_collection: dict[str, list[dict]] = {}
         for event in batch:
-            by_collection.setdefault(event.get("ns", {}).get("coll", ""), []).append(event)
+            by_collection.setdefault(_collection_of(event), []).append(event)
         if self.folds:
             order_ids = {_order_of(event) for name in FOLDED for event in by_collection.get(name, [])}
             order_ids.discard(None)
@@ -258,6 +263,13 @@ class ChangeFeed:
 def _buffered(stream: object) -> int:
     """Events already fetched and not yet returned (PyMongo keeps them in the cursor's batch; 0 if unknown)."""
     return len(getattr(getattr(stream, "_cursor", None), "_data", ()) or ())
+
+
+def _collection_of(event: dict) -> str:
+    """The watched collection an event concerns (a rename concerns the name it replaced)."""
+    if event.get("operationType") == "rename":
+        return event.get("to", {}).get("coll", "")
+    return event.get("ns", {}).get("coll", "")
 
 
 def _order_of(event: dict) -> str | None:

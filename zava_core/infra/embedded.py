@@ -53,6 +53,7 @@ from zava_core.infra.engine_files import (
 from zava_core.infra.engine_process import (  # ENGINE_COMMAND: callers (doctor's tests) read it here
     ENGINE_COMMAND,  # noqa: F401
     HOST,
+    OPLOG_FLAGS,
     STOP_TIMEOUT_S,
     engine_executable,
     free_port,
@@ -198,7 +199,7 @@ def _start(paths: EnginePaths, credentials: Credentials | None, *, auth: bool) -
     try:
         process = subprocess.Popen(
             [engine_executable(), "--host", HOST, "--port", str(port), "--storage-path", str(paths.storage),
-             "--log-level", "WARNING", *(["--auth"] if auth else [])],
+             "--log-level", "WARNING", *OPLOG_FLAGS, *(["--auth"] if auth else [])],
             stdin=subprocess.DEVNULL,
             stdout=log_fd,
             stderr=subprocess.STDOUT,

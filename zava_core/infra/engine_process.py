@@ -23,6 +23,11 @@ from zava_core.infra.engine_files import EngineError
 ENGINE_COMMAND = "secantusd-py"
 HOST = "127.0.0.1"
 STOP_TIMEOUT_S = 30.0
+# The engine keeps its change history (oplog) for 1 hour and 100,000 entries by default. A server's change feed
+# resumes from a stored position; once that history is gone it rebuilds the rollups (a minute at the default
+# scale). Claude Desktop starts servers days apart, and seeding the default dataset alone writes ~335,000
+# entries, so keep a month and a million entries (the count cap bounds the disk the history takes).
+OPLOG_FLAGS = ("--oplog-retention-seconds", str(30 * 24 * 3600), "--oplog-max-entries", "1000000")
 
 
 def pid_alive(pid: int) -> bool:

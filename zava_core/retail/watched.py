@@ -49,6 +49,7 @@ class WatchedCollection(Generic[T]):
         self._checked_at = 0.0
         self._changes = 0  # change events seen so far
         self._changes_at_load = 0
+        self._version_moved = False  # a version check found a change the next load has not read yet
         self._stream = None
         self._watcher: asyncio.Task | None = None
         self._fed: Callable[[], bool] | None = None
@@ -88,6 +89,7 @@ class WatchedCollection(Generic[T]):
                 self._version = await self._version_of(self._collection) if not self._watching else ()
                 self._snapshot = self._build(documents, self._version)
                 self._changes_at_load = changes
+                self._version_moved = False
                 self._loaded_at = self._checked_at = time.monotonic()
         return self._snapshot
 
@@ -97,10 +99,12 @@ class WatchedCollection(Generic[T]):
             return True
         if self._watching:
             return self._changes != self._changes_at_load
-        if now - self._checked_at < VERSION_CHECK_SECONDS:
-            return False
+        if self._version_moved or now - self._checked_at < VERSION_CHECK_SECONDS:
+            return self._version_moved
         self._checked_at = now
-        return await self._version_of(self._collection) != self._version
+        # Remembered, not just returned: `get()` asks again under its lock, within the check interval.
+        self._version_moved = self._version_moved or await self._version_of(self._collection) != self._version
+        return self._version_moved
 
     async def _start_watching(self) -> None:
         if self._started or self._fed is not None:
