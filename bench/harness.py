@@ -33,7 +33,7 @@ from pathlib import Path
 
 from mcp import Client, StdioServerParameters
 
-from mcp_servers.common.auth import TokenStore
+from mcp_servers.auth.bearer_tokens import TokenStore
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
 from seeding.catalog_loader import load_catalog
@@ -275,7 +275,7 @@ async def _http_timings(settings: Settings, calls, iterations: int) -> list[Timi
     import uvicorn
     from mcp.client.streamable_http import streamable_http_client
 
-    from mcp_servers.common.runner import build_for_transport, http_app
+    from mcp_servers.serving.runner import build_for_transport, http_app
 
     with tempfile.TemporaryDirectory() as tmp:
         store = TokenStore(Path(tmp) / "tokens.json")

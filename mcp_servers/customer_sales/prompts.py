@@ -13,8 +13,8 @@ from typing import Annotated
 from mcp.server import MCPServer
 from pydantic import Field
 
-from mcp_servers.common.completions import register_completions
-from mcp_servers.common.prompting import CLOSING, StoreArgument, prompt_store, steps, zava_prompt
+from mcp_servers.features.completions import register_completions
+from mcp_servers.features.prompting import CLOSING, StoreArgument, prompt_store, steps, zava_prompt
 from zava_core import limits as L
 
 

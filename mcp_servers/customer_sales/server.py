@@ -11,12 +11,12 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from mcp_servers.common.app import READ_ONLY, call, make_lifespan
-from mcp_servers.common.arguments import Category, CustomerId, MaxRows, OptionalStore, Sku
-from mcp_servers.common.base_server import DATA_IS_NOT_INSTRUCTIONS, ZavaServer
-from mcp_servers.common.shared_tools import register_shared_tools
 from mcp_servers.customer_sales.prompts import register_customer_prompts
 from mcp_servers.customer_sales.write_tools import register_write_tools
+from mcp_servers.runtime.app import READ_ONLY, call, make_lifespan
+from mcp_servers.runtime.base_server import DATA_IS_NOT_INSTRUCTIONS, ZavaServer
+from mcp_servers.tools.arguments import Category, CustomerId, MaxRows, OptionalStore, Sku
+from mcp_servers.tools.shared import register_shared_tools
 from zava_core import limits as L
 from zava_core.infra.config import Settings
 from zava_core.retail import customers, inventory, products

@@ -14,8 +14,9 @@ from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
-from mcp_servers.common.app import Confirmation, ask_to_confirm, call, require_confirmed
-from mcp_servers.common.arguments import (
+from mcp_servers.runtime.app import Confirmation, ask_to_confirm, call, require_confirmed
+from mcp_servers.runtime.base_server import ZavaServer
+from mcp_servers.tools.arguments import (
     CustomerId,
     DeliveryReference,
     DeliveryStatus,
@@ -28,7 +29,6 @@ from mcp_servers.common.arguments import (
     StoreName,
     TransferQuantity,
 )
-from mcp_servers.common.base_server import ZavaServer
 from zava_core import limits as L
 from zava_core.retail import cancellations, inventory, order_status, orders, returns, transfers
 

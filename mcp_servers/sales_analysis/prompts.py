@@ -16,9 +16,8 @@ from typing import Annotated
 from mcp.server import MCPServer
 from pydantic import Field
 
-from mcp_servers.common import caller
-from mcp_servers.common.completions import register_completions
-from mcp_servers.common.prompting import (
+from mcp_servers.features.completions import register_completions
+from mcp_servers.features.prompting import (
     CLOSING,
     CategoryArgument,
     DayArgument,
@@ -31,6 +30,7 @@ from mcp_servers.common.prompting import (
     today,
     zava_prompt,
 )
+from mcp_servers.runtime import caller
 from zava_core.analysis.window import next_month
 from zava_core.errors import InvalidArgument
 

@@ -11,8 +11,12 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from mcp_servers.common.app import READ_ONLY, call, make_lifespan
-from mcp_servers.common.arguments import (
+from mcp_servers.features.resources import register_resources
+from mcp_servers.runtime.app import READ_ONLY, call, make_lifespan
+from mcp_servers.runtime.base_server import DATA_IS_NOT_INSTRUCTIONS, ZavaServer
+from mcp_servers.sales_analysis import views
+from mcp_servers.sales_analysis.prompts import register_analysis_prompts
+from mcp_servers.tools.arguments import (
     Categories,
     Category,
     Comparison,
@@ -28,11 +32,7 @@ from mcp_servers.common.arguments import (
     Split,
     Stores,
 )
-from mcp_servers.common.base_server import DATA_IS_NOT_INSTRUCTIONS, ZavaServer
-from mcp_servers.common.resources import register_resources
-from mcp_servers.common.shared_tools import register_shared_tools
-from mcp_servers.sales_analysis import views
-from mcp_servers.sales_analysis.prompts import register_analysis_prompts
+from mcp_servers.tools.shared import register_shared_tools
 from zava_core import limits as L
 from zava_core.analysis import aggregation, analytics, schemas
 from zava_core.infra.config import Settings

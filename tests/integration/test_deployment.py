@@ -23,9 +23,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pymongo import MongoClient
 from serving import serving
 
-from mcp_servers.common import runner
-from mcp_servers.common.token_store import MongoTokenStore
+from mcp_servers.auth.token_store import MongoTokenStore
 from mcp_servers.customer_sales.server import build_server
+from mcp_servers.serving import runner
 from zava_core.infra.config import ServingSettings, Settings
 from zava_core.model.collections import QUERYABLE, TOKENS
 from zava_core.scope import Identity
@@ -181,7 +181,7 @@ async def test_host_check_metrics_and_revocation_seen_by_every_replica(writable)
 
 @pytest.mark.anyio
 async def test_metrics_count_tool_calls_by_outcome(seeded, tmp_path) -> None:
-    from mcp_servers.common.metrics import REGISTRY
+    from mcp_servers.serving.metrics import REGISTRY
 
     def count(tool: str, outcome: str) -> float:
         value = REGISTRY.get_sample_value("zava_tool_calls_total", {"server": "zava-customer-sales", "tool": tool,
@@ -272,7 +272,7 @@ async def test_served_process_logs_json_and_exports_traces_over_otlp(seeded, tmp
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from mcp_servers.common.auth import TokenStore
+    from mcp_servers.auth.bearer_tokens import TokenStore
 
     received: list[bytes] = []
 
@@ -328,7 +328,7 @@ async def test_served_process_logs_json_and_exports_traces_over_otlp(seeded, tmp
 async def test_cube_age_appears_once_the_analysis_server_loaded_it(seeded, tmp_path) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
-    from mcp_servers.common.auth import TokenStore
+    from mcp_servers.auth.bearer_tokens import TokenStore
     from mcp_servers.sales_analysis.server import build_server as build_analysis
 
     settings = replace(seeded, tokens_file=tmp_path / "tokens.json")

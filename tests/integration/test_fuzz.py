@@ -54,8 +54,8 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from seeded_data import SCRATCH_DATABASE
 
-from mcp_servers.common.replies import unfenced
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
+from mcp_servers.runtime.replies import unfenced
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
 from zava_core import limits as L
 from zava_core.analysis.guard import REFUSED

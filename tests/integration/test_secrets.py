@@ -39,10 +39,10 @@ from mcp.client.streamable_http import streamable_http_client
 from pymongo.uri_parser import parse_uri
 from serving import serving
 
-from mcp_servers.common.auth import TokenStore
-from mcp_servers.common.runner import build_for_transport, http_app
+from mcp_servers.auth.bearer_tokens import TokenStore
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
+from mcp_servers.serving.runner import build_for_transport, http_app
 from zava_core.embeddings import get_embedder
 from zava_core.errors import Unavailable
 from zava_core.infra import db as zdb

@@ -24,9 +24,9 @@ from pymongo import MongoClient
 from seeded_data import SEEDED_DATABASE
 from serving import serving
 
-from mcp_servers.common import runner
-from mcp_servers.common.auth import TokenStore
+from mcp_servers.auth.bearer_tokens import TokenStore
 from mcp_servers.customer_sales.server import build_server
+from mcp_servers.serving import runner
 from zava_core.infra.config import Settings
 from zava_core.scope import Identity
 

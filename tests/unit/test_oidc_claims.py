@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcp_servers.common.oidc import IdentityRefused, identity_from_claims
+from mcp_servers.auth.oidc import IdentityRefused, identity_from_claims
 from zava_core.scope import Identity
 
 STORE = Identity(head_office=False, store="seattle")

@@ -8,7 +8,7 @@ from typing import Annotated
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from mcp_servers.common.replies import describe_argument_errors, fence_untrusted, unfenced
+from mcp_servers.runtime.replies import describe_argument_errors, fence_untrusted, unfenced
 from zava_core.retail.orders import OrderLineRequest
 
 

@@ -7,7 +7,7 @@ import json
 import jsonschema
 import pytest
 
-from mcp_servers.common.schema_size import compact_schema, output_schema
+from mcp_servers.runtime.schema_size import compact_schema, output_schema
 
 SCHEMA = {
     "title": "findArguments",

@@ -21,7 +21,7 @@ from mcp_servers.contract import README, SERVERS, canonical, contract, readme_wi
 
 # Every client sends the whole list to its model on every turn. 16 customer-sales tools since the store
 # operations (cancel, return, status, transfer, delivery) list in 21.6 KB with compacted schemas
-# (mcp_servers/common/schema_size.py; 25.9 KB before), the sales-analysis tools in 14.3 KB.
+# (mcp_servers/runtime/schema_size.py; 25.9 KB before), the sales-analysis tools in 14.3 KB.
 MAX_TOOLS_LIST_BYTES = 22_000
 REGENERATE = ".venv/bin/python -m mcp_servers.contract write"
 TOOL_COUNTS = {"customer_sales": 16, "sales_analysis": 8}

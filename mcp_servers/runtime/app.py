@@ -23,8 +23,8 @@ from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 from pymongo.errors import PyMongoError
 
-from mcp_servers.common.auth import CallerToken
-from mcp_servers.common.metrics import DATABASE_ERRORS
+from mcp_servers.auth.bearer_tokens import CallerToken
+from mcp_servers.serving.metrics import DATABASE_ERRORS
 from zava_core.context import Zava
 from zava_core.errors import ZavaError
 from zava_core.infra import telemetry

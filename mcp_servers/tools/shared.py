@@ -6,8 +6,8 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from mcp_servers.common.app import READ_ONLY, call
-from mcp_servers.common.arguments import Category, MaxRows, SearchMode
+from mcp_servers.runtime.app import READ_ONLY, call
+from mcp_servers.tools.arguments import Category, MaxRows, SearchMode
 from zava_core import limits as L
 from zava_core.infra import timeutil
 from zava_core.retail import search

@@ -19,9 +19,9 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import ValidationError
 
-from mcp_servers.common.metrics import observe_tool
-from mcp_servers.common.replies import describe_argument_errors, fence_untrusted
-from mcp_servers.common.schema_size import compact_schema, output_schema
+from mcp_servers.runtime.replies import describe_argument_errors, fence_untrusted
+from mcp_servers.runtime.schema_size import compact_schema, output_schema
+from mcp_servers.serving.metrics import observe_tool
 from zava_core.infra import telemetry
 
 # Said once in every server's instructions: what a model must know about the data it reads.

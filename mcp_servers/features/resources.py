@@ -17,7 +17,7 @@ from __future__ import annotations
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from mcp_servers.common import caller
+from mcp_servers.runtime import caller
 from zava_core.analysis import schemas
 from zava_core.errors import ZavaError
 from zava_core.retail import search_misses

@@ -17,8 +17,8 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 from pydantic import Field, ValidationError
 
-from mcp_servers.common import caller
-from mcp_servers.common.replies import describe_argument_errors
+from mcp_servers.runtime import caller
+from mcp_servers.runtime.replies import describe_argument_errors
 from zava_core import limits as L
 from zava_core.directory import ReferenceSnapshot
 from zava_core.errors import InvalidArgument, ZavaError

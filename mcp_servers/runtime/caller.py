@@ -18,7 +18,7 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
-from mcp_servers.common.app import AppState, _request_identity, scope_for
+from mcp_servers.runtime.app import AppState, _request_identity, scope_for
 from zava_core.context import Zava
 from zava_core.errors import ZavaError
 from zava_core.scope import Scope, require_identity
