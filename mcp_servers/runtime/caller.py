@@ -42,7 +42,7 @@ def install(server: MCPServer) -> None:
 
 @asynccontextmanager
 async def caller() -> AsyncIterator[tuple[Zava, Scope]]:
-    """The current request's zava_core handle and scope; ZavaError (OutOfScope) when there is no identity."""
+    """The current request's zava_core handle and scope; ZavaError (NoIdentity) when there is no identity."""
     ctx = _REQUEST.get()
     state = getattr(ctx, "lifespan_context", None)
     if not isinstance(state, AppState):

@@ -13,7 +13,8 @@ from zava_core.analysis import analytics
 from zava_core.model.ids import SkuText
 from zava_core.retail import order_status, search
 
-MaxRows = Annotated[int, Field(ge=1, le=L.HARD_CAP, description=f"Rows to return, at most {L.HARD_CAP}")]
+# Its bounds and its name say it all: a description would repeat them in every tool, on every turn.
+MaxRows = Annotated[int, Field(ge=1, le=L.HARD_CAP)]
 Sku = SkuText
 CustomerId = Annotated[str, Field(min_length=L.CUSTOMER_ID_MIN_CHARS, max_length=L.CUSTOMER_ID_MAX_CHARS,
                                   description="e.g. cust_000123")]

@@ -188,15 +188,21 @@ async def test_metrics_count_tool_calls_by_outcome(seeded, tmp_path) -> None:
                                                                      "outcome": outcome})
         return value or 0.0
 
-    before = {k: count(*k) for k in (("get_inventory", "ok"), ("get_inventory", "error"),
-                                     ("get_inventory", "invalid_arguments"), ("unknown", "error"))}
+    # The outcome label is the error's code (zava_core.errors.ErrorCode), the one the reply's text starts with.
+    before = {k: count(*k) for k in (("get_inventory", "ok"), ("get_inventory", "out_of_scope"),
+                                     ("get_inventory", "invalid_argument"), ("get_inventory", "unknown_argument"),
+                                     ("get_inventory", "not_found"), ("unknown", "unknown_tool"))}
     async with Client(build_server(seeded, Identity(head_office=False, store="seattle"))) as client:
-        await client.call_tool("get_inventory", {"sku": SKU})
-        await client.call_tool("get_inventory", {"sku": SKU, "store": "Tacoma"})  # outside the scope
-        await client.call_tool("get_inventory", {"sku": 5})
-        await client.call_tool("no_such_tool_" + uuid.uuid4().hex, {})
+        replies = [await client.call_tool("get_inventory", {"sku": SKU}),
+                   await client.call_tool("get_inventory", {"sku": SKU, "store": "Tacoma"}),  # outside the scope
+                   await client.call_tool("get_inventory", {"sku": 5}),
+                   await client.call_tool("get_inventory", {"sku": SKU, "stores": ["Seattle"]}),
+                   await client.call_tool("get_inventory", {"sku": "ZZZZ999999"}),
+                   await client.call_tool("no_such_tool_" + uuid.uuid4().hex, {})]
     after = {k: count(*k) for k in before}
     assert {k: after[k] - before[k] for k in before} == {k: 1.0 for k in before}
+    for reply, (_, outcome) in zip(replies[1:], list(before)[1:], strict=True):
+        assert reply.is_error and reply.content[0].text.startswith(f"{outcome}: "), reply.content[0].text
 
 
 @pytest.fixture(scope="module")

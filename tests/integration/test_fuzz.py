@@ -691,7 +691,7 @@ def test_sales_analysis_tools_answer_every_hostile_call_and_write_nothing(fuzz_s
 
 STDIO_TOOLS = ["get_products_by_name", "get_product_details", "get_inventory", "get_low_stock_items", "find_customers",
                "get_customer_orders", "semantic_search_products", "create_order", "move_inventory",
-               "update_stock_count", "get_current_utc_date", "no_such_tool"]
+               "update_stock_count", "no_such_tool"]
 STDIO_NAMES = ["sku", "store", "customer_id", "query", "product_name", "query_description", "items",
                "counted_quantity", "max_rows", "threshold", "category", "aisle", "shelf", "bin", "idempotency_key",
                "in_stock_only", "similarity_threshold", "ctx", "$where"]

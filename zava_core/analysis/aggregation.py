@@ -30,7 +30,7 @@ from zava_core import limits as L
 from zava_core.analysis.guard import check_pipeline, parse_pipeline, scope_pipeline
 from zava_core.analysis.inflight import Rows
 from zava_core.context import Zava
-from zava_core.errors import InvalidArgument
+from zava_core.errors import InvalidArgument, TimedOut
 from zava_core.scope import Scope
 from zava_core.shaping import HARD_CAP, ListMeta, Out, cap_rows, json_safe, list_meta
 
@@ -42,7 +42,7 @@ ABANDON_AFTER_S = 120.0
 _MAX_TIME_MS_EXPIRED = 50  # MongoDB's error code, should a driver not map it to ExecutionTimeout
 
 
-class AggregationTimeout(InvalidArgument):
+class AggregationTimeout(TimedOut):
     """The pipeline ran past the time limit and the server stopped it."""
 
 
