@@ -59,6 +59,7 @@ from mcp_servers.runtime.replies import unfenced
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
 from zava_core import limits as L
 from zava_core.analysis.guard import REFUSED
+from zava_core.errors import ErrorCode
 from zava_core.infra.config import Settings
 from zava_core.limits import HARD_CAP
 from zava_core.scope import Identity
@@ -79,6 +80,7 @@ ALL_STORES = ("store_bellevue", "store_everett", "store_kirkland", "store_online
 BIG_COLLECTIONS = ("orders", "order_items", "customers", "inventory", "product_embeddings")
 SMALL_COLLECTIONS = ("stores", "categories", "product_types", "products", "sales_monthly")
 BARE_SDK_ERROR = re.compile(r"^Error executing tool [\w-]+$")
+CODES = {str(code) for code in ErrorCode}  # every error's text starts with one
 # Valid names three times out of four, so that most pipelines reach the guard and MongoDB.
 COLLECTION_NAMES = st.one_of(
     st.sampled_from([*SMALL_COLLECTIONS, *BIG_COLLECTIONS]), st.sampled_from([*SMALL_COLLECTIONS, *BIG_COLLECTIONS]),
@@ -570,6 +572,8 @@ def check(outcome: Outcome) -> None:
         assert message, f"empty error message: {where}"
         assert not BARE_SDK_ERROR.match(message), f"an exception escaped the tool ({message!r}): {where}"
         assert UNEXPECTED not in message, f"an exception escaped zava_core ({message!r}): {where}"
+        code = message.split(":", 1)[0]
+        assert code in CODES and code != ErrorCode.INTERNAL, f"no error code first ({message[:80]!r}): {where}"
         assert "Traceback" not in message, where
         assert outcome.structured is None, where
         return

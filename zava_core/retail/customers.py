@@ -16,6 +16,7 @@ import re
 
 from pydantic import Field
 
+from zava_core import hints
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument, NotFound
 from zava_core.model import ids
@@ -202,7 +203,7 @@ async def visible_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
 def _checked_customer_id(customer_id: str) -> str:
     cid = str(customer_id).strip().lower()
     if not ids.is_customer_id(cid):
-        raise InvalidArgument("customer_id looks like cust_000123; find it with find_customers")
+        raise InvalidArgument(hints.CUSTOMER_ID_SHAPE())
     return cid
 
 
@@ -212,7 +213,7 @@ async def servable_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
     cid = _checked_customer_id(customer_id)
     doc = await zava.collections.customers.find_one({"_id": cid})  # a sale: decided by the database
     if doc is None or doc.get("deleted") or not scope.can_serve_customer(doc, named_exactly=True):
-        raise NotFound(f"no customer {cid}; find them with find_customers (exact e-mail or phone)")
+        raise NotFound(hints.NO_CUSTOMER_TO_SERVE(customer_id=cid))
     return doc
 
 
