@@ -13,6 +13,12 @@ if sys.argv[1:2] == ["search-tune"]:  # python -m bench search-tune: fusion chos
     from bench.search_tune import main as tune_main
 
     raise SystemExit(tune_main(sys.argv[2:]))
+
+if sys.argv[1:2] == ["agents"]:  # python -m bench agents: tool choice of a model over both servers
+    from bench.agents import main as agents_main
+
+    raise SystemExit(agents_main(sys.argv[2:]))
+
 if sys.argv[1:2] == ["search"]:  # python -m bench search: retrieval quality and speed (bench/search.py)
     from bench.search import main as search_main
 
