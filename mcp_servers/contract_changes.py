@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-_DEFS = "#/$defs/"
+from mcp_servers.runtime.json_schema import alternatives, resolve
+
 _UPPER = ("maximum", "exclusiveMaximum", "maxLength", "maxItems")
 _LOWER = ("minimum", "exclusiveMinimum", "minLength", "minItems")
 
@@ -76,8 +77,8 @@ def _tool_changes(name: str, old: dict[str, Any], new: dict[str, Any]) -> list[C
                   for why in narrowed(old_args[arg], new_args[arg], before.get("$defs", {}), after.get("$defs", {}))]
     if after.get("additionalProperties") is False and before.get("additionalProperties") is not False:
         found.append(Change(True, f"{name}: arguments it does not declare are now refused"))
-    old_out = _resolve(old.get("outputSchema") or {}, (old.get("outputSchema") or {}).get("$defs", {}))
-    new_out = _resolve(new.get("outputSchema") or {}, (new.get("outputSchema") or {}).get("$defs", {}))
+    old_out = resolve(old.get("outputSchema") or {}, (old.get("outputSchema") or {}).get("$defs", {}))
+    new_out = resolve(new.get("outputSchema") or {}, (new.get("outputSchema") or {}).get("$defs", {}))
     for field in sorted(old_out.get("properties", {}).keys() - new_out.get("properties", {}).keys()):
         found.append(Change(True, f"{name}: result field {field} removed"))
     rest = [key for key in ("description", "inputSchema", "outputSchema", "annotations")
@@ -98,43 +99,13 @@ def _prompt_changes(name: str, old: dict[str, Any], new: dict[str, Any]) -> list
     return found
 
 
-def _resolve(schema: Any, defs: dict[str, Any]) -> dict[str, Any]:
-    if isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and schema["$ref"].startswith(_DEFS):
-        return _resolve(defs.get(schema["$ref"][len(_DEFS):], {}), defs)
-    return schema if isinstance(schema, dict) else {}
-
-
-def _alternatives(schema: dict[str, Any], defs: dict[str, Any]) -> list[dict[str, Any]]:
-    """A schema as the list of plain alternatives it accepts, one type each (`null` included)."""
-    schema = _resolve(schema, defs)
-    if "anyOf" in schema:
-        return [alt for branch in schema["anyOf"] for alt in _alternatives(branch, defs)]
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        return [{**schema, "type": k} for k in kind]
-    if kind is None and "enum" in schema:
-        kinds = sorted({_json_type(v) for v in schema["enum"]})
-        return [{**schema, "type": k, "enum": [v for v in schema["enum"] if _json_type(v) == k]} for k in kinds]
-    return [schema]
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    return {float: "number", str: "string", list: "array", dict: "object"}.get(type(value), "string")
-
-
 def narrowed(old: dict[str, Any], new: dict[str, Any], old_defs: dict[str, Any] | None = None,
              new_defs: dict[str, Any] | None = None) -> list[str]:
     """Why `new` accepts less than `old` (empty when it accepts at least as much), for the keywords tools use."""
     old_defs, new_defs = old_defs or {}, new_defs or {}
     reasons: list[str] = []
-    new_alts = _alternatives(new, new_defs)
-    for alt in _alternatives(old, old_defs):
+    new_alts = alternatives(new, new_defs)
+    for alt in alternatives(old, old_defs):
         kind = alt.get("type")
         same = [n for n in new_alts if n.get("type") == kind or (kind == "integer" and n.get("type") == "number")
                 or n.get("type") is None]
@@ -165,7 +136,7 @@ def _alternative_narrowed(old: dict[str, Any], new: dict[str, Any], old_defs: di
     if old.get("type") == "array" or new.get("type") == "array":
         inner = narrowed(old.get("items", {}), new.get("items", {}), old_defs, new_defs)
         reasons += [f"items: {why}" for why in inner]
-    old_obj, new_obj = _resolve(old, old_defs), _resolve(new, new_defs)
+    old_obj, new_obj = resolve(old, old_defs), resolve(new, new_defs)
     if "properties" in old_obj or "properties" in new_obj:
         for field, schema in old_obj.get("properties", {}).items():
             if field in new_obj.get("properties", {}):

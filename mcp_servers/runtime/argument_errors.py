@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mcp_servers.runtime.json_schema import alternatives, resolve
 from zava_core.errors import ErrorCode
 
 MAX_SHOWN_INPUT = 40  # characters of a rejected value quoted back
@@ -100,7 +101,7 @@ def plain_words(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> s
     words: list[str] = []
     previous: list | None = None
     for branch in branches:
-        items = _deref(branch.get("items", {}), defs) if branch.get("type") == "array" else {}
+        items = resolve(branch.get("items", {}), defs) if branch.get("type") == "array" else {}
         if previous is not None and items.get("enum") == previous:
             most = f"up to {branch['maxItems']} of them" if "maxItems" in branch else "them"
             words.append(f"a list of {most}")
@@ -115,29 +116,16 @@ def _words(schema: dict[str, Any], defs: dict[str, Any]) -> str:
         return "one of " + ", ".join(map(str, schema["enum"]))
     kind = schema.get("type", "object")
     if kind == "array":
-        items = _deref(schema.get("items", {}), defs)
+        items = resolve(schema.get("items", {}), defs)
         inner = _KINDS.get(items.get("type", "object"), "values").removeprefix("a ").removeprefix("an ")
         inner = "objects" if inner == "object" else "numbers" if inner == "number" else inner
         return f"a list of {inner}"
     return _KINDS.get(kind, str(kind))
 
 
-def _deref(schema: Any, defs: dict[str, Any]) -> dict[str, Any]:
-    if isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
-        return defs.get(schema["$ref"].rsplit("/", 1)[-1], {})
-    return schema if isinstance(schema, dict) else {}
-
-
 def _branches(schema: dict[str, Any], defs: dict[str, Any]) -> list[dict[str, Any]]:
     """The non-null alternatives a schema accepts (a nullable type is one alternative, not two)."""
-    schema = _deref(schema, defs)
-    if "anyOf" in schema:
-        return [b for branch in schema["anyOf"] for b in _branches(branch, defs)]
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kinds = [k for k in kind if k != "null"]
-        return [{**schema, "type": k} for k in kinds]
-    return [] if kind == "null" else [schema]
+    return [alt for alt in alternatives(schema, defs) if alt.get("type") != "null"]
 
 
 def _location(loc: tuple) -> str:

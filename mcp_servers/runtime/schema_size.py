@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-_DEFS = "#/$defs/"
+from mcp_servers.runtime.json_schema import DEFS
+
 _ANNOTATIONS = frozenset({"title", "description", "default"})
 
 
@@ -60,7 +61,7 @@ def inline_single_use(schema: Any) -> Any:
     defs: dict[str, Any] = schema["$defs"]
     counts = Counter(_refs(schema))
     once = {name for name, body in defs.items()
-            if counts[_DEFS + name] == 1 and _DEFS + name not in _refs(body)}
+            if counts[DEFS + name] == 1 and DEFS + name not in _refs(body)}
 
     def place(node: Any) -> Any:
         if isinstance(node, list):
@@ -69,9 +70,9 @@ def inline_single_use(schema: Any) -> Any:
             return node
         ref = node.get("$ref")
         siblings = {key: value for key, value in node.items() if key != "$ref"}
-        if isinstance(ref, str) and ref.startswith(_DEFS) and ref[len(_DEFS):] in once \
+        if isinstance(ref, str) and ref.startswith(DEFS) and ref[len(DEFS):] in once \
                 and set(siblings) <= _ANNOTATIONS:
-            return {**place(defs[ref[len(_DEFS):]]), **siblings}
+            return {**place(defs[ref[len(DEFS):]]), **siblings}
         return {key: place(value) for key, value in node.items()}
 
     out = {key: place(value) for key, value in schema.items() if key != "$defs"}
