@@ -67,8 +67,8 @@ class Servers:
     async def open(self) -> Servers:
         from mcp import Client
 
-        from mcp_servers.auth.bearer_tokens import Identity
         from mcp_servers.contract import SERVERS
+        from zava_core.scope import Identity
 
         for server, factory in SERVERS.items():
             client = await self.stack.enter_async_context(Client(factory(self.settings, Identity.parse(self.identity))))

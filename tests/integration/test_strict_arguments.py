@@ -24,12 +24,12 @@ from hypothesis import strategies as st
 from mcp import Client
 from pymongo.database import Database
 
-from mcp_servers.auth.bearer_tokens import Identity
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
 from mcp_servers.tools.names import Server, ToolName
 from mcp_servers.tools.table import BY_NAME
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
 
 pytestmark = pytest.mark.integration
 

@@ -24,10 +24,10 @@ from mcp import Client
 from seeded_data import own_small_dataset
 
 from bench.tool_choice import PERSONAS, Case, load_cases, pick_figure
-from mcp_servers.auth.bearer_tokens import Identity
 from mcp_servers.contract import SERVERS, contract
 from mcp_servers.tools.table import BY_NAME
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 

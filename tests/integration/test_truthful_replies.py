@@ -19,13 +19,13 @@ import jsonschema
 import pytest
 from mcp import Client
 
-from mcp_servers.auth.bearer_tokens import Identity
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.runtime.replies import unfenced
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
 from mcp_servers.tools.names import ToolName
 from mcp_servers.tools.table import BY_NAME
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
