@@ -21,7 +21,8 @@ from typing import Any
 import jsonschema
 import pytest
 from mcp import Client
-from seeded_data import own_small_dataset
+from pymongo import MongoClient
+from seeded_data import seed_small
 
 from bench.tool_choice import PERSONAS, Case, load_cases, pick_figure
 from mcp_servers.contract import SERVERS, contract
@@ -101,8 +102,17 @@ async def read_results(seeded: Settings) -> dict[str, list[list[Any]]]:
 
 @pytest.fixture(scope="module")
 def own_dataset(mongo_uri: str) -> Iterator[Settings]:
-    with own_small_dataset(mongo_uri, "zava_test_tool_choice") as settings:
+    """A fresh `small` dataset of this module's own: the writing cases name fixed orders and stock (cancel this
+    order, count that shelf), which the shared write datasets' suites may already have changed."""
+    settings = seed_small(mongo_uri, "zava_test_tool_choice")
+    try:
         yield settings
+    finally:
+        client = MongoClient(mongo_uri)
+        try:
+            client.drop_database(settings.mongodb_database)
+        finally:
+            client.close()
 
 
 async def test_every_reading_case_runs_on_the_small_dataset(read_results) -> None:
