@@ -36,15 +36,14 @@ async def semantic_search_products(
                                             description="What the customer needs, in plain words")],
     max_rows: MaxRows = 10,
     similarity_threshold: Annotated[float, Field(
-        ge=0, le=100, description="Minimum similarity % for products found by meaning only")
+        ge=0, le=100, description="Minimum similarity % of a match by meaning only")
     ] = L.SIMILARITY_THRESHOLD_DEFAULT,
     category: Category = None,
     in_stock_only: bool = False,
     mode: SearchMode = "hybrid",
 ) -> search.SemanticSearchResult:
-    """Find products from a shopper's words ('stop a running toilet', 'cordles dril', '20 amp breaker'),
-    best first, with stock in your stores; each hit says whether the words, the meaning or both found it, and
-    how sure; weak results suggest product types."""
+    """Find products from a shopper's words ('stop a running toilet', 'cordles dril'), best first, with stock in
+    your stores; each hit says what found it (words, meaning) and how sure; weak results suggest product types."""
     # Searches without a good answer are counted per store (zava://search/misses), unless the server runs
     # read-only: then it writes nothing at all.
     record = not ctx.request_context.lifespan_context.read_only

@@ -80,7 +80,7 @@ async def create_order(
     ctx: Context, customer_id: CustomerId, store: StoreName, items: OrderItems, idempotency_key: IdempotencyKey,
     confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_order)],
 ) -> orders.CreatedOrder:
-    """Order items for a customer at a store: all lines or none, stock never below zero. Asks to confirm."""
+    """Order items for a customer at a store: all lines or none, stock never below zero."""
     async with call(ctx) as (zava, scope):
         require_confirmed(confirmed)
         return await orders.create_order(zava, scope, customer_id, store, items, idempotency_key)
@@ -90,7 +90,7 @@ async def move_inventory(ctx: Context, sku: Sku, store: StoreName, aisle: Locati
                          bin: LocationPart,
                          confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_move)],
                          ) -> inventory.MoveResult:
-    """Record that a product now sits at a new aisle/shelf/bin in a store. Asks to confirm."""
+    """Record that a product now sits at a new aisle/shelf/bin in a store."""
     async with call(ctx) as (zava, scope):
         require_confirmed(confirmed)
         return await inventory.move_inventory(zava, scope, sku, store, aisle, shelf, bin)
@@ -102,7 +102,7 @@ async def update_stock_count(
                                            description="Units counted on the shelf")],
     confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_count)],
 ) -> inventory.StockCountResult:
-    """Record a stock audit: stock set to the counted quantity, last_counted stamped. Asks to confirm."""
+    """Record a stock audit: stock set to the counted quantity, last_counted stamped."""
     async with call(ctx) as (zava, scope):
         require_confirmed(confirmed)
         return await inventory.update_stock_count(zava, scope, sku, store, counted_quantity)
