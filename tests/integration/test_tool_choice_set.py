@@ -6,13 +6,14 @@
   lists, arguments its input schema accepts (and no others: the servers refuse unknown ones); the names a
   case lets vary are arguments of that tool.
 - Every expected call runs on the small dataset without error, as the case's identity: reading cases on the
-  shared dataset, writing cases on a dataset of this module's own.
+  shared dataset, writing cases on a dataset (and an engine) of this module's own.
 - For the analysis cases with a key figure (at least 40), the figure the tool returns equals one computed
   here from the order lines, with plain Python sums (and stock figures from the inventory documents).
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
@@ -27,6 +28,7 @@ from seeded_data import seed_small
 from bench.tool_choice import PERSONAS, Case, load_cases, pick_figure
 from mcp_servers.contract import SERVERS, contract
 from mcp_servers.tools.table import BY_NAME
+from zava_core.infra import embedded
 from zava_core.infra.config import Settings
 from zava_core.scope import Identity
 
@@ -101,18 +103,26 @@ async def read_results(seeded: Settings) -> dict[str, list[list[Any]]]:
 
 
 @pytest.fixture(scope="module")
-def own_dataset(mongo_uri: str) -> Iterator[Settings]:
-    """A fresh `small` dataset of this module's own: the writing cases name fixed orders and stock (cancel this
-    order, count that shelf), which the shared write datasets' suites may already have changed."""
-    settings = seed_small(mongo_uri, "zava_test_tool_choice")
+def own_dataset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A fresh `small` dataset of this module's own, on an engine of its own: the writing cases name fixed orders
+    and stock (cancel this order, count that shelf), which the shared write datasets' suites may already have
+    changed; and one more dataset seeded on the shared engine would push the others' change-feed positions out
+    of its oplog (100,000 entries), making their feeds rebuild. With ZAVA_TEST_MONGODB_URI, a database there."""
+    external = os.environ.get("ZAVA_TEST_MONGODB_URI", "").strip()
+    data_dir = None if external else tmp_path_factory.mktemp("tool-choice-engine")
+    uri = external or embedded.ensure_running(data_dir).uri
+    settings = seed_small(uri, "zava_test_tool_choice")
     try:
         yield settings
     finally:
-        client = MongoClient(mongo_uri)
-        try:
-            client.drop_database(settings.mongodb_database)
-        finally:
-            client.close()
+        if data_dir is not None:
+            embedded.stop(data_dir)
+        else:
+            client = MongoClient(uri)
+            try:
+                client.drop_database(settings.mongodb_database)
+            finally:
+                client.close()
 
 
 async def test_every_reading_case_runs_on_the_small_dataset(read_results) -> None:
