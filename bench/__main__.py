@@ -18,6 +18,10 @@ if sys.argv[1:2] == ["amplification"]:  # python -m bench amplification: what ru
     from bench.amplification import main as amplification_main
 
     raise SystemExit(amplification_main(sys.argv[2:]))
+if sys.argv[1:2] == ["agents"]:  # python -m bench agents: tool choice of a model over both servers
+    from bench.agents import main as agents_main
+
+    raise SystemExit(agents_main(sys.argv[2:]))
 
 if sys.argv[1:2] == ["search"]:  # python -m bench search: retrieval quality and speed (bench/search.py)
     from bench.search import main as search_main

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from mcp import Client, StdioServerParameters
 
-from mcp_servers.common.auth import TokenStore
+from mcp_servers.auth.bearer_tokens import TokenStore
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
 from seeding.catalog_loader import load_catalog
@@ -139,7 +139,6 @@ def customer_sales_calls(a: dict) -> list[tuple[str, str, Callable[[int], dict]]
         ("lookup", "get_low_stock_items", lambda i: {"store": "Seattle"}),
         ("lookup", "find_customers", lambda i: {"query": pick(a["names"], i)}),
         ("lookup", "get_customer_orders", lambda i: {"customer_id": pick(a["customers"], i)}),
-        ("lookup", "get_current_utc_date", lambda i: {}),
         ("semantic", "semantic_search_products",
          lambda i: {"query_description": ["my toilet keeps running", "cut plywood sheets", "stain a deck",
                                           "hang a heavy mirror"][i % 4]}),
@@ -199,6 +198,8 @@ async def measure_tools(settings: Settings, args: dict, iterations: int, naive_r
             timings.append(Timing("analysis", label, samples,
                                   note=f"naive $group {statistics.median(naive_ms):,.0f} ms "
                                        f"({statistics.median(naive_ms) / statistics.median(samples):,.0f}x)"))
+        samples = await timed(lambda i: call_ok(client, "get_current_utc_date", {}), iterations)
+        timings.append(Timing("lookup", "get_current_utc_date", samples))  # lives on sales-analysis
         for label, name, arguments in (
             ("inventory_health (all stores)", "inventory_health", {}),
             ("inventory_health (one store)", "inventory_health", {"store": "Seattle"}),
@@ -275,7 +276,7 @@ async def _http_timings(settings: Settings, calls, iterations: int) -> list[Timi
     import uvicorn
     from mcp.client.streamable_http import streamable_http_client
 
-    from mcp_servers.common.runner import build_for_transport, http_app
+    from mcp_servers.serving.runner import build_for_transport, http_app
 
     with tempfile.TemporaryDirectory() as tmp:
         store = TokenStore(Path(tmp) / "tokens.json")

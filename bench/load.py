@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx2
 from pymongo import MongoClient
 
-from mcp_servers.common.auth import TokenStore
+from mcp_servers.auth.bearer_tokens import TokenStore
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
 from zava_core.scope import Identity

@@ -12,19 +12,22 @@ import time
 
 from mcp import Client, StdioServerParameters
 
+from mcp_servers.tools.names import Server, ToolName
+
 PASS_THROUGH = ("MONGODB_", "ZAVA_", "OPENAI_", "AZURE_OPENAI_")
 
-CALLS: dict[str, list[tuple[str, dict]]] = {
-    "customer_sales": [
-        ("semantic_search_products", {"query_description": "my toilet keeps running after flushing", "max_rows": 3}),
-        ("get_inventory", {"sku": "PTDR000001"}),
-        ("find_customers", {"query": "smith", "max_rows": 3}),
+CALLS: dict[Server, list[tuple[ToolName, dict]]] = {
+    Server.CUSTOMER_SALES: [
+        (ToolName.SEMANTIC_SEARCH_PRODUCTS, {"query_description": "my toilet keeps running after flushing",
+                                             "max_rows": 3}),
+        (ToolName.GET_INVENTORY, {"sku": "PTDR000001"}),
+        (ToolName.FIND_CUSTOMERS, {"query": "smith", "max_rows": 3}),
     ],
-    "sales_analysis": [
-        ("sales_summary", {"group_by": "category", "start_date": "2025-01-01", "end_date": "2025-12-31",
+    Server.SALES_ANALYSIS: [
+        (ToolName.SALES_SUMMARY, {"group_by": "category", "start_date": "2025-01-01", "end_date": "2025-12-31",
                            "top_n": 3}),
-        ("sales_trend", {"period": "year"}),
-        ("run_aggregation", {"collection": "orders", "pipeline": '[{"$group": {"_id": "$store_id", "orders": '
+        (ToolName.SALES_TREND, {"period": "year"}),
+        (ToolName.RUN_AGGREGATION, {"collection": "orders", "pipeline": '[{"$group": {"_id": "$store_id", "orders": '
                              '{"$sum": 1}}}, {"$sort": {"orders": -1}}]', "max_rows": 3}),
     ],
 }
@@ -34,7 +37,7 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(PASS_THROUGH)}
 
 
-async def smoke(server: str, calls: list[tuple[str, dict]]) -> bool:
+async def smoke(server: Server, calls: list[tuple[ToolName, dict]]) -> bool:
     params = StdioServerParameters(command=sys.executable, args=["-m", f"mcp_servers.{server}", "--head-office"],
                                    env=_env())
     started = time.perf_counter()

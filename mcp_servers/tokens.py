@@ -13,8 +13,8 @@ import time
 
 from pymongo.errors import PyMongoError
 
-from mcp_servers.common.auth import TokenStore
-from mcp_servers.common.token_store import MongoTokenStore, open_token_store
+from mcp_servers.auth.bearer_tokens import TokenStore
+from mcp_servers.auth.token_store import MongoTokenStore, open_token_store
 from zava_core.directory import ReferenceData
 from zava_core.errors import InvalidArgument, ZavaError
 from zava_core.infra import db as zdb

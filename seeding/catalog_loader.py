@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
 
-from zava_core.errors import ZavaError
+from zava_core.errors import ErrorCode, ZavaError
 from zava_core.model import MONTHS, ids
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 
 
 class CatalogError(ZavaError, ValueError):
-    pass
+    code = ErrorCode.INVALID_CONFIG
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from seeding.progress import Reporter
 from seeding.synonyms import curated_mappings, load_synonyms
 from zava_core.analysis.rollups import GRAINS, ROLLUP_COLLECTIONS, RollupAccumulator, write_rollups
 from zava_core.embeddings import Embedder, product_text
-from zava_core.errors import ZavaError
+from zava_core.errors import ErrorCode, ZavaError
 from zava_core.feed.stream import store_position
 from zava_core.infra import db as zdb
 from zava_core.infra.timeutil import now_iso
@@ -41,6 +41,8 @@ SEARCH_COLLECTIONS = tuple(spec.name for spec in SEARCH)
 
 class SeedingRefused(ZavaError, RuntimeError):
     """Seeding would overwrite or mix with data it did not write; the message says how to proceed."""
+
+    code = ErrorCode.CONFLICT
 
 
 @dataclass

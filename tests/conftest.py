@@ -114,3 +114,15 @@ async def zava(seeded: Settings) -> AsyncIterator:
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture(autouse=True)
+def hints_point_where_they_are_shown() -> Iterator[None]:
+    """A hint (zava_core/hints.py) rendered during a tool call it does not name fails the test that caused it:
+    its arguments may not be that tool's."""
+    from zava_core import hints
+
+    before = len(hints.MISPLACED)
+    yield
+    misplaced = hints.MISPLACED[before:]
+    assert not misplaced, f"hints shown by tools they do not name (add the tool to shown_by, or reword): {misplaced}"

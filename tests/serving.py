@@ -1,5 +1,5 @@
 """One serving harness for the HTTP tests: an ASGI app on uvicorn, configured as the runner configures it
-(`mcp_servers.common.http.uvicorn_config`), inside the test's own event loop, on a port bound here."""
+(`mcp_servers.serving.http.uvicorn_config`), inside the test's own event loop, on a port bound here."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import uvicorn
 
-from mcp_servers.common.http import uvicorn_config
+from mcp_servers.serving.http import uvicorn_config
 
 HOST = "127.0.0.1"
 

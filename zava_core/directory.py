@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from zava_core import hints
 from zava_core.errors import InvalidArgument, NotFound, echo
 from zava_core.model.ids import category_slug, normal_sku
 from zava_core.scope import StoreDirectory, StoreRef
@@ -32,8 +33,7 @@ class ReferenceSnapshot:
     def product_by_sku(self, sku: str) -> dict:
         product = self.by_sku.get(normal_sku(sku))
         if product is None:
-            raise NotFound(f"no product with SKU {echo(sku)}; find SKUs with get_products_by_name or "
-                           "semantic_search_products")
+            raise NotFound(hints.NO_SKU(sku=echo(sku)))
         return product
 
     def category_id(self, name: str) -> str:

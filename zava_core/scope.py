@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from zava_core.errors import InvalidArgument, OutOfScope, echo
+from zava_core.errors import InvalidArgument, NoIdentity, OutOfScope, echo
 from zava_core.model.collections import StoreScope
 from zava_core.model.ids import store_key
 
@@ -53,7 +53,7 @@ class Identity:
 def require_identity(identity: Identity | None) -> Identity:
     """Fail closed: no identity, no data."""
     if identity is None:
-        raise OutOfScope(NO_IDENTITY)
+        raise NoIdentity(NO_IDENTITY)
     return identity
 
 

@@ -11,7 +11,9 @@ from typing import Any
 from bson import DatetimeMS, Decimal128, ObjectId, Regex, Timestamp
 from pydantic import BaseModel, ConfigDict, Field
 
+from zava_core import hints
 from zava_core.errors import InvalidArgument
+from zava_core.hints import Hint
 from zava_core.infra.timeutil import iso
 from zava_core.limits import HARD_CAP
 
@@ -48,12 +50,13 @@ class ListMeta(Out):
 
 
 def list_meta(returned: int, *, total: int | None = None, truncated: bool | None = None,
-              notes: list[str | None] | tuple = ()) -> ListMeta:
+              notes: list[str | None] | tuple = (), more: Hint | None = hints.MORE_ROWS) -> ListMeta:
+    """`more`: what to say when rows were cut, naming the tool's own row argument (None: a note says it)."""
     cut = truncated if truncated is not None else (total is not None and total > returned)
-    text = "; ".join(n for n in notes if n) or None
-    if cut and not text:
-        text = "more rows matched: narrow the query or raise max_rows (up to 100)"
-    return ListMeta(returned=returned, total=total, truncated=cut, note=text)
+    said = [n for n in notes if n]
+    if cut and more is not None:
+        said.append(more(cap=HARD_CAP))
+    return ListMeta(returned=returned, total=total, truncated=cut, note="; ".join(said) or None)
 
 
 def json_safe(value: Any) -> Any:

@@ -4,19 +4,17 @@ return, delivery status, transfers between stores, supplier deliveries).
 Each asks the user to confirm through MCP elicitation where the client offers it (`ask_to_confirm`,
 `require_confirmed`), with a question zava_core builds from the database (`retail.confirmations`), and each is
 one zava_core call with the caller's scope; rules live in zava_core.
-Annotations: a tool whose retry with the same key or arguments changes nothing more is idempotent; one
-that undoes or overwrites something (a cancel, a return, a count, a move) is destructive.
+Each spec's access (`WRITE`, or `OVERWRITE` for one that undoes or overwrites something) gives its annotations.
 """
 
 from typing import Annotated
 
 from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context, Elicit, Resolve
-from mcp_types import ToolAnnotations
 from pydantic import Field
 
-from mcp_servers.common.app import Confirmation, ask_to_confirm, call, require_confirmed
-from mcp_servers.common.arguments import (
+from mcp_servers.runtime.app import Confirmation, ask_to_confirm, call, require_confirmed
+from mcp_servers.tools.arguments import (
     CustomerId,
     DeliveryReference,
     DeliveryStatus,
@@ -29,13 +27,12 @@ from mcp_servers.common.arguments import (
     StoreName,
     TransferQuantity,
 )
-from mcp_servers.common.base_server import ZavaServer
+from mcp_servers.tools.names import Server, ToolName
+from mcp_servers.tools.spec import Access, ToolSpec
 from zava_core import limits as L
 from zava_core.retail import cancellations, inventory, order_status, orders, returns, transfers
 from zava_core.retail import confirmations as ask
 
-WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
-OVERWRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
 OrderItems = Annotated[list[orders.OrderLineRequest], Field(min_length=1, max_length=L.MAX_ORDER_LINES)]
 
 
@@ -81,86 +78,96 @@ async def confirm_receipt(ctx: Context, sku: str, store: str, quantity: int,
                                                                                reference))
 
 
-def register_write_tools(server: ZavaServer) -> None:
-    @server.tool(annotations=WRITES)
-    async def create_order(
-        ctx: Context, customer_id: CustomerId, store: StoreName, items: OrderItems, idempotency_key: IdempotencyKey,
-        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_order)],
-    ) -> orders.CreatedOrder:
-        """Order items for a customer at a store: all lines or none, stock never below zero. Asks to confirm."""
-        async with call(ctx) as (zava, scope):
-            require_confirmed(confirmed)
-            return await orders.create_order(zava, scope, customer_id, store, items, idempotency_key)
+async def create_order(
+    ctx: Context, customer_id: CustomerId, store: StoreName, items: OrderItems, idempotency_key: IdempotencyKey,
+    confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_order)],
+) -> orders.CreatedOrder:
+    """Order items for a customer at a store: all lines or none, stock never below zero."""
+    async with call(ctx) as (zava, scope):
+        require_confirmed(confirmed)
+        return await orders.create_order(zava, scope, customer_id, store, items, idempotency_key)
 
-    @server.tool(annotations=OVERWRITES)
-    async def move_inventory(ctx: Context, sku: Sku, store: StoreName, aisle: LocationPart, shelf: LocationPart,
-                             bin: LocationPart,
-                             confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_move)],
-                             ) -> inventory.MoveResult:
-        """Record that a product now sits at a new aisle/shelf/bin in a store. Asks to confirm."""
-        async with call(ctx) as (zava, scope):
-            require_confirmed(confirmed)
-            return await inventory.move_inventory(zava, scope, sku, store, aisle, shelf, bin)
 
-    @server.tool(annotations=OVERWRITES)
-    async def update_stock_count(
-        ctx: Context, sku: Sku, store: StoreName,
-        counted_quantity: Annotated[int, Field(ge=0, le=L.MAX_COUNTED_QUANTITY, strict=True,
-                                               description="Units counted on the shelf")],
-        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_count)],
-    ) -> inventory.StockCountResult:
-        """Record a stock audit: stock set to the counted quantity, last_counted stamped. Asks to confirm."""
-        async with call(ctx) as (zava, scope):
-            require_confirmed(confirmed)
-            return await inventory.update_stock_count(zava, scope, sku, store, counted_quantity)
+async def move_inventory(ctx: Context, sku: Sku, store: StoreName, aisle: LocationPart, shelf: LocationPart,
+                         bin: LocationPart,
+                         confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_move)],
+                         ) -> inventory.MoveResult:
+    """Record that a product now sits at a new aisle/shelf/bin in a store."""
+    async with call(ctx) as (zava, scope):
+        require_confirmed(confirmed)
+        return await inventory.move_inventory(zava, scope, sku, store, aisle, shelf, bin)
 
-    @server.tool(annotations=OVERWRITES)
-    async def cancel_order(
-        ctx: Context, order_id: OrderId, reason: Reason, idempotency_key: IdempotencyKey,
-        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_cancel)],
-    ) -> cancellations.CancelledOrder:
-        """Cancel a completed or processing order: units back in stock, out of sales, kept as cancelled."""
-        async with call(ctx) as (zava, scope):
-            require_confirmed(confirmed)
-            return await cancellations.cancel_order(zava, scope, order_id, reason, idempotency_key)
 
-    @server.tool(annotations=OVERWRITES)
-    async def return_items(
-        ctx: Context, order_id: OrderId, items: OrderItems, reason: Reason, idempotency_key: IdempotencyKey,
-        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_return)],
-    ) -> returns.ReturnedItems:
-        """Take back units of a completed or delivered order (at most bought minus returned) into stock."""
-        async with call(ctx) as (zava, scope):
-            require_confirmed(confirmed)
-            return await returns.return_items(zava, scope, order_id, items, reason, idempotency_key)
+async def update_stock_count(
+    ctx: Context, sku: Sku, store: StoreName,
+    counted_quantity: Annotated[int, Field(ge=0, le=L.MAX_COUNTED_QUANTITY, strict=True,
+                                           description="Units counted on the shelf")],
+    confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_count)],
+) -> inventory.StockCountResult:
+    """Record a stock audit: stock set to the counted quantity, last_counted stamped."""
+    async with call(ctx) as (zava, scope):
+        require_confirmed(confirmed)
+        return await inventory.update_stock_count(zava, scope, sku, store, counted_quantity)
 
-    @server.tool(annotations=WRITES)
-    async def update_order_status(
-        ctx: Context, order_id: OrderId, status: DeliveryStatus,
-        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_status)],
-    ) -> order_status.StatusChange:
-        """Move an online order one step: processing -> shipped -> delivered."""
-        async with call(ctx) as (zava, scope):
-            require_confirmed(confirmed)
-            return await order_status.update_order_status(zava, scope, order_id, status)
 
-    @server.tool(annotations=WRITES)
-    async def transfer_stock(
-        ctx: Context, sku: Sku, from_store: StoreName, to_store: StoreName, quantity: TransferQuantity,
-        idempotency_key: IdempotencyKey,
-        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_transfer)],
-    ) -> transfers.TransferResult:
-        """Move units to another store (managers: out of their own store only), never below zero."""
-        async with call(ctx) as (zava, scope):
-            require_confirmed(confirmed)
-            return await transfers.transfer_stock(zava, scope, sku, from_store, to_store, quantity, idempotency_key)
+async def cancel_order(
+    ctx: Context, order_id: OrderId, reason: Reason, idempotency_key: IdempotencyKey,
+    confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_cancel)],
+) -> cancellations.CancelledOrder:
+    """Cancel a completed or processing order: units back in stock, out of sales, kept as cancelled."""
+    async with call(ctx) as (zava, scope):
+        require_confirmed(confirmed)
+        return await cancellations.cancel_order(zava, scope, order_id, reason, idempotency_key)
 
-    @server.tool(annotations=WRITES)
-    async def receive_stock(
-        ctx: Context, sku: Sku, store: StoreName, quantity: ReceivedQuantity, reference: DeliveryReference,
-        confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_receipt)],
-    ) -> transfers.ReceiptResult:
-        """Book a supplier delivery into a store's stock (a reference is counted once)."""
-        async with call(ctx) as (zava, scope):
-            require_confirmed(confirmed)
-            return await transfers.receive_stock(zava, scope, sku, store, quantity, reference)
+
+async def return_items(
+    ctx: Context, order_id: OrderId, items: OrderItems, reason: Reason, idempotency_key: IdempotencyKey,
+    confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_return)],
+) -> returns.ReturnedItems:
+    """Take back units of a completed or delivered order (at most bought minus returned) into stock."""
+    async with call(ctx) as (zava, scope):
+        require_confirmed(confirmed)
+        return await returns.return_items(zava, scope, order_id, items, reason, idempotency_key)
+
+
+async def update_order_status(
+    ctx: Context, order_id: OrderId, status: DeliveryStatus,
+    confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_status)],
+) -> order_status.StatusChange:
+    """Move an online order one step: processing -> shipped -> delivered."""
+    async with call(ctx) as (zava, scope):
+        require_confirmed(confirmed)
+        return await order_status.update_order_status(zava, scope, order_id, status)
+
+
+async def transfer_stock(
+    ctx: Context, sku: Sku, from_store: StoreName, to_store: StoreName, quantity: TransferQuantity,
+    idempotency_key: IdempotencyKey,
+    confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_transfer)],
+) -> transfers.TransferResult:
+    """Move units to another store (managers: out of their own store only), never below zero."""
+    async with call(ctx) as (zava, scope):
+        require_confirmed(confirmed)
+        return await transfers.transfer_stock(zava, scope, sku, from_store, to_store, quantity, idempotency_key)
+
+
+async def receive_stock(
+    ctx: Context, sku: Sku, store: StoreName, quantity: ReceivedQuantity, reference: DeliveryReference,
+    confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_receipt)],
+) -> transfers.ReceiptResult:
+    """Book a supplier delivery into a store's stock (a reference is counted once)."""
+    async with call(ctx) as (zava, scope):
+        require_confirmed(confirmed)
+        return await transfers.receive_stock(zava, scope, sku, store, quantity, reference)
+
+
+SPECS = (
+    ToolSpec(ToolName.CREATE_ORDER, Server.CUSTOMER_SALES, create_order, Access.WRITE),
+    ToolSpec(ToolName.MOVE_INVENTORY, Server.CUSTOMER_SALES, move_inventory, Access.OVERWRITE),
+    ToolSpec(ToolName.UPDATE_STOCK_COUNT, Server.CUSTOMER_SALES, update_stock_count, Access.OVERWRITE),
+    ToolSpec(ToolName.CANCEL_ORDER, Server.CUSTOMER_SALES, cancel_order, Access.OVERWRITE),
+    ToolSpec(ToolName.RETURN_ITEMS, Server.CUSTOMER_SALES, return_items, Access.OVERWRITE),
+    ToolSpec(ToolName.UPDATE_ORDER_STATUS, Server.CUSTOMER_SALES, update_order_status, Access.WRITE),
+    ToolSpec(ToolName.TRANSFER_STOCK, Server.CUSTOMER_SALES, transfer_stock, Access.WRITE),
+    ToolSpec(ToolName.RECEIVE_STOCK, Server.CUSTOMER_SALES, receive_stock, Access.WRITE),
+)

@@ -16,9 +16,8 @@ from typing import Annotated
 from mcp.server import MCPServer
 from pydantic import Field
 
-from mcp_servers.common import caller
-from mcp_servers.common.completions import register_completions
-from mcp_servers.common.prompting import (
+from mcp_servers.features.completions import register_completions
+from mcp_servers.features.prompting import (
     CLOSING,
     CategoryArgument,
     DayArgument,
@@ -31,11 +30,17 @@ from mcp_servers.common.prompting import (
     today,
     zava_prompt,
 )
+from mcp_servers.runtime import caller
+from mcp_servers.tools.names import ToolName
 from zava_core.analysis.window import next_month
 from zava_core.errors import InvalidArgument
 
 
-def _call(tool: str, **arguments: object) -> str:
+def _uses(*tools: ToolName) -> str:
+    return f"Uses {', '.join(tools)}."
+
+
+def _call(tool: ToolName, **arguments: object) -> str:
     return f"`{tool}` {json.dumps({k: v for k, v in arguments.items() if v is not None})}"
 
 
@@ -45,8 +50,8 @@ def register_analysis_prompts(server: MCPServer) -> None:
     register_completions(server)
 
     @zava_prompt(server, title="Weekly store review", description=(
-        "A store's week against the week before: categories, best sellers, the longer trend and stock at risk. "
-        "Uses sales_summary, sales_trend, inventory_health."))
+        "A store's week against the week before: categories, best sellers, the longer trend and stock at risk. " +
+        _uses(ToolName.SALES_SUMMARY, ToolName.SALES_TREND, ToolName.INVENTORY_HEALTH)))
     async def weekly_store_review(store: StoreArgument = None, week_ending: DayArgument = None) -> str:
         ref, _ = await prompt_store(store)
         end = date.fromisoformat(week_ending) if week_ending else date.fromisoformat(today()) - timedelta(days=1)
@@ -54,20 +59,20 @@ def register_analysis_prompts(server: MCPServer) -> None:
         window = {"stores": [ref.short_name], "start_date": str(start), "end_date": str(end)}
         return (f"Review the week {start}..{end} of {ref.store_name} for its manager.\n\n" + steps([
             "What moved against the week before: " + _call(
-                "sales_summary", group_by=["category"], metrics=["revenue", "units", "orders", "gross_margin_percent"],
-                compare_to="previous_period", **window),
-            "Best sellers of the week: " + _call("sales_summary", group_by=["product"],
+                ToolName.SALES_SUMMARY, group_by=["category"],
+                metrics=["revenue", "units", "orders", "gross_margin_percent"], compare_to="previous_period", **window),
+            "Best sellers of the week: " + _call(ToolName.SALES_SUMMARY, group_by=["product"],
                                                  metrics=["revenue", "units"], top_n=10, **window),
-            "The longer trend: " + _call("sales_trend", period="month", stores=[ref.short_name],
+            "The longer trend: " + _call(ToolName.SALES_TREND, period="month", stores=[ref.short_name],
                                          start_date=str(year_ago), end_date=str(end)),
-            "Stock at risk and slow movers: " + _call("inventory_health", store=ref.short_name, max_rows=15),
+            "Stock at risk and slow movers: " + _call(ToolName.INVENTORY_HEALTH, store=ref.short_name, max_rows=15),
             "Write the review: headline figures with their change, three things that went well, three to act "
             "on this week, and the items to restock first.",
         ]) + f"\n\n{CLOSING}")
 
     @zava_prompt(server, title="Category deep-dive", description=(
         "One category over a month range: product types, stores, best products, margin, the year before and "
-        "its seasonality. Uses sales_summary, sales_trend, seasonal_profile."))
+        "its seasonality. " + _uses(ToolName.SALES_SUMMARY, ToolName.SALES_TREND, ToolName.SEASONAL_PROFILE)))
     async def category_deep_dive(
         category: CategoryArgument, start_month: MonthArgument, end_month: MonthArgument,
         store: StoreArgument = None,
@@ -83,24 +88,24 @@ def register_analysis_prompts(server: MCPServer) -> None:
         where = f" at {stores[0]}" if stores else " across your stores"
         return (f"A deep-dive into {name}{where}, {start}..{end}.\n\n" + steps([
             "Product types against the year before: " + _call(
-                "sales_summary", group_by=["product_type"], metrics=["revenue", "units", "gross_margin_percent"],
-                compare_to="previous_year", **window),
-            "Where it sells: " + _call("sales_summary", group_by=["store"],
+                ToolName.SALES_SUMMARY, group_by=["product_type"],
+                metrics=["revenue", "units", "gross_margin_percent"], compare_to="previous_year", **window),
+            "Where it sells: " + _call(ToolName.SALES_SUMMARY, group_by=["store"],
                                        metrics=["revenue", "average_order_value", "gross_margin_percent"], **window),
             "Best and weakest products by margin: " + _call(
-                "sales_summary", group_by=["product"], metrics=["gross_margin", "revenue", "discount_total"],
+                ToolName.SALES_SUMMARY, group_by=["product"], metrics=["gross_margin", "revenue", "discount_total"],
                 top_n=15, **window),
             "Month by month, one line per product type: " + _call(
-                "sales_trend", period="month", categories=[name], stores=stores, start_date=start, end_date=end,
+                ToolName.SALES_TREND, period="month", categories=[name], stores=stores, start_date=start, end_date=end,
                 split_by="product_type"),
-            "Its seasonality: " + _call("seasonal_profile", category=name, stores=stores),
+            "Its seasonality: " + _call(ToolName.SEASONAL_PROFILE, category=name, stores=stores),
             "Summarise: what grew or shrank and why it may have, margin pressure (discounts), where stores "
             "differ, and two or three actions for the buyer.",
         ]) + f"\n\n{CLOSING}")
 
     @zava_prompt(server, title="Restock plan", description=(
-        "What a store should reorder: days of cover, recent demand per product and the season ahead. "
-        "Uses inventory_health, sales_summary, seasonal_profile."))
+        "What a store should reorder: days of cover, recent demand per product and the season ahead. " +
+        _uses(ToolName.INVENTORY_HEALTH, ToolName.SALES_SUMMARY, ToolName.SEASONAL_PROFILE)))
     async def restock_plan(
         store: StoreArgument = None, category: OptionalCategory = None,
         cover_days: Annotated[int, Field(ge=1, le=180, description="Days of stock to plan for")] = 21,
@@ -115,12 +120,13 @@ def register_analysis_prompts(server: MCPServer) -> None:
         return (f"A restock plan for {ref.store_name}" + (f", {name}" if name else "") +
                 f", covering {cover_days} days.\n\n" + steps([
                     "Items at risk of running out and slow movers: " + _call(
-                        "inventory_health", store=ref.short_name, category=name, max_rows=50),
+                        ToolName.INVENTORY_HEALTH, store=ref.short_name, category=name, max_rows=50),
                     "Demand of the last three full months per product: " + _call(
-                        "sales_summary", group_by=["product"], metrics=["units", "revenue"], stores=[ref.short_name],
+                        ToolName.SALES_SUMMARY, group_by=["product"], metrics=["units", "revenue"],
+                        stores=[ref.short_name],
                         categories=[name] if name else None, start_date=str(first), end_date=str(last), top_n=50,
                         compare_to="previous_year"),
-                    "The season ahead: " + _call("seasonal_profile", category=name, stores=[ref.short_name]),
+                    "The season ahead: " + _call(ToolName.SEASONAL_PROFILE, category=name, stores=[ref.short_name]),
                     f"For each item at risk, propose an order quantity: daily demand x {cover_days} days, scaled by "
                     "the coming months' seasonal index against the recent ones, minus the stock on hand (never "
                     "below zero). Give a table: SKU, product, stock, daily demand, days of cover, quantity to "

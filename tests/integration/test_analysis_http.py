@@ -33,9 +33,9 @@ from mcp.client.streamable_http import streamable_http_client
 from pymongo import MongoClient
 from serving import serving as serve_app
 
-from mcp_servers.common.auth import TokenStore
-from mcp_servers.common.runner import MAX_BODY_BYTES, build_for_transport, http_app
+from mcp_servers.auth.bearer_tokens import TokenStore
 from mcp_servers.sales_analysis.server import build_server
+from mcp_servers.serving.runner import MAX_BODY_BYTES, build_for_transport, http_app
 from zava_core.infra.config import Settings
 from zava_core.limits import HARD_CAP
 from zava_core.scope import Identity
@@ -51,8 +51,8 @@ ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "appl
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
               "params": {"protocolVersion": "2025-11-25", "capabilities": {},
                          "clientInfo": {"name": "zava-http-test", "version": "1"}}}
-ANALYSIS_TOOLS = {"get_current_utc_date", "semantic_search_products", "get_collection_schemas", "sales_summary",
-                  "sales_trend", "seasonal_profile", "inventory_health", "run_aggregation"}
+ANALYSIS_TOOLS = {"get_current_utc_date", "get_collection_schemas", "sales_summary", "sales_trend",
+                  "seasonal_profile", "inventory_health", "run_aggregation"}
 
 
 # --- fixtures ----------------------------------------------------------------------------------

@@ -185,15 +185,6 @@ async def probe_get_current_utc_date(case: Case) -> None:
     assert out["date"] == datetime.now(UTC).date().isoformat()
 
 
-async def probe_semantic_search_products(case: Case) -> None:
-    for args in ({"query_description": "stop a running toilet"},
-                 {"query_description": "cordless drill for the garage", "in_stock_only": True}):
-        out = await case.ok("semantic_search_products", {**args, "similarity_threshold": 0, "max_rows": 20})
-        assert out["products"]
-        for hit in out["products"]:
-            assert hit["stock_units"] == case.truth.stock_of_sku(hit["sku"], case.visible), hit["sku"]
-
-
 async def probe_get_collection_schemas(case: Case) -> None:
     out = await case.ok("get_collection_schemas", {"collections": []})
     stores = [f"{s} ({case.truth.names[s]})" for s in sorted(case.visible)]

@@ -207,7 +207,7 @@ async def test_a_hundred_concurrent_orders_never_oversell_and_leave_a_consistent
     refused = [(req, text) for req, (is_error, text, _) in zip(requests, results, strict=True) if is_error]
     # Every refusal is a stock refusal naming a line of that order, and the shelf really was short.
     for request, text in refused:
-        match = _OUT_OF_STOCK.match(text.removeprefix("Error executing tool create_order: "))
+        match = _OUT_OF_STOCK.match(text.removeprefix("out_of_stock: "))
         assert match, text
         wanted = {ln["sku"].upper(): 0 for ln in request["items"]}
         for line in request["items"]:

@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -33,8 +33,8 @@ SEATTLE = Identity(head_office=False, store="seattle")
 HEAD_OFFICE = Identity(head_office=True)
 ALL_STORES = ("store_bellevue", "store_everett", "store_kirkland", "store_online", "store_redmond",
               "store_seattle", "store_spokane", "store_tacoma")
-READ_TOOLS = {"get_current_utc_date", "semantic_search_products", "get_products_by_name", "get_product_details",
-              "get_inventory", "get_low_stock_items", "find_customers", "get_customer_orders"}
+READ_TOOLS = {"semantic_search_products", "get_products_by_name", "get_product_details", "get_inventory",
+              "get_low_stock_items", "find_customers", "get_customer_orders"}
 WRITE_TOOLS = {"create_order", "move_inventory", "update_stock_count", "cancel_order", "return_items",
                "update_order_status", "transfer_stock", "receive_stock"}
 TOILET_QUERY = "my toilet keeps running after flushing"
@@ -117,25 +117,6 @@ def write_state(db: Database, since: str) -> dict:
 
 def utc_now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# --- get_current_utc_date ----------------------------------------------------------------------
-
-
-@pytest.mark.anyio
-async def test_get_current_utc_date_is_today(seeded) -> None:
-    before = datetime.now(UTC).replace(microsecond=0)
-    async with connect(seeded) as c:
-        out = await ok(c, "get_current_utc_date")
-    after = datetime.now(UTC)
-    now = datetime.strptime(out["utc_now"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    assert before <= now <= after + timedelta(seconds=1)
-    assert out["date"] == now.date().isoformat()
-    assert out["date"] in {before.date().isoformat(), after.date().isoformat()}
-    assert out["weekday"] == ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
-                              "Sunday"][now.weekday()]
-    assert out["month"] == f"{now.year:04d}-{now.month:02d}"
-    assert out["quarter"] == f"{now.year}-Q{(now.month + 2) // 3}"
 
 
 # --- products ----------------------------------------------------------------------------------
@@ -579,7 +560,7 @@ async def test_read_only_mode_lists_exactly_the_read_tools(writable, wdb) -> Non
     async with connect(writable, SEATTLE, read_only=True) as c:
         tools = (await c.list_tools()).tools
         assert {t.name for t in tools} == READ_TOOLS
-        assert len(tools) == 8
+        assert len(tools) == 7
         assert all(t.annotations.read_only_hint is True for t in tools)
         result = await c.call_tool("create_order", {"customer_id": "cust_000001", "store": "Seattle",
                                                     "items": [{"sku": "PTDR000001", "quantity": 1}],
@@ -622,7 +603,7 @@ async def test_without_identity_every_data_tool_fails_closed(writable, wdb) -> N
     before = write_state(wdb, since)
     async with connect(writable, None) as c:
         listed = {t.name for t in (await c.list_tools()).tools}
-        assert listed - {"get_current_utc_date"} == set(calls)
+        assert listed == set(calls)
         for tool, args in calls.items():
             text = await fails(c, tool, args)
             assert "identity" in text, (tool, text)

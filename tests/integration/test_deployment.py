@@ -23,9 +23,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pymongo import MongoClient
 from serving import serving
 
-from mcp_servers.common import runner
-from mcp_servers.common.token_store import MongoTokenStore
+from mcp_servers.auth.token_store import MongoTokenStore
 from mcp_servers.customer_sales.server import build_server
+from mcp_servers.serving import runner
 from zava_core.infra.config import ServingSettings, Settings
 from zava_core.model.collections import QUERYABLE, TOKENS
 from zava_core.scope import Identity
@@ -189,22 +189,28 @@ async def test_host_check_metrics_and_revocation_seen_by_every_replica(writable)
 
 @pytest.mark.anyio
 async def test_metrics_count_tool_calls_by_outcome(seeded, tmp_path) -> None:
-    from mcp_servers.common.metrics import REGISTRY
+    from mcp_servers.serving.metrics import REGISTRY
 
     def count(tool: str, outcome: str) -> float:
         value = REGISTRY.get_sample_value("zava_tool_calls_total", {"server": "zava-customer-sales", "tool": tool,
                                                                      "outcome": outcome})
         return value or 0.0
 
-    before = {k: count(*k) for k in (("get_inventory", "ok"), ("get_inventory", "error"),
-                                     ("get_inventory", "invalid_arguments"), ("unknown", "error"))}
+    # The outcome label is the error's code (zava_core.errors.ErrorCode), the one the reply's text starts with.
+    before = {k: count(*k) for k in (("get_inventory", "ok"), ("get_inventory", "out_of_scope"),
+                                     ("get_inventory", "invalid_argument"), ("get_inventory", "unknown_argument"),
+                                     ("get_inventory", "not_found"), ("unknown", "unknown_tool"))}
     async with Client(build_server(seeded, Identity(head_office=False, store="seattle"))) as client:
-        await client.call_tool("get_inventory", {"sku": SKU})
-        await client.call_tool("get_inventory", {"sku": SKU, "store": "Tacoma"})  # outside the scope
-        await client.call_tool("get_inventory", {"sku": 5})
-        await client.call_tool("no_such_tool_" + uuid.uuid4().hex, {})
+        replies = [await client.call_tool("get_inventory", {"sku": SKU}),
+                   await client.call_tool("get_inventory", {"sku": SKU, "store": "Tacoma"}),  # outside the scope
+                   await client.call_tool("get_inventory", {"sku": 5}),
+                   await client.call_tool("get_inventory", {"sku": SKU, "stores": ["Seattle"]}),
+                   await client.call_tool("get_inventory", {"sku": "ZZZZ999999"}),
+                   await client.call_tool("no_such_tool_" + uuid.uuid4().hex, {})]
     after = {k: count(*k) for k in before}
     assert {k: after[k] - before[k] for k in before} == {k: 1.0 for k in before}
+    for reply, (_, outcome) in zip(replies[1:], list(before)[1:], strict=True):
+        assert reply.is_error and reply.content[0].text.startswith(f"{outcome}: "), reply.content[0].text
 
 
 @pytest.fixture(scope="module")
@@ -282,7 +288,7 @@ async def test_served_process_logs_json_and_exports_traces_over_otlp(writable, t
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from mcp_servers.common.auth import TokenStore
+    from mcp_servers.auth.bearer_tokens import TokenStore
 
     received: list[bytes] = []
 
@@ -340,7 +346,7 @@ async def test_served_process_logs_json_and_exports_traces_over_otlp(writable, t
 async def test_cube_age_appears_once_the_analysis_server_loaded_it(seeded, tmp_path) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
-    from mcp_servers.common.auth import TokenStore
+    from mcp_servers.auth.bearer_tokens import TokenStore
     from mcp_servers.sales_analysis.server import build_server as build_analysis
 
     settings = replace(seeded, tokens_file=tmp_path / "tokens.json")

@@ -26,10 +26,10 @@ from pymongo import MongoClient
 from seeded_data import SEEDED_DATABASE
 from serving import serving
 
-from mcp_servers.common import http as zhttp
-from mcp_servers.common.auth import TokenStore
-from mcp_servers.common.replies import unfenced
+from mcp_servers.auth.bearer_tokens import TokenStore
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
+from mcp_servers.runtime.replies import unfenced
+from mcp_servers.serving import http as zhttp
 from zava_core.infra.config import Settings
 from zava_core.scope import Identity
 

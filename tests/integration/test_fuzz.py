@@ -54,11 +54,12 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from seeded_data import SCRATCH_DATABASE
 
-from mcp_servers.common.replies import unfenced
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
+from mcp_servers.runtime.replies import unfenced
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
 from zava_core import limits as L
 from zava_core.analysis.guard import REFUSED
+from zava_core.errors import ErrorCode
 from zava_core.infra.config import Settings
 from zava_core.limits import HARD_CAP
 from zava_core.scope import Identity
@@ -79,6 +80,7 @@ ALL_STORES = ("store_bellevue", "store_everett", "store_kirkland", "store_online
 BIG_COLLECTIONS = ("orders", "order_items", "customers", "inventory", "product_embeddings")
 SMALL_COLLECTIONS = ("stores", "categories", "product_types", "products", "sales_monthly")
 BARE_SDK_ERROR = re.compile(r"^Error executing tool [\w-]+$")
+CODES = {str(code) for code in ErrorCode}  # every error's text starts with one
 # Valid names three times out of four, so that most pipelines reach the guard and MongoDB.
 COLLECTION_NAMES = st.one_of(
     st.sampled_from([*SMALL_COLLECTIONS, *BIG_COLLECTIONS]), st.sampled_from([*SMALL_COLLECTIONS, *BIG_COLLECTIONS]),
@@ -570,6 +572,8 @@ def check(outcome: Outcome) -> None:
         assert message, f"empty error message: {where}"
         assert not BARE_SDK_ERROR.match(message), f"an exception escaped the tool ({message!r}): {where}"
         assert UNEXPECTED not in message, f"an exception escaped zava_core ({message!r}): {where}"
+        code = message.split(":", 1)[0]
+        assert code in CODES and code != ErrorCode.INTERNAL, f"no error code first ({message[:80]!r}): {where}"
         assert "Traceback" not in message, where
         assert outcome.structured is None, where
         return
@@ -691,7 +695,7 @@ def test_sales_analysis_tools_answer_every_hostile_call_and_write_nothing(fuzz_s
 
 STDIO_TOOLS = ["get_products_by_name", "get_product_details", "get_inventory", "get_low_stock_items", "find_customers",
                "get_customer_orders", "semantic_search_products", "create_order", "move_inventory",
-               "update_stock_count", "get_current_utc_date", "no_such_tool"]
+               "update_stock_count", "no_such_tool"]
 STDIO_NAMES = ["sku", "store", "customer_id", "query", "product_name", "query_description", "items",
                "counted_quantity", "max_rows", "threshold", "category", "aisle", "shelf", "bin", "idempotency_key",
                "in_stock_only", "similarity_threshold", "ctx", "$where"]

@@ -23,8 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mcp_servers.common import oidc, runner
+from mcp_servers.auth import oidc
 from mcp_servers.customer_sales.server import build_server
+from mcp_servers.serving import runner
 from zava_core.infra.config import ServingSettings, Settings
 
 pytestmark = pytest.mark.integration

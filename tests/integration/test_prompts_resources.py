@@ -23,10 +23,10 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import PromptReference, ResourceTemplateReference
 from serving import serving as serve_app
 
-from mcp_servers.common.auth import TokenStore
-from mcp_servers.common.runner import build_for_transport, http_app
+from mcp_servers.auth.bearer_tokens import TokenStore
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_analysis
+from mcp_servers.serving.runner import build_for_transport, http_app
 from zava_core.infra.config import Settings
 from zava_core.scope import Identity
 

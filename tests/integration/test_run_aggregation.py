@@ -14,8 +14,7 @@ import pytest
 from mcp import Client
 from pymongo import MongoClient
 
-from mcp_servers.common.auth import Identity
-from mcp_servers.common.replies import unfenced
+from mcp_servers.runtime.replies import unfenced
 from mcp_servers.sales_analysis.server import build_server as build_analysis_server
 from zava_core import limits as L
 from zava_core.analysis.aggregation import AggregationRejected, AggregationTimeout, run_aggregation
@@ -24,7 +23,7 @@ from zava_core.context import Zava
 from zava_core.errors import InvalidArgument, ZavaError
 from zava_core.infra.config import Settings
 from zava_core.limits import HARD_CAP
-from zava_core.scope import Scope
+from zava_core.scope import Identity, Scope
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 

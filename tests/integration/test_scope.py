@@ -131,11 +131,6 @@ def foreign_references(node: Any, case: Case, path: str = "$") -> list[str]:
 # --- one probe per tool ------------------------------------------------------------------------
 
 
-async def probe_get_current_utc_date(case: Case) -> None:
-    out = await case.ok("get_current_utc_date", {})
-    assert set(out) == {"utc_now", "date", "weekday", "month", "quarter"}
-
-
 async def probe_get_inventory(case: Case) -> None:
     for sku in case.skus:
         out = await case.ok("get_inventory", {"sku": sku})

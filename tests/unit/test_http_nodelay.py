@@ -10,7 +10,7 @@ import socket
 import pytest
 from uvicorn.server import ServerState
 
-from mcp_servers.common.http import HeaderDeadlineProtocol, uvicorn_config
+from mcp_servers.serving.http import HeaderDeadlineProtocol, uvicorn_config
 
 
 async def _app(scope, receive, send) -> None:  # never called: no request is sent

@@ -7,7 +7,7 @@ import json
 import logging
 from dataclasses import replace
 
-from mcp_servers.common.logging_format import JsonFormatter
+from mcp_servers.serving.logging_format import JsonFormatter
 from zava_core.infra.config import Settings
 from zava_core.infra.redaction import install_log_redaction
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from mcp_servers.common.http import unauthorized_reason
-from mcp_servers.common.oidc import IdentityRefused, identity_from_claims
+from mcp_servers.auth.oidc import IdentityRefused, identity_from_claims
+from mcp_servers.serving.http import unauthorized_reason
 from zava_core.scope import Identity
 
 STORE = Identity(head_office=False, store="seattle")

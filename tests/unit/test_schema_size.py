@@ -7,7 +7,7 @@ import json
 import jsonschema
 import pytest
 
-from mcp_servers.common.schema_size import compact_schema, output_schema
+from mcp_servers.runtime.schema_size import compact_schema, output_schema
 
 SCHEMA = {
     "title": "findArguments",
@@ -50,7 +50,9 @@ def test_titles_and_null_defaults_go_and_nullable_unions_merge() -> None:
     assert '"Title"' not in text and "findArguments" not in text and '"Sku"' not in text
     assert "title" in compact["properties"]  # the property of that name is kept
     assert compact["properties"]["count"] == {"type": ["integer", "null"], "minimum": 1, "description": "How many"}
-    assert "anyOf" in compact["properties"]["line"]  # a $ref branch is left as it is
+    # The definition used once is written in place (then merged as a nullable object); `$defs` goes.
+    assert "$defs" not in compact and compact["properties"]["line"]["type"] == ["object", "null"]
+    assert compact["properties"]["line"]["required"] == ["sku"]
     assert compact["properties"]["limit"]["default"] == 20  # a real default stays
     assert len(text) < len(json.dumps(SCHEMA))
 
@@ -59,5 +61,21 @@ def test_an_output_schema_keeps_the_shape_and_drops_descriptions_and_defaults() 
     out = output_schema(SCHEMA)
     text = json.dumps(out)
     assert "How many" not in text and '"default"' not in text
-    assert out["required"] == ["title"] and out["$defs"]["Line"]["required"] == ["sku"]
+    assert out["required"] == ["title"] and out["properties"]["line"]["required"] == ["sku"]
     assert out["properties"]["count"] == {"type": ["integer", "null"], "minimum": 1}
+
+
+TWICE = {"type": "object", "$defs": {"Line": {"type": "object", "properties": {"sku": {"type": "string"}},
+                                              "required": ["sku"]},
+                                     "Self": {"type": "object", "properties": {"next": {"$ref": "#/$defs/Self"}}}},
+         "properties": {"a": {"$ref": "#/$defs/Line"}, "b": {"type": "array", "items": {"$ref": "#/$defs/Line"}},
+                        "chain": {"$ref": "#/$defs/Self"}, "bounded": {"$ref": "#/$defs/Line", "maxProperties": 1}}}
+
+
+@pytest.mark.parametrize("instance", [{"a": {"sku": "x"}}, {"a": {}}, {"b": [{"sku": "x"}, {}]},
+                                      {"chain": {"next": {"next": {}}}}, {"chain": {"next": 5}},
+                                      {"bounded": {"sku": "x", "more": 1}}])
+def test_definitions_used_more_than_once_or_by_themselves_stay_referenced(instance: dict) -> None:
+    compact = compact_schema(TWICE)
+    assert set(compact["$defs"]) == {"Line", "Self"}
+    assert valid(compact, instance) == valid(TWICE, instance)

@@ -103,7 +103,7 @@ def test_order_life_cycle() -> None:
         order_status.require_cancellable("ord_00000001", "cancelled")
     with pytest.raises(InvalidTransition, match="mark it delivered"):
         order_status.require_cancellable("ord_00000001", "shipped")
-    with pytest.raises(InvalidTransition, match="cancel it with cancel_order"):
+    with pytest.raises(InvalidTransition, match="cancel it with `cancel_order`"):
         order_status.require_returnable("ord_00000001", "processing")
 
 

@@ -27,12 +27,13 @@ from pydantic import Field
 from pymongo.asynchronous.command_cursor import AsyncCommandCursor
 from pymongo.errors import ExecutionTimeout, OperationFailure, PyMongoError
 
+from zava_core import hints
 from zava_core import limits as L
 from zava_core.analysis.engine_errors import VALUE, locate, operators_named, own_words, stored_values_removed
 from zava_core.analysis.guard import check_pipeline, parse_pipeline, scope_pipeline
 from zava_core.analysis.inflight import Rows
 from zava_core.context import Zava
-from zava_core.errors import InvalidArgument
+from zava_core.errors import InvalidArgument, TimedOut
 from zava_core.scope import Scope
 from zava_core.shaping import HARD_CAP, ListMeta, Out, cap_rows, json_safe, list_meta
 
@@ -44,7 +45,7 @@ ABANDON_AFTER_S = 120.0
 _MAX_TIME_MS_EXPIRED = 50  # MongoDB's error code, should a driver not map it to ExecutionTimeout
 
 
-class AggregationTimeout(InvalidArgument):
+class AggregationTimeout(TimedOut):
     """The pipeline ran past the time limit and the server stopped it."""
 
 
@@ -82,7 +83,7 @@ async def run_aggregation(zava: Zava, scope: Scope, collection: str, pipeline: s
     except TimeoutError:
         raise _timeout() from None
     meta = list_meta(len(rows), total=None if cut else len(rows), truncated=cut is not None,
-                     notes=[cap_note, _cut_note(cut, row_cap, len(rows))])
+                     notes=[cap_note, _cut_note(cut, row_cap, len(rows))], more=None)  # the cut note says how
     applied = AppliedLimits(max_time_ms=L.AGGREGATION_MAX_TIME_MS, row_cap=row_cap, byte_cap=L.AGGREGATION_BYTE_CAP,
                             scope=scope.label, scope_stage=json_safe(scoped[0]))
     return AggregationResult(collection=collection, rows=rows, meta=meta, applied=applied)
@@ -136,8 +137,7 @@ async def _collect(cursor: AsyncCommandCursor, row_cap: int) -> Rows:
 
 def _cut_note(cut: str | None, row_cap: int, returned: int) -> str | None:
     if cut == "rows":
-        return (f"stopped at the row cap of {row_cap}: more rows matched; narrow the pipeline ($match, $group, "
-                f"$limit) or raise max_rows (up to {HARD_CAP})")
+        return hints.AGGREGATION_ROW_CAP(cap=row_cap, hard_cap=HARD_CAP)
     if cut == "bytes" and returned == 0:
         return (f"the first row alone is over the byte cap of {L.AGGREGATION_BYTE_CAP:,} bytes of JSON: $project "
                 "fewer fields (large arrays such as $lookup results or embeddings)")

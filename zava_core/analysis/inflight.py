@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from zava_core import limits as L
-from zava_core.errors import InvalidArgument
+from zava_core.errors import Busy
 from zava_core.scope import Scope
 
 # The caps are zava_core.limits.MAX_AGGREGATIONS_PER_CALLER and MAX_AGGREGATIONS_IN_FLIGHT.
@@ -22,7 +22,7 @@ from zava_core.scope import Scope
 Rows = tuple[list[dict], str | None]
 
 
-class AggregationBusy(InvalidArgument):
+class AggregationBusy(Busy):
     """Too many aggregations are running (the caller's own, or the process's); nothing was started."""
 
 

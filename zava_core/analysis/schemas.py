@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from zava_core import hints
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument
 from zava_core.model import QUERYABLE, TIMESTAMP_PATTERN, CollectionSpec
@@ -23,7 +24,7 @@ from zava_core.shaping import Out
 HINTS = (
     "Timestamps are ISO-8601 UTC strings of one width ('2024-12-05T14:22:00Z'): compare them as strings.",
     "Money is in USD, rounded to cents. Ids are strings such as store_seattle, cust_000123, prod_PTDR000001.",
-    "Soft deletes: documents carry deleted: false (run_aggregation adds that filter for you).",
+    hints.SOFT_DELETES(),
     "For monthly sales use sales_monthly (one document per store and month) rather than grouping order_items.",
 )
 

@@ -13,6 +13,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field, WithJsonSchema
 
+from zava_core import hints
 from zava_core import limits as L
 from zava_core.analysis.cube import SalesCube
 from zava_core.analysis.grouping import (
@@ -121,7 +122,8 @@ async def sales_summary(zava: Zava, scope: Scope, group_by: str | Sequence[str],
         compare_totals=metric_values(before_totals, chosen) if compare_to else None,
         period=window.label, compare_period=compare_label, stores=filters.store_ids,
         categories=filters.category_ids, source=source,
-        meta=list_meta(min(len(rows), limit), total=len(rows), notes=[note, _orders_note(dims, chosen)]),
+        meta=list_meta(min(len(rows), limit), total=len(rows), notes=[note, _orders_note(dims, chosen)],
+                       more=hints.MORE_GROUPS),
     )
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from zava_core.embeddings.wordpiece import WordPieceTokenizer
-from zava_core.errors import ZavaError
+from zava_core.errors import ErrorCode, ZavaError
 
 __all__ = [
     "ARTIFACT_DIR",
@@ -60,6 +60,8 @@ _SCALE_NAMES = ("scales", "scale", "embeddings_scale", "embedding_scale")
 
 class ArtifactIntegrityError(ZavaError, RuntimeError):
     """The embedder artifact does not match its recorded sha256 (corrupted or swapped)."""
+
+    code = ErrorCode.INVALID_CONFIG
 
 
 def read_safetensors(data: bytes) -> dict[str, np.ndarray]:

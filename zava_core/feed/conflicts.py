@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 from pymongo.errors import DuplicateKeyError
 
+from zava_core import hints
 from zava_core.analysis.rollups import CANCELLED
 from zava_core.infra.timeutil import now_iso
 from zava_core.model import ids
@@ -98,7 +99,7 @@ def _negative_stock(row: dict) -> dict:
     return _conflict("negative_stock", row["store_id"], (row["store_id"], row.get("sku", "?")), sku=row.get("sku"),
                      what=f"stock of {row.get('sku')} at {row['store_id']} reads {level} after offline sales",
                      correction={row.get("sku", "?"): -level},
-                     suggestion="resolving sets it to zero; better, count the shelf with update_stock_count first")
+                     suggestion=hints.COUNT_BEFORE_RESOLVING())
 
 
 def _unknown_sku(line: dict) -> dict:

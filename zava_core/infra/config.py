@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-from zava_core.errors import ZavaError
+from zava_core.errors import ErrorCode, ZavaError
 from zava_core.infra.redaction import MASK, display_uri, redact, uri_secrets
 
 EMBEDDING_BACKENDS = ("static", "onnx-minilm", "openai", "azure-openai")
@@ -33,6 +33,8 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 class ConfigError(ZavaError, ValueError):
     """A setting is missing or malformed; the message names the variable and the fix."""
+
+    code = ErrorCode.INVALID_CONFIG
 
 
 @dataclass(frozen=True)

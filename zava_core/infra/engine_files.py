@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zava_core.errors import ZavaError
+from zava_core.errors import ErrorCode, ZavaError
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
@@ -33,6 +33,8 @@ _OPEN_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC
 
 class EngineError(ZavaError, RuntimeError):
     """The embedded engine could not be started or reached; the message says what to do."""
+
+    code = ErrorCode.UNAVAILABLE
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,11 @@ def caller(tool: str | None = None, scope: str | None = None) -> Iterator[None]:
             var.reset(token)
 
 
+def current_tool() -> str | None:
+    """The tool the current call runs for (None outside a tool call)."""
+    return _TOOL.get()
+
+
 class QuerySpans(monitoring.CommandListener):
     """PyMongo's command monitoring as spans (the listener runs in the task that sent the command, so each span
     is a child of the tool call's span)."""

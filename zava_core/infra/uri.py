@@ -11,7 +11,7 @@ from typing import Any
 
 from pymongo.errors import ConfigurationError, InvalidURI
 
-from zava_core.errors import ZavaError
+from zava_core.errors import ErrorCode, ZavaError
 from zava_core.infra.redaction import redact, uri_secrets
 
 ENCODE_HINT = "URL-encode it: `python -m zava_ops encode-password` prints the encoded form to paste into the URI"
@@ -49,6 +49,8 @@ _SECRET_OPTION = re.compile(r"(authMechanismProperties=)[^&]*", re.IGNORECASE)
 
 
 class UriProblem(ZavaError, ValueError):
+    code = ErrorCode.INVALID_CONFIG
+
     def __init__(self, detail: str, cause: str, fix: str) -> None:
         super().__init__(detail)
         self.detail, self.cause, self.fix = detail, cause, fix

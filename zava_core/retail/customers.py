@@ -18,6 +18,7 @@ import re
 
 from pydantic import Field
 
+from zava_core import hints
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument, NotFound
 from zava_core.model import ids
@@ -224,7 +225,7 @@ async def visible_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
 def _checked_customer_id(customer_id: str) -> str:
     cid = str(customer_id).strip().lower()
     if not ids.is_customer_id(cid):
-        raise InvalidArgument("customer_id looks like cust_000123; find it with find_customers")
+        raise InvalidArgument(hints.CUSTOMER_ID_SHAPE())
     return cid
 
 
@@ -238,8 +239,7 @@ async def servable_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
     if handle.visible(scope, doc) or (doc is not None and not doc.get("deleted")
                                       and await till.looked_up(zava, scope, cid)):
         return doc
-    raise NotFound(f"no customer {cid} within your scope ({scope.label}); another store's customer is served after "
-                   "finding them with find_customers by the exact e-mail or phone they give")
+    raise NotFound(hints.NO_CUSTOMER_TO_SERVE(customer_id=cid, scope=scope.label))
 
 
 def order_view(order: dict, lines: list[dict]) -> OrderView:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from zava_core import hints
 from zava_core.context import Zava
 from zava_core.errors import IdempotencyMismatch, InvalidArgument, NotFound, OutOfStock, echo
 from zava_core.limits import (
@@ -48,8 +49,7 @@ def idempotency_key(value: object) -> str:
 def order_id(value: object) -> str:
     oid = str(value).strip().lower()
     if len(oid) > ORDER_ID_MAX_CHARS or not ids.is_order_id(oid):
-        raise InvalidArgument(f"order_id {echo(value)} looks like ord_00000123 or ord_1a2b3c4d5e6f7a8b; find it "
-                              "with get_customer_orders")
+        raise InvalidArgument(hints.ORDER_ID_SHAPE(given=echo(value)))
     return oid
 
 

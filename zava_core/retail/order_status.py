@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from zava_core import hints
 from zava_core.context import Zava
 from zava_core.errors import Conflict, InvalidArgument, InvalidTransition
 from zava_core.infra.timeutil import now_iso
@@ -32,7 +33,7 @@ def _why(status: str) -> str:
     if status == CANCELLED:
         return "it is already cancelled"
     if status == "shipped":
-        return "it is shipped: mark it delivered with update_order_status, then use return_items"
+        return hints.SHIPPED_NOT_YET()
     if status == "returned":
         return "it was returned whole before returns were recorded per line"
     return f"it is {status}"
@@ -46,7 +47,7 @@ def require_cancellable(order_id: str, status: str) -> None:
 
 def require_returnable(order_id: str, status: str) -> None:
     if status not in RETURNABLE:
-        hint = "; cancel it with cancel_order instead" if status == "processing" else ""
+        hint = hints.CANCEL_INSTEAD() if status == "processing" else ""
         raise InvalidTransition(f"order {order_id} takes no returns: {_why(status)}{hint}; only "
                                 f"{' or '.join(RETURNABLE)} orders do")
 
@@ -69,8 +70,7 @@ async def update_order_status(zava: Zava, scope: Scope, order_id: str, status: s
     oid = operations.order_id(order_id)
     target = str(status).strip().lower()
     if target not in DELIVERY_STATUSES:
-        raise InvalidArgument(f"status must be one of {', '.join(DELIVERY_STATUSES)} (cancel with cancel_order, "
-                              "return with return_items)")
+        raise InvalidArgument(hints.DELIVERY_STATUS(statuses=", ".join(DELIVERY_STATUSES)))
     order = await operations.order_in_scope(zava, scope, oid)
     current = order["status"]
     if current == target:  # a retry: the same answer, nothing written
@@ -86,5 +86,5 @@ async def update_order_status(zava: Zava, scope: Scope, order_id: str, status: s
         result = await zava.collections.orders.update_one({"_id": oid, "status": current},
                                                           {"$set": {"status": target, "updated_at": now}})
     if result.matched_count == 0:
-        raise Conflict(f"order {oid} changed while updating its status; read it again with get_customer_orders")
+        raise Conflict(hints.STATUS_RACE(order_id=oid))
     return StatusChange(order_id=oid, previous_status=current, status=target, changed=True, updated_at=now)

@@ -20,6 +20,7 @@ import uuid
 from pydantic import Field, ValidationError
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from zava_core import hints
 from zava_core.context import Zava
 from zava_core.errors import IdempotencyMismatch, InvalidArgument, OutOfStock
 from zava_core.infra.timeutil import now_iso
@@ -138,8 +139,7 @@ async def _out_of_stock(zava: Zava, store_id: str, line: dict) -> OutOfStock:
     row = await inventory.find_one(inventory.unscoped(product_id=line["product_id"], store_id=store_id),
                                    {"stock_level": 1})
     have = row["stock_level"] if row else 0
-    return OutOfStock(f"{line['sku']}: {line['quantity']} wanted but {have} in stock at {store_id}; "
-                      "nothing was ordered (lower the quantity or use get_inventory to find another store)")
+    return OutOfStock(hints.OUT_OF_STOCK_ORDER(sku=line["sku"], wanted=line["quantity"], have=have, store_id=store_id))
 
 
 async def _replay(zava: Zava, scope: Scope, order: dict, customer_id: str, quantities: dict[str, int],

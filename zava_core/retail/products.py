@@ -11,6 +11,7 @@ import re
 
 from pydantic import Field
 
+from zava_core import hints
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument
 from zava_core.retail.catalog_index import CatalogSnapshot
@@ -121,7 +122,7 @@ async def find_products_by_name(zava: Zava, scope: Scope, text: str, max_rows: i
     shown = matches[:limit]
     stock = await stock_units(zava, scope, [p["product_id"] for p in shown])
     products = [summary(p, stock.get(p["product_id"], 0)) for p in shown]
-    hint = None if matches else "no product matched: try a shorter word, or semantic_search_products"
+    hint = None if matches else hints.NO_PRODUCT_NAMED()
     return ProductSearchResult(products=products, meta=list_meta(len(products), total=len(matches),
                                                                  notes=[note, hint]))
 

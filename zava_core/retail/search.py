@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from zava_core import hints
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument
 from zava_core.limits import SEMANTIC_QUERY_MAX_CHARS, SEMANTIC_QUERY_MIN_CHARS, SIMILARITY_THRESHOLD_DEFAULT
@@ -39,12 +40,6 @@ from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
 SEARCH_MODES = ("hybrid", "semantic", "lexical")
 MAX_UNDERSTOOD_AS = 5
 Signal = Literal["lexical", "semantic"]
-EMPTY_HINTS = {
-    "hybrid": "nothing matched the words or passed the similarity threshold: lower it, rephrase, or browse "
-              "suggested_product_types",
-    "semantic": "nothing above the similarity threshold: lower it, rephrase, or browse suggested_product_types",
-    "lexical": "no product has these words: rephrase, or use mode 'hybrid'",
-}
 LOW_CONFIDENCE_HINT = "no confident match: these are the nearest products; suggested_product_types may fit better"
 
 
@@ -192,7 +187,7 @@ async def semantic_search_products(zava: Zava, scope: Scope, query_description: 
                                              ranking.cosine, [catalog.position[pid] for pid, _, _ in hits[:10]])
         if record_misses:
             zava.misses.record(zava.collections.search_misses, scope, text, not products, suggested)
-    hint = EMPTY_HINTS[mode] if not products else LOW_CONFIDENCE_HINT if level == "low" else None
+    hint = hints.SEARCH_EMPTY[mode]() if not products else LOW_CONFIDENCE_HINT if level == "low" else None
     understood = list(dict.fromkeys(t for e in ranking.words.expansions for t in e.texts))[:MAX_UNDERSTOOD_AS]
     return SemanticSearchResult(query=text, mode=mode, method=ranking.method, model=model, confidence=level,
                                 understood_as=understood, suggested_product_types=suggested, products=products,

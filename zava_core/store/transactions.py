@@ -74,7 +74,8 @@ class Transactions:
         except DuplicateKeyError:
             winner = await replay() if replay is not None else None
             if winner is None:
-                raise Conflict(f"{what} collided with another write; retry with the same idempotency_key") from None
+                raise Conflict(f"{what} collided with another write; nothing was changed: send the same call "
+                               "again") from None
             return winner
         except OperationFailure as exc:
             if exc.code == NO_TRANSACTIONS_CODE or "Transaction numbers" in str(exc):

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from mcp_servers.tools.names import ToolName
+
 PACKAGE = "mcp_servers.sales_analysis.views"  # a regular package; assets/ beside this file is package data
 SHARED_CSS = ("base.css",)
 SHARED_SCRIPTS = ("bridge.js", "draw.js")  # the host bridge, then SVG and DOM helpers every view uses
@@ -22,7 +24,7 @@ SHARED_SCRIPTS = ("bridge.js", "draw.js")  # the host bridge, then SVG and DOM h
 @dataclass(frozen=True)
 class View:
     name: str  # also the asset stem: assets/<name>.js
-    tool: str
+    tool: ToolName  # the tool it charts, and re-runs through the host
     title: str
     description: str
 
@@ -32,13 +34,13 @@ class View:
 
 
 VIEWS = (
-    View("trend", "sales_trend", "Sales trend",
+    View("trend", ToolName.SALES_TREND, "Sales trend",
          "Line chart of revenue, units or orders per period, with last year overlaid; one line per series when split"),
-    View("summary", "sales_summary", "Sales summary",
+    View("summary", ToolName.SALES_SUMMARY, "Sales summary",
          "Bars per group; grouped or stacked bars for two dimensions; a metric picker for several metrics"),
-    View("seasonal", "seasonal_profile", "Seasonal profile",
+    View("seasonal", ToolName.SEASONAL_PROFILE, "Seasonal profile",
          "Revenue index per calendar month (1.0 = the average month), peak and low months marked"),
-    View("stock", "inventory_health", "Inventory health",
+    View("stock", ToolName.INVENTORY_HEALTH, "Inventory health",
          "Days of stock cover per item, at-risk rows highlighted, slow movers listed"),
 )
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from mcp_servers.common import caller
+from mcp_servers.runtime import caller
 from zava_core.analysis import schemas
 from zava_core.errors import ZavaError
 from zava_core.retail import search_misses
@@ -47,7 +47,7 @@ async def _schemas(collections: list[str]) -> str:
         async with caller.caller() as (zava, scope):
             result = await schemas.collection_schemas(zava, scope, collections)
     except ZavaError as exc:
-        raise ResourceError(str(exc)) from None
+        raise ResourceError(f"{exc.code}: {exc}") from None  # the code first, as in a tool error
     return result.model_dump_json(exclude_none=True)
 
 
@@ -56,7 +56,7 @@ async def store_directory() -> str:
         async with caller.caller() as (zava, scope):
             stores = (await zava.reference.get()).stores.stores
     except ZavaError as exc:
-        raise ResourceError(str(exc)) from None
+        raise ResourceError(f"{exc.code}: {exc}") from None  # the code first, as in a tool error
     entries = [StoreEntry(store_id=s.store_id, store_name=s.store_name, short_name=s.short_name,
                           is_online=s.is_online) for s in stores if s.store_id in scope.store_ids]
     return StoreDirectoryResource(stores=entries).model_dump_json()

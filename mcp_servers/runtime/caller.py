@@ -18,7 +18,7 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
-from mcp_servers.common.app import AppState, _request_identity, scope_for
+from mcp_servers.runtime.app import AppState, _request_identity, scope_for
 from zava_core.context import Zava
 from zava_core.errors import ZavaError
 from zava_core.scope import Scope, require_identity
@@ -42,7 +42,7 @@ def install(server: MCPServer) -> None:
 
 @asynccontextmanager
 async def caller() -> AsyncIterator[tuple[Zava, Scope]]:
-    """The current request's zava_core handle and scope; ZavaError (OutOfScope) when there is no identity."""
+    """The current request's zava_core handle and scope; ZavaError (NoIdentity) when there is no identity."""
     ctx = _REQUEST.get()
     state = getattr(ctx, "lifespan_context", None)
     if not isinstance(state, AppState):

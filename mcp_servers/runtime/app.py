@@ -1,5 +1,5 @@
 """What both servers share: the lifespan (one zava_core client per process), the caller's scope,
-and the mapping of zava_core's expected failures to the SDK's ToolError.
+and the mapping of zava_core's expected failures to the SDK's ToolError (text starting with the error's code).
 
 Every tool body runs inside `async with call(ctx) as (zava, scope)`: the scope comes from the
 launch identity (stdio, in-process) or from the verified bearer token (HTTP, SSE). With neither,
@@ -18,16 +18,14 @@ from mcp.server import MCPServer
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context, Elicit
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 from pymongo.errors import PyMongoError
 
-from mcp_servers.common.auth import CallerToken
-from mcp_servers.common.metrics import DATABASE_ERRORS
-from mcp_servers.common.replies import error_text
+from mcp_servers.auth.bearer_tokens import CallerToken
+from mcp_servers.runtime.replies import CodedToolError, error_text
+from mcp_servers.serving.metrics import DATABASE_ERRORS
 from zava_core.context import Zava
-from zava_core.errors import ZavaError
+from zava_core.errors import ErrorCode, NotConfirmed, ZavaError
 from zava_core.infra import telemetry
 from zava_core.infra.config import Settings
 from zava_core.infra.redaction import redact, settings_secrets
@@ -37,23 +35,26 @@ from zava_core.scope import scope_for as scope_in
 
 log = logging.getLogger("zava.mcp")
 
+UNEXPECTED = "unexpected server error (details are in the server log)"
 SEARCH_WARM_UP_WAIT_SECONDS = 10.0  # the ONNX model loads in ~1 s, the static table in ~0.3 s
-READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
 
 
 @dataclass
 class AppState:
     zava: Zava
     launch_identity: Identity | None
+    read_only: bool = False  # the server was started without its writing tools (it records nothing either)
 
 
 WarmUp = Callable[[Zava], Awaitable[object]]
 
 
 def make_lifespan(settings: Settings, launch_identity: Identity | None, warm_ups: tuple[WarmUp, ...] = (),
-                  read_models: tuple[str, ...] = ("stock",)):
+                  read_models: tuple[str, ...] = ("stock",), first: WarmUp | None = None, read_only: bool = False):
     """One zava_core client per process; `warm_ups` load caches and `read_models` (zava_core.readmodels) load in
-    the background while clients connect."""
+    the background while clients connect; `first` (the customer-sales server's search) is waited for before the
+    first call is accepted, up to SEARCH_WARM_UP_WAIT_SECONDS: the first search must not pay for loading the
+    embedder and building the BM25 index. A slow start stops waiting and carries on behind."""
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
         zava = await Zava.open(settings)
@@ -66,13 +67,12 @@ def make_lifespan(settings: Settings, launch_identity: Identity | None, warm_ups
             # Derived data follows every writer: the feed folds orders (ours, devices', scripts') into the rollups
             # and keeps the in-memory structures current. It starts in the background and never blocks the start.
             await zava.start_feed(read_models)
-            # Search warms before the first call is accepted (the first search must not pay for loading the
-            # embedder and building the BM25 index); a slow start stops waiting and carries on behind.
-            search_warm = asyncio.create_task(_warm_up(zava, (warm_search,)))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(search_warm), SEARCH_WARM_UP_WAIT_SECONDS)
+            if first is not None:
+                search_warm = asyncio.create_task(_warm_up(zava, (first,)))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(search_warm), SEARCH_WARM_UP_WAIT_SECONDS)
             warm = asyncio.create_task(_warm_up(zava, warm_ups))
-            yield AppState(zava=zava, launch_identity=launch_identity)
+            yield AppState(zava=zava, launch_identity=launch_identity, read_only=read_only)
         finally:
             for task in (warm, search_warm):
                 if task is not None:
@@ -127,23 +127,25 @@ def _who(state: AppState) -> str:
 
 @asynccontextmanager
 async def call(ctx: Context) -> AsyncIterator[tuple[Zava, Scope]]:
-    """Resolve the caller and run a tool body, turning expected failures into ToolError."""
+    """Resolve the caller and run a tool body, turning expected failures into a ToolError that starts with
+    their code (`zava_core.errors.ErrorCode`)."""
     state: AppState = ctx.request_context.lifespan_context
     try:
         scope = (await scope_for(state.zava, require_identity(_request_identity(state)))).with_caller(_who(state))
         with telemetry.caller(scope=scope.name):  # query spans carry the scope, never argument values
             yield state.zava, scope
-    except ToolError:
+    except CodedToolError:
         raise
     except ZavaError as exc:
-        raise ToolError(error_text(str(exc), exc.quoted)) from None
+        raise CodedToolError(exc.code, error_text(str(exc), exc.quoted)) from None
     except PyMongoError as exc:
         DATABASE_ERRORS.inc()
         log.warning("database error: %s", redact(str(exc), settings_secrets(state.zava.settings))[:300])
-        raise ToolError("the database is unavailable right now; nothing was changed, try again shortly") from None
+        raise CodedToolError(ErrorCode.UNAVAILABLE, "the database is unavailable right now; nothing was changed, "
+                                                    "try again shortly") from None
     except Exception:
         log.exception("unexpected error in a tool")
-        raise ToolError("unexpected server error (details are in the server log)") from None
+        raise CodedToolError(ErrorCode.INTERNAL, UNEXPECTED) from None
 
 
 class Confirmation(BaseModel):
@@ -170,4 +172,4 @@ async def ask_to_confirm(ctx: Context, question: Question) -> Elicit[Confirmatio
 def require_confirmed(outcome: ElicitationResult[Confirmation]) -> None:
     """Refuse the write unless the user accepted and confirmed; nothing has been changed yet."""
     if not isinstance(outcome, AcceptedElicitation) or not outcome.data.confirm:
-        raise ToolError(f"not confirmed by the user ({outcome.action}): nothing was changed")
+        raise NotConfirmed(f"not confirmed by the user ({outcome.action}): nothing was changed")

@@ -15,7 +15,7 @@ import logging
 from mcp.server import MCPServer
 from mcp_types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
 
-from mcp_servers.common import caller
+from mcp_servers.runtime import caller
 from zava_core.analysis.analytics import COMPARISONS, GROUPINGS, METRICS, PERIODS
 from zava_core.directory import ReferenceSnapshot
 from zava_core.errors import ZavaError

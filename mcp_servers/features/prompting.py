@@ -17,8 +17,8 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 from pydantic import Field, ValidationError
 
-from mcp_servers.common import caller
-from mcp_servers.common.replies import describe_argument_errors
+from mcp_servers.runtime import caller
+from mcp_servers.runtime.argument_errors import describe_argument_errors
 from zava_core import limits as L
 from zava_core.directory import ReferenceSnapshot
 from zava_core.errors import InvalidArgument, ZavaError
@@ -51,9 +51,9 @@ def zava_prompt(server: MCPServer, *, title: str, description: str) -> Callable[
             try:
                 return await validated(**arguments)
             except ValidationError as exc:
-                raise MCPError(INVALID_PARAMS, describe_argument_errors(prompt.name, exc)) from None
+                raise MCPError(INVALID_PARAMS, describe_argument_errors(prompt.name, exc)[1]) from None
             except ZavaError as exc:
-                raise MCPError(INVALID_PARAMS, str(exc)) from None
+                raise MCPError(INVALID_PARAMS, f"{exc.code}: {exc}") from None
 
         prompt.fn = guarded
         server.add_prompt(prompt)

@@ -27,13 +27,13 @@ from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from mcp_servers.common.auth import StoreTokenVerifier
-from mcp_servers.common.http import MAX_BODY_BYTES, http_app, serve
-from mcp_servers.common.logging_format import configure_logging
-from mcp_servers.common.metrics import CUBES, FEEDS, add_metrics_route
-from mcp_servers.common.oidc import OidcVerifier
-from mcp_servers.common.telemetry import configure_tracing
-from mcp_servers.common.token_store import open_token_store
+from mcp_servers.auth.bearer_tokens import StoreTokenVerifier
+from mcp_servers.auth.oidc import OidcVerifier
+from mcp_servers.auth.token_store import open_token_store
+from mcp_servers.serving.http import MAX_BODY_BYTES, http_app, serve
+from mcp_servers.serving.logging_format import configure_logging
+from mcp_servers.serving.metrics import CUBES, FEEDS, add_metrics_route
+from mcp_servers.serving.telemetry import configure_tracing
 from zava_core.context import Zava
 from zava_core.errors import ZavaError
 from zava_core.infra.config import Settings

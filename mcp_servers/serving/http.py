@@ -28,8 +28,8 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from mcp_servers.common.auth import REFUSAL, Refusal
-from mcp_servers.common.metrics import AUTH_FAILURES
+from mcp_servers.auth.bearer_tokens import REFUSAL, Refusal
+from mcp_servers.serving.metrics import AUTH_FAILURES
 
 MAX_BODY_BYTES = 1024 * 1024
 HEADER_TIMEOUT_S = 10.0  # from connection (or the previous response) to a request's complete headers

@@ -13,16 +13,17 @@ from zava_core.analysis import analytics
 from zava_core.model.ids import SkuText
 from zava_core.retail import order_status, search
 
-MaxRows = Annotated[int, Field(ge=1, le=L.HARD_CAP, description=f"Rows to return, at most {L.HARD_CAP}")]
+# Its bounds and its name say it all: a description would repeat them in every tool, on every turn.
+MaxRows = Annotated[int, Field(ge=1, le=L.HARD_CAP)]
 Sku = SkuText
 CustomerId = Annotated[str, Field(min_length=L.CUSTOMER_ID_MIN_CHARS, max_length=L.CUSTOMER_ID_MAX_CHARS,
                                   description="e.g. cust_000123")]
 StoreName = Annotated[str, Field(min_length=L.STORE_NAME_MIN_CHARS, max_length=L.STORE_NAME_MAX_CHARS,
-                                 description="Store, e.g. Seattle")]
+                                 description="e.g. Seattle")]
 OptionalStore = Annotated[str | None, Field(max_length=L.STORE_NAME_MAX_CHARS,
-                                            description="Store, e.g. Seattle; all yours if omitted")]
+                                            description="e.g. Seattle; all yours if omitted")]
 Category = Annotated[str | None, Field(max_length=L.CATEGORY_NAME_MAX_CHARS,
-                                       description="Category name, e.g. PLUMBING; all if omitted")]
+                                       description="e.g. PLUMBING; all if omitted")]
 LocationPart = Annotated[str, Field(min_length=1, max_length=L.LOCATION_PART_MAX_CHARS)]
 Date = Annotated[str | None, Field(max_length=L.DATE_MAX_CHARS, description="YYYY-MM-DD (inclusive)")]
 Stores = Annotated[list[str] | None, Field(max_length=L.MAX_STORES_LISTED,
@@ -37,7 +38,7 @@ Dimension = Literal[analytics.GROUPINGS]  # type: ignore[valid-type]
 Metric = Literal[analytics.METRICS]  # type: ignore[valid-type]
 Period = Literal[analytics.PERIODS]  # type: ignore[valid-type]
 SearchMode = Annotated[Literal[search.SEARCH_MODES], Field(  # type: ignore[valid-type]
-    description="hybrid (default): words and meaning fused; semantic: meaning only; lexical: words only")]
+    description="hybrid: words and meaning fused; semantic: meaning only; lexical: words only")]
 Split = Literal[analytics.SPLITS]  # type: ignore[valid-type]
 Comparison = Literal[analytics.COMPARISONS]  # type: ignore[valid-type]
 GroupBy = Annotated[Dimension | Annotated[list[Dimension], Field(  # type: ignore[valid-type]
@@ -50,11 +51,11 @@ OrderBy = Annotated[Metric | None, Field(description="One of the metrics; defaul
 OrderId = Annotated[str, Field(min_length=L.ORDER_ID_MIN_CHARS, max_length=L.ORDER_ID_MAX_CHARS,
                                description="e.g. ord_00000123")]
 IdempotencyKey = Annotated[str, Field(min_length=L.IDEMPOTENCY_KEY_MIN_CHARS, max_length=L.IDEMPOTENCY_KEY_MAX_CHARS,
-                                      description="Unique per request; resend the same key to retry safely")]
+                                      description="Unique per request; resend it to retry")]
 Reason = Annotated[str, Field(min_length=L.REASON_MIN_CHARS, max_length=L.REASON_MAX_CHARS)]
 TransferQuantity = Annotated[int, Field(ge=1, le=L.MAX_TRANSFER_QUANTITY, strict=True)]
 ReceivedQuantity = Annotated[int, Field(ge=1, le=L.MAX_RECEIVED_QUANTITY, strict=True)]
 DeliveryReference = Annotated[str, Field(min_length=L.DELIVERY_REFERENCE_MIN_CHARS,
                                          max_length=L.DELIVERY_REFERENCE_MAX_CHARS,
-                                         description="Supplier's delivery reference, e.g. PO-2026-0117")]
+                                         description="Supplier's reference, e.g. PO-2026-0117")]
 DeliveryStatus = Literal[order_status.DELIVERY_STATUSES]  # type: ignore[valid-type]

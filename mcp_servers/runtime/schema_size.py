@@ -5,7 +5,9 @@ Pure and semantics-preserving (the same instances validate before and after):
 - `title` keywords go (pydantic derives them from the names they sit beside);
 - `{"anyOf": [{"type": T, ...}, {"type": "null"}]}` becomes `{"type": [T, "null"], ...}` when the
   non-null branch is a plain typed schema (no $ref, no nested anyOf);
-- `"default": null` goes where the property may be null anyway: it tells a model nothing.
+- `"default": null` goes where the property may be null anyway: it tells a model nothing;
+- a `$defs` entry referenced once is written in place of its `$ref` (the reference and the entry's name
+  cost bytes and say nothing more).
 
 Output schemas (`output_schema`) also lose their descriptions and defaults: a result always carries
 its fields, and what a field means is said once, in the tool's description or its input schema.
@@ -14,7 +16,12 @@ Validation is unchanged (neither keyword constrains an instance).
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
+
+from mcp_servers.runtime.json_schema import DEFS
+
+_ANNOTATIONS = frozenset({"title", "description", "default"})
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any] | None:
@@ -37,11 +44,51 @@ def output_schema(schema: Any) -> Any:
     return compact_schema(schema, annotations=("title", "description", "default"))
 
 
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
+
+
+def inline_single_use(schema: Any) -> Any:
+    """`schema` with each `$defs` entry that is referenced exactly once (and not by itself) written in place
+    of the reference; a reference with sibling constraints (not just annotations) is left as it is."""
+    if not isinstance(schema, dict) or not isinstance(schema.get("$defs"), dict):
+        return schema
+    defs: dict[str, Any] = schema["$defs"]
+    counts = Counter(_refs(schema))
+    once = {name for name, body in defs.items()
+            if counts[DEFS + name] == 1 and DEFS + name not in _refs(body)}
+
+    def place(node: Any) -> Any:
+        if isinstance(node, list):
+            return [place(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        siblings = {key: value for key, value in node.items() if key != "$ref"}
+        if isinstance(ref, str) and ref.startswith(DEFS) and ref[len(DEFS):] in once \
+                and set(siblings) <= _ANNOTATIONS:
+            return {**place(defs[ref[len(DEFS):]]), **siblings}
+        return {key: place(value) for key, value in node.items()}
+
+    out = {key: place(value) for key, value in schema.items() if key != "$defs"}
+    kept = {name: place(body) for name, body in defs.items() if name not in once}
+    if kept:
+        out["$defs"] = kept
+    return out
+
+
 def compact_schema(schema: Any, *, in_properties: bool = False,
                    annotations: tuple[str, ...] = ("title",)) -> Any:
-    """The schema with titles (or the given annotation keywords) dropped, nullable unions merged and
-    `default: null` left out where null is allowed anyway. `in_properties` is set while walking a
-    `properties` map, whose keys are names."""
+    """The schema with titles (or the given annotation keywords) dropped, nullable unions merged,
+    `default: null` left out where null is allowed anyway, and single-use `$defs` entries in place.
+    `in_properties` is set while walking a `properties` map, whose keys are names."""
+    if not in_properties:
+        schema = inline_single_use(schema)
     if isinstance(schema, list):
         return [compact_schema(item, annotations=annotations) for item in schema]
     if not isinstance(schema, dict):

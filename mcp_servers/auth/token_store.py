@@ -11,7 +11,7 @@ import anyio
 from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
 
-from mcp_servers.common.auth import TokenStore, hash_token, identity_of, new_entry
+from mcp_servers.auth.bearer_tokens import TokenStore, hash_token, identity_of, new_entry
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
 from zava_core.model.collections import TOKENS

@@ -24,7 +24,7 @@ import jwt
 from mcp.server.auth.provider import AccessToken
 from pymongo.errors import PyMongoError
 
-from mcp_servers.common.auth import caller_token, refuse
+from mcp_servers.auth.bearer_tokens import caller_token, refuse
 from zava_core.errors import ZavaError
 from zava_core.infra.config import ServingSettings
 from zava_core.scope import Identity
