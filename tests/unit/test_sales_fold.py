@@ -94,6 +94,16 @@ async def test_a_line_that_arrives_before_its_header_waits_for_it() -> None:
     assert_cells_hold(collections, units=2, orders=1)
 
 
+async def test_a_line_the_arithmetic_cannot_count_is_left_out_and_the_rest_folds() -> None:
+    header, line = an_order(DEVICE_ORDER)
+    broken = {**line, "_id": "line-broken", "order_item_id": "line-broken", "quantity": "two"}  # a script's line
+    del broken["unit_cost"]
+    collections, transactions = world(("orders", header), ("order_items", line), ("order_items", broken))
+    assert (await fold.fold_orders(collections, transactions, [DEVICE_ORDER], seeded=1)).changed == 1
+    assert_cells_hold(collections, units=2, orders=1)
+    assert await fold.settled(collections, [DEVICE_ORDER], seeded=1)
+
+
 def seeded_world(status: str = "completed", **extra: object) -> tuple[FakeCollections, FakeTransactions]:
     """A seeded order as seeding leaves it: no record, and its whole lines already in the rollups."""
     header, line = an_order(SEEDED_ORDER, **extra)
