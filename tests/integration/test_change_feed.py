@@ -384,3 +384,21 @@ async def test_a_fold_that_fails_is_redone_from_the_last_handled_position(
         assert zava.feed is not None and zava.feed.running
         assert (failed, zava.feed.state.errors) == ([failure], 1)
     assert_rollups_hold(db, [shop.store_id], month_start(order["order_date"]))
+
+
+async def test_a_line_a_script_wrote_without_its_cost_does_not_stop_the_feed(settings: Settings, db: Database,
+                                                                             shop: Shop) -> None:
+    """Before, the fold of its batch raised (None x quantity) and the feed stopped, in every process, for good."""
+    products = [db.products.find_one({"sku": sku}) for sku in shop.skus(2)]
+    customer = db.customers.find_one({"_id": shop.customers[5]})
+    bad, bad_lines = dql.order_documents(new_order_id(), customer, shop.store, [(products[0], 1)], now_iso())
+    del bad_lines[0]["unit_cost"]  # a script's line without its cost
+    good, good_lines = dql.order_documents(new_order_id(), customer, shop.store, [(products[1], 2)], now_iso())
+    async with running_feed(settings) as zava:
+        for order, lines in ((bad, bad_lines), (good, good_lines)):
+            db.orders.insert_one(order)
+            db.order_items.insert_many(lines)
+        await until_settled(settings, [good["order_id"], bad["order_id"]], SETTLE_S)
+        assert zava.feed is not None and zava.feed.running
+    assert [(a["sku"], a["quantity"]) for a in db.sales_folds.find_one({"_id": good["order_id"]})["applied"]] == [
+        (products[1]["sku"], 2)]
