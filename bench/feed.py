@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import calendar
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -192,15 +193,24 @@ async def run(writes: int, clients: int, store_name: str | None, with_load: bool
                         await _phase(phases[1], client, db, world, writes, load)
                         load_output = (await asyncio.to_thread(load.communicate, timeout=seconds + 120))[0]
                     finally:
-                        if load.poll() is None:
-                            load.terminate()
-                            load.wait(timeout=60)
+                        _stop(load)
         finally:
             await mongo.close()
             server.terminate()
             server.wait(timeout=30)
     _print(settings, world, writes, phases, load_output)
     return 0
+
+
+def _stop(load: subprocess.Popen) -> None:
+    """Stop bench load early (an error here): SIGINT, so that it stops its own server before it exits."""
+    if load.poll() is None:
+        load.send_signal(signal.SIGINT)
+        try:
+            load.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            load.kill()
+            load.wait()
 
 
 def _print(settings: Settings, world: World, writes: int, phases: list[Phase], load_output: str) -> None:
