@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import calendar
+import contextlib
 import os
 import signal
 import subprocess
@@ -187,7 +188,7 @@ async def run(writes: int, clients: int, store_name: str | None, with_load: bool
                     phases.append(Phase(f"under bench load ({clients} clients)"))
                     load = subprocess.Popen([sys.executable, "-m", "bench", "load", "--clients", str(clients),
                                              "--seconds", str(seconds)], env={**os.environ},
-                                            stdout=subprocess.PIPE, text=True)
+                                            stdout=subprocess.PIPE, text=True, start_new_session=True)
                     try:
                         await asyncio.sleep(8)  # its server starts and its clients ramp up
                         await _phase(phases[1], client, db, world, writes, load)
@@ -203,14 +204,24 @@ async def run(writes: int, clients: int, store_name: str | None, with_load: bool
 
 
 def _stop(load: subprocess.Popen) -> None:
-    """Stop bench load early (an error here): SIGINT, so that it stops its own server before it exits."""
-    if load.poll() is None:
-        load.send_signal(signal.SIGINT)
+    """Stop bench load early (an error here) with the server it started: they are one process group of their own
+    (SIGTERM to bench load alone would leave its server running)."""
+    if load.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(load.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the server shuts down gracefully after bench load is gone
         try:
-            load.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            load.kill()
-            load.wait()
+            os.killpg(load.pid, 0)
+        except ProcessLookupError:
+            break
+        load.poll()
+        time.sleep(0.2)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(load.pid, signal.SIGKILL)
+    load.wait()
 
 
 def _print(settings: Settings, world: World, writes: int, phases: list[Phase], load_output: str) -> None:
