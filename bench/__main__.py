@@ -4,6 +4,10 @@ if sys.argv[1:2] == ["load"]:  # python -m bench load: concurrent agents over St
     from bench.load import main as load_main
 
     raise SystemExit(load_main(sys.argv[2:]))
+if sys.argv[1:2] == ["feed"]:  # python -m bench feed: a foreign write until analysis sees it, idle and under load
+    from bench.feed import main as feed_main
+
+    raise SystemExit(feed_main(sys.argv[2:]))
 if sys.argv[1:2] == ["peer"]:  # python -m bench peer: side by side with the PostgreSQL original
     from bench.peer.run import main as peer_main
 

@@ -20,6 +20,9 @@ WRITABLE_DATABASE = "zava_test_writes"
 # The write-heavy suites (concurrent orders and operations, fuzzed write tools) share this one: their writes
 # would disturb the expectations of the suites on `writable`, and each checks only what it wrote.
 SCRATCH_DATABASE = "zava_test_scratch"
+# The change-feed suite's own: devices write orders, cancels, returns and stock through the simulated connector,
+# and its rebuild test replaces the rollups.
+FEED_DATABASE = "zava_test_feed"
 
 # What a test process keeps on disk besides the engine (the analysis cube's snapshot): a directory of the
 # session's own, never the user's data directory.

@@ -25,12 +25,13 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pydantic import ValidationError
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from zava_core.analysis import rollups
 from zava_core.errors import Conflict
 from zava_core.infra.timeutil import now_iso
-from zava_core.model import STATE_ID, ids
+from zava_core.model import STATE_ID, FoldedLine, ids
 from zava_core.store import Abort, Collections, Transactions
 
 log = logging.getLogger("zava.fold")
@@ -55,8 +56,23 @@ async def seeded_order_count(collections: Collections) -> int:
     return int(((state or {}).get("done") or {}).get("orders") or 0)
 
 
-def _line(doc: Mapping) -> dict:
-    return {name: doc.get(name) for name in LINE_FIELDS}
+def _line(doc: Mapping) -> dict | None:
+    """What the arithmetic reads of a line, checked against the model of a folded line; None for a line it cannot
+    count (a script's line without its cost, a quantity that is no number): such a line is left out, and logged,
+    instead of failing the fold of its batch again and again (every later change would wait behind it)."""
+    fields = {name: doc.get(name) for name in LINE_FIELDS}
+    fields["order_item_id"] = fields["order_item_id"] or str(doc.get("_id", ""))
+    try:
+        return FoldedLine.model_validate(fields).model_dump()
+    except ValidationError as exc:
+        where = ", ".join(".".join(map(str, error["loc"])) for error in exc.errors()[:3])
+        log.warning("order line %s of order %s cannot be counted (%s): left out of the rollups", doc.get("_id"),
+                    doc.get("order_id"), where)
+        return None
+
+
+def _lines(docs: Iterable[Mapping]) -> list[dict]:
+    return [line for line in map(_line, docs) if line is not None]
 
 
 def held(order_id: str, record: Mapping | None, written: Sequence[Mapping], seeded: int) -> list[dict]:
@@ -64,7 +80,7 @@ def held(order_id: str, record: Mapping | None, written: Sequence[Mapping], seed
     if record is not None:
         return [dict(line) for line in record.get("applied", [])]
     if ids.seeded_order_index(order_id) is not None and ids.seeded_order_index(order_id) < seeded:
-        return [_line(line) for line in written]
+        return _lines(written)
     return []
 
 
@@ -73,8 +89,8 @@ def standing(order: Mapping | None, written: Sequence[Mapping]) -> list[dict]:
     returns (a line arriving before its header waits for it)."""
     if order is None or order.get("deleted"):
         return []
-    live = [_line(line) for line in written if not line.get("deleted")]
-    return [_line(line) for line in rollups.order_net_lines(order, live)]
+    live = _lines(line for line in written if not line.get("deleted"))
+    return [dict(line) for line in rollups.order_net_lines(order, live)]
 
 
 def same_lines(a: Iterable[Mapping], b: Iterable[Mapping]) -> bool:

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 
 from pymongo.errors import OperationFailure, PyMongoError
 
+from zava_core.errors import ZavaError
 from zava_core.feed import fold, rebuild
 from zava_core.feed.conflicts import detect
 from zava_core.infra import db as zdb
@@ -92,6 +93,7 @@ class ChangeFeed:
         self._handlers: dict[str, list[Handler]] = {}
         self._task: asyncio.Task | None = None
         self._seeded: int | None = None
+        self._position: dict | None = None  # the resume token after the last batch handled (where a retry resumes)
         self._saved_at = 0.0
         self._handled = asyncio.Event()  # set after every batch (tests and benchmarks wait on it)
 
@@ -150,18 +152,22 @@ class ChangeFeed:
             attempt = 0
             while True:
                 try:
+                    if stream is None:
+                        # From the last batch handled, not from the stream's own position (already past the batch
+                        # that failed): that batch is read again (the fold and the detection are idempotent).
+                        stream = await self._open(self._position)
                     await self._follow(stream)
                 except asyncio.CancelledError:
                     raise
-                except PyMongoError as exc:
+                except (PyMongoError, ZavaError) as exc:  # a driver error, or a fold transaction that failed
                     self._note_error(exc)
                     delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
                     attempt += 1
                     await asyncio.sleep(delay)
-                    token = stream.resume_token
-                    with contextlib.suppress(PyMongoError):
-                        await stream.close()
-                    stream = await self._open(token)
+                    if stream is not None:
+                        with contextlib.suppress(PyMongoError):
+                            await stream.close()
+                    stream = None
         finally:
             if self.state.mode not in ("unavailable",):
                 self.state.mode = "stopped"
@@ -185,6 +191,7 @@ class ChangeFeed:
         self.state.mode, self.state.started_from = "rebuilding", why
         await rebuild.rebuild(self.collections)
         await self._save(stream.resume_token, force=True)
+        self.state.mode = "following"
         return stream
 
     async def _open(self, token: dict | None):
@@ -196,6 +203,7 @@ class ChangeFeed:
                                  {"operationType": "rename", "to.coll": {"$in": watched}}]}}],
             full_document="updateLookup",
             full_document_before_change="whenAvailable", resume_after=token, max_await_time_ms=self.poll_ms)
+        self._position = stream.resume_token  # `token`, or where an empty first batch ends: nothing handled is after
         self.state.mode = "following"
         return stream
 
@@ -217,6 +225,7 @@ class ChangeFeed:
                 self.state.caught_up_at = polled_at
                 await self._save(stream.resume_token)
             self.state.heartbeat = time.monotonic()
+            self._position = stream.resume_token  # everything up to here is handled
             self._handled.set()
 
     async def _handle(self, batch: list[dict]) -> None:
