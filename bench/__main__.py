@@ -4,6 +4,14 @@ if sys.argv[1:2] == ["load"]:  # python -m bench load: concurrent agents over St
     from bench.load import main as load_main
 
     raise SystemExit(load_main(sys.argv[2:]))
+if sys.argv[1:2] == ["memory"]:  # python -m bench memory: each server's RSS once loaded
+    from bench.memory import main as memory_main
+
+    raise SystemExit(memory_main(sys.argv[2:]))
+if sys.argv[1:2] == ["scale-model"]:  # python -m bench scale-model: the structures' cost with many stores
+    from bench.scale_model import main as scale_model_main
+
+    raise SystemExit(scale_model_main(sys.argv[2:]))
 if sys.argv[1:2] == ["peer"]:  # python -m bench peer: side by side with the PostgreSQL original
     from bench.peer.run import main as peer_main
 

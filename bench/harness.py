@@ -33,6 +33,7 @@ from pathlib import Path
 
 from mcp import Client, StdioServerParameters
 
+from bench import readiness
 from mcp_servers.common.auth import TokenStore
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
@@ -184,21 +185,27 @@ ANALYSIS_CALLS: list[tuple[str, dict, list[dict]]] = [
 ANALYSIS_TOOL = {"sales_summary": "sales_summary", "sales_trend": "sales_trend", "seasonal_profile": "seasonal_profile"}
 
 
-async def measure_tools(settings: Settings, args: dict, iterations: int, naive_runs: int) -> list[Timing]:
+async def measure_tools(settings: Settings, args: dict, iterations: int, naive_runs: int,
+                        starts: list[str]) -> list[Timing]:
     timings: list[Timing] = []
-    async with Client(build_customer_sales(settings, Identity(head_office=True))) as client:
+    server = build_customer_sales(settings, Identity(head_office=True))
+    async with Client(server) as client:
+        starts.append(readiness.describe(await readiness.in_process(server, "customer-sales (in process)")))
         for group, name, make in customer_sales_calls(args):
             samples = await timed(lambda i, n=name, m=make: call_ok(client, n, m(i)), iterations)
             timings.append(Timing(group, name, samples))
-    async with Client(build_sales_analysis(settings, Identity(head_office=True))) as client:
-        await call_ok(client, "sales_summary", {"group_by": "store"})  # loads the cube once
+    server = build_sales_analysis(settings, Identity(head_office=True))
+    async with Client(server) as client:
+        starts.append(readiness.describe(await readiness.in_process(server, "sales-analysis (in process)")))
         for label, arguments, naive in ANALYSIS_CALLS:
             tool = label.split(" ")[0]
             samples = await timed(lambda i, t=tool, a=arguments: call_ok(client, t, a), iterations)
-            naive_ms = await naive_group(settings, naive, naive_runs)
-            timings.append(Timing("analysis", label, samples,
-                                  note=f"naive $group {statistics.median(naive_ms):,.0f} ms "
-                                       f"({statistics.median(naive_ms) / statistics.median(samples):,.0f}x)"))
+            note = ""
+            if naive_runs:
+                naive_ms = await naive_group(settings, naive, naive_runs)
+                note = (f"naive $group {statistics.median(naive_ms):,.0f} ms "
+                        f"({statistics.median(naive_ms) / statistics.median(samples):,.0f}x)")
+            timings.append(Timing("analysis", label, samples, note=note))
         for label, name, arguments in (
             ("inventory_health (all stores)", "inventory_health", {}),
             ("inventory_health (one store)", "inventory_health", {"store": "Seattle"}),
@@ -225,10 +232,13 @@ async def _aggregate(lines: Handle, pipeline: list[dict]) -> list:
     return await (await lines.aggregate(pipeline)).to_list()
 
 
-async def measure_order_throughput(settings: Settings, args: dict, orders: int) -> list[tuple[int, float, float]]:
+async def measure_order_throughput(settings: Settings, args: dict, orders: int,
+                                   starts: list[str]) -> list[tuple[int, float, float]]:
     """(concurrent callers, orders per second, p50 ms) for 1 and 16 callers."""
     out = []
-    async with Client(build_customer_sales(settings, Identity(head_office=True))) as client:
+    server = build_customer_sales(settings, Identity(head_office=True))
+    async with Client(server) as client:
+        starts.append(readiness.describe(await readiness.in_process(server, "customer-sales (orders)")))
         for callers in (1, 16):
             latencies: list[float] = []
             counter = iter(range(orders))
@@ -252,7 +262,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def measure_transports(settings: Settings, args: dict, iterations: int) -> list[Timing]:
+async def measure_transports(settings: Settings, args: dict, iterations: int, starts: list[str]) -> list[Timing]:
     """The same calls over stdio (a subprocess) and Streamable HTTP (uvicorn on loopback)."""
     calls = [("get_inventory", lambda i: {"sku": args["skus"][i % len(args["skus"])]}),
              ("semantic_search_products", lambda i: {"query_description": "fix a leaky faucet"})]
@@ -266,11 +276,11 @@ async def measure_transports(settings: Settings, args: dict, iterations: int) ->
         for name, make in calls:
             samples = await timed(lambda i, n=name, m=make: call_ok(client, n, m(i)), iterations)
             timings.append(Timing("transport", f"{name} (stdio)", samples))
-    timings += await _http_timings(settings, calls, iterations)
+    timings += await _http_timings(settings, calls, iterations, starts)
     return timings
 
 
-async def _http_timings(settings: Settings, calls, iterations: int) -> list[Timing]:
+async def _http_timings(settings: Settings, calls, iterations: int, starts: list[str]) -> list[Timing]:
     import httpx2
     import uvicorn
     from mcp.client.streamable_http import streamable_http_client
@@ -292,6 +302,8 @@ async def _http_timings(settings: Settings, calls, iterations: int) -> list[Timi
             await asyncio.sleep(0.02)
         timings = []
         try:
+            starts.append(readiness.describe(await readiness.over_http(f"http://127.0.0.1:{port}",
+                                                                       "customer-sales (http)")))
             http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
             async with http, Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)) as c:
                 for name, make in calls:
@@ -316,12 +328,12 @@ def goal_text(timing: Timing) -> str:
     return f"{'met' if ok else 'MISSED'} ({target})"
 
 
-def render(scale: str, target: str, gen_s: float, report: SeedReport | None, timings: list[Timing],
-           throughput: list[tuple[int, float, float]]) -> str:
+def render(scale: str, target: str, gen_s: float | None, report: SeedReport | None, timings: list[Timing],
+           throughput: list[tuple[int, float, float]], starts: list[str]) -> str:
     lines = [f"# Benchmark: scale {scale}, {target}", "",
              f"{date.today()}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
              "", "## Generation and seeding", "", "| step | documents | seconds | docs/s |", "|---|---|---|---|",
-             f"| generation (CPU only) | | {gen_s:.1f} | |"]
+             *([f"| generation (CPU only) | | {gen_s:.1f} | |"] if gen_s is not None else [])]
     if report is not None:
         for name, count in report.counts.items():
             seconds = report.seconds.get(name)
@@ -331,6 +343,9 @@ def render(scale: str, target: str, gen_s: float, report: SeedReport | None, tim
             if name in report.seconds:
                 lines.append(f"| {name} | | {report.seconds[name]:.1f} | |")
         lines.append(f"| **seeding total** | {sum(report.counts.values()):,} | {report.total_seconds:.1f} | |")
+    lines += ["", "## Server starts (measured once ready: lookups from memory)", ""]
+    lines += [f"- {start}" for start in starts]
+    lines += ["", f"Load average at the end: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1 / 5 / 15 min)."]
     lines += ["", "## Tools (in-process MCP client unless noted)", "",
               "| group | tool | p50 ms | p95 ms | n | goal | note |", "|---|---|---|---|---|---|---|"]
     for t in timings:
@@ -366,7 +381,9 @@ def chart(timings: list[Timing], path: Path) -> None:
 async def run(args: argparse.Namespace) -> str:
     base = Settings.from_env()
     with contextlib.ExitStack() as stack:
-        if base.mongodb_uri:
+        if args.existing:  # the configured database as it is (MONGODB_URI, or the engine under ZAVA_DATA_DIR)
+            settings, target = base, f"the existing database {base.mongodb_database} (not re-seeded)"
+        elif base.mongodb_uri:
             settings = dataclasses.replace(base, mongodb_database="zava_bench")
             target = "MongoDB at MONGODB_URI"
         else:
@@ -376,14 +393,16 @@ async def run(args: argparse.Namespace) -> str:
             settings = dataclasses.replace(base, mongodb_uri=state.uri, mongodb_database="zava_bench")
             target = "embedded engine (SecantusDB)"
         print(f"benchmarking scale {args.scale} on the {target}", file=sys.stderr)
-        gen_s = generation_seconds(args.scale)
-        report = await seed(settings, args.scale)
-        print(f"seeded in {report.total_seconds:.1f} s; measuring tools", file=sys.stderr)
+        gen_s = None if args.existing else generation_seconds(args.scale)
+        report = None if args.existing else await seed(settings, args.scale)
+        if report is not None:
+            print(f"seeded in {report.total_seconds:.1f} s; measuring tools", file=sys.stderr)
         sample = await sample_arguments(settings)
-        timings = await measure_tools(settings, sample, args.iterations, args.naive_runs)
-        timings += await measure_transports(settings, sample, max(5, args.iterations // 2))
-        throughput = await measure_order_throughput(settings, sample, args.orders)
-        text = render(args.scale, target, gen_s, report, timings, throughput)
+        starts: list[str] = []
+        timings = await measure_tools(settings, sample, args.iterations, args.naive_runs, starts)
+        timings += await measure_transports(settings, sample, max(5, args.iterations // 2), starts)
+        throughput = await measure_order_throughput(settings, sample, args.orders, starts)
+        text = render(args.scale, target, gen_s, report, timings, throughput, starts)
         out = Path(args.output)
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.md").write_text(text)
@@ -396,7 +415,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=["small", "default", "full"], default="default")
     parser.add_argument("--iterations", type=int, default=30, help="timed calls per tool")
-    parser.add_argument("--naive-runs", type=int, default=1, help="runs of each naive $group")
+    parser.add_argument("--naive-runs", type=int, default=1, help="runs of each naive $group (0: none)")
+    parser.add_argument("--existing", action="store_true",
+                        help="measure the configured database as it is instead of seeding a fresh one "
+                             "(its data changes: the benchmark writes orders)")
     parser.add_argument("--orders", type=int, default=64, help="orders per create_order throughput run")
     parser.add_argument("--output", default="bench/results", help="folder for results.md and latency.png")
     args = parser.parse_args(argv)

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from mcp_servers.common.metrics import observe_tool
 from mcp_servers.common.replies import describe_argument_errors, fence_untrusted
 from mcp_servers.common.schema_size import compact_schema, output_schema
+from mcp_servers.common.startup import Startup
 from zava_core.infra import telemetry
 
 # Said once in every server's instructions: what a model must know about the data it reads.
@@ -36,6 +37,8 @@ class ZavaServer(MCPServer):
     # Called with the process's Zava when the lifespan opens it, and with None when it closes (app.py);
     # the runner adds /metrics' cube age and the OIDC store check here.
     zava_hooks: tuple[Callable[[Any], None], ...] = ()
+    # What has loaded since the lifespan opened (app.py; None before and after): /health's readiness.
+    startup: Startup | None = None
 
     async def list_tools(self) -> list[Any]:
         # Compact schemas (same meaning, fewer bytes): the list goes to the model on every turn.
