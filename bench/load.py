@@ -135,6 +135,24 @@ async def _watch_ready(base: str, until: float, seen: list[bool]) -> None:
             await asyncio.sleep(1.0)
 
 
+async def _server_figures(base: str) -> dict[str, float]:
+    """From /metrics: per tool, seconds spent inside the server's tool handler (sum and count), and the feed's lag."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with httpx2.AsyncClient(timeout=10) as http:
+        response = await http.get(f"{base}/metrics")
+    if response.status_code != 200:
+        return {}
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name in ("zava_tool_call_seconds_sum", "zava_tool_call_seconds_count"):
+                out[f"{sample.labels['tool']}:{sample.name.rsplit('_', 1)[1]}"] = sample.value
+            elif sample.name == "zava_feed_lag_seconds":
+                out[f"feed lag {sample.labels['quantile']}"] = sample.value
+    return out
+
+
 def _engine_pid(settings: Settings) -> int | None:
     if settings.mongodb_uri:
         return None  # a server elsewhere: its CPU is not ours to read
@@ -169,6 +187,7 @@ async def run(clients: int, seconds: float, order_share: float, stateful: bool =
             ready_seen: list[bool] = []
             pids = {"server": process.pid, "engine": _engine_pid(settings), "load generator": os.getpid()}
             cpu_before = {name: procstat.cpu_seconds(pid) if pid else None for name, pid in pids.items()}
+            figures_before = await _server_figures(base)
             started = time.monotonic()
             until = started + seconds
             await asyncio.gather(_watch_ready(base, until, ready_seen),
@@ -178,6 +197,7 @@ async def run(clients: int, seconds: float, order_share: float, stateful: bool =
             cpu = {name: (procstat.cpu_seconds(pid) or 0.0) - (cpu_before[name] or 0.0)
                    for name, pid in pids.items() if pid and cpu_before[name] is not None}
             memory = procstat.memory_mb(process.pid)
+            figures = await _server_figures(base)
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -191,15 +211,28 @@ async def run(clients: int, seconds: float, order_share: float, stateful: bool =
     print("  CPU during the run: " + ", ".join(f"{name} {seconds:.0f} s ({seconds / wall:.0%} of a core)"
                                                 for name, seconds in cpu.items())
           + (f"; server RSS {memory['VmRSS']:.0f} MB" if memory else ""))
+    if figures:
+        print(f"  feed lag (commit to handled) at the end: last {figures.get('feed lag last', 0) * 1000:.0f} ms, "
+              f"p99 of recent batches {figures.get('feed lag 0.99', 0) * 1000:.0f} ms")
     tools = sorted(k for k in results if k.startswith(" "))
     for kind in ("read", "order", "read-refused", "order-refused", *tools):
         values = results.get(kind, [])
         if values:
+            inside = _inside_ms(kind.strip(), figures_before, figures)
             print(f"  {kind:<13} {len(values):>6} calls  p50 {_percentile(values, .50):6.1f} ms  "
-                  f"p95 {_percentile(values, .95):6.1f} ms  p99 {_percentile(values, .99):6.1f} ms")
+                  f"p95 {_percentile(values, .95):6.1f} ms  p99 {_percentile(values, .99):6.1f} ms"
+                  + (f"  (in the tool handler: mean {inside:.1f} ms)" if inside is not None else ""))
     for line in sorted(set(errors))[:10]:
         print(f"  error: {line}")
     return 1 if errors else 0
+
+
+def _inside_ms(tool: str, before: dict[str, float], after: dict[str, float]) -> float | None:
+    """Mean ms a call of `tool` spent in the server's handler during the run (the rest is HTTP, MCP and queueing)."""
+    count = after.get(f"{tool}:count", 0.0) - before.get(f"{tool}:count", 0.0)
+    if count <= 0:
+        return None
+    return (after.get(f"{tool}:sum", 0.0) - before.get(f"{tool}:sum", 0.0)) / count * 1000
 
 
 def main(argv: list[str] | None = None) -> int:
