@@ -8,6 +8,14 @@ if sys.argv[1:2] == ["feed"]:  # python -m bench feed: a foreign write until ana
     from bench.feed import main as feed_main
 
     raise SystemExit(feed_main(sys.argv[2:]))
+if sys.argv[1:2] == ["memory"]:  # python -m bench memory: each server's RSS once loaded
+    from bench.memory import main as memory_main
+
+    raise SystemExit(memory_main(sys.argv[2:]))
+if sys.argv[1:2] == ["scale-model"]:  # python -m bench scale-model: the structures' cost with many stores
+    from bench.scale_model import main as scale_model_main
+
+    raise SystemExit(scale_model_main(sys.argv[2:]))
 if sys.argv[1:2] == ["peer"]:  # python -m bench peer: side by side with the PostgreSQL original
     from bench.peer.run import main as peer_main
 

@@ -27,8 +27,10 @@ from pathlib import Path
 import httpx2
 from pymongo import MongoClient
 
+from bench import procstat, readiness
 from mcp_servers.auth.bearer_tokens import TokenStore
 from zava_core.infra import db as zdb
+from zava_core.infra import embedded
 from zava_core.infra.config import Settings
 from zava_core.scope import Identity
 
@@ -122,23 +124,45 @@ async def _client(number: int, url: str, token: str, until: float, skus: list[st
                 errors.append(f"{name}: {type(exc).__name__}")
 
 
+async def _watch_ready(base: str, until: float, seen: list[bool]) -> None:
+    """Once a second: does the server still answer lookups from memory (its feed current) under this load?"""
+    async with httpx2.AsyncClient(timeout=5) as http:
+        while time.monotonic() < until:
+            try:
+                seen.append(bool((await http.get(f"{base}/health")).json().get("ready")))
+            except (httpx2.HTTPError, ValueError):
+                seen.append(False)
+            await asyncio.sleep(1.0)
+
+
+async def _server_figures(base: str) -> dict[str, float]:
+    """From /metrics: per tool, seconds spent inside the server's tool handler (sum and count), and the feed's lag."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with httpx2.AsyncClient(timeout=10) as http:
+        response = await http.get(f"{base}/metrics")
+    if response.status_code != 200:
+        return {}
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name in ("zava_tool_call_seconds_sum", "zava_tool_call_seconds_count"):
+                out[f"{sample.labels['tool']}:{sample.name.rsplit('_', 1)[1]}"] = sample.value
+            elif sample.name == "zava_feed_lag_seconds":
+                out[f"feed lag {sample.labels['quantile']}"] = sample.value
+    return out
+
+
+def _engine_pid(settings: Settings) -> int | None:
+    if settings.mongodb_uri:
+        return None  # a server elsewhere: its CPU is not ours to read
+    state = embedded.running_state(settings.data_dir)
+    return state.pid if state is not None else None
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
-
-
-async def _wait_ready(base: str, process: subprocess.Popen) -> None:
-    async with httpx2.AsyncClient(timeout=2) as http:
-        for _ in range(600):
-            if process.poll() is not None:
-                raise SystemExit(f"error: the server exited ({process.returncode}) before it was ready")
-            try:
-                if (await http.get(f"{base}/health")).status_code == 200:
-                    return
-            except httpx2.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit("error: the server did not become ready in 60 s")
 
 
 async def run(clients: int, seconds: float, order_share: float, stateful: bool = False) -> int:
@@ -154,30 +178,61 @@ async def run(clients: int, seconds: float, order_share: float, stateful: bool =
         process = subprocess.Popen(command, env=env)
         try:
             base = f"http://{HOST}:{port}"
-            await _wait_ready(base, process)
+            try:
+                start = await readiness.over_http(base, "customer-sales (http)", alive=lambda: process.poll() is None)
+            except readiness.NotReady as exc:
+                raise SystemExit(f"error: {exc}") from None
             results: dict[str, list[float]] = {}
             errors: list[str] = []
+            ready_seen: list[bool] = []
+            pids = {"server": process.pid, "engine": _engine_pid(settings), "load generator": os.getpid()}
+            cpu_before = {name: procstat.cpu_seconds(pid) if pid else None for name, pid in pids.items()}
+            figures_before = await _server_figures(base)
             started = time.monotonic()
             until = started + seconds
-            await asyncio.gather(*(_client(n, f"{base}/mcp", token, until, skus, customers, order_share, results,
+            await asyncio.gather(_watch_ready(base, until, ready_seen),
+                                 *(_client(n, f"{base}/mcp", token, until, skus, customers, order_share, results,
                                            errors, stateful) for n in range(clients)))
             wall = time.monotonic() - started
+            cpu = {name: (procstat.cpu_seconds(pid) or 0.0) - (cpu_before[name] or 0.0)
+                   for name, pid in pids.items() if pid and cpu_before[name] is not None}
+            memory = procstat.memory_mb(process.pid)
+            figures = await _server_figures(base)
         finally:
             process.terminate()
             process.wait(timeout=30)
     total = sum(len(v) for k, v in results.items() if not k.startswith(" ")) + len(errors)
     print(f"load: {clients} clients, {'stateful sessions' if stateful else 'stateless'}, {wall:.0f} s, "
           f"database {settings.mongodb_database}, "
-          f"{total} calls, {total / wall:.0f} calls/s, {len(errors)} errors")
+          f"{total} calls, {total / wall:.0f} calls/s, {len(errors)} errors; load average {procstat.load_average()}")
+    print(f"  start: {readiness.describe(start)}")
+    print(f"  during the run: lookups from memory (/health ready) in {sum(ready_seen)} of {len(ready_seen)} "
+          f"checks, one a second")
+    print("  CPU during the run: " + ", ".join(f"{name} {seconds:.0f} s ({seconds / wall:.0%} of a core)"
+                                                for name, seconds in cpu.items())
+          + (f"; server RSS {memory['VmRSS']:.0f} MB" if memory else ""))
+    if figures:
+        print(f"  feed lag (commit to handled) at the end: last {figures.get('feed lag last', 0) * 1000:.0f} ms, "
+              f"p99 of recent batches {figures.get('feed lag 0.99', 0) * 1000:.0f} ms")
     tools = sorted(k for k in results if k.startswith(" "))
     for kind in ("read", "order", "read-refused", "order-refused", *tools):
         values = results.get(kind, [])
         if values:
+            inside = _inside_ms(kind.strip(), figures_before, figures)
             print(f"  {kind:<13} {len(values):>6} calls  p50 {_percentile(values, .50):6.1f} ms  "
-                  f"p95 {_percentile(values, .95):6.1f} ms  p99 {_percentile(values, .99):6.1f} ms")
+                  f"p95 {_percentile(values, .95):6.1f} ms  p99 {_percentile(values, .99):6.1f} ms"
+                  + (f"  (in the tool handler: mean {inside:.1f} ms)" if inside is not None else ""))
     for line in sorted(set(errors))[:10]:
         print(f"  error: {line}")
     return 1 if errors else 0
+
+
+def _inside_ms(tool: str, before: dict[str, float], after: dict[str, float]) -> float | None:
+    """Mean ms a call of `tool` spent in the server's handler during the run (the rest is HTTP, MCP and queueing)."""
+    count = after.get(f"{tool}:count", 0.0) - before.get(f"{tool}:count", 0.0)
+    if count <= 0:
+        return None
+    return (after.get(f"{tool}:sum", 0.0) - before.get(f"{tool}:sum", 0.0)) / count * 1000
 
 
 def main(argv: list[str] | None = None) -> int:

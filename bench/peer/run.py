@@ -28,6 +28,7 @@ from pathlib import Path
 import asyncpg
 from mcp import Client
 
+from bench import readiness
 from bench.harness import AS_OF, call_ok, seed, timed
 from bench.peer import compare, loader, questions
 from bench.peer.cluster import private_cluster
@@ -64,16 +65,21 @@ async def ask_ours(client: Client, calls: Sequence[tuple[str, dict]]) -> list[di
 
 
 class Clients:
-    """One in-process MCP client per (server, identity), opened on first use."""
+    """One in-process MCP client per (server, identity), opened on first use and used once the server is ready
+    (its lookups answer from memory: bench/readiness.py); `starts` says how long each took."""
 
     def __init__(self, settings: Settings, stack: contextlib.AsyncExitStack) -> None:
         self.settings, self.stack, self.open = settings, stack, {}
+        self.starts: list[str] = []
 
     async def get(self, server: str, store: str | None) -> Client:
         key = (server, store)
         if key not in self.open:
             identity = Identity(head_office=True) if store is None else Identity(head_office=False, store=store)
-            self.open[key] = await self.stack.enter_async_context(Client(BUILDERS[server](self.settings, identity)))
+            built = BUILDERS[server](self.settings, identity)
+            self.open[key] = await self.stack.enter_async_context(Client(built))
+            label = f"{server} ({store or 'head office'})"
+            self.starts.append(f"{label}: {readiness.describe(await readiness.in_process(built, label))}")
         return self.open[key]
 
 
@@ -91,7 +97,7 @@ async def compare_and_time(question: questions.Question, client: Client, pool: a
     original_ms = await timed(lambda i: ask_original(pool, rls, question.sql, question.params), iterations)
     status = "MISMATCH" if problems else f"same ({len(theirs)} row{'' if len(theirs) == 1 else 's'})"
     name = question.name + (f" ({question.note})" if question.note else "")
-    return Row(name, question.identity, ours_ms, original_ms, status), problems
+    return Row(name, question.identity, ours_ms, original_ms, status, question.group), problems
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -130,6 +136,7 @@ class Answers:
     problems: list[str]
     server_version: str
     mcp_floor_ms: list[float]
+    starts: list[str] = dataclasses.field(default_factory=list)
 
 
 def open_pool(dsn: str, database: str) -> asyncpg.pool.Pool:
@@ -164,7 +171,8 @@ async def answer_all(settings: Settings, dsn: str, database: str, sample: questi
             "not compared: pgvector is installed here, but this benchmark does not load embeddings into it yet"
             if vector else "not compared: pgvector is not installed on this PostgreSQL (Debian does not package it)")))
         floor = await timed(lambda i: call_ok(analysis, "get_current_utc_date", {}), iterations)
-    return Answers(rows, problems, version, floor)
+        starts = clients.starts
+    return Answers(rows, problems, version, floor, starts)
 
 
 async def _ask_all(args: argparse.Namespace, settings: Settings, dsn: str, sample: questions.Sample,
@@ -176,7 +184,10 @@ async def _ask_all(args: argparse.Namespace, settings: Settings, dsn: str, sampl
                f"{answers.server_version}, its SQL through asyncpg (pool as the original configures it, RLS id set "
                f"per call). {loaded.counts.get('orders', 0):,} orders, {loaded.counts.get('order_items', 0):,} order "
                f"lines; {args.iterations} timed runs per question after 2 warm-ups; times in ms. Our in-process MCP "
-               f"round trip alone (get_current_utc_date): p50 {percentile(answers.mcp_floor_ms, 50):.2f} ms.")
+               f"round trip alone (get_current_utc_date): p50 {percentile(answers.mcp_floor_ms, 50):.2f} ms. "
+               f"Load average at the end: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1 / 5 / 15 min).\n\n"
+               "Our servers were timed once ready (lookups from memory):\n"
+               + "\n".join(f"- {start}" for start in answers.starts))
     for line in answers.problems:
         print(line)
     print(render(answers.rows, heading))

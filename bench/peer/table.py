@@ -33,6 +33,26 @@ class Row:
     ours_ms: Sequence[float] = ()
     original_ms: Sequence[float] = ()
     status: str = "same"  # same | MISMATCH | not compared: <why>
+    group: str = "analysis"  # lookup | analysis (questions.Question.group)
+
+
+LOOKUP_GOAL = 3.0  # #29: every lookup at least this many times faster than the original (p50); the rest at least 1x
+
+
+def goals(rows: Sequence[Row]) -> str:
+    """The goals line under the table: which timed questions are at least as fast as the original (p50), and which
+    lookups at least `LOOKUP_GOAL` times faster."""
+    timed = [r for r in rows if r.ours_ms and r.original_ms]
+    ratio = {id(r): percentile(r.original_ms, 50) / percentile(r.ours_ms, 50) for r in timed}
+    slower = [r for r in timed if ratio[id(r)] < 1.0]
+    lookups = [r for r in timed if r.group == "lookup"]
+    short = [r for r in lookups if ratio[id(r)] < LOOKUP_GOAL]
+
+    def names(missed: Sequence[Row]) -> str:
+        return "" if not missed else " (missed: " + "; ".join(f"{r.question} as {r.identity}" for r in missed) + ")"
+
+    return (f"Goals: at least as fast as the original on {len(timed) - len(slower)} of {len(timed)}{names(slower)}; "
+            f"lookups at least {LOOKUP_GOAL:g}x faster: {len(lookups) - len(short)} of {len(lookups)}{names(short)}.")
 
 
 def _ms(value: float) -> str:
@@ -51,4 +71,4 @@ def render(rows: Sequence[Row], heading: str) -> str:
         else:
             cells = ["", "", "", "", ""]
         lines.append(f"| {row.question} | {row.identity} | " + " | ".join(cells) + f" | {row.status} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", goals(rows)]) + "\n"

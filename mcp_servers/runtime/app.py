@@ -9,6 +9,7 @@ the call is refused: no identity, no data.
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from pymongo.errors import PyMongoError
 
 from mcp_servers.auth.bearer_tokens import CallerToken
 from mcp_servers.runtime.replies import CodedToolError, error_text
+from mcp_servers.runtime.startup import Startup
 from mcp_servers.serving.metrics import DATABASE_ERRORS
 from zava_core.context import Zava
 from zava_core.errors import ErrorCode, NotConfirmed, ZavaError
@@ -57,10 +59,11 @@ def make_lifespan(settings: Settings, launch_identity: Identity | None, warm_ups
     embedder and building the BM25 index. A slow start stops waiting and carries on behind."""
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
+        started = time.monotonic()
         zava = await Zava.open(settings)
         for hook in getattr(server, "zava_hooks", ()):  # the runner's: /metrics' cube age, the OIDC store check
             hook(zava)
-        warm = search_warm = None
+        warm = search_warm = startup = None
         try:
             if launch_identity is not None:
                 await scope_for(zava, launch_identity)  # an unknown --store fails at start, not per call
@@ -72,8 +75,13 @@ def make_lifespan(settings: Settings, launch_identity: Identity | None, warm_ups
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(search_warm), SEARCH_WARM_UP_WAIT_SECONDS)
             warm = asyncio.create_task(_warm_up(zava, warm_ups))
+            startup = Startup(zava, read_models, (search_warm, warm), started)
+            server.startup = startup  # /health's readiness, what the benchmarks wait on
             yield AppState(zava=zava, launch_identity=launch_identity, read_only=read_only)
         finally:
+            if startup is not None:
+                server.startup = None
+                await startup.close()
             for task in (warm, search_warm):
                 if task is not None:
                     task.cancel()

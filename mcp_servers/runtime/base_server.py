@@ -28,6 +28,7 @@ from mcp_servers.runtime.app import UNEXPECTED
 from mcp_servers.runtime.argument_errors import closest, describe_argument_errors
 from mcp_servers.runtime.replies import CodedToolError, fence_untrusted
 from mcp_servers.runtime.schema_size import compact_schema, output_schema
+from mcp_servers.runtime.startup import Startup
 from mcp_servers.serving.metrics import observe_tool
 from mcp_servers.tools.spec import ToolSpec
 from mcp_servers.tools.table import BY_NAME
@@ -56,6 +57,8 @@ class ZavaServer(MCPServer):
     # Called with the process's Zava when the lifespan opens it, and with None when it closes (app.py);
     # the runner adds /metrics' cube age and the OIDC store check here.
     zava_hooks: tuple[Callable[[Any], None], ...] = ()
+    # What has loaded since the lifespan opened (app.py; None before and after): /health's readiness.
+    startup: Startup | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -91,7 +91,11 @@ def is_loopback(host: str) -> bool:
 def add_health_route(server: MCPServer) -> None:
     @server.custom_route("/health", methods=["GET"])
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "server": server.name})
+        # Always 200 while the process serves (it answers from the database while it loads); `ready` says whether
+        # lookups answer from memory yet (startup.py).
+        startup = getattr(server, "startup", None)
+        loading = startup.report() if startup is not None else {"ready": False}
+        return JSONResponse({"status": "ok", "server": server.name, **loading})
 
 
 def build_for_transport(factory: ServerFactory, settings: Settings, args: argparse.Namespace) -> MCPServer:

@@ -181,7 +181,11 @@ async def test_health_answers_without_a_token(seeded: Settings, tokens: Tokens, 
     async with serving(seeded, tokens, transport) as base, httpx2.AsyncClient() as http:
         response = await http.get(f"{base}/health")
         assert response.status_code == 200
-        assert response.json() == {"status": "ok", "server": "zava-sales-analysis"}
+        body = response.json()
+        assert (body["status"], body["server"]) == ("ok", "zava-sales-analysis")
+        # Readiness says what has loaded, never data: only these fields (startup.py).
+        assert set(body) <= {"status", "server", "ready", "ready_after_seconds", "up_seconds", "feed", "read_models",
+                             "warm_ups_done"} and isinstance(body["ready"], bool)
         assert "store_" not in response.text
         # The same server refuses its MCP endpoint to the same anonymous caller.
         endpoint = "/mcp" if transport == "http" else "/sse"

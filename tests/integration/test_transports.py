@@ -181,6 +181,29 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.mark.anyio
+async def test_health_says_once_lookups_answer_from_memory(http_setup) -> None:
+    """/health is 200 from the start (tools answer from the database meanwhile); `ready` turns true once every read
+    model has loaded and the feed is current, and then the models the lookups consult do answer."""
+    settings, _ = http_setup
+    server = http_server(settings)
+    async with serving(runner.http_app(server, "http", "127.0.0.1")) as base, httpx2.AsyncClient(timeout=30) as http:
+        for _ in range(1200):
+            health = await http.get(f"{base}/health")
+            assert health.status_code == 200
+            if health.json()["ready"]:
+                break
+            await anyio.sleep(0.1)
+        body = health.json()
+        assert body["ready"], body
+        assert set(body["read_models"]) == {"stock", "customers", "orders"}
+        assert all(isinstance(seconds, float) for seconds in body["read_models"].values()), body
+        assert body["ready_after_seconds"] <= body["up_seconds"] and body["feed"] == "following"
+        models = server.startup.zava.models
+        assert models.stock.rows([f"prod_{SKU}"], ALL_STORES) is not None  # None would mean "ask the database"
+        assert models.customers.usable() and models.orders.usable("cust_000001")
+
+
+@pytest.mark.anyio
 async def test_http_requires_a_valid_token(http_setup) -> None:
     settings, tokens = http_setup
     app = runner.http_app(http_server(settings), "http", "127.0.0.1")

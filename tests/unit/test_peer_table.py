@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.peer.table import Row, percentile, ratio_text, render
+from bench.peer.table import Row, goals, percentile, ratio_text, render
 
 
 def test_nearest_rank_percentiles() -> None:
@@ -36,7 +36,18 @@ def test_table_rows_line_up_with_the_header() -> None:
     text = render(rows, "## heading")
     lines = text.splitlines()
     assert lines[0] == "## heading"
-    header, body = lines[2], lines[4:]
+    header, body = lines[2], lines[4:lines.index("", 4)]  # the goals line follows the table
     assert all(line.count("|") == header.count("|") for line in body)
     assert body[0] == "| revenue by store | head office | 2.0 | 3.0 | 40.0 | 500 | 20.0x | same |"
     assert body[1].endswith("|  |  |  |  |  | not compared: pgvector is not installed |")
+
+
+def test_goals_name_each_question_that_misses() -> None:
+    rows = [Row("stock", "head office", [1.0], [2.5], group="lookup"),  # faster, but not 3x
+            Row("orders", "Seattle manager", [1.0], [3.0], group="lookup"),  # exactly 3x: met
+            Row("trend", "head office", [10.0], [9.0]),  # slower than the original
+            Row("by store", "head office", [1.0], [60.0]),
+            Row("semantic search", "head office", status="not compared: pgvector is not installed")]
+    assert goals(rows) == ("Goals: at least as fast as the original on 3 of 4 (missed: trend as head office); "
+                           "lookups at least 3x faster: 1 of 2 (missed: stock as head office).")
+    assert render(rows, "## h").splitlines()[-1] == goals(rows)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Iterable
@@ -28,6 +29,7 @@ from zava_core.store import Collections
 
 log = logging.getLogger("zava.readmodels")
 MODELS = ("stock", "customers", "orders")
+RETRY_SECONDS = (1.0, 5.0, 30.0)  # a load that failed (the database restarting, a connection pool reset) is retried
 
 
 class ReadModels:
@@ -55,13 +57,18 @@ class ReadModels:
 
     async def _load(self, wanted: tuple[str, ...]) -> None:
         for name in (m for m in MODELS if m in wanted):  # small first: stock answers within a second of the start
-            started = time.perf_counter()
-            try:
-                await getattr(self, name).load()
-            except Exception as exc:  # the lookups keep reading the database; say why once
-                log.warning("the %s read model did not load (%s): lookups read the database", name, exc)
-                continue
-            self.load_seconds[name] = time.perf_counter() - started
+            for attempt in itertools.count():
+                started = time.perf_counter()
+                try:
+                    await getattr(self, name).load()
+                except Exception as exc:  # the lookups read the database meanwhile; retried, not given up
+                    delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+                    log.warning("the %s read model did not load (%s): lookups read the database; retrying in %.0f s",
+                                name, exc, delay)
+                    await asyncio.sleep(delay)
+                    continue
+                self.load_seconds[name] = time.perf_counter() - started
+                break
 
     async def close(self) -> None:
         if self._task is not None:
