@@ -304,7 +304,7 @@ async def probe_inventory_health(case: Case) -> None:
         if store not in visible:
             continue
         demand = units[store, product] / days
-        at_risk += (demand and stock / demand < 14) or stock <= 10
+        at_risk += stock <= 0 or bool(demand and stock / demand < 14)
         slow += demand == 0 and stock > 0
     assert (out["at_risk_count"], out["slow_mover_count"]) == (at_risk, slow)
     assert out["items_checked"] == len(visible) * len(truth.sku_of)

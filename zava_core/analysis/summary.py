@@ -52,6 +52,10 @@ class SalesSummary(Out):
     rows: list[SummaryRow]
     totals: dict[str, Number] = Field(description="Every matching row together, not only those returned")
     compare_totals: Figures = None
+    subtotals: list[SummaryRow] | None = Field(None, description=(
+        "With 2-3 dimensions: each value of the first dimension over every matching row (not only those "
+        "returned), ranked and capped like rows"))
+    subtotal_count: int | None = Field(None, description="Values of the first dimension that matched")
     period: str = Field(description="Dates covered, inclusive")
     compare_period: str | None = None
     stores: list[str]
@@ -91,9 +95,12 @@ async def sales_summary(zava: Zava, scope: Scope, group_by: str | Sequence[str],
     cube = await load_cube(zava, reference)
     window = make_window(start_date, end_date, cube.months[0] if cube.months else None)
     needs_orders = bool(NEEDS_ORDERS & set(chosen))
-    current = await measure(zava, reference, cube, window, filters, [dims, ()], needs_orders)
+    # With several dimensions, the first one alone too: what each band of rows adds up to, cut or not.
+    dim_sets = [dims, (), dims[:1]] if len(dims) > 1 else [dims, ()]
+    current = await measure(zava, reference, cube, window, filters, dim_sets, needs_orders)
     groups, totals = current.groups[0], current.groups[1].get((), None)
     before: dict[Key, np.ndarray] | None = None
+    before_bands: dict[Key, np.ndarray] | None = None
     before_totals = None
     compare_label = None
     source = current.source
@@ -101,28 +108,39 @@ async def sales_summary(zava: Zava, scope: Scope, group_by: str | Sequence[str],
     if compare_to:
         cwin, shift = compare_window(window, compare_to)
         _check_time_shift(dims, shift, compare_to)
-        previous = await measure(zava, reference, cube, cwin, filters, [dims, ()], needs_orders)
+        previous = await measure(zava, reference, cube, cwin, filters, dim_sets, needs_orders)
         before, before_totals, compare_label = previous.groups[0], previous.groups[1].get((), None), cwin.label
+        before_bands = previous.groups[2] if len(dims) > 1 else None
         if previous.source != source:
             source = f"{source}; comparison: {previous.source}"
+    rows = _ranked_rows(groups, before, dims, chosen, order_by, shift)
+    subtotals = _ranked_rows(current.groups[2], before_bands, dims[:1], chosen, order_by, shift) \
+        if len(dims) > 1 else None
+    cut = f"more rows matched: narrow the query or raise top_n (up to {L.HARD_CAP})" if len(rows) > limit else None
+    return SalesSummary(
+        group_by=list(dims), metrics=list(chosen), order_by=order_by, rows=rows[:limit],
+        totals=metric_values(totals, chosen),
+        compare_totals=metric_values(before_totals, chosen) if compare_to else None,
+        subtotals=subtotals[:limit] if subtotals is not None else None,
+        subtotal_count=len(subtotals) if subtotals is not None else None,
+        period=window.label, compare_period=compare_label, stores=filters.store_ids,
+        categories=filters.category_ids, source=source,
+        meta=list_meta(min(len(rows), limit), total=len(rows), notes=[note, cut, _orders_note(dims, chosen)]),
+    )
+
+
+def _ranked_rows(groups: dict[Key, np.ndarray], before: dict[Key, np.ndarray] | None, dims: tuple[str, ...],
+                 chosen: tuple[str, ...], order_by: str, shift: int | None) -> list[SummaryRow]:
     rows = []
     for key, vector in groups.items():
-        values = metric_values(vector, chosen)
-        row = SummaryRow(group=dict(zip(dims, key, strict=True)), values=values)
+        row = SummaryRow(group=dict(zip(dims, key, strict=True)), values=metric_values(vector, chosen))
         if before is not None:
             earlier = before.get(_shifted(key, dims, shift))
             row.compare = metric_values(earlier, chosen)
             row.change_percent = changes(vector, earlier, chosen)
         rows.append(row)
     rows.sort(key=_sort_key(dims, order_by))
-    return SalesSummary(
-        group_by=list(dims), metrics=list(chosen), order_by=order_by, rows=rows[:limit],
-        totals=metric_values(totals, chosen),
-        compare_totals=metric_values(before_totals, chosen) if compare_to else None,
-        period=window.label, compare_period=compare_label, stores=filters.store_ids,
-        categories=filters.category_ids, source=source,
-        meta=list_meta(min(len(rows), limit), total=len(rows), notes=[note, _orders_note(dims, chosen)]),
-    )
+    return rows
 
 
 def _sort_key(dims: tuple[str, ...], order_by: str):
