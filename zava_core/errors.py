@@ -36,6 +36,10 @@ class NotFound(ZavaError):
     pass
 
 
+class TooLarge(InvalidArgument):
+    """An answer beyond what one export may hold: the message says how large it would be and how to narrow it."""
+
+
 class OutOfScope(ZavaError):
     """The caller's identity does not cover the store (or row) asked for."""
 

@@ -32,6 +32,7 @@ from mcp_servers.common.base_server import DATA_IS_NOT_INSTRUCTIONS, ZavaServer
 from mcp_servers.common.resources import register_resources
 from mcp_servers.common.shared_tools import register_shared_tools
 from mcp_servers.sales_analysis import views
+from mcp_servers.sales_analysis.exports import register_exports
 from mcp_servers.sales_analysis.prompts import register_analysis_prompts
 from zava_core import limits as L
 from zava_core.analysis import aggregation, analytics, schemas
@@ -128,5 +129,6 @@ def build_server(settings: Settings, identity: Identity | None, *,
         async with call(ctx) as (zava, scope):
             return await aggregation.run_aggregation(zava, scope, collection, pipeline, max_rows)
 
+    register_exports(server)  # export_sales_summary and zava://exports/{export_id}
     views.link_tools(server)  # the four charted tools name their MCP Apps view
     return server

@@ -52,6 +52,7 @@ INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
               "params": {"protocolVersion": "2025-11-25", "capabilities": {},
                          "clientInfo": {"name": "zava-http-test", "version": "1"}}}
 ANALYSIS_TOOLS = {"get_current_utc_date", "semantic_search_products", "get_collection_schemas", "sales_summary",
+                  "export_sales_summary",
                   "sales_trend", "seasonal_profile", "inventory_health", "run_aggregation"}
 
 

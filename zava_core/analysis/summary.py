@@ -27,7 +27,7 @@ from zava_core.analysis.metrics import NEEDS_ORDERS, Number, changes, metric_val
 from zava_core.analysis.window import Window, compare_window, make_window, shift_month
 from zava_core.context import Zava
 from zava_core.directory import ReferenceSnapshot
-from zava_core.errors import InvalidArgument
+from zava_core.errors import InvalidArgument, TooLarge
 from zava_core.scope import Scope
 from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
 
@@ -79,8 +79,9 @@ async def sales_summary(zava: Zava, scope: Scope, group_by: str | Sequence[str],
                         metrics: str | Sequence[str] | None = None, start_date: str | None = None,
                         end_date: str | None = None, stores: Sequence[str] | None = None,
                         categories: Sequence[str] | None = None, product_types: Sequence[str] | None = None,
-                        skus: Sequence[str] | None = None, order_by: str | None = None, top_n: int = 20,
-                        compare_to: str | None = None) -> SalesSummary:
+                        skus: Sequence[str] | None = None, order_by: str | None = None, top_n: int | None = 20,
+                        compare_to: str | None = None, max_rows: int | None = None) -> SalesSummary:
+    """`top_n` None: every row (for exports), refused with TooLarge past `max_rows`."""
     dims = validate_dimensions(group_by, L.MAX_GROUP_BY_DIMENSIONS)
     chosen = validate_metrics(metrics if metrics is None or isinstance(metrics, str) else list(metrics),
                               L.MAX_METRICS)
@@ -89,7 +90,7 @@ async def sales_summary(zava: Zava, scope: Scope, group_by: str | Sequence[str],
         raise InvalidArgument(f"order_by must be one of the metrics asked for: {', '.join(chosen)}")
     check_list_lengths(stores=(stores, L.MAX_STORES_LISTED), categories=(categories, L.MAX_CATEGORIES_LISTED),
                        product_types=(product_types, L.MAX_PRODUCT_TYPES_LISTED), skus=(skus, L.MAX_SKUS_LISTED))
-    limit, note = cap_rows(top_n, name="top_n")
+    limit, note = cap_rows(top_n, name="top_n") if top_n is not None else (None, None)
     reference = await zava.reference.get()
     filters = resolve_filters(reference, scope, stores, categories, product_types, skus)
     cube = await load_cube(zava, reference)
@@ -99,6 +100,9 @@ async def sales_summary(zava: Zava, scope: Scope, group_by: str | Sequence[str],
     dim_sets = [dims, (), dims[:1]] if len(dims) > 1 else [dims, ()]
     current = await measure(zava, reference, cube, window, filters, dim_sets, needs_orders)
     groups, totals = current.groups[0], current.groups[1].get((), None)
+    if max_rows is not None and len(groups) > max_rows:
+        raise TooLarge(f"{len(groups):,} rows match, more than the {max_rows:,} that fit: narrow start_date/end_date, "
+                       "stores, categories, product_types or skus, or group by fewer dimensions")
     before: dict[Key, np.ndarray] | None = None
     before_bands: dict[Key, np.ndarray] | None = None
     before_totals = None
@@ -116,6 +120,7 @@ async def sales_summary(zava: Zava, scope: Scope, group_by: str | Sequence[str],
     rows = _ranked_rows(groups, before, dims, chosen, order_by, shift)
     subtotals = _ranked_rows(current.groups[2], before_bands, dims[:1], chosen, order_by, shift) \
         if len(dims) > 1 else None
+    limit = len(rows) if limit is None else limit
     cut = f"more rows matched: narrow the query or raise top_n (up to {L.HARD_CAP})" if len(rows) > limit else None
     return SalesSummary(
         group_by=list(dims), metrics=list(chosen), order_by=order_by, rows=rows[:limit],
