@@ -78,7 +78,8 @@ class Zava:
         client = await zdb.connect(settings)
         collections = Collections(zdb.database(client, settings))
         return cls(settings=settings, client=client, db=collections.db, collections=collections,
-                   transactions=Transactions(client), reference=ReferenceData(collections))
+                   transactions=Transactions(client),
+                   reference=ReferenceData(collections, empty=zdb.nothing_seeded(settings)))
 
     @property
     def search(self) -> SemanticSearch:

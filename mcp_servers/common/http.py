@@ -102,6 +102,7 @@ class HttpApp:
         self.issuer = issuer
         self.allowed_hosts = allowed_hosts
         self.startup_error: BaseException | None = None
+        self.on_started: list[Callable[[], object]] = []  # run once the app is ready to serve (the runner says where)
         # Run once the app has shut down, before uvicorn re-raises SIGTERM and the process dies without atexit
         # (the runner flushes the spans still buffered for the OTLP exporter here).
         self.on_shutdown: list[Callable[[], object]] = []
@@ -118,6 +119,9 @@ class HttpApp:
         async def without_traceback(message: Message) -> None:
             if message["type"] == "lifespan.startup.failed":
                 message = {**message, "message": ""}  # uvicorn logs this text: the traceback
+            if message["type"] == "lifespan.startup.complete":
+                for step in self.on_started:
+                    step()
             if message["type"] == "lifespan.shutdown.complete":
                 for step in self.on_shutdown:
                     step()
