@@ -28,12 +28,14 @@ import pytest
 from browser_cdp import find_chromium
 from live_server import LiveServer
 from mcp import Client
-from seeded_data import own_small_dataset
+from pymongo import MongoClient
+from seeded_data import seed_small
 from view_harness import Harness, build_host_bundle
 
-from mcp_servers.common.auth import Identity, TokenStore
+from mcp_servers.common.auth import TokenStore
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
 
 CHART_DATABASE = "zava_test_charts"
 REPO = Path(__file__).resolve().parents[2]
@@ -75,16 +77,23 @@ LOWERED = (("store_seattle", "PLPI000502", 1), ("store_online", "HTPL000003", 1)
 
 @pytest.fixture(scope="session")
 def chart_data(mongo_uri: str) -> Iterator[Settings]:
-    with own_small_dataset(mongo_uri, CHART_DATABASE) as settings:
-        async def lower() -> None:
-            async with Client(build_customer_sales(settings, Identity(head_office=True))) as client:
-                for store, sku, count in LOWERED:
-                    done = await client.call_tool("update_stock_count",
-                                                  {"sku": sku, "store": store, "counted_quantity": count})
-                    assert not done.is_error, done.content
+    """A `small` dataset of the charts' own (the lowered counts must not reach the suites on `seeded`, `writable`
+    or `scratch`), dropped at the end."""
+    settings = seed_small(mongo_uri, CHART_DATABASE)
 
+    async def lower() -> None:
+        async with Client(build_customer_sales(settings, Identity(head_office=True))) as client:
+            for store, sku, count in LOWERED:
+                done = await client.call_tool("update_stock_count",
+                                              {"sku": sku, "store": store, "counted_quantity": count})
+                assert not done.is_error, done.content
+
+    try:
         anyio.run(lower)
         yield settings
+    finally:
+        with MongoClient(mongo_uri) as mongo:
+            mongo.drop_database(CHART_DATABASE)
 
 
 @pytest.fixture(scope="session")

@@ -22,12 +22,13 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import ResourceLink, TextContent
 from serving import serving
 
-from mcp_servers.common.auth import Identity, TokenStore
+from mcp_servers.common.auth import TokenStore
 from mcp_servers.common.replies import unfenced
 from mcp_servers.common.runner import build_for_transport, http_app
 from mcp_servers.sales_analysis.server import build_server
 from zava_core import limits as L
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 

@@ -29,9 +29,10 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import PromptReference
 from seeded_data import SEEDED_DATABASE
 
-from mcp_servers.common.auth import Identity, TokenStore
+from mcp_servers.common.auth import TokenStore
 from zava_core import limits as L
 from zava_core.infra.config import Settings
+from zava_core.scope import Identity
 
 pytestmark = pytest.mark.integration
 
