@@ -39,13 +39,17 @@ class MongoTokenStore:
     def has_tokens(self) -> bool:
         return self._tokens.find_one({"revoked": False}, {"_id": 1}) is not None
 
+    def _entry(self, token: str) -> dict | None:
+        """The token's entry, in the file's shape (its `_id` is the token id)."""
+        doc = self._tokens.find_one({"sha256": hash_token(token)})
+        return {"id": doc["_id"], **doc} if doc is not None else None
+
     def lookup(self, token: str) -> Identity | None:
-        return identity_of(self._tokens.find_one({"sha256": hash_token(token)}))
+        return identity_of(self._entry(token))
 
     def check(self, token: str) -> Identity | str:
         """The token's identity, or why it has none (unknown, revoked, expired)."""
-        entry = self._tokens.find_one({"sha256": hash_token(token)})
-        return check_entry({"id": entry["_id"], **entry} if entry is not None else None)
+        return check_entry(self._entry(token))
 
     async def acheck(self, token: str) -> Identity | str:
         # PyMongo's sync client in a worker thread: one client serves every event loop the process runs.

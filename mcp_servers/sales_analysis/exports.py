@@ -1,7 +1,8 @@
 """`export_sales_summary`: the whole answer of a `sales_summary` as a CSV, returned as an MCP resource link.
 
-The official MongoDB MCP server's `export` tool is the pattern: the tool's content is a line of text (for
-clients that do not follow links) and a `resource_link`; its structured content is the link itself. The file is
+The official MongoDB MCP server's `export` tool is the pattern: the tool's content is text (for clients that do
+not follow links: here the link as JSON, like every tool's text) and a `resource_link`; its structured content
+is the link itself. The file is
 read with `resources/read` on `zava://exports/{export_id}` (a resource template), by a caller with the same
 scope as the one who made it, until it expires. What an export holds, its limits and its lifetime are
 zava_core's (`zava_core/analysis/export.py`, `export_store.py`, `limits.py`).
@@ -82,10 +83,10 @@ def register_exports(server: MCPServer) -> None:
             made = await export.export_sales_summary(zava, scope, group_by, metrics, start_date, end_date, stores,
                                                      categories, product_types, skus, order_by, compare_to)
         link = _link(made)
-        text = (f"Exported {made.rows:,} rows ({made.size:,} bytes, columns: {', '.join(made.columns)}) to "
-                f"{link.uri}; read it with resources/read before {link.expires_at}.")
+        # The text is the structured content as JSON, as every tool's here (clients that do not follow resource
+        # links read the URI there); the link follows it.
         return CallToolResult(
-            content=[TextContent(type="text", text=text),
+            content=[TextContent(type="text", text=link.model_dump_json(by_alias=True)),
                      ResourceLink(type="resource_link", uri=link.uri, name=made.name, mime_type=CSV, size=made.size,
                                   description=f"{made.rows:,} rows; expires {link.expires_at}")],
             structured_content=link.model_dump(by_alias=True))
