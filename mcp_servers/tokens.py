@@ -8,6 +8,7 @@ database (every replica sees them at once) instead of the tokens file.
 
 import argparse
 import asyncio
+import re
 import sys
 import time
 
@@ -34,8 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     who = issue.add_mutually_exclusive_group(required=True)
     who.add_argument("--store", help="store the token's holder manages, e.g. seattle")
     who.add_argument("--head-office", action="store_true")
-    issue.add_argument("--expires-days", type=float, default=None,
-                       help=f"days until it expires (at least {MIN_EXPIRES_DAYS:g}); never, if omitted")
+    expiry = issue.add_mutually_exclusive_group()
+    expiry.add_argument("--expires-in", default=None, metavar="DURATION",
+                        help="how long it lasts: minutes, hours or days, e.g. 10m, 12h, 90d; never expires if omitted")
+    expiry.add_argument("--expires-days", type=float, default=None,
+                        help=f"days until it expires (at least {MIN_EXPIRES_DAYS:g})")
     issue.add_argument("--label", default="", help="who or what holds it, e.g. 'tablet 3'")
     sub.add_parser("list", help="list tokens (ids, identities, state, expiry; never the tokens)")
     revoke = sub.add_parser("revoke", help="revoke a token by id")
@@ -47,22 +51,39 @@ async def _store_key(settings: Settings, name: str) -> str:
     """The store as tokens name it (`seattle`), resolved from any of its names in the database."""
     client = await zdb.connect(settings)
     try:
-        directory = (await ReferenceData(Collections(zdb.database(client, settings))).get()).stores
+        directory = (await ReferenceData(Collections(zdb.database(client, settings)),
+                                         empty=zdb.nothing_seeded(settings)).get()).stores
         return store_key(directory.resolve(name).store_id)
     finally:
         await client.close()
 
 
+DURATION = re.compile(r"(\d+(?:\.\d+)?)([mhd])")
+UNIT_DAYS = {"m": 1 / 1440, "h": 1 / 24, "d": 1.0}
+
+
+def duration_days(text: str) -> float:
+    """`10m`, `12h`, `90d` in days; InvalidArgument (one line, with examples) for anything else."""
+    match = DURATION.fullmatch(text.strip().lower())
+    if match is None or float(match.group(1)) <= 0:
+        raise InvalidArgument(f"--expires-in takes a number and a unit (m, h or d), e.g. 10m, 12h or 90d; got {text!r}")
+    return float(match.group(1)) * UNIT_DAYS[match.group(2)]
+
+
 def _issue(store: TokenStore | MongoTokenStore, settings: Settings, args: argparse.Namespace) -> int:
     if args.expires_days is not None and not args.expires_days >= MIN_EXPIRES_DAYS:
-        raise InvalidArgument(f"--expires-days must be at least {MIN_EXPIRES_DAYS:g}; "
+        raise InvalidArgument(f"--expires-days must be at least {MIN_EXPIRES_DAYS:g} (--expires-in 10m for less); "
                               "leave it out for a token that never expires")
+    if args.expires_in is not None:
+        args.expires_days = duration_days(args.expires_in)
     identity = Identity(head_office=True) if args.head_office else \
         Identity(head_office=False, store=asyncio.run(_store_key(settings, args.store)))
     token_id, token = store.issue(identity, expires_days=args.expires_days, label=args.label)
     print(token, flush=True)
-    print(f"{token_id} {identity.label} (stored as a hash in {store.where}; this is the only time the token "
-          "is shown)", file=sys.stderr)
+    until = "never expires" if args.expires_days is None else \
+        time.strftime("expires %Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + args.expires_days * 86400))
+    print(f"{token_id} {identity.label}, {until} (stored as a hash in {store.where}; this is the only time the "
+          "token is shown)", file=sys.stderr)
     return 0
 
 

@@ -96,11 +96,9 @@ async def _seed(settings: Settings, args: argparse.Namespace) -> int:
     generator = Generator(load_catalog(), scale=args.scale, seed=args.seed, as_of=as_of)
     embedder = None if args.skip_embeddings else get_embedder(settings)
     client = await zdb.connect(settings)
-    target = "the embedded engine" if settings.uses_embedded_engine else "MongoDB"
     try:
         with Reporter(quiet=args.quiet) as reporter:
-            reporter.note(f"seeding {args.scale} (seed {args.seed}, as of {as_of}) into {target}, "
-                          f"database {settings.mongodb_database!r}")
+            reporter.note(f"seeding {args.scale} (seed {args.seed}, as of {as_of}) into {zdb.where(settings)}")
             try:
                 report = await seed_database(Collections(zdb.database(client, settings)), generator, embedder=embedder,
                                              drop=args.drop, reporter=reporter)

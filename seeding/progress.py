@@ -58,5 +58,5 @@ class Reporter(AbstractContextManager):
         return elapsed
 
     def note(self, message: str) -> None:
-        if not self.quiet:
-            self.console.print(message)
+        if not self.quiet:  # one line, however narrow the terminal (or 80 columns when there is none)
+            self.console.print(message, soft_wrap=True, markup=False)

@@ -17,6 +17,7 @@ Created once per process (the MCP server's lifespan, a CLI run) and closed on sh
 | `models` | read models: stock, customers, a customer's orders (`zava_core.readmodels`) | loaded by `start_feed()` |
 | `order_date_ranges` | first and last order date per store set | `schemas.DATE_RANGE_TTL` seconds |
 | `aggregations` | the `run_aggregation` pipelines running, per caller | until the engine answers each |
+| `exports` | CSV exports of analysis answers, per scope | `limits.EXPORT_TTL_SECONDS`, oldest first past a byte cap |
 
 The parts below the context (cube, catalog, synonyms, search, reference) take the collections they read, never
 the context itself, so nothing they import climbs back up to here.
@@ -30,6 +31,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from zava_core.analysis.cube import CubeCache
+from zava_core.analysis.export_store import Exports
 from zava_core.analysis.inflight import InFlight
 from zava_core.directory import ReferenceData
 from zava_core.feed.stream import ChangeFeed
@@ -61,6 +63,7 @@ class Zava:
     order_date_ranges: dict[tuple[str, ...], tuple[float, list[str]]] = field(default_factory=dict)
     aggregations: InFlight = field(default_factory=InFlight)
     feed: ChangeFeed | None = None
+    exports: Exports = field(default_factory=Exports)
     _search: SemanticSearch | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -75,7 +78,8 @@ class Zava:
         client = await zdb.connect(settings)
         collections = Collections(zdb.database(client, settings))
         return cls(settings=settings, client=client, db=collections.db, collections=collections,
-                   transactions=Transactions(client), reference=ReferenceData(collections))
+                   transactions=Transactions(client),
+                   reference=ReferenceData(collections, empty=zdb.nothing_seeded(settings)))
 
     @property
     def search(self) -> SemanticSearch:

@@ -50,8 +50,11 @@ class ReferenceSnapshot:
 class ReferenceData:
     """The process-wide cache; `get()` returns a snapshot, reloading it when stale."""
 
-    def __init__(self, collections: Collections, ttl: float = TTL_SECONDS) -> None:
+    def __init__(self, collections: Collections, ttl: float = TTL_SECONDS, *, empty: str | None = None) -> None:
         self._collections = collections
+        # Said when the database holds no stores: where it was looked for, and the usual cause (infra/db.py).
+        self._empty = empty or (f"the database {collections.db.name!r} holds no stores: seed it first with "
+                                "`python -m seeding`")
         self._ttl = ttl
         self._snapshot: ReferenceSnapshot | None = None
         self._loaded_at = 0.0
@@ -70,7 +73,7 @@ class ReferenceData:
         stores = [StoreRef(d["store_id"], d["store_name"], d["short_name"], d["is_online"])
                   async for d in c.stores.find(c.stores.unscoped())]
         if not stores:
-            raise NotFound("the database holds no stores: seed it first with `python -m seeding`")
+            raise NotFound(self._empty)
         categories = {d["_id"]: d async for d in c.categories.find(c.categories.unscoped())}
         types = {d["_id"]: d async for d in c.product_types.find(c.product_types.unscoped())}
         products = {d["_id"]: d async for d in c.products.find(c.products.unscoped())}

@@ -105,6 +105,10 @@ class UnknownTool(NotFound):
     code = ErrorCode.UNKNOWN_TOOL
 
 
+class TooLarge(InvalidArgument):
+    """An answer beyond what one export may hold: the message says how large it would be and how to narrow it."""
+
+
 class OutOfScope(ZavaError):
     """The caller's identity does not cover the store (or row) asked for."""
 

@@ -41,6 +41,16 @@ MAX_GROUP_BY_DIMENSIONS = 3
 MAX_METRICS = 7
 MAX_TREND_SERIES = 12
 
+# Exports (sales_summary as a CSV behind a resource link): every product by store and month for a year is at
+# most 424 x 8 x 12 = 40,704 rows (~4 MB at ~94 bytes a row, measured), so these leave room for that and stop
+# a whole history at product level.
+# An export is kept in the server's memory, readable by who made it, until it expires; the oldest go first
+# when the exports held would exceed EXPORTS_HELD_MAX_BYTES.
+EXPORT_MAX_ROWS = 100_000
+EXPORT_MAX_BYTES = 16_000_000
+EXPORT_TTL_SECONDS = 30 * 60
+EXPORTS_HELD_MAX_BYTES = 64_000_000
+
 # Writes.
 MAX_ORDER_LINES = 50
 MAX_LINE_QUANTITY = 1_000

@@ -1,6 +1,6 @@
 """Bearer tokens for the HTTP transports: issued per identity, stored only as SHA-256 hashes.
 
-    python -m mcp_servers.tokens issue --store seattle [--expires-days 90] [--label "tablet 3"]
+    python -m mcp_servers.tokens issue --store seattle [--expires-in 10m|12h|90d] [--label "tablet 3"]
     python -m mcp_servers.tokens issue --head-office
     python -m mcp_servers.tokens list
     python -m mcp_servers.tokens revoke TOKEN_ID
@@ -58,13 +58,33 @@ def new_entry(identity: Identity, *, expires_days: float | None, label: str) -> 
     return token, entry
 
 
+ISSUE = "python -m mcp_servers.tokens issue --store STORE"
+
+
+def token_refusal(entry: dict | None, now: float | None = None) -> str | None:
+    """Why a stored entry (None: no entry for the token) does not identify anyone, said so a user can act;
+    None when it does. The 401 body and WWW-Authenticate carry it."""
+    if entry is None:
+        return f"invalid token: no such token was issued here; check it was copied whole, or issue one ({ISSUE})"
+    if entry.get("revoked"):
+        return f"revoked token: {entry['id']} was revoked; ask for a new one ({ISSUE})"
+    expires = entry.get("expires_at")
+    if expires and expires < (time.time() if now is None else now):
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
+        return f"expired token: {entry['id']} expired at {when}; issue a new one ({ISSUE})"
+    return None
+
+
+def check_entry(entry: dict | None) -> Identity | str:
+    """The identity a stored entry grants, or why it grants none (missing, revoked, expired)."""
+    reason = token_refusal(entry)
+    return reason if reason is not None or entry is None else Identity.parse(entry["identity"])
+
+
 def identity_of(entry: dict | None) -> Identity | None:
     """The identity a stored entry grants: none when it is missing, revoked or expired."""
-    if entry is None or entry.get("revoked"):
-        return None
-    if entry.get("expires_at") and entry["expires_at"] < time.time():
-        return None
-    return Identity.parse(entry["identity"])
+    found = check_entry(entry)
+    return found if isinstance(found, Identity) else None
 
 
 @dataclass
@@ -89,6 +109,8 @@ def refuse(reason: str, *, forbidden: bool = False) -> None:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
 
 
 class TokenStore:
@@ -122,6 +144,10 @@ class TokenStore:
     def lookup(self, token: str) -> Identity | None:
         return identity_of(self._load().get(hash_token(token)))
 
+    def check(self, token: str) -> Identity | str:
+        """The token's identity, or why it has none (unknown, revoked, expired)."""
+        return check_entry(self._load().get(hash_token(token)))
+
     def issue(self, identity: Identity, *, expires_days: float | None = None, label: str = "") -> tuple[str, str]:
         token, entry = new_entry(identity, expires_days=expires_days, label=label)
         self._write([*self._load().values(), entry])
@@ -154,16 +180,17 @@ class TokenStore:
 
 class StoreTokenVerifier:
     """The MCP SDK's TokenVerifier: a known, unexpired, unrevoked token becomes an AccessToken. The store
-    is the tokens file or the MongoDB collection (`token_store.py`); one with `alookup` is asked without
+    is the tokens file or the MongoDB collection (`token_store.py`); one with `acheck` is asked without
     blocking the event loop."""
 
     def __init__(self, store: Any) -> None:
         self.store = store
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        lookup = getattr(self.store, "alookup", None)
-        identity = await lookup(token) if lookup is not None and inspect.iscoroutinefunction(lookup) \
-            else self.store.lookup(token)
-        if identity is None:
+        check = getattr(self.store, "acheck", None)
+        identity = await check(token) if check is not None and inspect.iscoroutinefunction(check) \
+            else self.store.check(token)
+        if not isinstance(identity, Identity):
+            refuse(identity)  # the 401 says which: unknown, revoked or expired
             return None
         return caller_token(token, identity)

@@ -11,7 +11,7 @@ import anyio
 from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
 
-from mcp_servers.auth.bearer_tokens import TokenStore, hash_token, identity_of, new_entry
+from mcp_servers.auth.bearer_tokens import TokenStore, check_entry, hash_token, identity_of, new_entry
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
 from zava_core.model.collections import TOKENS
@@ -39,12 +39,21 @@ class MongoTokenStore:
     def has_tokens(self) -> bool:
         return self._tokens.find_one({"revoked": False}, {"_id": 1}) is not None
 
-    def lookup(self, token: str) -> Identity | None:
-        return identity_of(self._tokens.find_one({"sha256": hash_token(token)}))
+    def _entry(self, token: str) -> dict | None:
+        """The token's entry, in the file's shape (its `_id` is the token id)."""
+        doc = self._tokens.find_one({"sha256": hash_token(token)})
+        return {"id": doc["_id"], **doc} if doc is not None else None
 
-    async def alookup(self, token: str) -> Identity | None:
+    def lookup(self, token: str) -> Identity | None:
+        return identity_of(self._entry(token))
+
+    def check(self, token: str) -> Identity | str:
+        """The token's identity, or why it has none (unknown, revoked, expired)."""
+        return check_entry(self._entry(token))
+
+    async def acheck(self, token: str) -> Identity | str:
         # PyMongo's sync client in a worker thread: one client serves every event loop the process runs.
-        return await anyio.to_thread.run_sync(self.lookup, token)
+        return await anyio.to_thread.run_sync(self.check, token)
 
     def issue(self, identity: Identity, *, expires_days: float | None = None, label: str = "") -> tuple[str, str]:
         token, entry = new_entry(identity, expires_days=expires_days, label=label)

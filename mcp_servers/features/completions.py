@@ -43,8 +43,16 @@ def _matching(candidates: list[tuple[str, str]], typed: str) -> list[str]:
 
 
 def store_values(reference: ReferenceSnapshot, scope: Scope, typed: str) -> list[str]:
+    """Stores one of whose names starts with what was typed: "s" gives Seattle and Spokane. The id counts only
+    once its `store_` prefix is typed, or every store would match "s"."""
+    wanted = _norm(typed)
     stores = [s for s in reference.stores.stores if s.store_id in scope.store_ids]
-    return _matching([(s.short_name, f"{s.short_name} {s.store_name} {s.store_id}") for s in stores], typed)
+
+    def names(store) -> list[str]:
+        own = [store.short_name, store.store_name, store.store_id.removeprefix("store_")]
+        return [_norm(n) for n in own] + ([_norm(store.store_id)] if wanted.startswith("store") else [])
+
+    return [s.short_name for s in stores if any(n.startswith(wanted) for n in names(s))]
 
 
 def _chosen(context: CompletionContext | None, *names: str) -> str | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from mcp.server import MCPServer
@@ -53,6 +54,14 @@ def forbid_unknown_arguments(tool: Tool) -> None:
     tool.fn_metadata.arg_model = strict
 
 
+def package_version() -> str:
+    """The installed zava-mcp version: what initialize's serverInfo.version says."""
+    try:
+        return version("zava-mcp")
+    except PackageNotFoundError:  # run from a checkout without `pip install -e .`
+        return "0+unknown"
+
+
 class ZavaServer(MCPServer):
     # Called with the process's Zava when the lifespan opens it, and with None when it closes (app.py);
     # the runner adds /metrics' cube age and the OIDC store check here.
@@ -61,6 +70,7 @@ class ZavaServer(MCPServer):
     startup: Startup | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("version", package_version())
         super().__init__(*args, **kwargs)
         self.specs: dict[str, ToolSpec] = {}  # the registered tools' specs, by name
 

@@ -9,9 +9,11 @@ Pure and semantics-preserving (the same instances validate before and after):
 - a `$defs` entry referenced once is written in place of its `$ref` (the reference and the entry's name
   cost bytes and say nothing more).
 
-Output schemas (`output_schema`) also lose their descriptions and defaults: a result always carries
-its fields, and what a field means is said once, in the tool's description or its input schema.
-Validation is unchanged (neither keyword constrains an instance).
+Output schemas (`output_schema`) also lose their descriptions, defaults and `required` lists: a result is
+built from the tool's model, so it always carries its fields, and what a field means is said once, in the
+tool's description or its input schema. Every result valid before is valid after (the one keyword that
+constrains, `required`, only loosens); it saves ~3.6 KB of the two servers' tools/list, which a model reads
+on every turn.
 """
 
 from __future__ import annotations
@@ -40,8 +42,19 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def output_schema(schema: Any) -> Any:
-    """`compact_schema` for a tool's result: descriptions and defaults go as well."""
-    return compact_schema(schema, annotations=("title", "description", "default"))
+    """`compact_schema` for a tool's result: descriptions, defaults and `required` lists go as well."""
+    return _without_required(compact_schema(schema, annotations=("title", "description", "default")))
+
+
+def _without_required(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_without_required(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    # `properties` maps names to schemas: a property called "required" is kept.
+    return {key: ({name: _without_required(sub) for name, sub in value.items()} if key == "properties"
+                  else _without_required(value))
+            for key, value in node.items() if not (key == "required" and isinstance(value, list))}
 
 
 def _refs(node: Any) -> list[str]:

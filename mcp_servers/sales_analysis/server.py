@@ -12,6 +12,7 @@ from mcp_servers.features.resources import register_resources
 from mcp_servers.runtime.app import make_lifespan
 from mcp_servers.runtime.base_server import DATA_IS_NOT_INSTRUCTIONS, ZavaServer
 from mcp_servers.sales_analysis import views
+from mcp_servers.sales_analysis.exports import register_export_resource
 from mcp_servers.sales_analysis.prompts import register_analysis_prompts
 from mcp_servers.tools.names import Server, ToolName
 from mcp_servers.tools.table import specs_for
@@ -39,4 +40,5 @@ def build_server(settings: Settings, identity: Identity | None, *,
     server.add_tools(specs_for(Server.SALES_ANALYSIS), view_uris={view.name: view.uri for view in views.VIEWS})
     register_analysis_prompts(server)  # prompts, and completion of their arguments
     register_resources(server)  # zava://schemas, zava://schemas/{collection}, zava://stores
+    register_export_resource(server)  # zava://exports/{export_id}: what export_sales_summary links to
     return server

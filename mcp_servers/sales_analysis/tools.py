@@ -10,6 +10,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from mcp_servers.runtime.app import call
+from mcp_servers.sales_analysis.exports import export_sales_summary
 from mcp_servers.tools.arguments import (
     Categories,
     Category,
@@ -111,6 +112,7 @@ SPECS = (
     ToolSpec(ToolName.GET_CURRENT_UTC_DATE, Server.SALES_ANALYSIS, get_current_utc_date, fenced=False),
     ToolSpec(ToolName.GET_COLLECTION_SCHEMAS, Server.SALES_ANALYSIS, get_collection_schemas),
     ToolSpec(ToolName.SALES_SUMMARY, Server.SALES_ANALYSIS, sales_summary, view="summary"),
+    ToolSpec(ToolName.EXPORT_SALES_SUMMARY, Server.SALES_ANALYSIS, export_sales_summary),
     ToolSpec(ToolName.SALES_TREND, Server.SALES_ANALYSIS, sales_trend, view="trend"),
     ToolSpec(ToolName.SEASONAL_PROFILE, Server.SALES_ANALYSIS, seasonal_profile, view="seasonal"),
     ToolSpec(ToolName.INVENTORY_HEALTH, Server.SALES_ANALYSIS, inventory_health, view="stock"),

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mcp_servers.auth.bearer_tokens import REFUSAL, Refusal
+from mcp_servers.serving.cors import Cors
 from mcp_servers.serving.metrics import AUTH_FAILURES
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -39,7 +40,7 @@ UNAUTHORIZED = -32001  # a JSON-RPC server error code: the request was not authe
 def http_app(server: MCPServer, transport: str, host: str, *, stateless: bool = False,
              security: TransportSecuritySettings | None = None) -> HttpApp:
     """The server's ASGI app for `transport` ("http" or "sse"), with our 401/403 bodies. `security` is the
-    Host/Origin check (None: the SDK's, on for loopback hosts only)."""
+    Host/Origin check (None: the SDK's, on for loopback hosts only); its origins are also the ones CORS allows."""
     if transport == "sse":
         app = server.sse_app(host=host, max_request_body_size=MAX_BODY_BYTES, transport_security=security)
     else:
@@ -50,7 +51,7 @@ def http_app(server: MCPServer, transport: str, host: str, *, stateless: bool = 
     issuer = str(auth.issuer_url) if auth is not None and auth.resource_server_url is not None else None
     hosts = list(security.allowed_hosts) if security is not None and security.enable_dns_rebinding_protection \
         else None
-    return HttpApp(app, issuer=issuer, allowed_hosts=hosts)
+    return HttpApp(Cors(app, security.allowed_origins if security else ()), issuer=issuer, allowed_hosts=hosts)
 
 
 def host_allowed(host: str | None, allowed: list[str]) -> bool:
@@ -101,6 +102,7 @@ class HttpApp:
         self.issuer = issuer
         self.allowed_hosts = allowed_hosts
         self.startup_error: BaseException | None = None
+        self.on_started: list[Callable[[], object]] = []  # run once the app is ready to serve (the runner says where)
         # Run once the app has shut down, before uvicorn re-raises SIGTERM and the process dies without atexit
         # (the runner flushes the spans still buffered for the OTLP exporter here).
         self.on_shutdown: list[Callable[[], object]] = []
@@ -117,6 +119,9 @@ class HttpApp:
         async def without_traceback(message: Message) -> None:
             if message["type"] == "lifespan.startup.failed":
                 message = {**message, "message": ""}  # uvicorn logs this text: the traceback
+            if message["type"] == "lifespan.startup.complete":
+                for step in self.on_started:
+                    step()
             if message["type"] == "lifespan.shutdown.complete":
                 for step in self.on_shutdown:
                     step()

@@ -36,6 +36,7 @@ from mcp_servers.serving.metrics import CUBES, FEEDS, add_metrics_route
 from mcp_servers.serving.telemetry import configure_tracing
 from zava_core.context import Zava
 from zava_core.errors import ZavaError
+from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
 from zava_core.infra.redaction import install_log_redaction, redact, remember_secrets, settings_secrets
 from zava_core.model.ids import store_key
@@ -229,12 +230,14 @@ def main(name: str, factory: ServerFactory, argv: list[str] | None = None) -> in
                            security=transport_security(settings, args.host))
             if flush_spans is not None:
                 app.on_shutdown.append(flush_spans)
+            app.on_started.append(lambda: announce(server.name, args, settings))
             json_logs = {"log_config": None} if settings.serving.log_format == "json" else {}  # uvicorn logs via ours
             serve(app, args.host, args.port, settings.log_level, **json_logs)
     except KeyboardInterrupt:
         return 0
     except SystemExit as exc:
         if isinstance(exc.code, str):
+            zdb.release_started_engine()
             print(exc.code, file=sys.stderr)
             return 2
         raise
@@ -242,9 +245,24 @@ def main(name: str, factory: ServerFactory, argv: list[str] | None = None) -> in
         cause = _first_cause(exc)
         if isinstance(cause, KeyboardInterrupt):
             return 0
+        zdb.release_started_engine()  # a server that could not start leaves no engine of its own running
         print(f"error: {_one_line(cause, settings)}", file=sys.stderr)
         return 2 if isinstance(cause, ZavaError) else 1
     return 0
+
+
+def announce(name: str, args: argparse.Namespace, settings: Settings) -> None:
+    """Say where the server listens, once it is ready: a launch with --transport http|sse must show the URL to
+    give a client. On stderr (never the protocol), whatever the log level; a JSON log gets it as a record."""
+    base = _base_url(args)
+    endpoint = f"{base}/sse" if args.transport == "sse" else f"{base}/mcp"
+    kind = "SSE" if args.transport == "sse" else "Streamable HTTP"
+    extra = f"health {base}/health" + (f", metrics {base}/metrics" if settings.serving.metrics else "")
+    line = f"{name}: {kind} at {endpoint} ({extra})"
+    if settings.serving.log_format == "json":
+        log.warning("%s", line)
+    else:
+        print(line, file=sys.stderr, flush=True)
 
 
 def _first_cause(exc: BaseException) -> BaseException:

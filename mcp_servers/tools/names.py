@@ -44,6 +44,7 @@ class ToolName(StrEnum):
     GET_CURRENT_UTC_DATE = "get_current_utc_date"
     GET_COLLECTION_SCHEMAS = "get_collection_schemas"
     SALES_SUMMARY = "sales_summary"
+    EXPORT_SALES_SUMMARY = "export_sales_summary"
     SALES_TREND = "sales_trend"
     SEASONAL_PROFILE = "seasonal_profile"
     INVENTORY_HEALTH = "inventory_health"

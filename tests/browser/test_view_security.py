@@ -1,12 +1,17 @@
 """The views in a real browser against hostile data: markup in names shows as text, and the document's
 Content-Security-Policy stops what would run if it did not (inline handlers, injected scripts, network).
-"""
+The results are real ones from the server with names replaced, handed to the same AppBridge host."""
 
 from __future__ import annotations
 
 import copy
 
-from view_harness import Harness, fixture, tool_result
+import anyio
+import pytest
+from live_server import LiveServer
+from view_harness import Harness, tool_result
+
+pytestmark = pytest.mark.integration
 
 SCRIPT_NAME = "<script>window.__pwned = 'script'</script>Drill"
 IMG_NAME = "<img src=x onerror=\"window.__pwned='img'\">Paint"
@@ -14,34 +19,47 @@ NOTHING_RAN = "window.__pwned === undefined"
 ELEMENTS_FROM_DATA = "document.querySelectorAll('#app img, #app script, #app b').length"
 
 
-def test_markup_in_product_names_is_shown_as_text(harness: Harness) -> None:
-    recorded = fixture("stock_hostile")
-    page = harness.open("stock", tool=recorded["tool"], arguments=recorded["arguments"], structured=recorded["result"])
+def real(server: LiveServer, tool: str, arguments: dict) -> dict:
+    return copy.deepcopy(anyio.run(server.call, server.head_office, tool, arguments))
+
+
+def test_markup_in_product_names_is_shown_as_text(harness: Harness, chart_server: LiveServer) -> None:
+    arguments = {"max_rows": 6}
+    result = real(chart_server, "inventory_health", arguments)
+    items = result["at_risk"] + result["slow_movers"]
+    items[0]["product_name"], items[1]["product_name"], items[2]["sku"] = SCRIPT_NAME, IMG_NAME, "<b>BOLD</b>"
+    result["rules"]["out_of_stock"] = IMG_NAME
+    page = harness.given("stock", tool="inventory_health", arguments=arguments, result=tool_result(result))
     cells = page.view("[...document.querySelectorAll('tbody td.product')].map(c => c.textContent)")
     assert cells[:2] == [SCRIPT_NAME, IMG_NAME]
     assert page.view("document.querySelector('tbody tr:nth-child(3)').cells[1].textContent") == "<b>BOLD</b>"
+    assert IMG_NAME in page.view("document.querySelector('.key').textContent")
     assert page.view(ELEMENTS_FROM_DATA) == 0
     assert page.view("document.scripts.length") == 1  # ours, nothing added
     assert page.view(NOTHING_RAN)
 
 
-def test_markup_in_series_group_and_store_names_is_shown_as_text(harness: Harness) -> None:
-    summary = copy.deepcopy(fixture("summary_two_dims"))
-    for row in summary["result"]["rows"]:
-        if row["group"]["category"] == "POWER TOOLS":
+def test_markup_in_series_group_and_store_names_is_shown_as_text(harness: Harness,
+                                                                 chart_server: LiveServer) -> None:
+    arguments = {"group_by": ["store", "category"], "start_date": "2025-07-01", "end_date": "2025-09-30",
+                 "top_n": 100}
+    summary = real(chart_server, "sales_summary", arguments)
+    for row in summary["rows"] + summary["subtotals"]:
+        if row["group"].get("category") == "POWER TOOLS":
             row["group"]["category"] = IMG_NAME
         if row["group"]["store"] == "Zava Retail Seattle":
             row["group"]["store"] = SCRIPT_NAME
-    page = harness.open("summary", tool="sales_summary", arguments=summary["arguments"], structured=summary["result"])
+    page = harness.given("summary", tool="sales_summary", arguments=arguments, result=tool_result(summary))
     assert IMG_NAME in page.view("[...document.querySelectorAll('.legend span')].map(s => s.textContent)")
-    assert page.view("document.querySelector('.group-label').dataset.group") == SCRIPT_NAME
+    assert SCRIPT_NAME in page.view("[...document.querySelectorAll('.group-label')].map(t => t.dataset.group)")
     assert page.view(ELEMENTS_FROM_DATA) == 0 and page.view(NOTHING_RAN)
 
-    trend = copy.deepcopy(fixture("trend_split"))
-    trend["result"]["series"][0]["name"] = IMG_NAME
-    trend["result"]["stores"] = [SCRIPT_NAME]
-    page = harness.open("trend", tool="sales_trend", arguments=trend["arguments"], structured=trend["result"])
-    assert page.view("document.querySelector('.legend span').textContent") == IMG_NAME
+    arguments = {"split_by": "category", "start_date": "2025-01-01", "end_date": "2025-12-31"}
+    trend = real(chart_server, "sales_trend", arguments)
+    trend["series"][0]["name"] = IMG_NAME
+    trend["stores"] = [SCRIPT_NAME]
+    page = harness.given("trend", tool="sales_trend", arguments=arguments, result=tool_result(trend))
+    assert IMG_NAME in page.view("[...document.querySelectorAll('[data-series]')].map(s => s.dataset.series)")
     assert SCRIPT_NAME in page.view("document.getElementById('subtitle').textContent")
     assert SCRIPT_NAME in page.view("[...document.querySelectorAll('#controls option')].map(o => o.textContent)")
     assert page.view(ELEMENTS_FROM_DATA) == 0 and page.view(NOTHING_RAN)
@@ -49,18 +67,17 @@ def test_markup_in_series_group_and_store_names_is_shown_as_text(harness: Harnes
 
 def test_an_error_result_is_shown_as_text(harness: Harness) -> None:
     message = "Unknown store <b>nowhere</b><img src=x onerror=\"window.__pwned='err'\">: use a store name or id"
-    page = harness.open("seasonal", tool="seasonal_profile", arguments={},
-                        result=tool_result({}, is_error=True, text=message))
+    page = harness.given("seasonal", tool="seasonal_profile", arguments={},
+                         result=tool_result({}, is_error=True, text=message))
     page.wait_view("document.getElementById('status').classList.contains('error')")
     assert page.view("document.getElementById('status').textContent") == message
     assert page.view(ELEMENTS_FROM_DATA) == 0 and page.view(NOTHING_RAN)
 
 
-def test_the_content_security_policy_blocks_injected_markup_and_the_network(harness: Harness) -> None:
+def test_the_content_security_policy_blocks_injected_markup_and_the_network(harness: Harness,
+                                                                           chart_server: LiveServer) -> None:
     """Were some markup ever injected, the CSP would still stop it: checked by injecting it on purpose."""
-    recorded = fixture("seasonal")
-    page = harness.open("seasonal", tool=recorded["tool"], arguments=recorded["arguments"],
-                        structured=recorded["result"])
+    page = harness.live(chart_server.url, chart_server.head_office, tool="seasonal_profile", arguments={})
     page.view("""window.__violations = [];
       document.addEventListener('securitypolicyviolation', e => window.__violations.push(e.effectiveDirective));
       document.body.insertAdjacentHTML('beforeend',

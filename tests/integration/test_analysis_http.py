@@ -51,8 +51,8 @@ ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "appl
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
               "params": {"protocolVersion": "2025-11-25", "capabilities": {},
                          "clientInfo": {"name": "zava-http-test", "version": "1"}}}
-ANALYSIS_TOOLS = {"get_current_utc_date", "get_collection_schemas", "sales_summary", "sales_trend",
-                  "seasonal_profile", "inventory_health", "run_aggregation"}
+ANALYSIS_TOOLS = {"get_current_utc_date", "get_collection_schemas", "sales_summary", "export_sales_summary",
+                  "sales_trend", "seasonal_profile", "inventory_health", "run_aggregation"}
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -235,7 +235,7 @@ async def test_revocation_and_expiry_apply_to_the_next_request_without_a_restart
             assert out["stores"] == [SEATTLE]
             assert TokenStore(tokens.path).revoke(tokens.ids["to_revoke"])  # as `tokens revoke` would, elsewhere
             # The SDK client surfaces the 401 with its reason; no result comes back.
-            with pytest.raises(MCPError, match="invalid or expired token") as raised:
+            with pytest.raises(MCPError, match="revoked token: tok_") as raised:
                 await client.call_tool("sales_summary", {"group_by": "store"})
             assert "store_" not in str(raised.value)
         async with httpx2.AsyncClient(timeout=60) as http:

@@ -13,6 +13,8 @@ also shows that the checks would catch a leak.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
@@ -236,6 +238,22 @@ async def probe_sales_summary(case: Case) -> None:
                          target)
 
 
+async def probe_export_sales_summary(case: Case) -> None:
+    """The export link, and the CSV behind it: the caller's stores only, each summed from its own lines."""
+    truth, visible = case.truth, case.visible
+    link = await case.ok("export_sales_summary", {"group_by": ["store", "month"], "metrics": ["revenue", "units"]})
+    text = (await case.client.read_resource(link["uri"])).contents[0].text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    case.results.append({"csv": text})  # walked for other stores' names like every answer
+    revenue: dict[str, float] = defaultdict(float)
+    for row in rows:
+        revenue[row["store"]] += float(row["revenue"])
+    expected = truth.sums(visible, key=lambda ln: ln["store_id"])
+    assert revenue == {truth.names[s]: approx_money(f["revenue"]) for s, f in expected.items()}
+    for target in case.targets:
+        await case.aimed("export_sales_summary", {"group_by": "store", "stores": [target]}, target)
+
+
 async def probe_sales_trend(case: Case) -> None:
     truth, visible = case.truth, case.visible
     out = await case.ok("sales_trend", {"period": "quarter"})
@@ -295,7 +313,7 @@ async def probe_inventory_health(case: Case) -> None:
         if store not in visible:
             continue
         demand = units[store, product] / days
-        at_risk += (demand and stock / demand < 14) or stock <= 10
+        at_risk += stock <= 0 or bool(demand and stock / demand < 14)
         slow += demand == 0 and stock > 0
     assert (out["at_risk_count"], out["slow_mover_count"]) == (at_risk, slow)
     assert out["items_checked"] == len(visible) * len(truth.sku_of)

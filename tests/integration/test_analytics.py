@@ -136,24 +136,46 @@ async def test_seasonal_profile_uses_complete_years_and_finds_the_peak(zava, raw
 
 @pytest.mark.anyio
 async def test_inventory_health_demand_and_cover(zava, raw):
-    _, tacoma = await scopes(zava)
+    head_office, tacoma = await scopes(zava)
     health = await analytics.inventory_health(zava, tacoma, max_rows=HARD_CAP)
     first, last = health.demand_window.split("..")
     end = (date.fromisoformat(last + "-01").replace(day=28) + timedelta(days=4)).replace(day=1)
     days = (end - date.fromisoformat(first + "-01")).days
-    units = plain_sum(raw["lines"], key=lambda ln: ln["product_id"], value="quantity", stores={"store_tacoma"},
+    units = plain_sum(raw["lines"], key=lambda ln: (ln["store_id"], ln["product_id"]), value="quantity",
                       start=f"{first}-01T00:00:00Z", end=f"{end}T00:00:00Z")
     sku_to_id = {p["sku"]: pid for pid, p in raw["products"].items()}
-    assert health.stores == ["store_tacoma"]
-    assert health.at_risk, "the dataset draws some rows low, so something must be at risk"
+    assert health.stores == ["store_tacoma"] and health.slow_movers
     for item in health.at_risk + health.slow_movers:
         assert item.store_id == "store_tacoma"
-        assert item.daily_demand == pytest.approx(units.get(sku_to_id[item.sku], 0) / days, abs=0.001)
+    health = await analytics.inventory_health(zava, head_office, max_rows=HARD_CAP)
+    assert health.at_risk, "the dataset holds a few rows with nothing in stock"
+    for item in health.at_risk + health.slow_movers:
+        demand = units.get((item.store_id, sku_to_id[item.sku]), 0) / days
+        assert item.daily_demand == pytest.approx(demand, abs=0.001)
+    # One state per item, by the stated rule: none in stock, or it sells and the cover is short.
     for item in health.at_risk:
-        low_cover = item.days_of_cover is not None and item.days_of_cover < analytics.AT_RISK_DAYS
-        assert item.stock_level <= 10 or low_cover
+        if item.stock_level <= 0:
+            assert item.state == "out_of_stock"
+        else:
+            assert item.daily_demand > 0 and item.days_of_cover < analytics.AT_RISK_DAYS
+            assert item.state == ("critical" if item.days_of_cover < analytics.CRITICAL_DAYS else "low")
     for item in health.slow_movers:
-        assert item.daily_demand == 0 and item.stock_level > 0
+        assert item.daily_demand == 0 and item.stock_level > 0 and item.state == "slow_mover"
+    assert sum(health.state_counts.values()) == health.at_risk_count + health.slow_mover_count
+
+
+@pytest.mark.anyio
+async def test_inventory_health_max_rows_caps_the_whole_answer(zava):
+    head_office, _ = await scopes(zava)
+    for max_rows in (1, 4, 12):
+        health = await analytics.inventory_health(zava, head_office, max_rows=max_rows)
+        listed = len(health.at_risk) + len(health.slow_movers)
+        assert listed == health.meta.returned == min(max_rows, health.at_risk_count + health.slow_mover_count)
+        assert health.meta.truncated == (listed < health.at_risk_count + health.slow_mover_count)
+    # Both kinds stay visible when both exist and there is room: a quarter of the rows go to slow movers.
+    health = await analytics.inventory_health(zava, head_office, max_rows=12)
+    assert health.at_risk_count and health.slow_mover_count > 12
+    assert len(health.at_risk) == min(health.at_risk_count, 9) and len(health.slow_movers) == 12 - len(health.at_risk)
 
 
 @pytest.mark.anyio

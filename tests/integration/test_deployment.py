@@ -265,6 +265,8 @@ def test_tokens_cli_against_mongodb(writable) -> None:
     assert token_id in listed.stdout and token not in listed.stdout
     assert cli("revoke", token_id).returncode == 0
     assert store.lookup(token) is None
+    assert store.check(token).startswith(f"revoked token: {token_id} was revoked")  # what the 401 will say
+    assert store.check("zava_" + "n" * 43).startswith("invalid token: no such token")
     raw = MongoClient(writable.mongodb_uri)[writable.mongodb_database][TOKENS].find_one({"_id": token_id})
     assert token not in str(raw), "only the hash is stored"
     store.close()

@@ -159,7 +159,11 @@ def test_the_data_directory_and_its_files_are_private(raced: Raced) -> None:
     for name in PRIVATE_FILES:
         assert mode(raced.data_dir / name) == 0o600, name
     # Written atomically through 0600 temporary copies: none is left behind.
-    assert sorted(p.name for p in raced.data_dir.iterdir()) == sorted([*PRIVATE_FILES, "secantus-data"])
+    assert sorted(p.name for p in raced.data_dir.iterdir()) == sorted([*PRIVATE_FILES, "secantus-data",
+                                                                       "engine-users"])
+    # The processes using the engine, one empty 0600 file each, named by pid, in a 0700 directory.
+    assert mode(raced.data_dir / "engine-users") == 0o700
+    assert {mode(p) for p in (raced.data_dir / "engine-users").iterdir()} <= {0o600}
     # The engine's own files too (it runs with umask 077).
     assert {mode(p) & 0o077 for p in (raced.data_dir / "secantus-data").iterdir()} == {0}
 

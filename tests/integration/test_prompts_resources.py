@@ -52,7 +52,7 @@ async def check_a_tacoma_manager(client: Client) -> None:
     resources = {str(r.uri) for r in (await client.list_resources()).resources if str(r.uri).startswith("zava:")}
     assert resources == {"zava://schemas", "zava://stores", "zava://search/misses"}
     templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
-    assert templates == ["zava://schemas/{collection}"]
+    assert templates == ["zava://schemas/{collection}", "zava://exports/{export_id}"]
     assert await completions(client, REVIEW, "store", "") == ["Tacoma"]
     assert await completions(client, REVIEW, "store", "sea") == []  # Seattle exists, but not for Tacoma
     assert await completions(client, SCHEMA_TEMPLATE, "collection", "order") == ["orders", "order_items"]

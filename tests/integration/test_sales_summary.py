@@ -261,14 +261,15 @@ async def test_through_the_mcp_client_the_result_has_the_agreed_shape(seeded) ->
             "start_date": "2025-07-01", "end_date": "2025-09-30", "compare_to": "previous_year", "top_n": 5})
         assert not result.is_error, result.content[0].text
         out = result.structured_content
-        assert set(out) == {"group_by", "metrics", "order_by", "rows", "totals", "compare_totals", "period",
-                            "compare_period", "stores", "categories", "source", "meta"}
+        assert set(out) == {"group_by", "metrics", "order_by", "rows", "totals", "compare_totals", "subtotals",
+                            "subtotal_count", "period", "compare_period", "stores", "categories", "source", "meta"}
         assert out["stores"] == ["store_everett"] and len(out["rows"]) == 5 and out["meta"]["truncated"]
         row = out["rows"][0]
         assert set(row) == {"group", "values", "compare", "change_percent"}
         assert row["group"]["store"] == "Zava Retail Everett" and isinstance(row["values"]["units"], int)
         single = await client.call_tool("sales_summary", {"group_by": "month", "metrics": "units"})
         assert single.structured_content["group_by"] == ["month"]
+        assert single.structured_content["subtotals"] is None  # one dimension: the rows are the subtotals
         refused = await client.call_tool("sales_summary", {"group_by": ["store", "month", "year", "quarter"]})
         assert refused.is_error and "group_by" in refused.content[0].text
 
@@ -324,3 +325,22 @@ async def test_a_second_process_starts_from_the_snapshot_and_sees_later_changes(
         assert third.cube.loaded_from == "rollup"
     finally:
         await third.close()
+
+
+@pytest.mark.anyio
+async def test_subtotals_are_whole_bands_whatever_rows_were_cut(seeded, raw) -> None:
+    """Two dimensions cut to a few rows still say what each band of the first dimension adds up to: every
+    line of the band in each window, summed from order_items, ranked by the metric."""
+    question = {"group_by": ["store", "category"], "metrics": ["revenue", "gross_margin_percent"],
+                "start_date": "2025-07-01", "end_date": "2025-09-30", "compare_to": "previous_year", "top_n": 6}
+    async with Client(build_server(seeded, Identity(head_office=True))) as client:
+        out = (await client.call_tool("sales_summary", question)).structured_content
+    now = expected_groups(raw, ("store",), "2025-07-01", "2025-09-30")
+    before = expected_groups(raw, ("store",), "2024-07-01", "2024-09-30")
+    assert out["meta"]["truncated"] and out["subtotal_count"] == len(now) == 8 and len(out["subtotals"]) == 6
+    ranked = sorted(now, key=lambda k: -now[k]["revenue"])
+    assert [(s["group"]["store"],) for s in out["subtotals"]] == ranked[:6]
+    for band in out["subtotals"]:
+        key = (band["group"]["store"],)
+        assert_metrics(band["values"], now[key], f"{key} now")
+        assert_metrics(band["compare"], before[key], f"{key} a year before")

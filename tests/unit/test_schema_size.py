@@ -41,7 +41,8 @@ def valid(schema: dict, instance: dict) -> bool:
 @pytest.mark.parametrize("instance", INSTANCES, ids=[json.dumps(i) for i in INSTANCES])
 def test_the_compact_schemas_accept_and_refuse_the_same_instances(instance: dict) -> None:
     assert valid(compact_schema(SCHEMA), instance) == valid(SCHEMA, instance)
-    assert valid(output_schema(SCHEMA), instance) == valid(SCHEMA, instance)
+    # An output schema only loosens: every result the full schema accepts, it accepts.
+    assert valid(output_schema(SCHEMA), instance) or not valid(SCHEMA, instance)
 
 
 def test_titles_and_null_defaults_go_and_nullable_unions_merge() -> None:
@@ -57,11 +58,12 @@ def test_titles_and_null_defaults_go_and_nullable_unions_merge() -> None:
     assert len(text) < len(json.dumps(SCHEMA))
 
 
-def test_an_output_schema_keeps_the_shape_and_drops_descriptions_and_defaults() -> None:
+def test_an_output_schema_keeps_the_shape_and_drops_descriptions_defaults_and_required_lists() -> None:
     out = output_schema(SCHEMA)
     text = json.dumps(out)
     assert "How many" not in text and '"default"' not in text
-    assert out["required"] == ["title"] and out["properties"]["line"]["required"] == ["sku"]
+    assert "required" not in out and "required" not in out["properties"]["line"]
+    assert "title" in out["properties"] and "sku" in out["properties"]["line"]["properties"]
     assert out["properties"]["count"] == {"type": ["integer", "null"], "minimum": 1}
 
 

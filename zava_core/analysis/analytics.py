@@ -15,7 +15,14 @@ from __future__ import annotations
 from zava_core.analysis.grouping import DIMENSIONS
 from zava_core.analysis.metrics import METRICS
 from zava_core.analysis.seasonality import MONTH_NAMES, MonthShare, SeasonalProfile, seasonal_profile
-from zava_core.analysis.stock_health import AT_RISK_DAYS, InventoryHealth, StockHealthItem, inventory_health
+from zava_core.analysis.stock_health import (
+    AT_RISK_DAYS,
+    CRITICAL_DAYS,
+    InventoryHealth,
+    StockHealthItem,
+    inventory_health,
+    stock_state,
+)
 from zava_core.analysis.summary import SalesSummary, SummaryRow, load_cube, sales_summary
 from zava_core.analysis.trend import PERIODS, SPLITS, SalesTrend, TrendPoint, TrendSeries, sales_trend
 from zava_core.analysis.window import COMPARISONS
@@ -24,9 +31,10 @@ from zava_core.context import Zava
 GROUPINGS = DIMENSIONS
 
 __all__ = [
-    "AT_RISK_DAYS", "COMPARISONS", "GROUPINGS", "METRICS", "MONTH_NAMES", "PERIODS", "SPLITS", "InventoryHealth",
-    "MonthShare", "SalesSummary", "SalesTrend", "SeasonalProfile", "StockHealthItem", "SummaryRow", "TrendPoint",
-    "TrendSeries", "inventory_health", "sales_summary", "sales_trend", "seasonal_profile", "warm_cube",
+    "AT_RISK_DAYS", "COMPARISONS", "CRITICAL_DAYS", "GROUPINGS", "METRICS", "MONTH_NAMES", "PERIODS", "SPLITS",
+    "InventoryHealth", "MonthShare", "SalesSummary", "SalesTrend", "SeasonalProfile", "StockHealthItem", "SummaryRow",
+    "TrendPoint", "TrendSeries", "inventory_health", "sales_summary", "sales_trend", "seasonal_profile",
+    "stock_state", "warm_cube",
 ]
 
 

@@ -1,10 +1,23 @@
-"""`inventory_health`: stock against recent demand (from the cube): days of cover, items at risk, slow movers."""
+"""`inventory_health`: stock against recent demand (from the cube): days of cover, items at risk, slow movers.
+
+Every item listed has exactly one state, and the rules that give it are stated in the answer (`rules`), so a
+chart or a model reads them from one place:
+
+| state | rule |
+|---|---|
+| `out_of_stock` | nothing in stock (whatever it sold) |
+| `critical` | it sells, and the stock lasts under `CRITICAL_DAYS` days at the recent rate |
+| `low` | it sells, and the stock lasts `CRITICAL_DAYS` to `AT_RISK_DAYS` days |
+| `slow_mover` | in stock, and nothing sold in the demand window |
+
+An item that sells and has `AT_RISK_DAYS` days of cover or more is healthy and not listed, however few units
+it holds: three units of something that sells once a year are not at risk of running out.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
-import numpy as np
 from pydantic import Field
 
 from zava_core.analysis.cube import M
@@ -15,14 +28,18 @@ from zava_core.infra.timeutil import utc_now
 from zava_core.scope import Scope
 from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
 
+CRITICAL_DAYS = 7
 AT_RISK_DAYS = 14
 DEMAND_MONTHS = 3
+AT_RISK_STATES = ("out_of_stock", "critical", "low")
+STATES = (*AT_RISK_STATES, "slow_mover")
 
 
 class StockHealthItem(Out):
     store_id: str
     sku: str
     product_name: str
+    state: str = Field(description="out_of_stock, critical, low or slow_mover: see rules")
     stock_level: int
     daily_demand: float = Field(description=f"Average units a day over the last {DEMAND_MONTHS} full months")
     days_of_cover: float | None = Field(None, description="stock / daily demand; null when nothing sold")
@@ -35,9 +52,42 @@ class InventoryHealth(Out):
     items_checked: int
     at_risk_count: int
     slow_mover_count: int
-    at_risk: list[StockHealthItem] = Field(description=f"Under {AT_RISK_DAYS} days of cover (or 10 units), worst first")
-    slow_movers: list[StockHealthItem] = Field(description="In stock but no sales in the demand window")
-    meta: ListMeta
+    state_counts: dict[str, int] = Field(description="Items in each state, listed or not")
+    rules: dict[str, str] = Field(description="What puts an item in each state")
+    at_risk: list[StockHealthItem] = Field(description="out_of_stock, critical and low items: worst first")
+    slow_movers: list[StockHealthItem] = Field(description="In stock, no sales in the demand window; "
+                                                           "largest stock value first")
+    meta: ListMeta = Field(description="max_rows caps both lists together")
+
+
+def state_rules(window: str) -> dict[str, str]:
+    return {
+        "out_of_stock": "none in stock",
+        "critical": f"sells, under {CRITICAL_DAYS} days of cover at the {window} rate",
+        "low": f"sells, {CRITICAL_DAYS} to {AT_RISK_DAYS} days of cover at the {window} rate",
+        "slow_mover": f"in stock, no sales in {window}",
+    }
+
+
+def stock_state(stock_level: int, cover: float | None) -> str | None:
+    """The one state of an item (None: healthy, not listed). `cover` is None when nothing sold."""
+    if stock_level <= 0:
+        return "out_of_stock"
+    if cover is None:
+        return "slow_mover"
+    if cover < CRITICAL_DAYS:
+        return "critical"
+    if cover < AT_RISK_DAYS:
+        return "low"
+    return None
+
+
+def split_rows(limit: int, at_risk: int, slow: int) -> tuple[int, int]:
+    """How many of each list fit in `limit` rows together: items at risk first, but a quarter of the rows
+    stay for slow movers when there are some (and the limit leaves room), and unused room goes to the other."""
+    slow_room = min(slow, limit // 4)
+    at_risk_take = min(at_risk, limit - slow_room)
+    return at_risk_take, min(slow, limit - at_risk_take)
 
 
 async def inventory_health(zava: Zava, scope: Scope, store: str | None = None, category: str | None = None,
@@ -56,7 +106,6 @@ async def inventory_health(zava: Zava, scope: Scope, store: str | None = None, c
     in_scope = [p for p in reference.products.values() if category_id is None or p["category_id"] == category_id]
     rows_s = [cube.store_index[s] for s in store_ids]
     rows_p = [cube.product_index[p["product_id"]] for p in in_scope]
-    scoped = daily[np.ix_(rows_s, rows_p)] if rows_s and rows_p else np.zeros((0, 0))
     # One covered read of the scope's stock (3,392 small rows at most): cheaper on the embedded engine than
     # several targeted queries with long `$in` lists.
     projection = {"store_id": 1, "product_id": 1, "sku": 1, "stock_level": 1, "category_id": 1}
@@ -64,35 +113,39 @@ async def inventory_health(zava: Zava, scope: Scope, store: str | None = None, c
     if candidates is None:
         inventory = zava.collections.inventory
         candidates = await inventory.find(inventory.live(scope, stores=store_ids), projection).to_list()
-    unsold = {(store_ids[i], in_scope[j]["product_id"]) for i, j in zip(*np.nonzero(scoped == 0), strict=True)}
 
-    def item(row: dict) -> tuple[float, StockHealthItem]:
-        demand = float(daily[cube.store_index[row["store_id"]], cube.product_index[row["product_id"]]])
-        cover = row["stock_level"] / demand if demand else None
-        name = reference.products[row["product_id"]]["product_name"]
-        return (cover if cover is not None else float("inf")), StockHealthItem(
-            store_id=row["store_id"], sku=row["sku"], product_name=name,
-            stock_level=row["stock_level"], daily_demand=round(demand, 3),
-            days_of_cover=round(cover, 1) if cover is not None else None)
-
-    at_risk: list[tuple[float, StockHealthItem]] = []
+    at_risk: list[tuple[tuple, StockHealthItem]] = []
     slow: list[tuple[float, StockHealthItem]] = []
+    counts = dict.fromkeys(STATES, 0)
     for row in candidates:
         if row["product_id"] not in reference.products or (category_id and row["category_id"] != category_id):
             continue
-        cover, health = item(row)
-        if cover < AT_RISK_DAYS or row["stock_level"] <= 10:
-            at_risk.append((cover, health))
-        if (row["store_id"], row["product_id"]) in unsold and row["stock_level"] > 0:
-            slow.append((row["stock_level"] * reference.products[row["product_id"]]["cost"], health))
-    at_risk.sort(key=lambda i: (i[0], i[1].stock_level))
-    slow.sort(key=lambda i: -i[0])
+        demand = float(daily[cube.store_index[row["store_id"]], cube.product_index[row["product_id"]]])
+        cover = max(0.0, row["stock_level"] / demand) if demand else None
+        state = stock_state(row["stock_level"], cover)
+        if state is None:
+            continue
+        counts[state] += 1
+        product = reference.products[row["product_id"]]
+        health = StockHealthItem(
+            store_id=row["store_id"], sku=row["sku"], product_name=product["product_name"], state=state,
+            stock_level=row["stock_level"], daily_demand=round(demand, 3),
+            days_of_cover=round(cover, 1) if cover is not None else None)
+        if state == "slow_mover":
+            slow.append((row["stock_level"] * product["cost"], health))
+        else:  # out of stock first (the best sellers first), then the shortest cover
+            at_risk.append(((AT_RISK_STATES.index(state), cover or 0.0, -demand), health))
+    at_risk.sort(key=lambda i: (i[0], i[1].store_id, i[1].sku))
+    slow.sort(key=lambda i: (-i[0], i[1].store_id, i[1].sku))
     window_label = f"{complete[0]}..{complete[-1]}" if complete else "no complete month yet"
+    at_risk_take, slow_take = split_rows(limit, len(at_risk), len(slow))
+    total = len(at_risk) + len(slow)
+    cut = f"showing {at_risk_take} of {len(at_risk)} at risk and {slow_take} of {len(slow)} slow movers: name a " \
+          "store or category, or raise max_rows (up to 100)" if at_risk_take + slow_take < total else None
     return InventoryHealth(
         stores=store_ids, category=reference.categories[category_id]["category_name"] if category_id else None,
         demand_window=window_label, items_checked=len(rows_s) * len(rows_p), at_risk_count=len(at_risk),
-        slow_mover_count=len(slow), at_risk=[i[1] for i in at_risk[:limit]], slow_movers=[i[1] for i in slow[:limit]],
-        meta=list_meta(min(len(at_risk), limit) + min(len(slow), limit), total=len(at_risk) + len(slow),
-                       truncated=len(at_risk) > limit or len(slow) > limit,
-                       notes=[note, "slow movers: in stock, no sales in the window; largest stock value first"]),
+        slow_mover_count=len(slow), state_counts=counts, rules=state_rules(window_label),
+        at_risk=[i[1] for i in at_risk[:at_risk_take]], slow_movers=[i[1] for i in slow[:slow_take]],
+        meta=list_meta(at_risk_take + slow_take, total=total, notes=[note, cut]),
     )

@@ -28,7 +28,7 @@ from zava_core.analysis.metrics import NEEDS_ORDERS, Number, changes, metric_val
 from zava_core.analysis.window import Window, compare_window, make_window, shift_month
 from zava_core.context import Zava
 from zava_core.directory import ReferenceSnapshot
-from zava_core.errors import InvalidArgument
+from zava_core.errors import InvalidArgument, TooLarge
 from zava_core.scope import Scope
 from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
 
@@ -53,6 +53,10 @@ class SalesSummary(Out):
     rows: list[SummaryRow]
     totals: dict[str, Number] = Field(description="Every matching row together, not only those returned")
     compare_totals: Figures = None
+    subtotals: list[SummaryRow] | None = Field(None, description=(
+        "With 2-3 dimensions: each value of the first dimension over every matching row (not only those "
+        "returned), ranked and capped like rows"))
+    subtotal_count: int | None = Field(None, description="Values of the first dimension that matched")
     period: str = Field(description="Dates covered, inclusive")
     compare_period: str | None = None
     stores: list[str]
@@ -76,8 +80,9 @@ async def sales_summary(zava: Zava, scope: Scope, group_by: str | Sequence[str],
                         metrics: str | Sequence[str] | None = None, start_date: str | None = None,
                         end_date: str | None = None, stores: Sequence[str] | None = None,
                         categories: Sequence[str] | None = None, product_types: Sequence[str] | None = None,
-                        skus: Sequence[str] | None = None, order_by: str | None = None, top_n: int = 20,
-                        compare_to: str | None = None) -> SalesSummary:
+                        skus: Sequence[str] | None = None, order_by: str | None = None, top_n: int | None = 20,
+                        compare_to: str | None = None, max_rows: int | None = None) -> SalesSummary:
+    """`top_n` None: every row (for exports), refused with TooLarge past `max_rows`."""
     dims = validate_dimensions(group_by, L.MAX_GROUP_BY_DIMENSIONS)
     chosen = validate_metrics(metrics if metrics is None or isinstance(metrics, str) else list(metrics),
                               L.MAX_METRICS)
@@ -86,15 +91,21 @@ async def sales_summary(zava: Zava, scope: Scope, group_by: str | Sequence[str],
         raise InvalidArgument(f"order_by must be one of the metrics asked for: {', '.join(chosen)}")
     check_list_lengths(stores=(stores, L.MAX_STORES_LISTED), categories=(categories, L.MAX_CATEGORIES_LISTED),
                        product_types=(product_types, L.MAX_PRODUCT_TYPES_LISTED), skus=(skus, L.MAX_SKUS_LISTED))
-    limit, note = cap_rows(top_n, name="top_n")
+    limit, note = cap_rows(top_n, name="top_n") if top_n is not None else (None, None)
     reference = await zava.reference.get()
     filters = resolve_filters(reference, scope, stores, categories, product_types, skus)
     cube = await load_cube(zava, reference)
     window = make_window(start_date, end_date, cube.months[0] if cube.months else None)
     needs_orders = bool(NEEDS_ORDERS & set(chosen))
-    current = await measure(zava, reference, cube, window, filters, [dims, ()], needs_orders)
+    # With several dimensions, the first one alone too: what each band of rows adds up to, cut or not.
+    dim_sets = [dims, (), dims[:1]] if len(dims) > 1 else [dims, ()]
+    current = await measure(zava, reference, cube, window, filters, dim_sets, needs_orders)
     groups, totals = current.groups[0], current.groups[1].get((), None)
+    if max_rows is not None and len(groups) > max_rows:
+        raise TooLarge(f"{len(groups):,} rows match, more than the {max_rows:,} that fit: narrow start_date/end_date, "
+                       "stores, categories, product_types or skus, or group by fewer dimensions")
     before: dict[Key, np.ndarray] | None = None
+    before_bands: dict[Key, np.ndarray] | None = None
     before_totals = None
     compare_label = None
     source = current.source
@@ -102,29 +113,40 @@ async def sales_summary(zava: Zava, scope: Scope, group_by: str | Sequence[str],
     if compare_to:
         cwin, shift = compare_window(window, compare_to)
         _check_time_shift(dims, shift, compare_to)
-        previous = await measure(zava, reference, cube, cwin, filters, [dims, ()], needs_orders)
+        previous = await measure(zava, reference, cube, cwin, filters, dim_sets, needs_orders)
         before, before_totals, compare_label = previous.groups[0], previous.groups[1].get((), None), cwin.label
+        before_bands = previous.groups[2] if len(dims) > 1 else None
         if previous.source != source:
             source = f"{source}; comparison: {previous.source}"
+    rows = _ranked_rows(groups, before, dims, chosen, order_by, shift)
+    subtotals = _ranked_rows(current.groups[2], before_bands, dims[:1], chosen, order_by, shift) \
+        if len(dims) > 1 else None
+    limit = len(rows) if limit is None else limit
+    return SalesSummary(
+        group_by=list(dims), metrics=list(chosen), order_by=order_by, rows=rows[:limit],
+        totals=metric_values(totals, chosen),
+        compare_totals=metric_values(before_totals, chosen) if compare_to else None,
+        subtotals=subtotals[:limit] if subtotals is not None else None,
+        subtotal_count=len(subtotals) if subtotals is not None else None,
+        period=window.label, compare_period=compare_label, stores=filters.store_ids,
+        categories=filters.category_ids, source=source,
+        meta=list_meta(min(len(rows), limit), total=len(rows), notes=[note, _orders_note(dims, chosen)],
+                       more=hints.MORE_GROUPS),
+    )
+
+
+def _ranked_rows(groups: dict[Key, np.ndarray], before: dict[Key, np.ndarray] | None, dims: tuple[str, ...],
+                 chosen: tuple[str, ...], order_by: str, shift: int | None) -> list[SummaryRow]:
     rows = []
     for key, vector in groups.items():
-        values = metric_values(vector, chosen)
-        row = SummaryRow(group=dict(zip(dims, key, strict=True)), values=values)
+        row = SummaryRow(group=dict(zip(dims, key, strict=True)), values=metric_values(vector, chosen))
         if before is not None:
             earlier = before.get(_shifted(key, dims, shift))
             row.compare = metric_values(earlier, chosen)
             row.change_percent = changes(vector, earlier, chosen)
         rows.append(row)
     rows.sort(key=_sort_key(dims, order_by))
-    return SalesSummary(
-        group_by=list(dims), metrics=list(chosen), order_by=order_by, rows=rows[:limit],
-        totals=metric_values(totals, chosen),
-        compare_totals=metric_values(before_totals, chosen) if compare_to else None,
-        period=window.label, compare_period=compare_label, stores=filters.store_ids,
-        categories=filters.category_ids, source=source,
-        meta=list_meta(min(len(rows), limit), total=len(rows), notes=[note, _orders_note(dims, chosen)],
-                       more=hints.MORE_GROUPS),
-    )
+    return rows
 
 
 def _sort_key(dims: tuple[str, ...], order_by: str):

@@ -33,6 +33,7 @@ from urllib.parse import quote
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
+from zava_core.infra import engine_users
 from zava_core.infra.config import ConfigError, Settings
 from zava_core.infra.engine_files import (
     Credentials,
@@ -68,6 +69,7 @@ START_TIMEOUT_S = 60.0
 ENGINE_ROLES = [{"role": "root", "db": "admin"}]
 _USER_EXISTS = 51003  # SecantusDB's code for createUser of an existing user
 _UNAUTHORIZED = 13
+_started_here: set[Path] = set()  # data directories whose engine this process started
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,7 @@ def ensure_running(data_dir: Path) -> EngineState:
     """Return the running engine for `data_dir`, starting (and if needed provisioning) one if none is usable."""
     paths = EnginePaths.of(data_dir)
     secure_dir(paths.data_dir)
+    engine_users.hold(paths.data_dir)  # before the lock: a process that stops its engine sees us waiting
     with locked(paths.lock):
         for path in (paths.state, paths.log, paths.credentials):
             narrow(path)
@@ -189,6 +192,7 @@ def ensure_running(data_dir: Path) -> EngineState:
             provisioned = True
         if provisioned:
             _drop_foreign_users(paths, state, credentials)
+        _started_here.add(paths.data_dir)
         return state
 
 
@@ -279,12 +283,15 @@ def _drop_foreign_users(paths: EnginePaths, state: EngineState, credentials: Cre
               + ", ".join(f"{user}@{db}" for user, db in foreign))
 
 
-def stop(data_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> bool:
-    """Stop the engine for `data_dir`; True if one was running."""
+def stop(data_dir: Path, timeout_s: float = STOP_TIMEOUT_S, *, unless_in_use: bool = False) -> bool:
+    """Stop the engine for `data_dir`; True if one was running. `unless_in_use`: leave it to the other processes
+    of ours that use it, if any."""
     paths = EnginePaths.of(data_dir)
     if not paths.data_dir.is_dir():
         return False
     with locked(paths.lock):
+        if unless_in_use and engine_users.others(paths.data_dir):
+            return False
         recorded = read_state(paths.state)
         paths.state.unlink(missing_ok=True)
         if recorded is None or not pid_alive(recorded.pid):
@@ -293,6 +300,14 @@ def stop(data_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> bool:
             return False  # the pid was reused by another process (after a reboot): not ours to kill
         terminate(recorded.pid, recorded.port, timeout_s)
         return True
+
+
+def stop_if_started_here() -> list[Path]:
+    """Stop the engines this process started, each unless another process of ours uses it: for a server that
+    failed to start (a user who fixes the cause and starts again gets a fresh engine)."""
+    stopped = [d for d in sorted(_started_here) if stop(d, unless_in_use=True)]
+    _started_here.clear()
+    return stopped
 
 
 def _describe(state: EngineState, data_dir: Path) -> str:

@@ -69,8 +69,10 @@ const Bridge = (() => {
     if (typeof ResizeObserver === "function") {
       let last = "";
       new ResizeObserver(() => {
+        // The body's own box: the document's scrollHeight never drops below the frame's current height,
+        // so a view that shrinks (a status line gone) would keep its old, taller frame.
         const size = {width: Math.ceil(document.documentElement.scrollWidth),
-                      height: Math.ceil(document.documentElement.scrollHeight)};
+                      height: Math.ceil(document.body.getBoundingClientRect().height)};
         const key = size.width + "x" + size.height;
         if (key !== last) { last = key; notify("ui/notifications/size-changed", size); }
       }).observe(document.body);

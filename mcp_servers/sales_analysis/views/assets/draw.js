@@ -29,6 +29,8 @@ function html(tag, attrs, children) {
   return node;
 }
 
+function truncate(text, max) { return text.length > max ? text.slice(0, max - 1) + "…" : text; }
+
 function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
 
 function showStatus(message, isError) {
@@ -60,7 +62,8 @@ function formatValue(metric, value, compact) {
   if (value === null || value === undefined || Number.isNaN(value)) return "–";
   if (PERCENT.has(metric)) return value.toFixed(1) + " %";
   if (metric === "index") return value.toFixed(2);
-  const options = compact ? {notation: "compact", maximumFractionDigits: 1}
+  // Compact: "$16.1K", and whole units below a thousand ("$939", not "$938.5").
+  const options = compact ? {notation: "compact", maximumFractionDigits: Math.abs(value) < 1000 ? 0 : 1}
                           : {maximumFractionDigits: MONEY.has(metric) ? 2 : 0};
   if (MONEY.has(metric)) {
     return new Intl.NumberFormat("en-US", {style: "currency", currency: "USD", ...options,
@@ -105,7 +108,8 @@ function yAxis(root, ticks, y, left, right, metric) {
 function legend(items) {
   const box = html("div", {class: "legend"});
   items.forEach((item) => {
-    const span = html("span", {class: item.dashed ? "dashed" : null, "data-series": item.name, text: item.name});
+    const span = html("span", {class: item.dashed ? "dashed" : item.hatched ? "hatched" : null, "data-series": item.name,
+                               text: item.name});
     span.style.setProperty("--swatch", item.color);
     box.appendChild(span);
   });
