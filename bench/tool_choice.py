@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mcp_servers.tools.table import TOOLS
+
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "tool_choice.json"
 PERSONAS = ("store_manager", "analyst", "sales_rep", "stock_worker")
 HELPERS = frozenset({"get_current_utc_date"})  # may be called in any case without making the choice wrong
@@ -55,8 +57,7 @@ class Case:
         return any(call.tool in WRITING_TOOLS for sequence in self.sequences for call in sequence)
 
 
-WRITING_TOOLS = frozenset({"create_order", "move_inventory", "update_stock_count", "cancel_order", "return_items",
-                           "update_order_status", "transfer_stock", "receive_stock"})
+WRITING_TOOLS = frozenset(spec.name.value for spec in TOOLS if spec.access.writes)
 
 
 def _call(raw: dict[str, Any]) -> Call:

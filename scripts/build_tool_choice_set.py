@@ -615,6 +615,13 @@ case(W, "store:everett", "Where is LBDW580408 stored and how much is there?",
 case(W, "store:everett", "Counted LBDW580408 drywall: 64 sheets.",
      call("update_stock_count", vary=("store",), sku="LBDW580408", store="Everett", counted_quantity=64))
 
+# The store devices' offline conflicts (#28): a manager's questions.
+case(M, "store:seattle", "Did the tills' offline sales leave any sync conflicts I need to sort out?",
+     call("list_sync_conflicts", vary=(*OWN, "max_rows", "status")))
+case(M, "store:seattle", "Which sync conflicts have we already resolved here?",
+     call("list_sync_conflicts", vary=(*OWN, "max_rows"), status="resolved"),
+     alternatives=[[call("list_sync_conflicts", vary=(*OWN, "max_rows"), status="all")]])
+
 
 def main() -> None:
     # The dataset the entities come from: `python -m seeding --scale small --seed 424242 --as-of 2026-11-01`.

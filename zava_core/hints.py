@@ -76,7 +76,11 @@ NO_CUSTOMER_TO_SERVE = Hint("no customer {customer_id} within your scope ({scope
                             "served after finding them with `find_customers` by the exact e-mail or phone they give",
                             ("create_order",))
 
-# Offline conflicts (zava_core/feed/conflicts.py): kept with the conflict, read by whoever resolves it.
+# Offline conflicts (zava_core/feed/conflicts.py, retail/conflicts.py).
+NO_CONFLICT = Hint("no conflict {conflict_id} within your scope ({scope}); list them with `list_sync_conflicts`",
+                   ("resolve_sync_conflict",))
+CONFLICT_ID_SHAPE = Hint("`conflict_id` is one of the ids `list_sync_conflicts` returns", ("resolve_sync_conflict",))
+# Kept with the conflict, read by whoever resolves it.
 COUNT_BEFORE_RESOLVING = Hint("resolving sets it to zero; better, count the shelf with `update_stock_count` "
                               "(zava-customer-sales) first", None)
 

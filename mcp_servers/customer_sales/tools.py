@@ -11,11 +11,11 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from mcp_servers.runtime.app import call
-from mcp_servers.tools.arguments import Category, CustomerId, MaxRows, OptionalStore, SearchMode, Sku
+from mcp_servers.tools.arguments import Category, ConflictStatus, CustomerId, MaxRows, OptionalStore, SearchMode, Sku
 from mcp_servers.tools.names import Server, ToolName
 from mcp_servers.tools.spec import ToolSpec
 from zava_core import limits as L
-from zava_core.retail import customers, inventory, products, search
+from zava_core.retail import conflicts, customers, inventory, products, search
 
 
 async def get_products_by_name(
@@ -43,7 +43,7 @@ async def semantic_search_products(
     mode: SearchMode = "hybrid",
 ) -> search.SemanticSearchResult:
     """Find products from a shopper's words ('stop a running toilet', 'cordles dril'), best first, with stock in
-    your stores; each hit says what found it (words, meaning) and how sure; weak results suggest product types."""
+    your stores; each hit says what found it and how sure; weak results suggest product types."""
     # Searches without a good answer are counted per store (zava://search/misses), unless the server runs
     # read-only: then it writes nothing at all.
     record = not ctx.request_context.lifespan_context.read_only
@@ -100,6 +100,14 @@ async def get_customer_orders(
         return await customers.get_customer_orders(zava, scope, customer_id, max_rows)
 
 
+async def list_sync_conflicts(ctx: Context, status: ConflictStatus = "open", store: OptionalStore = None,
+                              max_rows: MaxRows = 20) -> conflicts.ConflictList:
+    """Conflicts from devices' offline sales (double cancel, over-return, negative stock, unknown SKU) and the
+    stock correction each needs."""
+    async with call(ctx) as (zava, scope):
+        return await conflicts.list_conflicts(zava, scope, status, store, max_rows)
+
+
 def _reads(name: ToolName, fn) -> ToolSpec:
     return ToolSpec(name, Server.CUSTOMER_SALES, fn)
 
@@ -112,4 +120,5 @@ SPECS = (
     _reads(ToolName.GET_LOW_STOCK_ITEMS, get_low_stock_items),
     _reads(ToolName.FIND_CUSTOMERS, find_customers),
     _reads(ToolName.GET_CUSTOMER_ORDERS, get_customer_orders),
+    _reads(ToolName.LIST_SYNC_CONFLICTS, list_sync_conflicts),
 )

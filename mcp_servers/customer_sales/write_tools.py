@@ -15,6 +15,7 @@ from pydantic import Field
 
 from mcp_servers.runtime.app import Confirmation, ask_to_confirm, call, require_confirmed
 from mcp_servers.tools.arguments import (
+    ConflictId,
     CustomerId,
     DeliveryReference,
     DeliveryStatus,
@@ -30,7 +31,7 @@ from mcp_servers.tools.arguments import (
 from mcp_servers.tools.names import Server, ToolName
 from mcp_servers.tools.spec import Access, ToolSpec
 from zava_core import limits as L
-from zava_core.retail import cancellations, inventory, order_status, orders, returns, transfers
+from zava_core.retail import cancellations, conflicts, inventory, order_status, orders, returns, transfers
 from zava_core.retail import confirmations as ask
 
 OrderItems = Annotated[list[orders.OrderLineRequest], Field(min_length=1, max_length=L.MAX_ORDER_LINES)]
@@ -76,6 +77,11 @@ async def confirm_receipt(ctx: Context, sku: str, store: str, quantity: int,
                           reference: str) -> Elicit[Confirmation] | Confirmation:
     return await ask_to_confirm(ctx, lambda zava, scope: ask.receipt_question(zava, scope, sku, store, quantity,
                                                                                reference))
+
+
+async def confirm_resolve(ctx: Context, conflict_id: str,
+                          note: str | None = None) -> Elicit[Confirmation] | Confirmation:
+    return await ask_to_confirm(ctx, lambda zava, scope: ask.resolve_question(zava, scope, conflict_id, note))
 
 
 async def create_order(
@@ -161,6 +167,17 @@ async def receive_stock(
         return await transfers.receive_stock(zava, scope, sku, store, quantity, reference)
 
 
+async def resolve_sync_conflict(
+    ctx: Context, conflict_id: ConflictId,
+    confirmed: Annotated[ElicitationResult[Confirmation], Resolve(confirm_resolve)],
+    note: Annotated[str | None, Field(max_length=L.REASON_MAX_CHARS)] = None,
+) -> conflicts.Resolution:
+    """Apply a sync conflict's stock correction once, as a recorded movement, and close it."""
+    async with call(ctx) as (zava, scope):
+        require_confirmed(confirmed)
+        return await conflicts.resolve_conflict(zava, scope, conflict_id, note)
+
+
 SPECS = (
     ToolSpec(ToolName.CREATE_ORDER, Server.CUSTOMER_SALES, create_order, Access.WRITE),
     ToolSpec(ToolName.MOVE_INVENTORY, Server.CUSTOMER_SALES, move_inventory, Access.OVERWRITE),
@@ -170,4 +187,5 @@ SPECS = (
     ToolSpec(ToolName.UPDATE_ORDER_STATUS, Server.CUSTOMER_SALES, update_order_status, Access.WRITE),
     ToolSpec(ToolName.TRANSFER_STOCK, Server.CUSTOMER_SALES, transfer_stock, Access.WRITE),
     ToolSpec(ToolName.RECEIVE_STOCK, Server.CUSTOMER_SALES, receive_stock, Access.WRITE),
+    ToolSpec(ToolName.RESOLVE_SYNC_CONFLICT, Server.CUSTOMER_SALES, resolve_sync_conflict, Access.WRITE),
 )

@@ -75,7 +75,7 @@ def make_lifespan(settings: Settings, launch_identity: Identity | None, warm_ups
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(search_warm), SEARCH_WARM_UP_WAIT_SECONDS)
             warm = asyncio.create_task(_warm_up(zava, warm_ups))
-            startup = Startup(zava, read_models, (search_warm, warm), started)
+            startup = Startup(zava, read_models, tuple(t for t in (search_warm, warm) if t is not None), started)
             server.startup = startup  # /health's readiness, what the benchmarks wait on
             yield AppState(zava=zava, launch_identity=launch_identity, read_only=read_only)
         finally:

@@ -31,6 +31,7 @@ from mcp_servers.tools.arguments import (
     ProductTypes,
     Skus,
     Stores,
+    terse,
 )
 from zava_core import limits as L
 from zava_core.analysis import export
@@ -68,9 +69,10 @@ def _link(made: ExportFile) -> ExportLink:
 
 
 async def export_sales_summary(
-    ctx: Context, group_by: GroupBy, metrics: Metrics = "revenue", start_date: Date = None, end_date: Date = None,
-    stores: Stores = None, categories: Categories = None, product_types: ProductTypes = None, skus: Skus = None,
-    order_by: OrderBy = None, compare_to: Comparison | None = None,
+    ctx: Context, group_by: terse(GroupBy), metrics: terse(Metrics) = "revenue", start_date: terse(Date) = None,
+    end_date: terse(Date) = None, stores: terse(Stores) = None, categories: terse(Categories) = None,
+    product_types: terse(ProductTypes) = None, skus: terse(Skus) = None, order_by: terse(OrderBy) = None,
+    compare_to: Comparison | None = None,
 ) -> Annotated[CallToolResult, ExportLink]:
     async with call(ctx) as (zava, scope):
         made = await export.export_sales_summary(zava, scope, group_by, metrics, start_date, end_date, stores,
@@ -87,9 +89,8 @@ async def export_sales_summary(
 
 # The description names the limits, from their one home (a docstring cannot).
 export_sales_summary.__doc__ = (
-    f"sales_summary's whole answer (every row, up to {L.EXPORT_MAX_ROWS:,}) as a CSV file: returns a link to read "
-    f"with resources/read, valid {L.EXPORT_TTL_SECONDS // 60} minutes. For more rows than sales_summary's top_n "
-    "allows, e.g. every product by store and month.")
+    f"sales_summary's arguments (no top_n); every row (up to {L.EXPORT_MAX_ROWS:,}) as a CSV: a link for "
+    f"resources/read, valid {L.EXPORT_TTL_SECONDS // 60} min. For more rows than top_n allows.")
 
 
 def register_export_resource(server: MCPServer) -> None:

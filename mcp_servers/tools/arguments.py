@@ -4,14 +4,15 @@ The schema bounds tell the model what is valid before it calls; zava_core checks
 for callers that are not MCP tools.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field
+from pydantic.fields import FieldInfo
 
 from zava_core import limits as L
 from zava_core.analysis import analytics
 from zava_core.model.ids import SkuText
-from zava_core.retail import order_status, search
+from zava_core.retail import conflicts, order_status, search
 
 # Its bounds and its name say it all: a description would repeat them in every tool, on every turn.
 MaxRows = Annotated[int, Field(ge=1, le=L.HARD_CAP)]
@@ -58,4 +59,14 @@ ReceivedQuantity = Annotated[int, Field(ge=1, le=L.MAX_RECEIVED_QUANTITY, strict
 DeliveryReference = Annotated[str, Field(min_length=L.DELIVERY_REFERENCE_MIN_CHARS,
                                          max_length=L.DELIVERY_REFERENCE_MAX_CHARS,
                                          description="Supplier's reference, e.g. PO-2026-0117")]
+ConflictStatus = Literal[conflicts.STATUSES]  # type: ignore[valid-type]
+ConflictId = Annotated[str, Field(min_length=1, max_length=L.CONFLICT_ID_MAX_CHARS)]
 DeliveryStatus = Literal[order_status.DELIVERY_STATUSES]  # type: ignore[valid-type]
+
+
+def terse(annotated: Any) -> Any:
+    """`annotated` with the same constraints and no description: for a tool whose arguments are another tool's,
+    explained there once (tools/list is read on every turn)."""
+    base, *metadata = get_args(annotated)
+    return Annotated[(base, *(FieldInfo.merge_field_infos(m, description=None) if isinstance(m, FieldInfo) else m
+                              for m in metadata))]

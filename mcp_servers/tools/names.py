@@ -31,6 +31,7 @@ class ToolName(StrEnum):
     GET_LOW_STOCK_ITEMS = "get_low_stock_items"
     FIND_CUSTOMERS = "find_customers"
     GET_CUSTOMER_ORDERS = "get_customer_orders"
+    LIST_SYNC_CONFLICTS = "list_sync_conflicts"
     # zava-customer-sales: writing
     CREATE_ORDER = "create_order"
     MOVE_INVENTORY = "move_inventory"
@@ -40,6 +41,7 @@ class ToolName(StrEnum):
     UPDATE_ORDER_STATUS = "update_order_status"
     TRANSFER_STOCK = "transfer_stock"
     RECEIVE_STOCK = "receive_stock"
+    RESOLVE_SYNC_CONFLICT = "resolve_sync_conflict"
     # zava-sales-analysis
     GET_CURRENT_UTC_DATE = "get_current_utc_date"
     GET_COLLECTION_SCHEMAS = "get_collection_schemas"

@@ -186,6 +186,46 @@ async def test_two_devices_cancelling_one_order_count_it_zero_and_record_one_dou
     assert_rollups_hold(db, [shop.store_id], month_start(order["order_date"]))
 
 
+async def test_a_store_manager_lists_a_double_cancel_and_resolves_it_once(
+        settings: Settings, db: Database, connector: Connector, shop: Shop) -> None:
+    """The manager's side of #28's conflicts, over MCP: the store's manager sees the conflict, another store's
+    manager neither sees nor resolves it, resolving takes the restocked units off once, a retry moves nothing."""
+    (sku,) = shop.skus(1)
+    manager = Identity(head_office=False, store=shop.store_id.removeprefix("store_"))
+    other_store = next(s["_id"] for s in db.stores.find({"is_online": False}) if s["_id"] != shop.store_id)
+    stranger = Identity(head_office=False, store=other_store.removeprefix("store_"))
+    async with running_feed(settings) as zava:
+        order, _ = await sold_and_synced(connector, shop, [(sku, 2)])
+        order_id = order["order_id"]
+        synced_level = level(db, shop.store_id, sku)
+        async with connector.apart(2, shop.subscriptions([sku], [order_id])) as (a, b):
+            assert await a.cancel(order_id, shop.store_id) and await b.cancel(order_id, shop.store_id)
+            await connector.sync()
+        (conflict,) = await found(zava, 1, kind="double_cancel", order_id=order_id)
+    assert level(db, shop.store_id, sku) == synced_level + 4, "each device put the 2 units back"
+
+    async with Client(customer_sales(settings, stranger)) as client:
+        listed = await client.call_tool("list_sync_conflicts", {"status": "all", "max_rows": 100})
+        assert conflict["_id"] not in [c["conflict_id"] for c in listed.structured_content["conflicts"]]
+        refused = await client.call_tool("resolve_sync_conflict", {"conflict_id": conflict["_id"]})
+        assert refused.is_error and refused.content[0].text.startswith("not_found: ")
+    async with Client(customer_sales(settings, manager)) as client:
+        listed = await client.call_tool("list_sync_conflicts", {"max_rows": 100})
+        (shown,) = [c for c in listed.structured_content["conflicts"] if c["conflict_id"] == conflict["_id"]]
+        assert (shown["kind"], shown["order_id"], shown["correction"]) == ("double_cancel", order_id, {sku: -2})
+        first = await client.call_tool("resolve_sync_conflict", {"conflict_id": conflict["_id"], "note": "recount"})
+        assert not first.is_error, first.content[0].text
+        again = await client.call_tool("resolve_sync_conflict", {"conflict_id": conflict["_id"]})
+        assert not again.is_error, again.content[0].text
+
+    assert (first.structured_content["moved"], first.structured_content["replayed"]) == ({sku: -2}, False)
+    assert (again.structured_content["moved"], again.structured_content["replayed"]) == ({sku: -2}, True)
+    assert level(db, shop.store_id, sku) == synced_level + 2, "the double restock taken off once"
+    movements = list(db.stock_movements.find({"reference": conflict["_id"], "kind": "correction"}))
+    assert len(movements) == 1 and movements[0]["store_id"] == shop.store_id
+    assert db.sync_conflicts.find_one({"_id": conflict["_id"]})["status"] == "resolved"
+
+
 async def test_two_devices_selling_the_last_unit_count_both_sales_and_record_negative_stock(
         settings: Settings, db: Database, connector: Connector, shop: Shop) -> None:
     (sku,) = shop.skus(1)

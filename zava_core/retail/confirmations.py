@@ -21,7 +21,7 @@ from zava_core.context import Zava
 from zava_core.errors import InvalidArgument
 from zava_core.limits import MAX_QUOTED_CALLER_CHARS, MAX_RECEIVED_QUANTITY, MAX_TRANSFER_QUANTITY
 from zava_core.model import net_line, new_order_status, order_header, order_line
-from zava_core.retail import inventory, operations, transfers
+from zava_core.retail import conflicts, inventory, operations, transfers
 from zava_core.retail.customers import servable_customer
 from zava_core.retail.orders import OrderLineRequest, merge_lines
 from zava_core.scope import Scope
@@ -147,6 +147,20 @@ async def receipt_question(zava: Zava, scope: Scope, sku: str, store: str, quant
     count = operations.units(quantity, "quantity", MAX_RECEIVED_QUANTITY)
     return (f"Receive {_units(count, product)} at {_name(directory.stores.get(store_id).store_name)}, supplier "
             f"delivery {quoted(transfers.delivery_reference(reference))}")
+
+
+async def resolve_question(zava: Zava, scope: Scope, conflict_id: str, note: str | None) -> str:
+    conflict = await conflicts.conflict_in_scope(zava, scope, conflict_id)
+    reference = await zava.reference.get()
+    moves = []
+    for sku, units in sorted((conflict.get("correction") or {}).items()):
+        product = reference.by_sku.get(sku)
+        name = f"{_name(product['product_name'])} ({sku})" if product else sku
+        moves.append(f"{'put back' if units > 0 else 'take off'} {abs(int(units))} x {name}")
+    said = f" Note given: {quoted(note)}" if note else ""
+    return (f"Resolve the {_name(conflict['kind'])} conflict {conflict['_id']} at "
+            f"{await _store_name(zava, conflict['store_id'])} ({_one_line(conflict.get('what', ''))[:300]}): "
+            f"{'; '.join(moves) or 'no stock to move'}, recorded as a correction.{said}")
 
 
 async def _order(zava: Zava, scope: Scope, order_id: str, with_lines: bool = True) -> tuple[dict, list[dict]]:

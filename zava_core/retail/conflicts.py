@@ -13,6 +13,7 @@ import uuid
 from pydantic import Field
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from zava_core import hints
 from zava_core.context import Zava
 from zava_core.errors import InvalidArgument, NotFound
 from zava_core.infra.timeutil import now_iso
@@ -47,7 +48,12 @@ class ConflictList(Out):
 
 
 class Resolution(Out):
-    conflict: ConflictView
+    """What resolving did (the conflict itself is in list_sync_conflicts' answer: not repeated here)."""
+
+    conflict_id: str
+    store_id: str
+    status: str
+    resolved_at: str | None = None
     moved: dict[str, int] = Field(description="SKU -> units put on (+) or taken off (-) the shelf by resolving it")
     stock_after: dict[str, int] = Field(default_factory=dict, description="SKU -> units now (not on a replay)")
     replayed: bool
@@ -78,14 +84,10 @@ async def list_conflicts(zava: Zava, scope: Scope, status: str = "open", store: 
 
 async def resolve_conflict(zava: Zava, scope: Scope, conflict_id: str, note: str | None = None) -> Resolution:
     """Apply an open conflict's correction to the store's stock and mark it resolved, once."""
-    cid = str(conflict_id).strip()
-    if not cid or len(cid) > CONFLICT_ID_MAX_CHARS:
-        raise InvalidArgument("conflict_id is one of list_sync_conflicts' conflict ids")
     reason = operations.note(note or "sync conflict resolved")
     c = zava.collections
-    conflict = await c.sync_conflicts.find_one({"_id": cid})
-    if not c.sync_conflicts.visible(scope, conflict):
-        raise NotFound(f"no conflict {cid!r} within your scope ({scope.label}); list them with list_sync_conflicts")
+    conflict = await conflict_in_scope(zava, scope, conflict_id)
+    cid = conflict["_id"]
     key = f"conflict/{cid}"
     if conflict["status"] == "resolved":
         return await _replay(zava, conflict, key)
@@ -127,9 +129,26 @@ async def resolve_conflict(zava: Zava, scope: Scope, conflict_id: str, note: str
     if await zava.transactions.run(write, what="the correction", replay=replay) is not None:
         return await _replay(zava, await c.sync_conflicts.find_one({"_id": cid}), key)
     resolved = await c.sync_conflicts.find_one({"_id": cid})
-    return Resolution(conflict=_view(resolved), moved=moved, stock_after=stock_after, replayed=False)
+    return Resolution(**_outcome(resolved), moved=moved, stock_after=stock_after, replayed=False)
+
+
+async def conflict_in_scope(zava: Zava, scope: Scope, conflict_id: str) -> dict:
+    """The conflict, if the caller's stores include its store (another store's is "not found")."""
+    cid = str(conflict_id).strip()
+    if not cid or len(cid) > CONFLICT_ID_MAX_CHARS:
+        raise InvalidArgument(hints.CONFLICT_ID_SHAPE())
+    handle = zava.collections.sync_conflicts
+    conflict = await handle.find_one({"_id": cid})
+    if not handle.visible(scope, conflict):
+        raise NotFound(hints.NO_CONFLICT(conflict_id=cid, scope=scope.label))
+    return conflict
 
 
 async def _replay(zava: Zava, conflict: dict, key: str) -> Resolution:
     movement = await zava.collections.stock_movements.find_one({"idempotency_key": key}) or {}
-    return Resolution(conflict=_view(conflict), moved=dict(movement.get("lines") or {}), replayed=True)
+    return Resolution(**_outcome(conflict), moved=dict(movement.get("lines") or {}), replayed=True)
+
+
+def _outcome(conflict: dict) -> dict:
+    return {"conflict_id": conflict["_id"], "store_id": conflict["store_id"], "status": conflict["status"],
+            "resolved_at": conflict.get("resolved_at")}
