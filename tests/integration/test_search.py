@@ -6,7 +6,6 @@ Expected answers are computed here from the documents (pymongo) or from the eval
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -14,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from mcp import Client
+from polling import eventually
 from pymongo.database import Database
 
 from bench.search_eval import expand, load_eval, score, summarise
@@ -140,14 +140,6 @@ async def test_lexical_mode_needs_no_embedder(seeded) -> None:
 # --- the in-memory catalog and its refresh rule ------------------------------------------------------
 
 
-async def _wait_for(predicate, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await predicate():
-            return True
-        await asyncio.sleep(0.1)
-    return False
-
 
 @pytest.mark.anyio
 async def test_name_search_sees_a_product_change_through_the_change_stream(writable) -> None:
@@ -166,7 +158,7 @@ async def test_name_search_sees_a_product_change_through_the_change_stream(writa
                 out = await ok(mcp, "get_products_by_name", {"product_name": token})
                 return [p["sku"] for p in out["products"]] == [product["sku"]]
 
-            assert await _wait_for(found), "the change stream did not refresh the catalog"
+            assert await eventually(found), "the change stream did not refresh the catalog"
             stock = sum([r["stock_level"] async for r in db.inventory.find({"product_id": product["_id"],
                                                                             "deleted": False})])
             out = await ok(mcp, "get_products_by_name", {"product_name": token})

@@ -6,7 +6,6 @@ test writes itself, never from a tool's output.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from polling import eventually
 from pymongo.database import Database
 
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
@@ -40,14 +40,6 @@ async def ok(client: Client, tool: str, args: dict) -> dict:
     assert not result.is_error, f"{tool}({args}) failed: {result.content[0].text}"
     return result.structured_content
 
-
-async def eventually(predicate, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await predicate():
-            return True
-        await asyncio.sleep(0.1)
-    return False
 
 
 def test_seeding_loads_every_curated_mapping(sdb: Database) -> None:

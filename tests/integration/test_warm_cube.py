@@ -9,14 +9,13 @@ reloading from scratch and not by reading order_items.
 from __future__ import annotations
 
 import calendar
-import time
 import uuid
 from datetime import UTC, datetime
 
-import anyio
 import pytest
 from folding import recent_orders, until_settled
 from mcp.client import Client
+from polling import eventually
 from pymongo import MongoClient
 
 from mcp_servers.customer_sales.server import build_server as build_sales_server
@@ -74,7 +73,7 @@ async def test_a_warm_analysis_server_sees_an_order_created_after_it_loaded(writ
             assert "rollup" in source and "order_items" not in source, source
             return round(after - before, 2) == total
 
-        assert await _eventually(includes_the_order), "the warm cube never counted the new order"
+        assert await eventually(includes_the_order, 20.0), "the warm cube never counted the new order"
     db.client.close()
 
 
@@ -95,17 +94,9 @@ async def test_a_warm_analysis_server_follows_a_rebuild_made_elsewhere(writable)
         async def revenue_is(expected: float) -> bool:
             return round((await seattle_revenue(analysis, start, end))[0], 2) == round(expected, 2)
 
-        assert await _eventually(lambda: revenue_is(true_revenue + 1000.0)), "the warm cube missed a rollup change"
+        assert await eventually(lambda: revenue_is(true_revenue + 1000.0), 20.0), "the warm cube missed a rollup change"
         async with await zdb.connect(writable) as client:
             await rebuild.rebuild(Collections(zdb.database(client, writable)))  # what `zava_ops fold rebuild` runs
-        assert await _eventually(lambda: revenue_is(true_revenue)), "the warm cube kept cells the rebuild replaced"
+        assert await eventually(lambda: revenue_is(true_revenue), 20.0), "the warm cube kept cells the rebuild replaced"
     db.client.close()
 
-
-async def _eventually(predicate, seconds: float = 20.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await predicate():
-            return True
-        await anyio.sleep(0.2)
-    return False
