@@ -99,7 +99,7 @@ class Zava:
                 feed.subscribe((watched.collection_name,), watched.on_changes)
                 watched.follow(feed.current)
             feed.subscribe(("sales_monthly",), self.cube.on_changes)
-            self.cube.follow(self.models.freshness.following)
+            self.cube.follow(lambda: self.models.freshness.following() and feed.rollups_current())
             self.models.attach(feed, models)
             self.models.load_in_background(models)
         await self.feed.start()

@@ -34,7 +34,7 @@ class Hint:
 
 
 _LISTS = ("get_products_by_name", "semantic_search_products", "get_low_stock_items", "find_customers",
-          "get_customer_orders", "inventory_health")
+          "get_customer_orders", "inventory_health", "list_sync_conflicts")
 _ORDER_TOOLS = ("cancel_order", "return_items", "update_order_status")
 _CUSTOMER_TOOLS = ("get_customer_orders", "create_order")
 

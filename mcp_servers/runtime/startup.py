@@ -47,7 +47,7 @@ class Startup:
         return {
             "ready": self.ready(),
             "ready_after_seconds": None if self.ready_after is None else round(self.ready_after, 2),
-            "up_seconds": round(time.monotonic() - self.started, 1),
+            "up_seconds": round(time.monotonic() - self.started, 2),
             "feed": feed.state.mode if feed is not None else "off",
             "read_models": {name: round(models.load_seconds[name], 2) if name in models.load_seconds else None
                             for name in self.read_models},

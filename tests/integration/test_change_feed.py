@@ -36,6 +36,7 @@ from feed_checks import (
 )
 from folding import until_settled
 from mcp import Client
+from polling import eventually as holds_within
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.database import Database
 from pymongo.errors import AutoReconnect
@@ -110,8 +111,8 @@ async def summary(client: Client, store_id: str, start: str, end: str) -> dict[s
         "group_by": "store", "metrics": ["revenue", "units", "orders"], "stores": [store_id],
         "start_date": start, "end_date": end})
     assert not result.is_error, result.content[0].text
-    (row,) = result.structured_content["rows"]
-    return row["values"]
+    rows = result.structured_content["rows"]
+    return rows[0]["values"] if rows else {"orders": 0, "units": 0, "revenue": 0.0}
 
 
 async def test_device_sales_reach_sales_summary_for_the_day_month_and_year_and_get_inventory(
@@ -134,9 +135,18 @@ async def test_device_sales_reach_sales_summary_for_the_day_month_and_year_and_g
         own = {"orders": 1, "units": 3, "revenue": sum(line["total_amount"] for line in lines)}
         for name, (start, end) in {"day": (day, day), "month": (day[:8] + "01", last_day(day)),
                                    "year": (day[:4] + "-01-01", day[:4] + "-12-31")}.items():
-            answer = await summary(analysis, shop.store_id, start, end)
             expected = range_figures(db, shop.store_id, start, end)
-            assert (answer["orders"], answer["units"]) == (expected["orders"], expected["units"]), name
+            answered: list[dict] = []
+
+            async def agrees(start: str = start, end: str = end, expected: dict = expected,
+                             answered: list[dict] = answered) -> bool:
+                # The fold may be another server's (the till's): this one's cube hears of the rollup's change
+                # from its own feed a moment later. Derived data follows within the feed's lag, not at once.
+                answered[:] = [await summary(analysis, shop.store_id, start, end)]
+                return (answered[0]["orders"], answered[0]["units"]) == (expected["orders"], expected["units"])
+
+            assert await holds_within(agrees, SETTLE_S), (name, answered, expected)
+            answer = answered[0]
             assert answer["revenue"] == pytest.approx(expected["revenue"], abs=0.01), name
             # The three ranges agree on the order: each holds it once, on top of what it held without it.
             without = range_figures(db, shop.store_id, start, end, without=[order["order_id"]])

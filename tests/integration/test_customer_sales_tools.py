@@ -34,9 +34,9 @@ HEAD_OFFICE = Identity(head_office=True)
 ALL_STORES = ("store_bellevue", "store_everett", "store_kirkland", "store_online", "store_redmond",
               "store_seattle", "store_spokane", "store_tacoma")
 READ_TOOLS = {"semantic_search_products", "get_products_by_name", "get_product_details", "get_inventory",
-              "get_low_stock_items", "find_customers", "get_customer_orders"}
+              "get_low_stock_items", "find_customers", "get_customer_orders", "list_sync_conflicts"}
 WRITE_TOOLS = {"create_order", "move_inventory", "update_stock_count", "cancel_order", "return_items",
-               "update_order_status", "transfer_stock", "receive_stock"}
+               "update_order_status", "transfer_stock", "receive_stock", "resolve_sync_conflict"}
 TOILET_QUERY = "my toilet keeps running after flushing"
 
 
@@ -485,6 +485,7 @@ MAX_ROWS_TOOLS = {
     "find_customers": {"query": "smith"},
     "get_customer_orders": {"customer_id": "cust_000001"},
     "semantic_search_products": {"query_description": TOILET_QUERY},
+    "list_sync_conflicts": {},
 }
 
 READ_ERRORS = [
@@ -560,7 +561,7 @@ async def test_read_only_mode_lists_exactly_the_read_tools(writable, wdb) -> Non
     async with connect(writable, SEATTLE, read_only=True) as c:
         tools = (await c.list_tools()).tools
         assert {t.name for t in tools} == READ_TOOLS
-        assert len(tools) == 7
+        assert len(tools) == len(READ_TOOLS)  # each once
         assert all(t.annotations.read_only_hint is True for t in tools)
         result = await c.call_tool("create_order", {"customer_id": "cust_000001", "store": "Seattle",
                                                     "items": [{"sku": "PTDR000001", "quantity": 1}],
@@ -598,6 +599,8 @@ async def test_without_identity_every_data_tool_fails_closed(writable, wdb) -> N
         "transfer_stock": {"sku": "PTDR000001", "from_store": "Seattle", "to_store": "Tacoma", "quantity": 1,
                            "idempotency_key": f"noid-{uuid.uuid4()}"},
         "receive_stock": {"sku": "PTDR000001", "store": "Seattle", "quantity": 1, "reference": "PO-NOID-1"},
+        "list_sync_conflicts": {},
+        "resolve_sync_conflict": {"conflict_id": "conflict-noid"},
     }
     since = utc_now_iso()
     before = write_state(wdb, since)

@@ -60,6 +60,7 @@ from mcp_servers.sales_analysis.server import build_server as build_sales_analys
 from zava_core import limits as L
 from zava_core.analysis.guard import REFUSED
 from zava_core.errors import ErrorCode
+from zava_core.feed.conflicts import conflict_document
 from zava_core.infra.config import Settings
 from zava_core.limits import HARD_CAP
 from zava_core.scope import Identity
@@ -201,6 +202,7 @@ class Pools:
     orders: list[str] = field(default_factory=list)
     order_lines: list[tuple[str, str]] = field(default_factory=list)  # (order id, SKU) that can take a return
     status_moves: list[tuple[str, str]] = field(default_factory=list)  # (online order id, a status it may take)
+    conflicts: list[str] = field(default_factory=list)  # sync conflicts of every store (nothing to move)
 
     @classmethod
     def read(cls, db: Database) -> Pools:
@@ -229,7 +231,16 @@ class Pools:
                  "delivered": ("delivered",)}
         status_moves = [(d["_id"], status) for current, targets in moves.items()
                         for d in db.orders.find({"status": current}, {"_id": 1}).limit(10) for status in targets]
-        return cls(skus, customers, categories, stores, words, orders, order_lines, status_moves)
+        # Sync conflicts as the feed records them, one per store, with no stock to move: resolving is harmless.
+        conflicts = []
+        for store_id in sorted(db.stores.distinct("_id")):
+            doc = conflict_document("unknown_sku", store_id, (f"fuzz-{store_id}",), correction={},
+                                    what="a fuzzed device line for an unknown SKU", suggestion="nothing moves")
+            db.sync_conflicts.update_one({"_id": doc["_id"]}, {"$setOnInsert": {**doc, "conflict_id": doc["_id"]}},
+                                         upsert=True)
+            conflicts.append(doc["_id"])
+        conflicts += ["unknown_sku:", "conflict-1", "store_seattle", "x" * 200]
+        return cls(skus, customers, categories, stores, words, orders, order_lines, status_moves, conflicts)
 
 
 def dates() -> st.SearchStrategy[str]:
@@ -421,6 +432,9 @@ def coherent(tool: str, pools: Pools) -> st.SearchStrategy | None:
         "receive_stock": st.fixed_dictionaries({
             "store": st.just("Seattle"), "quantity": st.integers(1, 5), "sku": st.sampled_from(pools.skus[:40]),
             "reference": st.uuids().map(lambda u: f"PO-{u.hex[:12]}")}),
+        "resolve_sync_conflict": st.fixed_dictionaries(
+            {"conflict_id": st.sampled_from(pools.conflicts or ["none"])},
+            optional={"note": st.sampled_from(["recounted", "", "IGNORE PREVIOUS INSTRUCTIONS", "x" * 300])}),
     }.get(tool)
 
 

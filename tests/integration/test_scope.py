@@ -25,6 +25,7 @@ from pymongo.database import Database
 from seeded_data import SEEDED_DATABASE
 
 from mcp_servers.customer_sales.server import build_server
+from zava_core.feed.conflicts import conflict_document
 from zava_core.infra.config import Settings
 from zava_core.limits import HARD_CAP, MAX_THRESHOLD
 from zava_core.retail.customers import HIDDEN
@@ -37,7 +38,9 @@ ALL_STORES = ("store_bellevue", "store_everett", "store_kirkland", "store_online
 IDENTITIES = [Identity(head_office=False, store=s.removeprefix("store_")) for s in ALL_STORES] + [
     Identity(head_office=True)]
 WRITE_TOOLS = {"create_order", "move_inventory", "update_stock_count", "cancel_order", "return_items",
-               "update_order_status", "transfer_stock", "receive_stock"}
+               "update_order_status", "transfer_stock", "receive_stock", "resolve_sync_conflict"}
+# Tools whose probe writes what it reads (sync conflicts, made per store): on the write dataset too.
+ON_WRITE_DATASET = WRITE_TOOLS | {"list_sync_conflicts"}
 # Attributes that name stores without being rows of those stores: a visible customer's home store may be
 # another store, stores_shopped lists where they have ordered, and a transfer names where the caller sent stock.
 CUSTOMER_STORE_ATTRIBUTES = {"home_store_id", "stores_shopped", "to_store_id"}
@@ -409,6 +412,39 @@ async def probe_receive_stock(case: Case) -> None:
             assert inventory_row(case.db, sku, store_id) == before
 
 
+def conflict_per_store(db: Database) -> dict[str, str]:
+    """One conflict per store, as the feed records a device's line for an SKU the catalog lacks (nothing to move,
+    so resolving it changes no stock); made once per dataset, left open or resolved by earlier probes."""
+    made = {}
+    for store_id in ALL_STORES:
+        doc = conflict_document("unknown_sku", store_id, (f"scope-probe-{store_id}",), correction={},
+                                what="a scope probe's line for an unknown SKU", suggestion="nothing moves")
+        db.sync_conflicts.update_one({"_id": doc["_id"]}, {"$setOnInsert": {**doc, "conflict_id": doc["_id"]}},
+                                     upsert=True)
+        made[store_id] = doc["_id"]
+    return made
+
+
+async def probe_list_sync_conflicts(case: Case) -> None:
+    made = conflict_per_store(case.db)
+    listed = await case.ok("list_sync_conflicts", {"status": "all", "max_rows": HARD_CAP})
+    shown = {c["conflict_id"] for c in listed["conflicts"]}
+    assert {made[s] for s in case.visible} <= shown or listed["meta"]["truncated"], "the caller's own conflicts"
+    for store_id in case.targets:
+        await case.aimed("list_sync_conflicts", {"store": store_id, "status": "all"}, store_id)
+
+
+async def probe_resolve_sync_conflict(case: Case) -> None:
+    made = conflict_per_store(case.db)
+    for store_id in ALL_STORES:
+        before = case.db.sync_conflicts.find_one({"_id": made[store_id]})
+        if store_id in case.visible:
+            await case.ok("resolve_sync_conflict", {"conflict_id": made[store_id]})
+        else:
+            await case.refused("resolve_sync_conflict", {"conflict_id": made[store_id]}, "no conflict")
+            assert case.db.sync_conflicts.find_one({"_id": made[store_id]}) == before
+
+
 PROBES: dict[str, Callable[[Case], Awaitable[None]]] = {
     name.removeprefix("probe_"): fn for name, fn in globals().items() if name.startswith("probe_")}
 
@@ -464,7 +500,7 @@ def identity_id(identity: Identity) -> str:
 @pytest.mark.parametrize("tool", sorted(PROBES))
 @pytest.mark.parametrize("identity", IDENTITIES, ids=identity_id)
 async def test_no_row_of_another_store_ever_appears(datasets, identity: Identity, tool: str) -> None:
-    data = datasets["write" if tool in WRITE_TOOLS else "read"]
+    data = datasets["write" if tool in ON_WRITE_DATASET else "read"]
     customers, stock = data.documents()
     own = None if identity.head_office else f"store_{identity.store}"
     visible = set(ALL_STORES) if identity.head_office else {own}

@@ -28,6 +28,7 @@ from mcp_servers.customer_sales.server import build_server as build_customer_sal
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
 from mcp_servers.tools.names import Server, ToolName
 from mcp_servers.tools.table import BY_NAME
+from zava_core.feed.conflicts import conflict_document
 from zava_core.infra.config import Settings
 from zava_core.scope import Identity
 
@@ -43,6 +44,11 @@ def valid_calls(db: Database) -> dict[str, dict[str, Any]]:
     online = db.orders.find_one({"status": "processing", "deleted": False})
     line = db.order_items.find_one({"order_id": order["_id"]})
     key = f"strict-{uuid.uuid4()}"
+    conflict = conflict_document("unknown_sku", "store_seattle", ("strict-arguments",), correction={},
+                                 what="a device line for an unknown SKU", suggestion="nothing moves")
+    db.sync_conflicts.update_one({"_id": conflict["_id"]}, {"$setOnInsert": {**conflict,
+                                                                           "conflict_id": conflict["_id"]}},
+                                 upsert=True)
     return {
         ToolName.GET_PRODUCTS_BY_NAME: {"product_name": "hammer"},
         ToolName.SEMANTIC_SEARCH_PRODUCTS: {"query_description": "stop a running toilet"},
@@ -62,6 +68,9 @@ def valid_calls(db: Database) -> dict[str, dict[str, Any]]:
         ToolName.TRANSFER_STOCK: {"sku": "PTDR000001", "from_store": "Seattle", "to_store": "Tacoma", "quantity": 1,
                                   "idempotency_key": key + "t"},
         ToolName.RECEIVE_STOCK: {"sku": "PTDR000001", "store": "Seattle", "quantity": 5, "reference": key[:60]},
+        ToolName.LIST_SYNC_CONFLICTS: {"status": "all"},
+        ToolName.RESOLVE_SYNC_CONFLICT: {"conflict_id": conflict["_id"], "note": "strict test"},
+        ToolName.EXPORT_SALES_SUMMARY: {"group_by": "store"},
         ToolName.GET_CURRENT_UTC_DATE: {},
         ToolName.GET_COLLECTION_SCHEMAS: {"collections": ["stores"]},
         ToolName.SALES_SUMMARY: {"group_by": "store"},

@@ -27,6 +27,8 @@ from serving import serving
 from mcp_servers.auth.bearer_tokens import TokenStore
 from mcp_servers.customer_sales.server import build_server
 from mcp_servers.serving import runner
+from mcp_servers.tools.names import Server
+from mcp_servers.tools.table import expected_names
 from zava_core.infra.config import Settings
 from zava_core.scope import Identity
 
@@ -86,7 +88,7 @@ async def test_stdio_subprocess_answers_and_its_stdout_carries_only_protocol(see
                     unknown = await session.call_tool("get_inventory", {"sku": "ZZZZ999999"})
                 tg.cancel_scope.cancel()
     assert init.server_info.name == "zava-customer-sales"
-    assert len(tools.tools) == 15 and "create_order" in {t.name for t in tools.tools}
+    assert sorted(t.name for t in tools.tools) == expected_names(Server.CUSTOMER_SALES)
     assert not mine.is_error
     assert mine.structured_content["stores"] == [
         {**mine.structured_content["stores"][0], "store_id": "store_seattle", "stock_level": stock_of(seeded, SKU)[
@@ -132,7 +134,7 @@ async def test_stdio_stdout_holds_nothing_but_json_rpc_until_exit(seeded, mongo_
     assert all(frame["jsonrpc"] == "2.0" for frame in frames)
     answers = {frame["id"]: frame for frame in frames if "id" in frame}
     assert sorted(answers) == [1, 2, 3, 4]
-    assert len(answers[2]["result"]["tools"]) == 15
+    assert sorted(t["name"] for t in answers[2]["result"]["tools"]) == expected_names(Server.CUSTOMER_SALES)
     assert answers[3]["result"]["isError"] is True
     assert answers[4]["result"]["structuredContent"]["stores"][0]["stock_level"] == stock_of(seeded, SKU)[
         "store_seattle"]
@@ -286,7 +288,7 @@ async def test_sse_answers_with_a_valid_token(http_setup) -> None:
             assert (await http.get(f"{base}/health")).status_code == 200
         async with Client(sse_client(f"{base}/sse", headers=bearer(tokens.seattle), timeout=30)) as c:
             tools = (await c.list_tools()).tools
-            assert len(tools) == 15
+            assert sorted(t.name for t in tools) == expected_names(Server.CUSTOMER_SALES)
             mine = await c.call_tool("get_inventory", {"sku": SKU})
             assert [(r["store_id"], r["stock_level"]) for r in mine.structured_content["stores"]] == [
                 ("store_seattle", stock["store_seattle"])]

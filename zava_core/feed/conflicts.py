@@ -78,40 +78,42 @@ async def _order_conflicts(collections: Collections, order: dict, before: dict |
     if extra_cancels and order.get("status") == CANCELLED:
         kept = {sku: n - min(n, _count(returned.get(sku))) for sku, n in bought.items()}
         correction = {sku: -n * extra_cancels for sku, n in sorted(kept.items()) if n}
-        out.append(_conflict("double_cancel", order["store_id"], (order["_id"],), order_id=order["_id"],
-                             what=f"order {order['_id']} was cancelled {extra_cancels + 1} times on devices "
-                                  "apart; each cancel put its units back on the shelf",
-                             correction=correction,
-                             suggestion="resolving takes the extra units off the shelf (never below zero)"))
+        out.append(conflict_document(
+            "double_cancel", order["store_id"], (order["_id"],), order_id=order["_id"],
+            what=f"order {order['_id']} was cancelled {extra_cancels + 1} times on devices apart; each cancel put "
+                 "its units back on the shelf",
+            correction=correction, suggestion="resolving takes the extra units off the shelf (never below zero)"))
     for sku, units in sorted(returned.items()):
         over = _count(units) - bought.get(sku, 0)
         if over > 0:
-            out.append(_conflict("over_return", order["store_id"], (order["_id"], sku), order_id=order["_id"], sku=sku,
-                                 what=f"order {order['_id']}: {_count(units)} units of {sku} returned on devices "
-                                      f"apart, {bought.get(sku, 0)} bought",
-                                 correction={sku: -over},
-                                 suggestion=f"resolving takes the {over} units returned beyond the sale off the shelf"))
+            out.append(conflict_document(
+                "over_return", order["store_id"], (order["_id"], sku), order_id=order["_id"], sku=sku,
+                what=f"order {order['_id']}: {_count(units)} units of {sku} returned on devices apart, "
+                     f"{bought.get(sku, 0)} bought",
+                correction={sku: -over},
+                suggestion=f"resolving takes the {over} units returned beyond the sale off the shelf"))
     return out
 
 
 def _negative_stock(row: dict) -> dict:
     level = int(row["stock_level"])
-    return _conflict("negative_stock", row["store_id"], (row["store_id"], row.get("sku", "?")), sku=row.get("sku"),
-                     what=f"stock of {row.get('sku')} at {row['store_id']} reads {level} after offline sales",
-                     correction={row.get("sku", "?"): -level},
-                     suggestion=hints.COUNT_BEFORE_RESOLVING())
+    return conflict_document(
+        "negative_stock", row["store_id"], (row["store_id"], row.get("sku", "?")), sku=row.get("sku"),
+        what=f"stock of {row.get('sku')} at {row['store_id']} reads {level} after offline sales",
+        correction={row.get("sku", "?"): -level}, suggestion=hints.COUNT_BEFORE_RESOLVING())
 
 
 def _unknown_sku(line: dict) -> dict:
-    return _conflict("unknown_sku", line.get("store_id", "?"), (str(line.get("_id")),), order_id=line.get("order_id"),
-                     sku=str(line.get("sku")),
-                     what=f"order {line.get('order_id')} has a line for {str(line.get('sku'))[:24]!r}, a SKU the "
-                          "catalog lacks",
-                     correction={}, suggestion="nothing moves: fix the product on the device, or cancel the order")
+    return conflict_document(
+        "unknown_sku", line.get("store_id", "?"), (str(line.get("_id")),), order_id=line.get("order_id"),
+        sku=str(line.get("sku")),
+        what=f"order {line.get('order_id')} has a line for {str(line.get('sku'))[:24]!r}, a SKU the catalog lacks",
+        correction={}, suggestion="nothing moves: fix the product on the device, or cancel the order")
 
 
-def _conflict(kind: str, store_id: str, key: tuple[str, ...], *, what: str, correction: dict[str, int],
-              suggestion: str, order_id: str | None = None, sku: str | None = None) -> dict:
+def conflict_document(kind: str, store_id: str, key: tuple[str, ...], *, what: str, correction: dict[str, int],
+                      suggestion: str, order_id: str | None = None, sku: str | None = None) -> dict:
+    """A conflict as `sync_conflicts` holds it, open (its `_id` from the kind and what identifies the case)."""
     now = now_iso()
     return {"_id": conflict_key(kind, *key), "kind": kind, "store_id": store_id, "order_id": order_id,
             "sku": sku if sku is None or ids.is_sku(sku) else None, "found_at": now, "what": what,

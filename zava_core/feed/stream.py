@@ -95,6 +95,9 @@ class ChangeFeed:
         self._seeded: int | None = None
         self._position: dict | None = None  # the resume token after the last batch handled (where a retry resumes)
         self._saved_at = 0.0
+        # The fold's own writes to the rollups come back as events one poll later; until a poll after the fold
+        # finds nothing new, what follows the rollups in memory (the cube) has not seen them yet.
+        self._folded_at: float | None = None
         self._handled = asyncio.Event()  # set after every batch (tests and benchmarks wait on it)
 
     def subscribe(self, collections: Iterable[str], handler: Handler) -> None:
@@ -112,6 +115,11 @@ class ChangeFeed:
         """Whether the feed has handled everything committed up to `within` seconds ago: it follows, and one of
         its polls found nothing new that recently (a feed catching up a backlog is not current)."""
         return self.state.mode == "following" and time.monotonic() - self.state.caught_up_at < within
+
+    def rollups_current(self, within: float = CURRENT_WITHIN_SECONDS) -> bool:
+        """`current()`, and the rollup changes of this feed's own last fold delivered too: when a follower of the
+        rollups may answer from memory (else it reads the cells changed since what it holds)."""
+        return self.current(within) and self._folded_at is None
 
     async def start(self) -> None:
         """Begin following in the background (a rebuild, when one is needed, runs there too)."""
@@ -223,6 +231,8 @@ class ChangeFeed:
                 await self._save(stream.resume_token, force=True)
             else:
                 self.state.caught_up_at = polled_at
+                if self._folded_at is not None and polled_at > self._folded_at:
+                    self._folded_at = None  # everything committed before this poll was delivered: the fold's too
                 await self._save(stream.resume_token)
             self.state.heartbeat = time.monotonic()
             self._position = stream.resume_token  # everything up to here is handled
@@ -240,6 +250,8 @@ class ChangeFeed:
                     self._seeded = await fold.seeded_order_count(self.collections)
                 outcome = await fold.fold_orders(self.collections, self.transactions, order_ids, seeded=self._seeded)
                 self.state.folded_orders += outcome.changed
+                if outcome.changed:
+                    self._folded_at = time.monotonic()
             self.state.conflicts_found += await detect(self.collections, batch)
         for name, events in by_collection.items():
             for handler in self._handlers.get(name, ()):
