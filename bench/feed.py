@@ -36,7 +36,8 @@ from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from pymongo import AsyncMongoClient, MongoClient
 
-from bench.load import HOST, _free_port, _wait_ready
+from bench import readiness
+from bench.load import HOST, _free_port
 from bench.load import STORE as LOAD_STORE
 from mcp_servers.auth.bearer_tokens import TokenStore
 from zava_core.infra import db as zdb
@@ -174,7 +175,7 @@ async def run(writes: int, clients: int, store_name: str | None, with_load: bool
         mongo = AsyncMongoClient(zdb.resolve_uri(settings))
         try:
             base = f"http://{HOST}:{port}"
-            await _wait_ready(base, server)
+            await readiness.over_http(base, "sales-analysis (http)", alive=lambda: server.poll() is None)
             db = mongo[settings.mongodb_database]
             http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=VISIBLE_TIMEOUT_S)
             async with http, Client(streamable_http_client(f"{base}/mcp", http_client=http)) as client:

@@ -1,4 +1,4 @@
-"""`python -m bench scale-model [--stores 8,125,1000] [--structures cube,stock,customers,orders]`: what the in-memory
+"""`python -m bench scale-model [--stores 8,128,1000] [--structures cube,stock,customers,orders]`: what the in-memory
 structures cost with many stores, built from synthetic documents (no engine, no seeding).
 
 The source is the generated default-scale dataset (8 stores, ~25K customers, ~99K orders, ~207K lines; seed 1, as of
@@ -299,7 +299,7 @@ def render(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench scale-model", description=__doc__.splitlines()[0])
-    parser.add_argument("--stores", default="8,125,1000", help="store counts, multiples of 8, comma-separated")
+    parser.add_argument("--stores", default="8,128,1000", help="store counts, multiples of 8, comma-separated")
     parser.add_argument("--structures", default=",".join(STRUCTURES), help=f"some of {','.join(STRUCTURES)}")
     args = parser.parse_args(argv)
     if platform.system() != "Linux":
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         counts = [int(n) for n in args.stores.split(",") if n.strip()]
     except ValueError:
-        raise SystemExit("error: --stores takes whole numbers, e.g. 8,125,1000") from None
+        raise SystemExit("error: --stores takes whole numbers, e.g. 8,128,1000") from None
     if any(n < SOURCE_STORES or n % SOURCE_STORES for n in counts):
         raise SystemExit(f"error: --stores: each count must be a multiple of {SOURCE_STORES}, e.g. 8,128,1000")
     structures = [s.strip() for s in args.structures.split(",") if s.strip()]

@@ -218,6 +218,7 @@ class ChangeFeed:
     async def _follow(self, stream) -> None:
         while True:
             batch: list[dict] = []
+            asks_server = not _buffered(stream)  # an empty buffer: the next event comes from a getMore
             polled_at = time.monotonic()
             event = await stream.try_next()  # waits up to poll_ms on the server when nothing is new
             while event is not None:
@@ -226,14 +227,19 @@ class ChangeFeed:
                 if len(batch) >= BATCH_EVENTS or not _buffered(stream):
                     break
                 event = await stream.try_next()
+            # A getMore hands over every event committed before it was asked (up to a batch's worth): once its
+            # whole batch is handled (or it brought none), everything committed before `polled_at` is. A feed
+            # that never sees an empty poll (steady writes) is current all the same.
+            complete = asks_server and not _buffered(stream)
             if batch:
                 await self._handle(batch)
                 await self._save(stream.resume_token, force=True)
             else:
+                await self._save(stream.resume_token)
+            if complete:
                 self.state.caught_up_at = polled_at
                 if self._folded_at is not None and polled_at > self._folded_at:
                     self._folded_at = None  # everything committed before this poll was delivered: the fold's too
-                await self._save(stream.resume_token)
             self.state.heartbeat = time.monotonic()
             self._position = stream.resume_token  # everything up to here is handled
             self._handled.set()
