@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,3 +37,13 @@ async def serving(app: Any, *, log_level: str = "warning", **options: Any) -> As
                 web.should_exit = True
     finally:
         sock.close()
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 30.0) -> None:
+    """End a server or engine a test launched: SIGTERM (its graceful exit), then SIGKILL past `timeout`."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)

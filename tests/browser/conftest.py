@@ -30,6 +30,7 @@ from live_server import LiveServer
 from mcp import Client
 from pymongo import MongoClient
 from seeded_data import seed_small
+from serving import stop_process
 from view_harness import Harness, build_host_bundle
 
 from mcp_servers.auth.bearer_tokens import TokenStore
@@ -127,12 +128,7 @@ def chart_server(chart_data: Settings, tmp_path_factory: pytest.TempPathFactory)
             time.sleep(0.2)
         yield LiveServer(f"http://127.0.0.1:{port}/mcp", head_office, seattle)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=15)
         log.close()
 
 

@@ -32,6 +32,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from pymongo import MongoClient
 from serving import serving as serve_app
+from serving import stop_process
 
 from mcp_servers.auth.bearer_tokens import TokenStore
 from mcp_servers.sales_analysis.server import build_server
@@ -414,12 +415,7 @@ async def test_the_command_line_server_applies_the_same_rules(seeded: Settings, 
             out = await call_ok(client, "sales_summary", {"group_by": "store"})
             assert out["stores"] == [SEATTLE]
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
+        stop_process(process)
 
 
 # --- SSE ---------------------------------------------------------------------------------------

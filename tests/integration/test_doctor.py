@@ -21,6 +21,7 @@ from urllib.parse import quote
 import pytest
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
+from serving import stop_process
 
 from zava_core.infra import embedded
 from zava_core.infra.config import Settings
@@ -229,13 +230,6 @@ def _wait_until_up(uri: str, process: subprocess.Popen, log: Path) -> None:
     raise AssertionError(f"the engine did not answer within 60 s: {log.read_text(errors='replace')[-2000:]}")
 
 
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
@@ -262,14 +256,14 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
             client.admin.command("createUser", "reader", pwd=READER_PASSWORD,
                                  roles=[{"role": "read", "db": SECURED_DB}])
     finally:
-        _stop(process)  # one process per storage directory: the restart needs the lock back
+        stop_process(process)  # one process per storage directory: the restart needs the lock back
     cert, key = _self_signed_certificate(home)
     process = _start(storage, port, log, "--auth", "--tls-cert-file", str(cert), "--tls-key-file", str(key))
     try:
         _wait_until_up(f"mongodb://127.0.0.1:{port}/?directConnection=true&tls=true&tlsCAFile={cert}", process, log)
         yield Secured(port=port, ca_file=cert)
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def test_wrong_password_fails_at_authentication(secured: Secured, tmp_path: Path) -> None:
