@@ -10,9 +10,10 @@ import os
 import sys
 import time
 
-from mcp import Client, StdioServerParameters
+from mcp import Client, MCPError, StdioServerParameters
 
 from mcp_servers.tools.names import Server, ToolName
+from zava_core.infra.config import Settings
 
 PASS_THROUGH = ("MONGODB_", "ZAVA_", "OPENAI_", "AZURE_OPENAI_")
 
@@ -34,14 +35,35 @@ CALLS: dict[Server, list[tuple[ToolName, dict]]] = {
 
 
 def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k.startswith(PASS_THROUGH)}
+    """What a launched server gets: our settings' variables, and the data directory this process resolves (the
+    one seeding used), named outright: a client hands a server only a default environment, in which the
+    platform's default data directory may be another (XDG_DATA_HOME, HOME)."""
+    passed = {k: v for k, v in os.environ.items() if k.startswith(PASS_THROUGH)}
+    return {**passed, "ZAVA_DATA_DIR": str(Settings.from_env().data_dir)}
 
 
 async def smoke(server: Server, calls: list[tuple[ToolName, dict]]) -> bool:
     params = StdioServerParameters(command=sys.executable, args=["-m", f"mcp_servers.{server}", "--head-office"],
                                    env=_env())
     started = time.perf_counter()
-    async with Client(params) as client:
+    try:
+        return await _answers(server, Client(params), calls, started)
+    except (MCPError, BaseExceptionGroup) as exc:
+        if not _connection_lost(exc):
+            raise
+        print(f"{server}: did not start or stopped answering (its reason is on the line above)")
+        return False
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """The client's failure when the server process exits (inside anyio's exception groups)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_connection_lost(inner) for inner in exc.exceptions)
+    return isinstance(exc, MCPError)
+
+
+async def _answers(server: Server, session: Client, calls: list[tuple[ToolName, dict]], started: float) -> bool:
+    async with session as client:
         tools = (await client.list_tools()).tools
         print(f"{server}: {len(tools)} tools ({time.perf_counter() - started:.1f} s to start): "
               + ", ".join(t.name for t in tools))
@@ -58,7 +80,7 @@ async def smoke(server: Server, calls: list[tuple[ToolName, dict]]) -> bool:
 
 
 def main() -> int:
-    ok = all(asyncio.run(smoke(server, calls)) for server, calls in CALLS.items())
+    ok = all([asyncio.run(smoke(server, calls)) for server, calls in CALLS.items()])
     print("all servers answered" if ok else "a call failed (see above)")
     return 0 if ok else 1
 
