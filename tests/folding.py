@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import anyio
 
 from zava_core.feed import fold
+from zava_core.feed.conflicts import conflict_document
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
 from zava_core.store import Collections
@@ -41,3 +42,13 @@ def recent_orders(db, seconds: float = 900.0) -> list[str]:
     """Ids of the orders changed in the last `seconds` (a sync handle): what a feed may still have to fold."""
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds))
     return [d["_id"] for d in db.orders.find({"updated_at": {"$gte": since}}, {"_id": 1})]
+
+
+def harmless_conflict(db, store_id: str, key: str) -> str:
+    """An open sync conflict at `store_id` as the feed records a device's line for an SKU the catalog lacks: nothing
+    to move, so resolving it changes no stock. Made once per `key` (a sync handle); returns its id."""
+    doc = conflict_document("unknown_sku", store_id, (key,), correction={},
+                            what="a device line for an unknown SKU", suggestion="nothing moves")
+    db.sync_conflicts.update_one({"_id": doc["_id"]}, {"$setOnInsert": {**doc, "conflict_id": doc["_id"]}},
+                                 upsert=True)
+    return doc["_id"]

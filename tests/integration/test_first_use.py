@@ -98,6 +98,20 @@ def test_a_server_that_cannot_start_says_why_in_one_line(mongo_uri: str, seeded:
         assert "Traceback" not in outcome.stderr and "ExceptionGroup" not in outcome.stderr, key
 
 
+def test_the_readme_smoke_run_says_each_server_did_not_start_in_a_line_not_a_traceback(mongo_uri: str,
+                                                                                      tmp_path: Path) -> None:
+    """The last step of the README's first command (`python -m mcp_servers.smoke`), on a database nobody seeded:
+    each server says why on stderr, the smoke run says which did not start, and exits non-zero."""
+    env = launch_env(tmp_path, MONGODB_URI=mongo_uri, MONGODB_DATABASE=f"zava_empty_{uuid.uuid4().hex[:8]}")
+    outcome = run(["-m", "mcp_servers.smoke"], env, tmp_path)
+    assert outcome.returncode == 1, outcome.stderr[-1000:]
+    said = outcome.stdout + outcome.stderr
+    assert "Traceback" not in said and "ExceptionGroup" not in said, said[-2000:]
+    assert [line for line in outcome.stderr.splitlines() if "holds no stores: seed it with" in line], outcome.stderr
+    for server in ("customer_sales", "sales_analysis"):
+        assert f"{server}: did not start" in outcome.stdout, outcome.stdout
+
+
 def test_over_http_an_empty_database_still_starts_and_says_to_seed(mongo_uri: str, tmp_path: Path) -> None:
     port = free_port()
     env = launch_env(tmp_path, MONGODB_URI=mongo_uri, MONGODB_DATABASE=f"zava_empty_{uuid.uuid4().hex[:8]}")

@@ -47,6 +47,7 @@ from typing import Any
 import anyio
 import anyio.from_thread
 import pytest
+from folding import harmless_conflict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
@@ -60,7 +61,6 @@ from mcp_servers.sales_analysis.server import build_server as build_sales_analys
 from zava_core import limits as L
 from zava_core.analysis.guard import REFUSED
 from zava_core.errors import ErrorCode
-from zava_core.feed.conflicts import conflict_document
 from zava_core.infra.config import Settings
 from zava_core.limits import HARD_CAP
 from zava_core.scope import Identity
@@ -232,13 +232,8 @@ class Pools:
         status_moves = [(d["_id"], status) for current, targets in moves.items()
                         for d in db.orders.find({"status": current}, {"_id": 1}).limit(10) for status in targets]
         # Sync conflicts as the feed records them, one per store, with no stock to move: resolving is harmless.
-        conflicts = []
-        for store_id in sorted(db.stores.distinct("_id")):
-            doc = conflict_document("unknown_sku", store_id, (f"fuzz-{store_id}",), correction={},
-                                    what="a fuzzed device line for an unknown SKU", suggestion="nothing moves")
-            db.sync_conflicts.update_one({"_id": doc["_id"]}, {"$setOnInsert": {**doc, "conflict_id": doc["_id"]}},
-                                         upsert=True)
-            conflicts.append(doc["_id"])
+        conflicts = [harmless_conflict(db, store_id, f"fuzz-{store_id}")
+                     for store_id in sorted(db.stores.distinct("_id"))]
         conflicts += ["unknown_sku:", "conflict-1", "store_seattle", "x" * 200]
         return cls(skus, customers, categories, stores, words, orders, order_lines, status_moves, conflicts)
 

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from folding import harmless_conflict
 from mcp import Client
 from pymongo import MongoClient
 from pymongo.database import Database
 from seeded_data import SEEDED_DATABASE
 
 from mcp_servers.customer_sales.server import build_server
-from zava_core.feed.conflicts import conflict_document
 from zava_core.infra.config import Settings
 from zava_core.limits import HARD_CAP, MAX_THRESHOLD
 from zava_core.retail.customers import HIDDEN
@@ -415,13 +415,7 @@ async def probe_receive_stock(case: Case) -> None:
 def conflict_per_store(db: Database) -> dict[str, str]:
     """One conflict per store, as the feed records a device's line for an SKU the catalog lacks (nothing to move,
     so resolving it changes no stock); made once per dataset, left open or resolved by earlier probes."""
-    made = {}
-    for store_id in ALL_STORES:
-        doc = conflict_document("unknown_sku", store_id, (f"scope-probe-{store_id}",), correction={},
-                                what="a scope probe's line for an unknown SKU", suggestion="nothing moves")
-        db.sync_conflicts.update_one({"_id": doc["_id"]}, {"$setOnInsert": {**doc, "conflict_id": doc["_id"]}},
-                                     upsert=True)
-        made[store_id] = doc["_id"]
+    made = {store_id: harmless_conflict(db, store_id, f"scope-probe-{store_id}") for store_id in ALL_STORES}
     return made
 
 

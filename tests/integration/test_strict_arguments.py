@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 import anyio.from_thread
 import pytest
+from folding import harmless_conflict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
@@ -28,7 +29,6 @@ from mcp_servers.customer_sales.server import build_server as build_customer_sal
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
 from mcp_servers.tools.names import Server, ToolName
 from mcp_servers.tools.table import BY_NAME
-from zava_core.feed.conflicts import conflict_document
 from zava_core.infra.config import Settings
 from zava_core.scope import Identity
 
@@ -44,11 +44,7 @@ def valid_calls(db: Database) -> dict[str, dict[str, Any]]:
     online = db.orders.find_one({"status": "processing", "deleted": False})
     line = db.order_items.find_one({"order_id": order["_id"]})
     key = f"strict-{uuid.uuid4()}"
-    conflict = conflict_document("unknown_sku", "store_seattle", ("strict-arguments",), correction={},
-                                 what="a device line for an unknown SKU", suggestion="nothing moves")
-    db.sync_conflicts.update_one({"_id": conflict["_id"]}, {"$setOnInsert": {**conflict,
-                                                                           "conflict_id": conflict["_id"]}},
-                                 upsert=True)
+    conflict_id = harmless_conflict(db, "store_seattle", "strict-arguments")
     return {
         ToolName.GET_PRODUCTS_BY_NAME: {"product_name": "hammer"},
         ToolName.SEMANTIC_SEARCH_PRODUCTS: {"query_description": "stop a running toilet"},
@@ -69,7 +65,7 @@ def valid_calls(db: Database) -> dict[str, dict[str, Any]]:
                                   "idempotency_key": key + "t"},
         ToolName.RECEIVE_STOCK: {"sku": "PTDR000001", "store": "Seattle", "quantity": 5, "reference": key[:60]},
         ToolName.LIST_SYNC_CONFLICTS: {"status": "all"},
-        ToolName.RESOLVE_SYNC_CONFLICT: {"conflict_id": conflict["_id"], "note": "strict test"},
+        ToolName.RESOLVE_SYNC_CONFLICT: {"conflict_id": conflict_id, "note": "strict test"},
         ToolName.EXPORT_SALES_SUMMARY: {"group_by": "store"},
         ToolName.GET_CURRENT_UTC_DATE: {},
         ToolName.GET_COLLECTION_SCHEMAS: {"collections": ["stores"]},
