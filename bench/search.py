@@ -26,6 +26,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from bench import readiness
 from bench.search_eval import (
     EVAL_PATH,
     FROZEN_ON,
@@ -41,7 +42,7 @@ from bench.search_eval import (
 from bench.search_latency import NAME_QUERIES, SEARCH_QUERIES, breakdown
 
 MODES = ("semantic", "hybrid")
-GOALS = {"semantic p50 ms": 10.0, "name p50 ms": 5.0, "first search ms": 100.0}
+GOALS = {"semantic p50 ms": 5.0, "name p50 ms": 5.0, "first search ms": 100.0}
 
 
 @dataclasses.dataclass
@@ -145,14 +146,18 @@ async def measure_backend(settings, backend: str, queries, unanswerable, skus_by
     finally:
         await client.close()
     started = time.perf_counter()
-    async with Client(build_server(settings, Identity(head_office=True))) as mcp:
+    server = build_server(settings, Identity(head_office=True))
+    async with Client(server) as mcp:
         ready = time.perf_counter()
+        # Timed once its read models answer (stock for every search): the start is reported, not averaged in.
+        startup_report = await readiness.in_process(server, f"customer-sales ({backend})")
         # The SDK client imports jsonschema and compiles a validator on its first tool call (~0.2 s, client
         # side): pay that on another tool, so the timed call is the server's first search.
         await mcp.call_tool("get_product_details", {"sku": "PTDR000001"})
         asked = time.perf_counter()
         await mcp.call_tool("semantic_search_products", {"query_description": "fix a leaky faucet"})
-        startup = {"server start ms": (ready - started) * 1000, "first search ms": (time.perf_counter() - asked) * 1000}
+        startup = {"server start ms": (ready - started) * 1000, "first search ms": (time.perf_counter() - asked) * 1000,
+                   "read models ready after ms": (startup_report.get("ready_after_seconds") or 0.0) * 1000}
         runs = [await evaluate(mcp, queries, skus_by_type, mode, f"{backend} {mode}") for mode in MODES]
         found = await quality(mcp, runs[-1], unanswerable)
         if backend == "static":

@@ -14,7 +14,7 @@ collection's kind (`model.CollectionSpec.store_scope`); likewise what a manager 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -159,10 +159,15 @@ class Scope:
     def sees(self, kind: StoreScope, doc: Mapping[str, Any], stores: Iterable[str] | None = None) -> bool:
         """Whether this scope (narrowed to `stores`) may see `doc`, a document of a collection of `kind`."""
         _check_kind(kind)
-        within = self._within(stores)
-        if kind == "none" or self._everything(within):
-            return True
-        ids = set(within)
+        if stores is None:  # the common case, asked per document: no sorting
+            if kind == "none" or self.head_office:
+                return True
+            ids: Set[str] = self.store_ids
+        else:
+            within = self._within(stores)
+            if kind == "none" or self._everything(within):
+                return True
+            ids = set(within)
         if kind == "store_id":
             return doc.get("store_id") in ids
         shopped = doc.get("stores_shopped")

@@ -29,7 +29,7 @@ import asyncpg
 from mcp import Client
 
 from bench import readiness
-from bench.harness import AS_OF, call_ok, seed, timed
+from bench.harness import AS_OF, call_ok, seed, time_inside, timed
 from bench.peer import compare, loader, questions
 from bench.peer.cluster import private_cluster
 from bench.peer.convert import SUPER_MANAGER_UUID, rls_user_id
@@ -71,13 +71,16 @@ class Clients:
     def __init__(self, settings: Settings, stack: contextlib.AsyncExitStack) -> None:
         self.settings, self.stack, self.open = settings, stack, {}
         self.starts: list[str] = []
+        self.inside: dict[int, list[float]] = {}  # id(client) -> ms inside its server, per tool call
 
     async def get(self, server: str, store: str | None) -> Client:
         key = (server, store)
         if key not in self.open:
             identity = Identity(head_office=True) if store is None else Identity(head_office=False, store=store)
             built = BUILDERS[server](self.settings, identity)
+            inside = time_inside(built)
             self.open[key] = await self.stack.enter_async_context(Client(built))
+            self.inside[id(self.open[key])] = inside
             label = f"{server} ({store or 'head office'})"
             self.starts.append(f"{label}: {readiness.describe(await readiness.in_process(built, label))}")
         return self.open[key]
@@ -89,15 +92,19 @@ async def summary_has_new_shape(client: Client) -> bool:
 
 
 async def compare_and_time(question: questions.Question, client: Client, pool: asyncpg.Pool, rls: str,
-                           iterations: int) -> tuple[Row, list[str]]:
+                           iterations: int, inside: list[float]) -> tuple[Row, list[str]]:
     ours = question.ours(await ask_ours(client, question.calls))
     theirs = question.theirs(await ask_original(pool, rls, question.sql, question.params))
     problems = compare.mismatches(f"{question.name} ({question.identity})", ours, theirs)
+    inside.clear()
     ours_ms = await timed(lambda i: ask_ours(client, question.calls), iterations)
+    calls = len(question.calls)  # a question of several tool calls: their times inside the server, summed per run
+    runs = inside[-iterations * calls:]
+    server_ms = [sum(runs[i:i + calls]) for i in range(0, len(runs), calls)]
     original_ms = await timed(lambda i: ask_original(pool, rls, question.sql, question.params), iterations)
     status = "MISMATCH" if problems else f"same ({len(theirs)} row{'' if len(theirs) == 1 else 's'})"
     name = question.name + (f" ({question.note})" if question.note else "")
-    return Row(name, question.identity, ours_ms, original_ms, status, question.group), problems
+    return Row(name, question.identity, ours_ms, original_ms, status, question.group, server_ms), problems
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -159,7 +166,7 @@ async def answer_all(settings: Settings, dsn: str, database: str, sample: questi
             rls = SUPER_MANAGER_UUID if question.store is None else str(rls_user_id(stores[f"store_{question.store}"]))
             client = await clients.get(question.server, question.store)
             started = time.perf_counter()
-            row, found = await compare_and_time(question, client, pool, rls, iterations)
+            row, found = await compare_and_time(question, client, pool, rls, iterations, clients.inside[id(client)])
             print(f"  {question.name} ({question.identity}): {time.perf_counter() - started:.1f} s"
                   + (f", {len(found)} mismatch line(s)" if found else ""), file=sys.stderr, flush=True)
             rows.append(row)
@@ -184,7 +191,10 @@ async def _ask_all(args: argparse.Namespace, settings: Settings, dsn: str, sampl
                f"{answers.server_version}, its SQL through asyncpg (pool as the original configures it, RLS id set "
                f"per call). {loaded.counts.get('orders', 0):,} orders, {loaded.counts.get('order_items', 0):,} order "
                f"lines; {args.iterations} timed runs per question after 2 warm-ups; times in ms. Our in-process MCP "
-               f"round trip alone (get_current_utc_date): p50 {percentile(answers.mcp_floor_ms, 50):.2f} ms. "
+               f"round trip alone (get_current_utc_date): p50 {percentile(answers.mcp_floor_ms, 50):.2f} ms; "
+               "\"inside the server\" is our server's own time (the tool, its result's conversion and fence), "
+               "without that round trip and the SDK client's validation of each result against the tool's output "
+               "schema (jsonschema, in the client). "
                f"Load average at the end: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1 / 5 / 15 min).\n\n"
                "Our servers were timed once ready (lookups from memory):\n"
                + "\n".join(f"- {start}" for start in answers.starts))

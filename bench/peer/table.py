@@ -34,6 +34,9 @@ class Row:
     original_ms: Sequence[float] = ()
     status: str = "same"  # same | MISMATCH | not compared: <why>
     group: str = "analysis"  # lookup | analysis (questions.Question.group)
+    # Per timed run, inside our server (its call_tool: the tool, the result's conversion and fence), without the
+    # MCP round trip and the client's validation of the result against the tool's output schema.
+    server_ms: Sequence[float] = ()
 
 
 LOOKUP_GOAL = 3.0  # #29: every lookup at least this many times faster than the original (p50); the rest at least 1x
@@ -56,19 +59,21 @@ def goals(rows: Sequence[Row]) -> str:
 
 
 def _ms(value: float) -> str:
-    return f"{value:.1f}" if value < 100 else f"{value:,.0f}"
+    return f"{value:.2f}" if value < 1 else f"{value:.1f}" if value < 100 else f"{value:,.0f}"
 
 
 def render(rows: Sequence[Row], heading: str) -> str:
     lines = [heading, "",
-             "| question | as | ours p50 | ours p95 | original p50 | original p95 | original / ours (p50) | answers |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| question | as | ours p50 | ours p95 | ours inside the server p50 | original p50 | original p95 "
+             "| original / ours (p50) | answers |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         if row.ours_ms and row.original_ms:
             ours50, orig50 = percentile(row.ours_ms, 50), percentile(row.original_ms, 50)
-            cells = [_ms(ours50), _ms(percentile(row.ours_ms, 95)), _ms(orig50),
+            inside = _ms(percentile(row.server_ms, 50)) if row.server_ms else ""
+            cells = [_ms(ours50), _ms(percentile(row.ours_ms, 95)), inside, _ms(orig50),
                      _ms(percentile(row.original_ms, 95)), ratio_text(ours50, orig50)]
         else:
-            cells = ["", "", "", "", ""]
+            cells = ["", "", "", "", "", ""]
         lines.append(f"| {row.question} | {row.identity} | " + " | ".join(cells) + f" | {row.status} |")
     return "\n".join([*lines, "", goals(rows)]) + "\n"

@@ -32,14 +32,17 @@ def test_ratio_needs_positive_times() -> None:
 
 def test_table_rows_line_up_with_the_header() -> None:
     rows = [Row("revenue by store", "head office", [1.0, 2.0, 3.0], [30.0, 40.0, 500.0]),
-            Row("semantic search", "head office", status="not compared: pgvector is not installed")]
+            Row("semantic search", "head office", status="not compared: pgvector is not installed"),
+            Row("stock", "head office", [0.9, 1.1], [0.5, 0.6], group="lookup", server_ms=[0.25, 0.31])]
     text = render(rows, "## heading")
     lines = text.splitlines()
     assert lines[0] == "## heading"
     header, body = lines[2], lines[4:lines.index("", 4)]  # the goals line follows the table
     assert all(line.count("|") == header.count("|") for line in body)
-    assert body[0] == "| revenue by store | head office | 2.0 | 3.0 | 40.0 | 500 | 20.0x | same |"
-    assert body[1].endswith("|  |  |  |  |  | not compared: pgvector is not installed |")
+    assert body[0] == "| revenue by store | head office | 2.0 | 3.0 |  | 40.0 | 500 | 20.0x | same |"
+    assert body[1].endswith("|  |  |  |  |  |  | not compared: pgvector is not installed |")
+    # The server's own time beside the round trip; the ratio stays the round trip's (what a caller waits).
+    assert body[2] == "| stock | head office | 0.90 | 1.1 | 0.25 | 0.50 | 0.60 | 0.6x | same |"
 
 
 def test_goals_name_each_question_that_misses() -> None:

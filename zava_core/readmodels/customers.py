@@ -21,6 +21,7 @@ FIELDS = ("_id", "first_name", "last_name", "first_name_lower", "last_name_lower
           "primary_store_id", "stores_shopped")
 PROJECTION = {name: 1 for name in (*FIELDS, "deleted")}
 _HIGH = "\uffff"
+_AT: dict[str, int] = {name: i for i, name in enumerate(FIELDS)} | {"customer_id": 0}
 
 
 class CustomerDirectory(FollowingModel):
@@ -84,12 +85,16 @@ class CustomerDirectory(FollowingModel):
     def find(self, query: Mapping[str, Any], limit: int) -> list[dict]:
         """The live customers matching one of `search_filters`' filters, at most `limit` (candidates first by the
         index the database would use, then every condition checked)."""
-        docs = (d for d in map(_doc, self._candidates(query)) if _matches(d, query))
+        # Rows are checked as tuples; only the matches become documents (a name prefix reads hundreds).
+        if query.get("deleted", False) is not False:
+            return []  # the model holds live customers only
+        conditions = [(_AT.get(field), condition) for field, condition in query.items() if field != "deleted"]
         out = []
-        for doc in docs:
-            out.append(doc)
-            if len(out) >= limit:
-                break
+        for row in self._candidates(query):
+            if _matches(row, conditions):
+                out.append(_doc(row))
+                if len(out) >= limit:
+                    break
         return out
 
     def _candidates(self, query: Mapping[str, Any]) -> Iterator[tuple]:
@@ -127,10 +132,11 @@ def _doc(row: tuple) -> dict:
     return doc
 
 
-def _matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
-    """The filter subset `search_filters` uses: equality, $gte/$lt ranges, $regex; `deleted: false`."""
-    for field, condition in query.items():
-        value = doc.get(field)
+def _matches(row: tuple, conditions: list[tuple[int | None, Any]]) -> bool:
+    """The filter subset `search_filters` uses, on a row: equality, $gte/$lt ranges, $regex (a field the row does
+    not hold reads as missing)."""
+    for at, condition in conditions:
+        value = row[at] if at is not None else None
         if isinstance(condition, Mapping):
             if "$gte" in condition and not (isinstance(value, str) and value >= condition["$gte"]):
                 return False
