@@ -9,6 +9,7 @@ Created once per process (the MCP server's lifespan, a CLI run) and closed on sh
 | `transactions` | the one transaction helper, with its per-store queues of writers | the process |
 | `reference` | stores, categories, products (small) | reloaded after `directory.TTL_SECONDS` |
 | `cube` | the `sales_monthly` rollup as numpy arrays | at start (disk copy in data dir/cache); changes per ask |
+| `day_cells` | `sales_daily` cells read for partial months, kept once read | dropped per change by the feed |
 | `catalog` | live products: name search, BM25 indexes | on change: change stream, else version query (watched.py) |
 | `synonyms` | the synonym mappings, compiled for BM25 | on change: change stream, else a digest every few seconds |
 | `misses` | search misses being recorded behind the answer | until each write returns; `close()` waits for them |
@@ -31,6 +32,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from zava_core.analysis.cube import CubeCache
+from zava_core.analysis.day_cells import DayCells
 from zava_core.analysis.export_store import Exports
 from zava_core.analysis.inflight import InFlight
 from zava_core.directory import ReferenceData
@@ -56,6 +58,7 @@ class Zava:
     transactions: Transactions
     reference: ReferenceData
     cube: CubeCache = field(init=False)
+    day_cells: DayCells = field(init=False)
     catalog: CatalogIndex = field(init=False)
     models: ReadModels = field(init=False)
     synonyms: SynonymIndex = field(init=False)
@@ -68,6 +71,7 @@ class Zava:
 
     def __post_init__(self) -> None:
         self.cube = CubeCache(self.collections.sales_monthly, self.settings.data_dir / CUBE_SNAPSHOT_DIR)
+        self.day_cells = DayCells(self.collections.sales_daily)
         self.catalog = CatalogIndex(self.collections.products)
         self.models = ReadModels(self.collections)
         self.transactions.around = self.models.freshness.transaction  # a write is in flight until its run ends
@@ -89,19 +93,23 @@ class Zava:
             self._search = SemanticSearch(self.collections, get_embedder(self.settings))
         return self._search
 
-    async def start_feed(self, models: tuple[str, ...] = ("stock",)) -> ChangeFeed:
+    async def start_feed(self, models: tuple[str, ...] = ("stock",), *, load: bool = True) -> ChangeFeed:
         """Follow the database: fold every order change into the rollups (whoever wrote it) and keep the in-memory
-        structures current, `models` among them (loaded in the background). One per process; a server starts
-        it, a CLI run need not."""
+        structures current, `models` among them (loaded in the background now, or by `models.load_in_background`
+        later when `load` is False). One per process; a server starts it, a CLI run need not."""
         if self.feed is None:
             self.feed = feed = ChangeFeed(self.collections, self.transactions)
             for watched in (self.catalog, self.synonyms):
                 feed.subscribe((watched.collection_name,), watched.on_changes)
                 watched.follow(feed.current)
             feed.subscribe(("sales_monthly",), self.cube.on_changes)
-            self.cube.follow(lambda: self.models.freshness.following() and feed.rollups_current())
+            feed.subscribe(("sales_daily",), self.day_cells.on_changes)
+            rollups_followed = lambda: self.models.freshness.following() and feed.rollups_current()  # noqa: E731
+            self.cube.follow(rollups_followed)
+            self.day_cells.follow(rollups_followed)
             self.models.attach(feed, models)
-            self.models.load_in_background(models)
+            if load:
+                self.models.load_in_background(models)
         await self.feed.start()
         return self.feed
 

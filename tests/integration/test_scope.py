@@ -12,9 +12,10 @@ have changed nothing when refused.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -490,11 +491,34 @@ def identity_id(identity: Identity) -> str:
     return identity.label
 
 
+ServerFor = Callable[[str, Identity], Awaitable[Client]]
+
+
+@pytest.fixture(scope="module")
+async def servers(datasets) -> AsyncIterator[ServerFor]:
+    """One customer-sales server per identity and dataset, launched with that identity and shared by every tool's
+    probe (a start costs ~1 s: the feed, the read models, the search warm-up); each probe still gets its own case
+    and has its own answers checked. Opened on first use, closed at the end of the module (anyio runs fixtures and
+    tests in one task, so a client entered in a test is exited here)."""
+    async with contextlib.AsyncExitStack() as stack:
+        opened: dict[tuple[str, str], Client] = {}
+
+        async def server_for(kind: str, identity: Identity) -> Client:
+            key = (kind, identity.label)
+            if key not in opened:
+                opened[key] = await stack.enter_async_context(Client(build_server(datasets[kind].settings, identity)))
+            return opened[key]
+
+        yield server_for
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("tool", sorted(PROBES))
 @pytest.mark.parametrize("identity", IDENTITIES, ids=identity_id)
-async def test_no_row_of_another_store_ever_appears(datasets, identity: Identity, tool: str) -> None:
-    data = datasets["write" if tool in ON_WRITE_DATASET else "read"]
+async def test_no_row_of_another_store_ever_appears(datasets, servers: ServerFor, identity: Identity,
+                                                    tool: str) -> None:
+    kind = "write" if tool in ON_WRITE_DATASET else "read"
+    data = datasets[kind]
     customers, stock = data.documents()
     own = None if identity.head_office else f"store_{identity.store}"
     visible = set(ALL_STORES) if identity.head_office else {own}
@@ -505,11 +529,10 @@ async def test_no_row_of_another_store_ever_appears(datasets, identity: Identity
         hidden = [c for c in by_id if c["primary_store_id"] != own and own not in c["stores_shopped"]]
         foreign = [next(c for c in hidden if c["primary_store_id"] == home)
                    for home in sorted({c["primary_store_id"] for c in hidden})[:3]]
-    async with Client(build_server(data.settings, identity)) as client:
-        case = Case(client=client, db=data.db, head_office=identity.head_office, own=own, visible=visible,
-                    targets=[s for s in ALL_STORES if s != own], store_names=data.stores, customers=customers,
-                    foreign_customers=foreign, skus=data.skus, stock_levels=stock)
-        await PROBES[tool](case)
+    case = Case(client=await servers(kind, identity), db=data.db, head_office=identity.head_office, own=own,
+                visible=visible, targets=[s for s in ALL_STORES if s != own], store_names=data.stores,
+                customers=customers, foreign_customers=foreign, skus=data.skus, stock_levels=stock)
+    await PROBES[tool](case)
     assert case.results, "every probe gets at least one answer"
     leaks = [leak for result in case.results for leak in foreign_references(result, case)]
     assert not leaks, "\n".join(leaks[:20])

@@ -226,13 +226,10 @@ def whole_days(lo: str, hi: str) -> tuple[str, str] | None:
 
 
 async def read_days(zava: Zava, store_ids: list[str], days: Iterable[tuple[str, str]]) -> list[dict]:
-    """`sales_daily` cells of these stores and day ranges (inclusive), one indexed range read per store and range."""
-    daily = zava.collections.sales_daily
-    cells: list[dict] = []
-    for store_id in store_ids:  # checked against the caller's scope (`Filters`)
-        for first, last in days:
-            cells += await daily.find(daily.unscoped(store_id=store_id, day={"$gte": first, "$lte": last})).to_list()
-    return cells
+    """`sales_daily` cells of these stores (checked against the caller's scope: `Filters`) and day ranges
+    (inclusive): held in memory once read while the feed delivers (`day_cells`), else one indexed range read per
+    store and range."""
+    return await zava.day_cells.read(store_ids, days)
 
 
 def day_cube(reference: ReferenceSnapshot, cells: list[dict]) -> SalesCube:
