@@ -100,3 +100,12 @@ async def test_the_least_recently_used_cells_go_first(daily, monkeypatch: pytest
     assert cells.reads == reads
     await cells.read(["store_a"], [("2025-03-15", "2025-03-15")])
     assert cells.reads == reads + 1
+
+
+@pytest.mark.anyio
+async def test_a_span_reaching_far_into_the_future_is_one_read_not_a_walk_of_its_days(daily) -> None:
+    cells = DayCells(daily)
+    cells.follow(lambda: True)
+    found = await cells.read(["store_a", "store_b"], [("2025-03-15", "9999-12-31")])  # end_date 9999-12-31
+    assert revenue(found) == 14.0
+    assert cells.reads == 2 and cells.held == 0  # one range read per store; its ~2.9 million days are not walked
