@@ -7,10 +7,11 @@ import pytest
 from tests.fakes import FakeCollections
 from zava_core.analysis import day_cells
 from zava_core.analysis.day_cells import DayCells
+from zava_core.model.builders import sales_cell_key
 
 
 def cell(store: str, day: str, revenue: float) -> dict:
-    return {"_id": f"{store}|{day}", "store_id": store, "day": day, "month": day[:7], "deleted": False,
+    return {"_id": sales_cell_key(store, day), "store_id": store, "day": day, "month": day[:7], "deleted": False,
             "totals": {"revenue": revenue}}
 
 
@@ -20,6 +21,11 @@ def daily():
     handle.inner.insert_many([cell("store_a", "2025-03-14", 1.0), cell("store_a", "2025-03-15", 2.0),
                               cell("store_a", "2025-03-17", 4.0), cell("store_b", "2025-03-15", 8.0)])
     return handle
+
+
+def changed(operation: str, store: str, day: str) -> dict:
+    """A change-stream event for one day cell (what the feed hands `on_changes`)."""
+    return {"operationType": operation, "documentKey": {"_id": sales_cell_key(store, day)}}
 
 
 def revenue(cells: list[dict]) -> float:
@@ -43,10 +49,9 @@ async def test_an_event_drops_the_cell_it_names_and_the_next_read_sees_the_chang
     cells = DayCells(daily)
     cells.follow(lambda: True)
     await cells.read(["store_a"], [("2025-03-15", "2025-03-17")])
-    daily.inner.update_one({"_id": "store_a|2025-03-15"}, {"$set": {"totals.revenue": 20.0}})
+    daily.inner.update_one({"_id": sales_cell_key("store_a", "2025-03-15")}, {"$set": {"totals.revenue": 20.0}})
     daily.inner.insert_one(cell("store_a", "2025-03-16", 100.0))  # a device's sale on a quiet day
-    await cells.on_changes([{"operationType": "update", "documentKey": {"_id": "store_a|2025-03-15"}},
-                            {"operationType": "insert", "documentKey": {"_id": "store_a|2025-03-16"}}])
+    await cells.on_changes([changed("update", "store_a", "2025-03-15"), changed("insert", "store_a", "2025-03-16")])
     assert revenue(await cells.read(["store_a"], [("2025-03-15", "2025-03-17")])) == 124.0
 
 
@@ -64,7 +69,7 @@ async def test_a_replaced_collection_drops_everything(daily) -> None:
 async def test_without_the_feed_every_ask_reads_the_database(daily) -> None:
     cells = DayCells(daily)  # never told the feed delivers: nothing is held
     await cells.read(["store_a"], [("2025-03-15", "2025-03-15")])
-    daily.inner.update_one({"_id": "store_a|2025-03-15"}, {"$set": {"totals.revenue": 5.0}})
+    daily.inner.update_one({"_id": sales_cell_key("store_a", "2025-03-15")}, {"$set": {"totals.revenue": 5.0}})
     assert revenue(await cells.read(["store_a"], [("2025-03-15", "2025-03-15")])) == 5.0
     assert cells.reads == 2
 
@@ -77,7 +82,7 @@ async def test_a_read_that_raced_an_event_answers_but_is_not_kept(daily, monkeyp
 
     async def read_then_event(store_id: str, first: str, last: str) -> list[dict]:
         found = await original(store_id, first, last)
-        await cells.on_changes([{"operationType": "update", "documentKey": {"_id": "store_a|2025-03-15"}}])
+        await cells.on_changes([changed("update", "store_a", "2025-03-15")])
         return found
 
     monkeypatch.setattr(cells, "_read", read_then_event)
