@@ -14,9 +14,11 @@ import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import mongomock
+from pymongo import UpdateOne
 
 from zava_core.context import Zava
 from zava_core.directory import ReferenceData
@@ -83,6 +85,16 @@ class FakeHandle(CollectionRules):
     async def replace_one(self, filter: Mapping, replacement: Mapping, *, upsert: bool = False,
                           session: Any = None) -> Any:
         return self.inner.replace_one(dict(filter), copy.deepcopy(dict(replacement)), upsert=upsert)
+
+    async def bulk_write(self, requests: list, *, ordered: bool = True, session: Any = None) -> Any:
+        """UpdateOne requests only (mongomock's own bulk_write predates PyMongo 4's operations)."""
+        matched = modified = 0
+        for request in requests:
+            if not isinstance(request, UpdateOne):
+                raise NotImplementedError(f"the fake's bulk_write takes UpdateOne, not {type(request).__name__}")
+            result = self.inner.update_one(dict(request._filter), dict(request._doc), upsert=bool(request._upsert))
+            matched, modified = matched + result.matched_count, modified + result.modified_count
+        return SimpleNamespace(matched_count=matched, modified_count=modified)
 
     async def insert_one(self, document: Mapping, *, session: Any = None) -> Any:
         return self.inner.insert_one(copy.deepcopy(dict(document)))

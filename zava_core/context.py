@@ -7,6 +7,7 @@ Created once per process (the MCP server's lifespan, a CLI run) and closed on sh
 | `client`, `db` | the PyMongo async client, the dataset's database | the process |
 | `collections` | one typed handle per collection (`zava_core.store`) | the process |
 | `transactions` | the one transaction helper, with its per-store queues of writers | the process |
+| `order_batches` | per store, the orders waiting to share the next transaction (group commit) | until each commits |
 | `reference` | stores, categories, products (small) | reloaded after `directory.TTL_SECONDS` |
 | `cube` | the `sales_monthly` rollup as numpy arrays | at start (disk copy in data dir/cache); changes per ask |
 | `day_cells` | `sales_daily` cells read for partial months, kept once read | dropped per change by the feed |
@@ -39,12 +40,14 @@ from zava_core.directory import ReferenceData
 from zava_core.feed.stream import ChangeFeed
 from zava_core.infra import db as zdb
 from zava_core.infra.config import Settings
+from zava_core.limits import MAX_ORDERS_PER_TRANSACTION
 from zava_core.readmodels import ReadModels
 from zava_core.retail.catalog_index import CatalogIndex
+from zava_core.retail.order_batch import OrderDesk
 from zava_core.retail.search_misses import MissRecorder
 from zava_core.retail.synonym_index import SynonymIndex
 from zava_core.retail.vectors import SemanticSearch
-from zava_core.store import Collections, Transactions
+from zava_core.store import Collections, GroupCommit, Transactions
 
 CUBE_SNAPSHOT_DIR = "cache"  # under the data directory: the cube's disk copy (see analysis/cube_snapshot)
 
@@ -67,6 +70,7 @@ class Zava:
     aggregations: InFlight = field(default_factory=InFlight)
     feed: ChangeFeed | None = None
     exports: Exports = field(default_factory=Exports)
+    order_batches: GroupCommit = field(init=False)
     _search: SemanticSearch | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -76,6 +80,8 @@ class Zava:
         self.models = ReadModels(self.collections)
         self.transactions.around = self.models.freshness.transaction  # a write is in flight until its run ends
         self.synonyms = SynonymIndex(self.collections.search_synonyms)
+        desk = OrderDesk(self.collections, self.transactions, self.models.freshness)
+        self.order_batches = GroupCommit(desk.place, MAX_ORDERS_PER_TRANSACTION)
 
     @classmethod
     async def open(cls, settings: Settings) -> Zava:
@@ -114,6 +120,7 @@ class Zava:
         return self.feed
 
     async def close(self) -> None:
+        await self.order_batches.close()  # the orders being written finish first
         await self.models.close()
         if self.feed is not None:
             await self.feed.close()

@@ -53,6 +53,9 @@ EXPORTS_HELD_MAX_BYTES = 64_000_000
 
 # Writes.
 MAX_ORDER_LINES = 50
+# Orders of one store placed while its last transaction ran share the next one (zava_core.store.group_commit):
+# at most this many, so a batch's transaction stays short (a write conflict retries the whole batch).
+MAX_ORDERS_PER_TRANSACTION = 32
 MAX_LINE_QUANTITY = 1_000
 IDEMPOTENCY_KEY_MIN_CHARS, IDEMPOTENCY_KEY_MAX_CHARS = 8, 128
 MAX_COUNTED_QUANTITY = 1_000_000

@@ -7,6 +7,8 @@ test_customer_sales_tools.py; here each rule is checked on a world small enough 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from fakes import fake_zava
 
@@ -199,6 +201,53 @@ async def test_the_same_key_twice_is_one_order_and_another_basket_is_refused(zav
     with pytest.raises(Exception, match="already used for a different order"):
         await orders.create_order(zava, SEATTLE, "cust_000001", "Seattle", [{"sku": DRILL, "quantity": 2}],
                                   "same-key-001")
+
+
+async def at_once(zava, baskets: list[tuple[str, dict[str, int]]]) -> list:
+    """Orders of Ada's at Seattle checked one by one, then handed to the store's group commit together (as
+    concurrent calls that reach it while a transaction runs are): the answers, or the errors."""
+    requests = [await orders.prepare_order(zava, SEATTLE, "cust_000001", "Seattle",
+                                           [{"sku": sku, "quantity": n} for sku, n in basket.items()], key)
+                for key, basket in baskets]
+    outcomes = await asyncio.gather(*(zava.order_batches.submit("store_seattle", r) for r in requests),
+                                    return_exceptions=True)
+    answers = []
+    for request, outcome in zip(requests, outcomes, strict=True):
+        try:
+            answers.append(await orders.placed(zava, SEATTLE, request, outcome, "cust_000001"))
+        except OutOfStock as exc:
+            answers.append(exc)
+    return answers
+
+
+@pytest.mark.anyio
+async def test_orders_placed_at_once_share_a_transaction_and_each_is_decided_in_turn(zava) -> None:
+    a, b, c, d = await at_once(zava, [("basket-a-0001", {DRILL: 2}), ("basket-b-0001", {DRILL: 2, SAW: 1}),
+                                      ("basket-c-0001", {DRILL: 2}), ("basket-d-0001", {SAW: 1})])
+    assert (zava.order_batches.batches, zava.order_batches.requests) == (1, 4)  # one transaction for the four
+    # 5 drills and 2 saws: each order takes from what the orders before it left; c wants 2 drills when 1 is
+    # left, and is refused whole.
+    assert (a.stock_after, b.stock_after, d.stock_after) == ({DRILL: 3}, {DRILL: 1, SAW: 1}, {SAW: 0})
+    assert isinstance(c, OutOfStock) and "2 wanted but 1 in stock" in str(c)
+    assert (stock(zava, "store_seattle", DRILL), stock(zava, "store_seattle", SAW)) == (1, 0)
+    placed = {o["idempotency_key"] for o in zava.collections.orders.inner.find({"idempotency_key": {"$exists": 1}})}
+    assert placed == {"basket-a-0001", "basket-b-0001", "basket-d-0001"}
+    assert zava.collections.order_items.inner.count_documents(
+        {"order_id": {"$in": [o.order.order_id for o in (a, b, d)]}}) == 4
+    # The fold counts the three placed orders, and nothing of the refused one.
+    await fold.fold_orders(zava.collections, zava.transactions, [o.order.order_id for o in (a, b, d)])
+    cell = zava.collections.sales_monthly.inner.find_one({"_id": sales_cell_key("store_seattle",
+                                                                                a.order.order_date[:7])})
+    assert round(cell["totals"]["revenue"], 2) == round(sum(o.order.total for o in (a, b, d)), 2)
+
+
+@pytest.mark.anyio
+async def test_a_key_sent_twice_in_one_transaction_is_still_one_order(zava) -> None:
+    first, twin = await at_once(zava, [("twice-0001", {DRILL: 4})] * 2)
+    assert zava.order_batches.batches == 1
+    assert (first.replayed, twin.replayed) == (False, True) and twin.order.order_id == first.order.order_id
+    assert stock(zava, "store_seattle", DRILL) == 1
+    assert zava.collections.orders.inner.count_documents({"idempotency_key": "twice-0001"}) == 1
 
 
 # --- transfers ---------------------------------------------------------------------------------------

@@ -125,6 +125,7 @@ async def _fold_batch(collections: Collections, transactions: Transactions, batc
 
     async def body(session: AsyncClientSession) -> None:
         changed.clear()
+        first_records: list[dict] = []
         orders = {o["_id"]: o async for o in c.orders.find({"_id": {"$in": batch}}, ORDER_PROJECTION,
                                                             session=session)}
         written: dict[str, list[dict]] = {}
@@ -154,7 +155,9 @@ async def _fold_batch(collections: Collections, transactions: Transactions, batc
                 if result.matched_count == 0:
                     raise Abort(Conflict(f"the fold record of {order_id} changed meanwhile"))
             else:
-                await c.sales_folds.insert_one(record, session=session)  # a concurrent twin: a duplicate key
+                first_records.append(record)
+        if first_records:  # in one round trip; a concurrent twin's record makes this a duplicate key
+            await c.sales_folds.insert_many(first_records, session=session)
         for grain, cells in increments.items():
             await rollups.apply_increments(c[rollups.ROLLUP_OF[grain]], cells, now, session=session)
 

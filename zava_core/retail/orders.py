@@ -1,16 +1,17 @@
-"""create_order: one transaction that decrements stock with a guard, writes the order, its lines and the
+"""create_order: a transaction that decrements stock with a guard, writes the order, its lines and the
 customer's store map, or changes nothing; the change feed folds the order into the sales rollups.
 
-- Stock never goes below zero: each line decrements with `stock_level >= quantity` in the filter;
-  a line that matches nothing aborts the whole transaction.
+- The store's orders of the moment share that transaction (`order_batch`, through the group commit
+  `zava.order_batches`): it reads the stock once and decides each order in turn from what the orders
+  before it left, so an order is placed whole or refused whole whichever orders it came with.
+- Stock never goes below zero: each product is decremented with `stock_level >= units` in the filter;
+  a row another writer changed after the read is a write conflict, and the transaction runs again.
 - The same idempotency key twice returns the first order: a unique sparse index on
   `orders.idempotency_key` makes concurrent duplicates collide, and the loser reads the winner.
   The same key with a different customer, store or items is refused (`IdempotencyMismatch`).
 - The customer is named by id: one of the store's customers, or another store's customer the store found at
   the till lately (`customers.servable_customer`, the till rule); the order makes them a customer of that
   store for as long as it stands (`customer_links`).
-- One transaction (`zava.transactions.run`): write conflicts are retried, and a concurrent twin with the same
-  key that won is this call's answer.
 """
 
 from __future__ import annotations
@@ -18,20 +19,18 @@ from __future__ import annotations
 import uuid
 
 from pydantic import Field, ValidationError
-from pymongo.asynchronous.client_session import AsyncClientSession
 
-from zava_core import hints
 from zava_core.context import Zava
-from zava_core.errors import IdempotencyMismatch, InvalidArgument, OutOfStock
+from zava_core.errors import Conflict, IdempotencyMismatch, InvalidArgument, ZavaError
 from zava_core.infra.timeutil import now_iso
 from zava_core.limits import MAX_LINE_QUANTITY, MAX_ORDER_LINES
 from zava_core.model import ids, new_order_id, new_order_status, order_header, order_line
 from zava_core.model.ids import SkuText
 from zava_core.retail.customers import OrderView, order_view, orders_with_lines, servable_customer
 from zava_core.retail.operations import idempotency_key as checked_key
+from zava_core.retail.order_batch import REPLAY, OrderRequest, Outcome
 from zava_core.scope import Scope
 from zava_core.shaping import Out
-from zava_core.store import Abort
 
 
 class OrderLineRequest(Out):
@@ -68,6 +67,18 @@ def merge_lines(items: list[OrderLineRequest | dict]) -> dict[str, int]:
 
 async def create_order(zava: Zava, scope: Scope, customer_id: str, store: str,
                        items: list[OrderLineRequest | dict], idempotency_key: str) -> CreatedOrder:
+    prepared = await prepare_order(zava, scope, customer_id, store, items, idempotency_key)
+    if isinstance(prepared, CreatedOrder):
+        return prepared  # the key's order, made before
+    # The store's group commit decides it in one transaction with the store's other orders of the moment
+    # (`order_batch`); no rollup here: the change feed folds this order as it folds a device's.
+    return await placed(zava, scope, prepared, await zava.order_batches.submit(prepared.store_id, prepared),
+                        customer_id)
+
+
+async def prepare_order(zava: Zava, scope: Scope, customer_id: str, store: str, items: list[OrderLineRequest | dict],
+                        idempotency_key: str) -> OrderRequest | CreatedOrder:
+    """The order to place, checked (arguments, scope, the customer), or the answer of a key used before."""
     key = checked_key(idempotency_key)
     if not store or not str(store).strip():
         raise InvalidArgument("store is required, e.g. 'Seattle'")
@@ -93,53 +104,22 @@ async def create_order(zava: Zava, scope: Scope, customer_id: str, store: str,
         customer_name=f"{customer['first_name']} {customer['last_name']}", store_id=store_id,
         store_name=store_ref.store_name, order_date=now, status=new_order_status(store_ref.is_online),
         lines=lines, idempotency_key=key)
-    stock_after: dict[str, int] = {}
-
-    async def write(session: AsyncClientSession) -> None:
-        stock_after.clear()
-        c = zava.collections
-        zava.models.freshness.wrote(*(("inventory", store_id, ln["product_id"]) for ln in lines),
-                                    ("customers", customer["_id"]), ("orders", customer["_id"]))
-        for line in lines:
-            # update_one, not find_one_and_update: the same guard, ~10x faster on the embedded engine.
-            result = await c.inventory.update_one(
-                c.inventory.unscoped(product_id=line["product_id"], store_id=store_id,
-                                     stock_level={"$gte": line["quantity"]}),
-                {"$inc": {"stock_level": -line["quantity"]}, "$set": {"updated_at": now}}, session=session,
-            )
-            if result.matched_count == 0:
-                raise Abort(await _out_of_stock(zava, store_id, line))
-        rows = c.inventory.find(c.inventory.unscoped(product_id={"$in": [ln["product_id"] for ln in lines]},
-                                                     store_id=store_id), {"sku": 1, "stock_level": 1}, session=session)
-        stock_after.update({row["sku"]: row["stock_level"] async for row in rows})
-        await c.order_items.insert_many(lines, session=session)
-        await c.orders.insert_one(order, session=session)
-        if store_id not in (customer.get("stores_shopped") or {}):
-            await c.customers.update_one(
-                {"_id": customer["_id"]}, {"$set": {f"stores_shopped.{store_id}": now, "updated_at": now}},
-                session=session,
-            )
-
-    async def twin() -> CreatedOrder | None:
-        # A concurrent call with the same key won the race: its order is this call's answer.
-        winner = await orders.find_one({"idempotency_key": key})
-        return None if winner is None else await _replay(zava, scope, winner, customer_id, quantities, store_id)
-
-    # No rollup here: the change feed folds this order as it folds a device's (one arithmetic for every writer), so
-    # concurrent orders of one store share no document but the stock rows of the products they both sell.
-    replayed = await zava.transactions.run(write, what="the order", replay=twin)
-    if replayed is not None:
-        return replayed
-    view = order_view(order, sorted(lines, key=lambda ln: ln["sku"]))
-    return CreatedOrder(order=view, replayed=False, stock_after=stock_after)
+    return OrderRequest(key=key, store_id=store_id, customer=customer, order=order, lines=lines)
 
 
-async def _out_of_stock(zava: Zava, store_id: str, line: dict) -> OutOfStock:
-    inventory = zava.collections.inventory
-    row = await inventory.find_one(inventory.unscoped(product_id=line["product_id"], store_id=store_id),
-                                   {"stock_level": 1})
-    have = row["stock_level"] if row else 0
-    return OutOfStock(hints.OUT_OF_STOCK_ORDER(sku=line["sku"], wanted=line["quantity"], have=have, store_id=store_id))
+async def placed(zava: Zava, scope: Scope, request: OrderRequest, outcome: Outcome, customer_id: str) -> CreatedOrder:
+    """The answer to the caller from what the order's transaction decided."""
+    if isinstance(outcome, ZavaError):
+        raise outcome
+    if outcome is REPLAY:
+        first = await zava.collections.orders.find_one({"idempotency_key": request.key})
+        if first is None:  # the twin's order is gone again (soft deletes keep it; a script's hard delete)
+            raise Conflict("this idempotency_key collided with another order; nothing was ordered: send the same "
+                           "call again")
+        quantities = {line["sku"]: line["quantity"] for line in request.lines}
+        return await _replay(zava, scope, first, customer_id, quantities, request.store_id)
+    view = order_view(request.order, sorted(request.lines, key=lambda ln: ln["sku"]))
+    return CreatedOrder(order=view, replayed=False, stock_after=outcome)
 
 
 async def _replay(zava: Zava, scope: Scope, order: dict, customer_id: str, quantities: dict[str, int],

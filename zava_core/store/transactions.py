@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 from zava_core.errors import Conflict, Unavailable, ZavaError
 
@@ -33,6 +33,7 @@ T = TypeVar("T")
 Body = Callable[[AsyncClientSession], Awaitable[None]]
 Replay = Callable[[], Awaitable[T | None]]
 NO_TRANSACTIONS_CODE = 20  # IllegalOperation: a standalone server has no transactions
+DUPLICATE_KEY_CODE = 11000
 
 
 class Abort(Exception):
@@ -71,7 +72,9 @@ class Transactions:
             if winner is None:
                 raise abort.error from None
             return winner
-        except DuplicateKeyError:
+        except (DuplicateKeyError, BulkWriteError) as exc:
+            if isinstance(exc, BulkWriteError) and not _duplicate_keys_only(exc):
+                raise
             winner = await replay() if replay is not None else None
             if winner is None:
                 raise Conflict(f"{what} collided with another write; nothing was changed: send the same call "
@@ -92,3 +95,9 @@ class Transactions:
             raise Unavailable("no database client to run a transaction on")
         async with self._client.start_session() as session:
             await session.with_transaction(body)
+
+
+def _duplicate_keys_only(error: BulkWriteError) -> bool:
+    """An insert_many that met a unique index (a twin's key): what DuplicateKeyError is for one insert."""
+    errors = error.details.get("writeErrors") or []
+    return bool(errors) and all(e.get("code") == DUPLICATE_KEY_CODE for e in errors)
