@@ -203,6 +203,20 @@ async def test_the_same_key_twice_is_one_order_and_another_basket_is_refused(zav
                                   "same-key-001")
 
 
+@pytest.mark.anyio
+async def test_a_retry_answers_with_its_order_even_once_the_customer_could_not_buy_again(zava) -> None:
+    first = await orders.create_order(zava, SEATTLE, "cust_000001", "Seattle", [{"sku": SAW, "quantity": 1}],
+                                      "retry-later-01")
+    zava.collections.customers.inner.update_one({"_id": "cust_000001"}, {"$set": {"deleted": True}})
+    with pytest.raises(NotFound):  # a new order for a removed customer
+        await orders.create_order(zava, SEATTLE, "cust_000001", "Seattle", [{"sku": SAW, "quantity": 1}],
+                                  "retry-later-02")
+    again = await orders.create_order(zava, SEATTLE, "cust_000001", "Seattle", [{"sku": SAW, "quantity": 1}],
+                                      "retry-later-01")
+    assert again.replayed and again.order.order_id == first.order.order_id
+    assert stock(zava, "store_seattle", SAW) == 1
+
+
 async def at_once(zava, baskets: list[tuple[str, dict[str, int]]]) -> list:
     """Orders of Ada's at Seattle checked one by one, then handed to the store's group commit together (as
     concurrent calls that reach it while a transaction runs are): the answers, or the errors."""

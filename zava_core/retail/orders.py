@@ -85,12 +85,17 @@ async def prepare_order(zava: Zava, scope: Scope, customer_id: str, store: str, 
     reference = await zava.reference.get()
     (store_id,) = scope.stores(store, reference.stores)
     quantities = merge_lines(items)
-    orders = zava.collections.orders
-    existing = await orders.find_one({"idempotency_key": key})
-    if existing is not None:
+    # A key used before is found inside the order's transaction (one read for the whole batch); only when this
+    # call can no longer be prepared (a product gone, a customer no longer servable) is it looked up here, so a
+    # retry of an order made before still gets that order.
+    try:
+        products = {sku: reference.product_by_sku(sku) for sku in quantities}
+        customer = await servable_customer(zava, scope, customer_id)
+    except ZavaError:
+        existing = await zava.collections.orders.find_one({"idempotency_key": key})
+        if existing is None:
+            raise
         return await _replay(zava, scope, existing, customer_id, quantities, store_id)
-    products = {sku: reference.product_by_sku(sku) for sku in quantities}
-    customer = await servable_customer(zava, scope, customer_id)
     store_ref = reference.stores.get(store_id)
 
     now = now_iso()
