@@ -23,19 +23,28 @@ class NotReady(RuntimeError):
 
 def describe(report: dict[str, Any]) -> str:
     """One line: ready after N s (stock 0.2 s, customers 1.1 s, orders 5.3 s)."""
-    models = ", ".join(f"{name} {seconds:.1f} s" if seconds is not None else f"{name} not loaded"
+    models = ", ".join(f"{name} {seconds:.1f} s" if isinstance(seconds, int | float)
+                       else f"{name} {seconds or 'not loaded'}"
                        for name, seconds in (report.get("read_models") or {}).items())
     after = report.get("ready_after_seconds")
     head = f"ready after {after:.1f} s" if after is not None else f"NOT ready after {report.get('up_seconds')} s"
     return f"{head} (read models: {models or 'none'}; feed {report.get('feed')})"
 
 
-async def in_process(server: Any, label: str, timeout: float = READY_TIMEOUT_SECONDS) -> dict[str, Any]:
-    """Wait until an in-process server (its Client already open) is ready; print and return its report."""
+async def in_process(server: Any, label: str, timeout: float = READY_TIMEOUT_SECONDS,
+                     uses: tuple[str, ...] = ("orders",)) -> dict[str, Any]:
+    """Wait until an in-process server (its Client already open) is ready, with the read models it loads on first
+    use (`uses`) used and loaded too (what its first customer-orders call would start); print and return its
+    report."""
     deadline = time.monotonic() + timeout
+    used = False
     while True:
         startup = getattr(server, "startup", None)
-        if startup is not None and startup.ready_after is not None:
+        if startup is not None and startup.ready_after is not None and not used:
+            for name in uses:
+                startup.zava.models.use(name)
+            used = True
+        if used and startup.ready():
             break
         if time.monotonic() > deadline:
             report = startup.report() if startup is not None else {}

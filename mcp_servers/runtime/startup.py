@@ -1,7 +1,8 @@
 """What a server has loaded since it started: /health reports it, the benchmarks wait on it.
 
 A server accepts calls at once and answers them from the database while it loads. It is *ready* once its lookups
-answer from memory: every read model it loads is loaded (`zava_core.readmodels`), its change feed is current
+answer from memory: every read model it loads is loaded (`zava_core.readmodels`; one loaded on first use counts
+once it was first used, and readiness lapses while it loads), its change feed is current
 (`Freshness.following()`: the same test each lookup makes), and its warm-ups (search; the analysis server's cube)
 have finished. Readiness can lapse (a feed behind its writers is not current); `ready_after_seconds` is when it was
 first reached, watched at `WATCH_SECONDS`.
@@ -14,6 +15,8 @@ import contextlib
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+from zava_core.readmodels import ON_FIRST_USE
 
 if TYPE_CHECKING:
     from zava_core.context import Zava
@@ -31,10 +34,15 @@ class Startup:
         self.ready_after: float | None = None
         self._watch = asyncio.create_task(self._until_ready(), name="zava-startup")
 
+    def awaited(self) -> tuple[str, ...]:
+        """The models readiness waits for: those loaded at the start, and one loaded on first use once used."""
+        requested = self.zava.models.requested
+        return tuple(name for name in self.read_models if name not in ON_FIRST_USE or name in requested)
+
     def ready(self) -> bool:
         models = self.zava.models
         ready = (all(task.done() for task in self.warm_ups)
-                 and all(getattr(models, name).loaded for name in self.read_models)
+                 and all(getattr(models, name).loaded for name in self.awaited())
                  and models.freshness.following())
         if ready and self.ready_after is None:
             self.ready_after = time.monotonic() - self.started
@@ -49,8 +57,9 @@ class Startup:
             "ready_after_seconds": None if self.ready_after is None else round(self.ready_after, 2),
             "up_seconds": round(time.monotonic() - self.started, 2),
             "feed": feed.state.mode if feed is not None else "off",
-            "read_models": {name: round(models.load_seconds[name], 2) if name in models.load_seconds else None
-                            for name in self.read_models},
+            # seconds once loaded; None while loading; "on first use" until a model loaded on first use is used
+            "read_models": {name: round(models.load_seconds[name], 2) if name in models.load_seconds
+                            else None if name in self.awaited() else "on first use" for name in self.read_models},
             "warm_ups_done": all(task.done() for task in self.warm_ups),
         }
 

@@ -17,9 +17,11 @@ from mcp_servers.runtime.startup import Startup
 pytestmark = pytest.mark.anyio
 
 
-def _zava(loaded: dict[str, bool], current: list[bool]):
+def _zava(loaded: dict[str, bool], current: list[bool], requested: set[str] | None = None):
+    """The parts of a context readiness reads; `requested`: the models whose load has started (all by default)."""
     models = SimpleNamespace(**{name: SimpleNamespace(loaded=flag) for name, flag in loaded.items()},
-                             load_seconds={}, freshness=SimpleNamespace(following=lambda: current[0]))
+                             load_seconds={}, freshness=SimpleNamespace(following=lambda: current[0]),
+                             requested=set(loaded) if requested is None else requested)
     return SimpleNamespace(models=models, feed=SimpleNamespace(state=SimpleNamespace(mode="following")))
 
 
@@ -68,5 +70,20 @@ async def test_the_watch_records_readiness_without_anyone_asking() -> None:
                 break
             await asyncio.sleep(0.01)
         assert startup.ready_after is not None
+    finally:
+        await startup.close()
+
+
+async def test_the_order_book_is_waited_for_only_once_it_was_first_used() -> None:
+    zava = _zava({"stock": True, "customers": True, "orders": False}, [True], requested={"stock", "customers"})
+    startup = Startup(zava, ("stock", "customers", "orders"), (), started=0.0)  # type: ignore[arg-type]
+    try:
+        assert startup.ready()  # nobody asked for a customer's orders: the book is not loaded, and not awaited
+        assert startup.report()["read_models"]["orders"] == "on first use"
+        zava.models.requested.add("orders")  # the first get_customer_orders started its load
+        assert not startup.ready() and startup.report()["read_models"]["orders"] is None
+        zava.models.orders.loaded = True
+        zava.models.load_seconds["orders"] = 0.9
+        assert startup.ready() and startup.report()["read_models"]["orders"] == 0.9
     finally:
         await startup.close()

@@ -4,11 +4,16 @@
 |---|---|---|
 | `stock` | every inventory row (store x product) | at start (3,392 rows) |
 | `customers` | the customer directory and its search indexes | at start, by the customer-sales server |
-| `orders` | every order and its lines, in columns, by customer | at start, by the customer-sales server |
+| `orders` | every order and its lines, in columns, by customer | on first use (`use("orders")`), customer-sales |
 
 (The catalog is `context.catalog`, which follows the same feed.) A model answers only while it is fresh
 (`freshness.py`): loaded, its feed following, and past every write this process made to what is asked;
 otherwise the lookup reads the database, as it always did. Writes never read a model.
+
+The order book loads on first use: reading every order and line takes seconds of the database's time at the
+default scale (1 s at the small one), and a server launched for a session (Claude Desktop, a test) that never
+asks for a customer's orders should not pay it, nor make its first calls queue behind it. The first
+`get_customer_orders` reads the database and starts the load; the calls after it answer from memory.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from zava_core.store import Collections
 
 log = logging.getLogger("zava.readmodels")
 MODELS = ("stock", "customers", "orders")
+ON_FIRST_USE = ("orders",)  # loaded when first asked for (`ReadModels.use`), not at the start
 RETRY_SECONDS = (1.0, 5.0, 30.0)  # a load that failed (the database restarting, a connection pool reset) is retried
 
 
@@ -39,12 +45,15 @@ class ReadModels:
         self.customers = CustomerDirectory(collections.customers, self.freshness)
         self.orders = OrderBook(collections.orders, collections.order_items, self.freshness)
         self.load_seconds: dict[str, float] = {}
-        self._task: asyncio.Task | None = None
+        self.wanted: tuple[str, ...] = ()  # what this process follows (attached to its feed)
+        self.requested: set[str] = set()  # what it has started loading: at the start, or on first use
+        self._tasks: list[asyncio.Task] = []
 
     def attach(self, feed: ChangeFeed, wanted: Iterable[str]) -> None:
         """Subscribe the wanted models to the feed (before it starts, so no event is missed)."""
         self.freshness.follow(feed)
         chosen = set(wanted)
+        self.wanted = tuple(m for m in MODELS if m in chosen)
         if "stock" in chosen:
             feed.subscribe(("inventory",), self.stock.on_changes)
         if "customers" in chosen:
@@ -53,7 +62,20 @@ class ReadModels:
             feed.subscribe(("orders", "order_items"), self.orders.on_changes)
 
     def load_in_background(self, wanted: Iterable[str]) -> None:
-        self._task = asyncio.create_task(self._load(tuple(wanted)), name="zava-read-models")
+        """Start loading the wanted models, except those loaded on first use (ON_FIRST_USE)."""
+        self._start([m for m in MODELS if m in set(wanted) and m not in ON_FIRST_USE])
+
+    def use(self, name: str):
+        """The model `name`, its load started if this is its first use (and the process follows it)."""
+        if name in self.wanted and name not in self.requested:
+            self._start([name])
+        return getattr(self, name)
+
+    def _start(self, names: list[str]) -> None:
+        names = [n for n in names if n not in self.requested]
+        if names:
+            self.requested.update(names)
+            self._tasks.append(asyncio.create_task(self._load(tuple(names)), name=f"zava-read-models:{names[0]}"))
 
     async def _load(self, wanted: tuple[str, ...]) -> None:
         for name in (m for m in MODELS if m in wanted):  # small first: stock answers within a second of the start
@@ -71,7 +93,8 @@ class ReadModels:
                 break
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):  # closing: whatever it was, it is over
-                await self._task
+                await task

@@ -1,6 +1,8 @@
 """The shape every read model shares: loaded once from its collections, then kept by the change feed's events.
 Events that arrive while it loads are held and applied after the load (post-images: applying one again is
-harmless), so none is lost between the read and the first event."""
+harmless), so none is lost between the read and the first event. Events before its load began are dropped:
+they were committed before the load's read, which sees them (a model loaded on first use hears of hours of
+changes it need not keep)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ class FollowingModel:
     async def on_changes(self, events: Sequence[dict]) -> None:
         if self._pending is not None:
             self._pending.extend(events)
-        else:
+        elif self.loaded:
             self._apply(events)
 
     async def _read(self) -> None:
