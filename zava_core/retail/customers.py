@@ -266,8 +266,8 @@ async def orders_with_lines(zava: Zava, orders: list[dict]) -> list[OrderView]:
 
 async def get_customer_orders(zava: Zava, scope: Scope, customer_id: str, max_rows: int = 10) -> CustomerOrders:
     limit, note = cap_rows(max_rows)
+    book = zava.models.use("orders")  # its load starts with the first call, answered or not; until then: the database
     customer = await visible_customer(zava, scope, customer_id)
-    book = zava.models.use("orders")  # its load starts on first use; until loaded, the database answers
     if book.usable(customer["_id"]):
         stores = None if scope.head_office else set(scope.store_ids)
         held = book.customer_orders(customer["_id"], stores, limit + 1)
