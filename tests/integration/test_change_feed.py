@@ -15,6 +15,7 @@ import calendar
 import random
 from collections.abc import AsyncIterator, Iterable
 
+import anyio
 import pytest
 from ditto_connector import Connector, Write
 from feed_checks import (
@@ -345,6 +346,30 @@ async def test_a_burst_interrupted_by_a_restart_is_folded_once(
     # Each process did part of the burst, and the second resumed where the first stopped (no gap).
     assert before_restart and after_restart - before_restart
     assert before_restart | after_restart >= order_documents(writes)
+    assert_counted_once(db, shop, writes)
+
+
+async def test_orders_trickling_in_while_the_feed_is_busy_are_folded_together(
+        settings: Settings, db: Database, connector: Connector, shop: Shop) -> None:
+    writes = await burst(connector, shop, shop.skus(4), orders=16)
+    by_order: dict[str, list[Write]] = {}  # the connector's order and line writes, grouped by order
+    for write in writes:
+        if write.collection in ("orders", "order_items"):
+            order_id = write.doc["_id"] if write.collection == "orders" else write.doc["order_id"]
+            by_order.setdefault(order_id, []).append(write)
+    assert len(by_order) == 16
+    await connector.write([w for w in writes if w.collection not in ("orders", "order_items")])  # the stock
+    async with running_feed(settings) as zava:
+        assert zava.feed is not None
+        before = zava.feed.state.folds
+        for order_writes in by_order.values():  # one device order synced every 40 ms: ~0.6 s of trickle
+            await connector.write(order_writes)
+            await anyio.sleep(0.04)
+        await until_settled(settings, by_order, SETTLE_S)
+        folds = zava.feed.state.folds - before
+    # A fold per arriving order would be 16 (each rewrites the store's month and day cells); gathered for
+    # FOLD_GATHER_SECONDS they are a few. Each order is still counted once.
+    assert 1 <= folds <= len(by_order) // 2, folds
     assert_counted_once(db, shop, writes)
 
 

@@ -72,6 +72,7 @@ class FeedState:
     events: int = 0
     batches: int = 0
     folded_orders: int = 0
+    folds: int = 0  # fold runs (each a transaction per fold.BATCH orders)
     conflicts_found: int = 0
     errors: int = 0
     last_error: str = ""
@@ -272,6 +273,7 @@ class ChangeFeed:
             self._seeded = await fold.seeded_order_count(self.collections)
         outcome = await fold.fold_orders(self.collections, self.transactions, self._unfolded, seeded=self._seeded)
         self._unfolded.clear()
+        self.state.folds += 1
         self.state.folded_orders += outcome.changed
         if outcome.changed:
             self._folded_at = time.monotonic()
