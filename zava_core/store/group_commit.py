@@ -54,6 +54,8 @@ class GroupCommit(Generic[R, T]):
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queued.setdefault(key, []).append((request, future))
         if key not in self._drains:
+            # The drain runs in a copy of the first caller's context: the batch's queries are traced under that
+            # call's span (zava_core.infra.telemetry), where an operator looking for the write finds them.
             self._drains[key] = asyncio.create_task(self._drain(key), name=f"group-commit:{key}")
         return await future
 
