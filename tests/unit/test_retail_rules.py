@@ -217,6 +217,20 @@ async def test_a_retry_answers_with_its_order_even_once_the_customer_could_not_b
     assert stock(zava, "store_seattle", SAW) == 1
 
 
+@pytest.mark.anyio
+async def test_an_order_holds_back_from_the_read_models_only_what_it_wrote(zava) -> None:
+    fresh = zava.models.freshness
+    await orders.create_order(zava, SEATTLE, "cust_000001", "Seattle", [{"sku": DRILL, "quantity": 1}], "marks-0001")
+    # Stock and Ada's orders changed: lookups of them read the database until the feed has echoed the write.
+    assert not fresh.settled(("inventory", "store_seattle", f"prod_{DRILL}"))
+    assert not fresh.settled(("orders", "cust_000001"))
+    # Ada was Seattle's customer already: her document is untouched, so the directory keeps answering.
+    assert fresh.settled(("customers", "cust_000001")) and fresh.settled_all("customers")
+    await customers.find_customers(zava, SEATTLE, "alan.turing@example.com")  # the till: Alan may buy here
+    await orders.create_order(zava, SEATTLE, "cust_000002", "Seattle", [{"sku": DRILL, "quantity": 1}], "marks-0002")
+    assert not fresh.settled(("customers", "cust_000002"))  # his store map gained Seattle
+
+
 async def at_once(zava, baskets: list[tuple[str, dict[str, int]]]) -> list:
     """Orders of Ada's at Seattle checked one by one, then handed to the store's group commit together (as
     concurrent calls that reach it while a transaction runs are): the answers, or the errors."""

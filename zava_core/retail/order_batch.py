@@ -105,10 +105,16 @@ async def _decide_and_write(c: Collections, transactions: Transactions, freshnes
             outcomes.append({line["sku"]: left[line["product_id"]] for line in request.lines})
         if not placed:
             return
-        buyers = {r.customer["_id"] for r in placed}
-        freshness.wrote(*(("inventory", store_id, pid) for pid in taken),
-                        *(("customers", cid) for cid in buyers), *(("orders", cid) for cid in buyers))
         now = now_iso()
+        linked: dict[str, UpdateOne] = {}  # new to this store: dated by their first sale here (its order_date)
+        for r in placed:
+            if store_id not in (r.customer.get("stores_shopped") or {}) and r.customer["_id"] not in linked:
+                linked[r.customer["_id"]] = UpdateOne({"_id": r.customer["_id"]}, {"$set": {
+                    f"stores_shopped.{store_id}": r.order["order_date"], "updated_at": now}})
+        # In flight until the run ends (then until the feed echoes it): what this transaction writes, and only that
+        # (a customer document the order leaves alone keeps answering from the directory).
+        freshness.wrote(*(("inventory", store_id, pid) for pid in taken), *(("customers", cid) for cid in linked),
+                        *(("orders", r.customer["_id"]) for r in placed))
         # One round trip for every product's guarded decrement (update_one, not find_one_and_update: the same
         # guard, ~10x faster on the embedded engine).
         decrements = [UpdateOne(c.inventory.unscoped(product_id=product_id, store_id=store_id,
@@ -121,11 +127,6 @@ async def _decide_and_write(c: Collections, transactions: Transactions, freshnes
                                  "send the same call again"))
         await c.order_items.insert_many([line for r in placed for line in r.lines], session=session)
         await c.orders.insert_many([r.order for r in placed], session=session)
-        linked: dict[str, UpdateOne] = {}  # dated by the customer's first sale here (its order_date)
-        for r in placed:
-            if store_id not in (r.customer.get("stores_shopped") or {}) and r.customer["_id"] not in linked:
-                linked[r.customer["_id"]] = UpdateOne({"_id": r.customer["_id"]}, {"$set": {
-                    f"stores_shopped.{store_id}": r.order["order_date"], "updated_at": now}})
         if linked:
             await c.customers.bulk_write(list(linked.values()), ordered=True, session=session)
 
