@@ -45,8 +45,8 @@ class GroupCommit(Generic[R, T]):
         self._queued: dict[str, list[tuple[R, asyncio.Future[T]]]] = {}
         self._drains: dict[str, asyncio.Task[None]] = {}
         self._closed = False
-        self.batches = 0  # transactions run (what the benchmarks and tests read)
-        self.requests = 0  # requests they carried
+        self.batches = 0  # transactions run, and the requests they carried: requests / batches is the mean
+        self.requests = 0  # batch size (the tests check the batching with them)
 
     async def submit(self, key: str, request: R) -> T:
         if self._closed:
