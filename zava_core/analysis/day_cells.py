@@ -26,6 +26,7 @@ MAX_CELLS = 4_000  # ~a month either side of every store's quarter, several time
 # a valid question) is read from the database as one range, never walked day by day.
 MAX_SPAN_DAYS = 62
 
+
 class DayCells:
     def __init__(self, daily: Handle) -> None:
         self._daily = daily
