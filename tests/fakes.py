@@ -30,7 +30,7 @@ from zava_core.store.transactions import Body
 
 
 class FakeCursor:
-    """The async cursor surface the retail code uses: sort, limit, to_list, async iteration."""
+    """The async cursor surface the retail code uses: sort, limit, batch_size, to_list, async iteration."""
 
     def __init__(self, cursor: mongomock.collection.Cursor) -> None:
         self._cursor = cursor
@@ -42,6 +42,9 @@ class FakeCursor:
     def limit(self, count: int) -> FakeCursor:
         self._cursor = self._cursor.limit(count)
         return self
+
+    def batch_size(self, count: int) -> FakeCursor:
+        return self  # one process's memory: nothing to batch
 
     async def to_list(self, length: int | None = None) -> list[dict]:
         return list(self._cursor)

@@ -100,7 +100,11 @@ def test_static_attributes():
     assert emb.dimensions == 256
 
 
-@pytest.mark.parametrize("use_fast", [None, False], ids=["default-tokenizer", "pure-python-tokenizer"])
+TOKENIZER_CHOICES = {"either-tokenizer": None, "pure-python-tokenizer": False,
+                     **({"tokenizers-library": True} if HAVE_TOKENIZERS else {})}
+
+
+@pytest.mark.parametrize("use_fast", TOKENIZER_CHOICES.values(), ids=TOKENIZER_CHOICES.keys())
 def test_static_golden_vectors(use_fast):
     emb = StaticEmbedder(use_fast_tokenizer=use_fast)
     records = GOLDEN["static"]["vectors"]

@@ -22,12 +22,13 @@ from pathlib import Path
 
 import anyio
 import numpy as np
-from pymongo.asynchronous.collection import AsyncCollection
 
 from zava_core.analysis import cube_snapshot
 from zava_core.analysis.cube_snapshot import Fingerprint
 from zava_core.analysis.rollups import MEASURES
+from zava_core.infra.memory import release_freed_memory
 from zava_core.infra.timeutil import iso, now_iso, parse_iso, utc_now
+from zava_core.store import Handle
 
 log = logging.getLogger("zava.cube")
 FULL_RELOAD_SECONDS = 300.0  # how often the rollup's identity is checked for a rebuild
@@ -129,7 +130,7 @@ def _month_range(first: str, last: str) -> list[str]:
 class CubeCache:
     """The process's cube, kept fresh from `sales_monthly`; `snapshot_dir` (optional) holds its disk copy."""
 
-    def __init__(self, rollup: AsyncCollection, snapshot_dir: Path | None = None) -> None:
+    def __init__(self, rollup: Handle, snapshot_dir: Path | None = None) -> None:
         self._rollup = rollup
         self._snapshot_dir = snapshot_dir
         self._cube: SalesCube | None = None
@@ -204,9 +205,10 @@ class CubeCache:
         months = await self._rollup.distinct("month")
         if months:
             cube._ensure_months(months)
-        async for doc in self._rollup.find({}):  # streamed: the product maps are large
+        async for doc in self._rollup.scan({}):  # a few cells a round trip: the product maps are large
             cube.put([doc])
         self.loaded_from = "rollup"
+        release_freed_memory()  # what decoding the cells used
         # The snapshot claims to be complete only up to a margin before the read began: a write stamped later
         # (or stamped earlier and committed late, within the margin) is read again on top when it is restored.
         complete_to = min(cube.newest, iso(parse_iso(started_at) - SAME_SECOND_MARGIN))

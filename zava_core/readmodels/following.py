@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from zava_core.infra.memory import release_freed_memory
 from zava_core.readmodels.freshness import Freshness
 
 
@@ -22,6 +23,7 @@ class FollowingModel:
         await self._read()
         pending, self._pending = self._pending, None
         self._apply(pending)
+        release_freed_memory()  # what decoding the load's documents used
         self.loaded = True
 
     async def on_changes(self, events: Sequence[dict]) -> None:

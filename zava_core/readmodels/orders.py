@@ -1,17 +1,18 @@
 """A customer's orders in memory: what `get_customer_orders` shows, for every order, in columns.
 
 99,000 orders and 207,000 lines at the default scale (197,000 and 414,000 at full) as documents would cost
-hundreds of MB; as numpy columns they cost ~40 bytes an order and ~25 a line. The load reads both
-collections once (in the background at start; lookups go to the database meanwhile) into a `Base`: orders
-grouped by customer, newest first, each with its lines. What changes afterwards (a new order from any writer,
-a cancel, a return, a status) arrives through the change feed into `_changed`, whole documents that override
-the base. A restart starts from a fresh base.
+hundreds of MB; as numpy columns (ids and dates as fixed-width bytes, found by binary search) they cost ~45 bytes
+an order and ~26 a line. The load reads both collections once (`Handle.scan`: a thousand documents a round trip)
+and turns each batch into columns before reading the next, so no collection is ever held as Python objects: a
+`Base` of orders grouped by customer, oldest first, each with its lines. What changes afterwards (a new order
+from any writer, a cancel, a return, a status) arrives through the change feed into `_changed`, whole documents
+that override the base. A restart starts from a fresh base.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,12 +30,14 @@ _RARE = ("returned_quantities", "cancel_reason")  # kept per order only where pr
 
 @dataclass
 class Base:
-    """Orders sorted by customer then newest first; each order's lines contiguous (`line_start`)."""
+    """Orders sorted by customer then oldest first; each order's lines contiguous (`line_start`). Ids and dates
+    are UTF-8 bytes in fixed-width arrays."""
 
-    order_ids: list[str]
-    row_of: dict[str, int]
-    customer_start: dict[str, tuple[int, int]]  # customer_id -> [first row, end row)
-    date: list[str]
+    order_ids: np.ndarray  # bytes, one per row
+    id_order: np.ndarray  # the rows in order_ids order: a binary search finds an id's row
+    customers: np.ndarray  # bytes, each customer once, ascending
+    customer_rows: np.ndarray  # int64 (customers + 1): customer i's rows are [customer_rows[i], [i + 1])
+    date: np.ndarray  # bytes (ISO-8601), one per row
     store: np.ndarray  # int16 index into `stores`
     stores: list[str]
     store_names: list[str]
@@ -42,15 +45,38 @@ class Base:
     statuses: list[str]
     item_count: np.ndarray
     money: np.ndarray  # float64 (order, 3): subtotal, discount_total, total
-    names: list[str]  # customer_name per order (interned: one string per customer)
+    name: np.ndarray  # int32 index into `names` (customer_name per order, as the order has it)
+    names: list[str]
     rare: dict[int, dict]
-    line_start: np.ndarray  # int64 (orders + 1)
+    line_start: np.ndarray  # int64 (orders + 1): row r's lines are line_order[line_start[r]:line_start[r + 1]]
+    line_order: np.ndarray  # int32: the lines by row (the line columns stay in the order they were read)
     line_product: np.ndarray  # int32 index into `products`
     products: list[tuple[str, str]]  # (sku, product_name)
     line_quantity: np.ndarray
     line_price: np.ndarray
     line_discount: np.ndarray
     line_total: np.ndarray
+
+    def rows_of(self, customer_id: str) -> range:
+        """The customer's rows, newest first."""
+        i = _find(self.customers, customer_id.encode())
+        if i is None:
+            return range(0)
+        return range(int(self.customer_rows[i + 1]) - 1, int(self.customer_rows[i]) - 1, -1)
+
+    def row_of(self, order_id: str) -> int | None:
+        i = _find(self.order_ids, order_id.encode(), self.id_order)
+        return None if i is None else int(self.id_order[i])
+
+    def order_id(self, row: int) -> str:
+        return self.order_ids[row].decode()
+
+    def lines(self, row: int) -> list[dict]:
+        sku_name = self.products
+        return [{"sku": sku_name[int(self.line_product[i])][0], "product_name": sku_name[int(self.line_product[i])][1],
+                 "quantity": int(self.line_quantity[i]), "unit_price": float(self.line_price[i]),
+                 "discount_percent": int(self.line_discount[i]), "total_amount": float(self.line_total[i])}
+                for i in self.line_order[int(self.line_start[row]):int(self.line_start[row + 1])].tolist()]
 
 
 class OrderBook(FollowingModel):
@@ -94,9 +120,8 @@ class OrderBook(FollowingModel):
         base = self._base
         assert base is not None
         found: list[tuple[dict, list[dict]]] = []
-        first, end = base.customer_start.get(customer_id, (0, 0))
-        for row in range(first, end):
-            order_id = base.order_ids[row]
+        for row in base.rows_of(customer_id):
+            order_id = base.order_id(row)
             if order_id in self._changed:
                 continue
             if store_ids is not None and base.stores[base.store[row]] not in store_ids:
@@ -118,8 +143,9 @@ class OrderBook(FollowingModel):
         assert base is not None
         subtotal, discount, total = base.money[row]
         store = int(base.store[row])
-        return {"order_id": base.order_ids[row], "customer_name": base.names[row], "store_id": base.stores[store],
-                "store_name": base.store_names[store], "order_date": base.date[row],
+        return {"order_id": base.order_id(row), "customer_name": base.names[int(base.name[row])],
+                "store_id": base.stores[store], "store_name": base.store_names[store],
+                "order_date": base.date[row].decode(),
                 "status": base.statuses[int(base.status[row])], "item_count": int(base.item_count[row]),
                 "subtotal": float(subtotal), "discount_total": float(discount), "total": float(total),
                 "customer_id": customer_id, **base.rare.get(row, {})}
@@ -127,12 +153,8 @@ class OrderBook(FollowingModel):
     def _base_lines(self, row: int) -> list[dict]:
         base = self._base
         assert base is not None
-        order_id = base.order_ids[row]
-        lines = [{"sku": base.products[int(base.line_product[i])][0],
-                  "product_name": base.products[int(base.line_product[i])][1],
-                  "quantity": int(base.line_quantity[i]), "unit_price": float(base.line_price[i]),
-                  "discount_percent": int(base.line_discount[i]), "total_amount": float(base.line_total[i])}
-                 for i in range(int(base.line_start[row]), int(base.line_start[row + 1]))]
+        order_id = base.order_id(row)
+        lines = base.lines(row)
         changed = self._changed_lines.get(order_id)
         if changed:  # a line written after the load (a device's late line): the live ones, whole
             return self._lines_of(order_id)
@@ -145,83 +167,119 @@ class OrderBook(FollowingModel):
 
     def _base_line_docs(self, order_id: str) -> Iterable[tuple[str, dict]]:
         base = self._base
-        row = base.row_of.get(order_id) if base is not None else None
+        row = base.row_of(order_id) if base is not None else None
         if row is None:
             return []
-        return [(f"base-{i}", {"sku": base.products[int(base.line_product[i])][0],
-                               "product_name": base.products[int(base.line_product[i])][1],
-                               "quantity": int(base.line_quantity[i]), "unit_price": float(base.line_price[i]),
-                               "discount_percent": int(base.line_discount[i]),
-                               "total_amount": float(base.line_total[i])})
-                for i in range(int(base.line_start[row]), int(base.line_start[row + 1]))]
+        return [(f"base-{i}", line) for i, line in enumerate(base.lines(row))]
 
 
 async def _load_base(orders: Handle, lines: Handle) -> Base:
-    """Stream both collections into columns (typed arrays while reading: no document is kept)."""
-    order_ids: list[str] = []
-    customers: list[str] = []
-    dates: list[str] = []
+    """Stream both collections into columns, a scan batch at a time (no document, and no id as a Python string,
+    outlives its batch)."""
+    id_chunks: list[np.ndarray] = []
+    customer_chunks: list[np.ndarray] = []
+    date_chunks: list[np.ndarray] = []
     stores: dict[str, int] = {}
     store_names: dict[str, str] = {}
     statuses: dict[str, int] = {}
-    names: dict[str, str] = {}
-    name_of: list[str] = []
-    store_col, status_col, items_col = array("h"), array("b"), array("i")
+    store_col, status_col, items_col, name_col = array("h"), array("b"), array("i"), array("i")
     money = array("d")
+    names: dict[str, int] = {}
     rare: dict[int, dict] = {}
-    interned: dict[str, str] = {}
-    async for h in orders.find(orders.unscoped(), {name: 1 for name in ORDER_FIELDS}):
-        row = len(order_ids)
-        order_ids.append(h["_id"])
-        customers.append(interned.setdefault(h["customer_id"], h["customer_id"]))
-        dates.append(h["order_date"])
-        store_col.append(stores.setdefault(h["store_id"], len(stores)))
-        store_names.setdefault(h["store_id"], h["store_name"])
-        status_col.append(statuses.setdefault(h["status"], len(statuses)))
-        items_col.append(int(h.get("item_count") or 0))
-        money.extend((h["subtotal"], h["discount_total"], h["total"]))
-        name_of.append(names.setdefault(h["customer_name"], h["customer_name"]))
-        extra = {k: h[k] for k in _RARE if h.get(k)}
-        if extra:
-            rare[row] = extra
-    # Customer, then newest first: one customer's orders are one run of rows, already in the order shown.
-    order = sorted(range(len(order_ids)), key=lambda i: (customers[i], dates[i]), reverse=True)
+    async for batch in _batches(orders.scan(orders.unscoped(), {name: 1 for name in ORDER_FIELDS}), orders):
+        for h in batch:
+            store_col.append(stores.setdefault(h["store_id"], len(stores)))
+            store_names.setdefault(h["store_id"], h["store_name"])
+            status_col.append(statuses.setdefault(h["status"], len(statuses)))
+            items_col.append(int(h.get("item_count") or 0))
+            money.extend((h["subtotal"], h["discount_total"], h["total"]))
+            name_col.append(names.setdefault(h["customer_name"], len(names)))
+            extra = {k: h[k] for k in _RARE if h.get(k)}
+            if extra:
+                rare[len(items_col) - 1] = extra
+        id_chunks.append(_bytes(h["_id"] for h in batch))
+        customer_chunks.append(_bytes(h["customer_id"] for h in batch))
+        date_chunks.append(_bytes(h["order_date"] for h in batch))
+    ids, customers, dates = _joined(id_chunks), _joined(customer_chunks), _joined(date_chunks)
+    # Customer, then oldest first: one customer's orders are one run of rows (read backwards: newest first).
+    order = np.lexsort((dates, customers))
     position = np.empty(len(order), np.int64)
-    position[np.array(order, np.int64)] = np.arange(len(order))
-    row_of = {order_ids[i]: int(position[i]) for i in range(len(order_ids))}
-    customer_start: dict[str, tuple[int, int]] = {}
-    for new_row, old_row in enumerate(order):
-        first, _ = customer_start.get(customers[old_row], (new_row, new_row))
-        customer_start[customers[old_row]] = (first, new_row + 1)
+    position[order] = np.arange(len(order))
+    ids, customers, dates = ids[order], customers[order], dates[order]
+    id_order = np.argsort(ids, kind="stable")
+    unique, first = np.unique(customers, return_index=True)
+    del customers
     products: dict[tuple[str, str], int] = {}
     line_row, line_product, line_qty, line_disc = array("i"), array("i"), array("i"), array("h")
     line_price, line_total = array("d"), array("d")
-    async for ln in lines.find(lines.unscoped(), {name: 1 for name in LINE_FIELDS}):
-        row = row_of.get(ln["order_id"])
-        if row is None:
-            continue
-        line_row.append(row)
-        line_product.append(products.setdefault((ln["sku"], ln["product_name"]), len(products)))
-        line_qty.append(int(ln["quantity"]))
-        line_price.append(float(ln["unit_price"]))
-        line_disc.append(int(ln["discount_percent"]))
-        line_total.append(float(ln["total_amount"]))
+    async for batch in _batches(lines.scan(lines.unscoped(), {name: 1 for name in LINE_FIELDS}), lines):
+        rows = _rows(ids, id_order, _bytes(ln["order_id"] for ln in batch))
+        for ln, row in zip(batch, rows.tolist(), strict=True):
+            if row < 0:
+                continue  # a line whose order is not in the book (deleted, or written after the orders' read)
+            line_row.append(row)
+            line_product.append(products.setdefault((ln["sku"], ln["product_name"]), len(products)))
+            line_qty.append(int(ln["quantity"]))
+            line_price.append(float(ln["unit_price"]))
+            line_disc.append(int(ln["discount_percent"]))
+            line_total.append(float(ln["total_amount"]))
     rows = _column(line_row, np.int32)
-    by_row = np.argsort(rows, kind="stable")
-    line_start = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(order_ids)))]).astype(np.int64)
-    perm = np.array(order, np.int64)
+    line_start = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(ids)))]).astype(np.int64)
     store_list = sorted(stores, key=stores.get)
     return Base(
-        order_ids=[order_ids[i] for i in order], row_of=row_of, customer_start=customer_start,
-        date=[dates[i] for i in order], store=_column(store_col, np.int16)[perm],
-        stores=store_list, store_names=[store_names[s] for s in store_list],
-        status=_column(status_col, np.int8)[perm], statuses=sorted(statuses, key=statuses.get),
-        item_count=_column(items_col, np.int32)[perm], money=_column(money, np.float64).reshape(-1, 3)[perm],
-        names=[name_of[i] for i in order], rare={int(position[old]): extra for old, extra in rare.items()},
-        line_start=line_start, line_product=_column(line_product, np.int32)[by_row], products=list(products),
-        line_quantity=_column(line_qty, np.int32)[by_row], line_price=_column(line_price, np.float64)[by_row],
-        line_discount=_column(line_disc, np.int16)[by_row], line_total=_column(line_total, np.float64)[by_row],
+        order_ids=ids, id_order=id_order, customers=unique,
+        customer_rows=np.append(first, len(ids)).astype(np.int64), date=dates,
+        store=_column(store_col, np.int16)[order], stores=store_list,
+        store_names=[store_names[s] for s in store_list],
+        status=_column(status_col, np.int8)[order], statuses=sorted(statuses, key=statuses.get),
+        item_count=_column(items_col, np.int32)[order], money=_column(money, np.float64).reshape(-1, 3)[order],
+        name=_column(name_col, np.int32)[order], names=sorted(names, key=names.get),
+        rare={int(position[old]): extra for old, extra in rare.items()},
+        line_start=line_start, line_order=np.argsort(rows, kind="stable").astype(np.int32),
+        line_product=_column(line_product, np.int32), products=list(products),
+        line_quantity=_column(line_qty, np.int32), line_price=_column(line_price, np.float64),
+        line_discount=_column(line_disc, np.int16), line_total=_column(line_total, np.float64),
     )
+
+
+async def _batches(cursor: AsyncIterator[dict], handle: Handle) -> AsyncIterator[list[dict]]:
+    """The scan's documents a batch at a time."""
+    batch: list[dict] = []
+    async for doc in cursor:
+        batch.append(doc)
+        if len(batch) >= handle.spec.scan_batch:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _bytes(values: Iterable[str]) -> np.ndarray:
+    return np.array([v.encode() for v in values], dtype=np.bytes_)
+
+
+def _joined(chunks: list[np.ndarray]) -> np.ndarray:
+    """One array of the chunks, emptying the list (each chunk freed once copied: a load's peak is its columns)."""
+    joined = np.concatenate(chunks) if chunks else np.zeros(0, np.bytes_)
+    chunks.clear()
+    return joined
+
+
+def _rows(ids: np.ndarray, id_order: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The row of each wanted id, -1 where it is not in the book."""
+    if not len(ids):
+        return np.full(len(wanted), -1, np.int64)
+    at = np.minimum(np.searchsorted(ids, wanted, sorter=id_order), len(ids) - 1)
+    rows = id_order[at]
+    return np.where(ids[rows] == wanted, rows, -1)
+
+
+def _find(values: np.ndarray, key: bytes, sorter: np.ndarray | None = None) -> int | None:
+    """Where `key` is in the sorted `values` (sorted through `sorter` when given), or None."""
+    i = int(np.searchsorted(values, key, sorter=sorter))
+    if i >= len(values):
+        return None
+    return i if values[i if sorter is None else sorter[i]] == key else None
 
 
 def _column(values: array, dtype: type) -> np.ndarray:

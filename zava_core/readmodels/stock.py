@@ -20,10 +20,9 @@ class StockModel(FollowingModel):
         self._by_product: dict[str, dict[str, Row]] = {}  # product_id -> store_id -> row
 
     async def _read(self) -> None:
-        rows = await self._inventory.find(self._inventory.unscoped()).to_list()
         self._by_id.clear()
         self._by_product.clear()
-        for row in rows:
+        async for row in self._inventory.scan(self._inventory.unscoped()):
             self._put(row)
 
     def _apply(self, events: Iterable[dict]) -> None:

@@ -13,7 +13,7 @@ seeding's checks, an indexed read whose rows are then checked one by one with `v
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -41,6 +41,11 @@ class CollectionRules:
                 raise TypeError("pass several stores as stores=[...], not as a store_id condition")
             stores = [store] if stores is None else [s for s in stores if s == store]
         return {**fields, "deleted": False, **scope.filter(self.spec.store_scope, stores)}
+
+    def scan(self, filter: Mapping[str, Any], projection: Mapping[str, Any] | None = None) -> Any:
+        """A read of many documents for the process's own memory (a load), `spec.scan_batch` a round trip, so
+        the load's memory is the batch's, not the driver's 16 MB batches'. Iterate it with `async for`."""
+        return self.find(filter, projection).batch_size(self.spec.scan_batch)  # type: ignore[attr-defined]
 
     def unscoped(self, **fields: Any) -> dict[str, Any]:
         """The filter of the live documents matching `fields`, whatever their store."""
