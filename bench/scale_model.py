@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import procstat
+from zava_core.model import ALL_SPECS
+from zava_core.store.handles import CollectionRules
 
 SOURCE_STORES = 8
 SOURCE_CACHE = Path(tempfile.gettempdir()) / "zava-scale-model-source-v1.pickle"
@@ -144,14 +146,13 @@ class Copies:
                 yield {**doc, "_id": f"{store}|{doc['month']}", "store_id": store}
 
 
-class Collection:
-    """Enough of a store handle for the read models' loaders: `unscoped()` and `find()` over documents in memory."""
+class Collection(CollectionRules):
+    """A store handle over documents in memory for the read models' loaders: the collection's rules from its spec
+    (`unscoped`, `scan`: the loaders' own calls) and a `find` that ignores its filter."""
 
-    def __init__(self, documents: Iterable[dict]) -> None:
+    def __init__(self, name: str, documents: Iterable[dict]) -> None:
+        self.spec = ALL_SPECS[name]
         self._documents = documents
-
-    def unscoped(self, **conditions: Any) -> dict:
-        return conditions
 
     def find(self, *args: Any, **kwargs: Any) -> Cursor:
         return Cursor(iter(self._documents))
@@ -169,6 +170,9 @@ class Cursor:
             return next(self._documents)
         except StopIteration:
             raise StopAsyncIteration from None
+
+    def batch_size(self, count: int) -> Cursor:
+        return self
 
     async def to_list(self) -> list[dict]:
         return list(self._documents)
@@ -207,17 +211,17 @@ def _build(structure: str, copies: Copies) -> tuple[Any, dict[str, Any]]:
     if structure == "stock":
         from zava_core.readmodels.stock import StockModel
 
-        model: Any = StockModel(Collection(copies.inventory()), Freshness())  # type: ignore[arg-type]
+        model: Any = StockModel(Collection("inventory", copies.inventory()), Freshness())  # type: ignore[arg-type]
         extra["rows"] = len(copies.data["inventory"]) * copies.copies
     elif structure == "customers":
         from zava_core.readmodels.customers import CustomerDirectory
 
-        model = CustomerDirectory(Collection(copies.customer_docs()), Freshness())  # type: ignore[arg-type]
+        model = CustomerDirectory(Collection("customers", copies.customer_docs()), Freshness())  # type: ignore[arg-type]
         extra["rows"] = copies.customers * copies.copies
     else:
         from zava_core.readmodels.orders import OrderBook
 
-        model = OrderBook(Collection(copies.order_docs()), Collection(copies.line_docs()),  # type: ignore[arg-type]
+        model = OrderBook(Collection("orders", copies.order_docs()), Collection("order_items", copies.line_docs()),  # type: ignore[arg-type]
                           Freshness())
         extra["rows"] = copies.orders * copies.copies
         extra["lines"] = len(copies.data["lines"]) * copies.copies
