@@ -206,6 +206,13 @@ async def _load_base(orders: Handle, lines: Handle) -> Base:
     position = np.empty(len(order), np.int64)
     position[order] = np.arange(len(order))
     ids, customers, dates = ids[order], customers[order], dates[order]
+    # The other order columns in that order too, their unordered sources freed before the lines are read (the load's
+    # peak is then the larger of its two phases, not their sum).
+    store, status = _column(store_col, np.int16)[order], _column(status_col, np.int8)[order]
+    item_count, name = _column(items_col, np.int32)[order], _column(name_col, np.int32)[order]
+    money_rows = _column(money, np.float64).reshape(-1, 3)[order]
+    del store_col, status_col, items_col, name_col, money
+    rare = {int(position[old]): extra for old, extra in rare.items()}
     id_order = np.argsort(ids, kind="stable")
     unique, first = np.unique(customers, return_index=True)
     del customers
@@ -225,17 +232,16 @@ async def _load_base(orders: Handle, lines: Handle) -> Base:
             line_total.append(float(ln["total_amount"]))
     rows = _column(line_row, np.int32)
     line_start = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(ids)))]).astype(np.int64)
+    line_order = np.argsort(rows, kind="stable").astype(np.int32)
+    del rows, line_row
     store_list = sorted(stores, key=stores.get)
     return Base(
         order_ids=ids, id_order=id_order, customers=unique,
         customer_rows=np.append(first, len(ids)).astype(np.int64), date=dates,
-        store=_column(store_col, np.int16)[order], stores=store_list,
-        store_names=[store_names[s] for s in store_list],
-        status=_column(status_col, np.int8)[order], statuses=sorted(statuses, key=statuses.get),
-        item_count=_column(items_col, np.int32)[order], money=_column(money, np.float64).reshape(-1, 3)[order],
-        name=_column(name_col, np.int32)[order], names=sorted(names, key=names.get),
-        rare={int(position[old]): extra for old, extra in rare.items()},
-        line_start=line_start, line_order=np.argsort(rows, kind="stable").astype(np.int32),
+        store=store, stores=store_list, store_names=[store_names[s] for s in store_list],
+        status=status, statuses=sorted(statuses, key=statuses.get), item_count=item_count, money=money_rows,
+        name=name, names=sorted(names, key=names.get), rare=rare,
+        line_start=line_start, line_order=line_order,
         line_product=_column(line_product, np.int32), products=list(products),
         line_quantity=_column(line_qty, np.int32), line_price=_column(line_price, np.float64),
         line_discount=_column(line_disc, np.int16), line_total=_column(line_total, np.float64),
