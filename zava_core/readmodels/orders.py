@@ -30,13 +30,13 @@ _RARE = ("returned_quantities", "cancel_reason")  # kept per order only where pr
 
 @dataclass
 class Base:
-    """Orders sorted by customer then oldest first; each order's lines contiguous (`line_start`). Ids and dates
-    are UTF-8 bytes in fixed-width arrays."""
+    """Orders sorted by customer then oldest first, their lines found through `line_order`. Ids and dates are UTF-8
+    bytes in fixed-width arrays (numpy drops trailing NUL bytes: no id or ISO date ends in one)."""
 
     order_ids: np.ndarray  # bytes, one per row
     id_order: np.ndarray  # the rows in order_ids order: a binary search finds an id's row
     customers: np.ndarray  # bytes, each customer once, ascending
-    customer_rows: np.ndarray  # int64 (customers + 1): customer i's rows are [customer_rows[i], [i + 1])
+    customer_rows: np.ndarray  # int64 (customers + 1): customer i's rows are customer_rows[i] to [i + 1] - 1
     date: np.ndarray  # bytes (ISO-8601), one per row
     store: np.ndarray  # int16 index into `stores`
     stores: list[str]
@@ -72,6 +72,7 @@ class Base:
         return self.order_ids[row].decode()
 
     def lines(self, row: int) -> list[dict]:
+        """The order's lines as read (unsorted), as documents."""
         sku_name = self.products
         return [{"sku": sku_name[int(self.line_product[i])][0], "product_name": sku_name[int(self.line_product[i])][1],
                  "quantity": int(self.line_quantity[i]), "unit_price": float(self.line_price[i]),
