@@ -6,7 +6,8 @@ an order and ~26 a line. The load reads both collections once (`Handle.scan`: a 
 and turns each batch into columns before reading the next, so no collection is ever held as Python objects: a
 `Base` of orders grouped by customer, oldest first, each with its lines. What changes afterwards (a new order
 from any writer, a cancel, a return, a status) arrives through the change feed into `_changed`, whole documents
-that override the base. A restart starts from a fresh base.
+that override the base; a line of a loaded order written afterwards (the base keeps no line ids) sends its
+customer's lookups to the database. A restart starts from a fresh base.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ class Base:
     def order_id(self, row: int) -> str:
         return self.order_ids[row].decode()
 
+    def customer_of(self, row: int) -> str:
+        return self.customers[int(np.searchsorted(self.customer_rows, row, side="right")) - 1].decode()
+
     def lines(self, row: int) -> list[dict]:
         """The order's lines as read (unsorted), as documents."""
         sku_name = self.products
@@ -89,10 +93,13 @@ class OrderBook(FollowingModel):
         self._changed: dict[str, dict] = {}  # order_id -> header since the load (deleted ones too)
         self._changed_lines: dict[str, dict[str, dict]] = {}  # order_id -> line id -> line since the load
         self._by_customer: dict[str, set[str]] = {}  # customer_id -> order ids changed since the load
+        # Customers with a line of a loaded order written since the load (a device's correction, a script's soft
+        # delete): the base holds lines without their ids, so it cannot tell which one changed; the database answers.
+        self._stale: set[str] = set()
 
     async def _read(self) -> None:
         self._base = await _load_base(self._orders, self._lines)
-        self._changed, self._changed_lines, self._by_customer = {}, {}, {}
+        self._changed, self._changed_lines, self._by_customer, self._stale = {}, {}, {}, set()
 
     def _apply(self, events: Iterable[dict]) -> None:
         for event in events:
@@ -108,11 +115,15 @@ class OrderBook(FollowingModel):
                 self._by_customer.setdefault(header["customer_id"], set()).add(doc["_id"])
             elif coll == "order_items":
                 self._changed_lines.setdefault(doc["order_id"], {})[doc["_id"]] = {n: doc.get(n) for n in LINE_FIELDS}
+                row = self._base.row_of(doc["order_id"]) if self._base is not None else None
+                if row is not None:
+                    self._stale.add(self._base.customer_of(row))
 
     # --- reads: None means "ask the database" ----------------------------------------------------------
 
     def usable(self, customer_id: str) -> bool:
-        return self.loaded and self._freshness.following() and self._freshness.settled(("orders", customer_id))
+        return (self.loaded and customer_id not in self._stale and self._freshness.following()
+                and self._freshness.settled(("orders", customer_id)))
 
     def customer_orders(self, customer_id: str, store_ids: set[str] | None,
                         limit: int) -> list[tuple[dict, list[dict]]]:
@@ -154,12 +165,7 @@ class OrderBook(FollowingModel):
     def _base_lines(self, row: int) -> list[dict]:
         base = self._base
         assert base is not None
-        order_id = base.order_id(row)
-        lines = base.lines(row)
-        changed = self._changed_lines.get(order_id)
-        if changed:  # a line written after the load (a device's late line): the live ones, whole
-            return self._lines_of(order_id)
-        return sorted(lines, key=lambda line: line["sku"])
+        return sorted(base.lines(row), key=lambda line: line["sku"])  # its lines unchanged: else the customer is stale
 
     def _lines_of(self, order_id: str) -> list[dict]:
         lines = dict(self._base_line_docs(order_id))
