@@ -86,6 +86,7 @@ async def test_the_customer_directory_answers_each_search_as_the_database_does()
     gone = fakes.customers.inner.find_one({"_id": "cust_000011"}) | {"deleted": True}
     changes.append(gone)
     changes.append(customer(500, rng))
+    changes.append({**customer(501, rng), "phone": None, "email": None})  # another writer's incomplete document
     for doc in changes:
         fakes.customers.inner.replace_one({"_id": doc["_id"]}, doc, upsert=True)
     removed = fakes.customers.inner.find_one_and_delete({"_id": "cust_000013"})

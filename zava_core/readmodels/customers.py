@@ -63,14 +63,14 @@ class CustomerDirectory(FollowingModel):
         if row is None:
             return
         for field, ids in self._sorted.items():  # found by the row's values: before the row goes
-            at = bisect.bisect_left(ids, (row[_AT[field]], customer_id), key=self._sort_key(field))
+            at = bisect.bisect_left(ids, (_text(row[_AT[field]]), customer_id), key=self._sort_key(field))
             if at < len(ids) and ids[at] == customer_id:
                 del ids[at]
         del self._by_id[customer_id]  # type: ignore[arg-type]
 
     def _sort_key(self, field: str) -> Callable[[str], tuple]:
         at, by_id = _AT[field], self._by_id
-        return lambda cid: (by_id[cid][at], cid)
+        return lambda cid: (_text(by_id[cid][at]), cid)
 
     def _between(self, field: str, low: str, high: str) -> list[str]:
         """The ids whose `field` is in [low, high), in (value, id) order."""
@@ -130,6 +130,12 @@ def _row(doc: Mapping[str, Any]) -> tuple:
     shopped = row[_AT["stores_shopped"]] or {}
     row[_AT["stores_shopped"]] = tuple((_shared(store), day) for store, day in shopped.items())
     return tuple(row)
+
+
+def _text(value: Any) -> str:
+    """A searched field as the indexes sort it: a document another writer left without it sorts first (and no
+    search matches it: the conditions are checked on the row's own value)."""
+    return value if isinstance(value, str) else ""
 
 
 def _shared(value: Any) -> Any:
