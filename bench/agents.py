@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bench import quiet_request_logs
 from bench.tool_choice import DATA, PERSONAS, Case, Score, figure_in_text, load_cases, pick_figure, score_calls
 
 MAX_TURNS = 8
@@ -221,8 +221,7 @@ async def _seeded(stack: contextlib.ExitStack, data_dir: str | None) -> Any:
 
 
 async def _run(args: argparse.Namespace) -> str:
-    for noisy in ("httpx", "httpx2", "openai"):  # one line per request otherwise
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_request_logs()
     cases = select(load_cases(), args.cases)
     with contextlib.ExitStack() as stack:
         settings = await _seeded(stack, args.data_dir)

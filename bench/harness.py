@@ -34,7 +34,7 @@ from typing import Any
 
 from mcp import Client, StdioServerParameters
 
-from bench import readiness
+from bench import quiet_request_logs, readiness
 from mcp_servers.auth.bearer_tokens import TokenStore
 from mcp_servers.customer_sales.server import build_server as build_customer_sales
 from mcp_servers.sales_analysis.server import build_server as build_sales_analysis
@@ -425,6 +425,7 @@ def chart(timings: list[Timing], path: Path) -> None:
 
 
 async def run(args: argparse.Namespace) -> str:
+    quiet_request_logs()
     base = Settings.from_env()
     with contextlib.ExitStack() as stack:
         if args.existing:  # the configured database as it is (MONGODB_URI, or the engine under ZAVA_DATA_DIR)
