@@ -119,10 +119,21 @@ async def test_the_order_book_holds_each_customers_orders_newest_first_with_thei
     rng.shuffle(lines)  # read in any order: each order's lines are found through the line index
     fakes.orders.inner.insert_many(orders)
     fakes.order_items.inner.insert_many(lines)
+    # Another writer's odd documents: an order without its total, a line whose quantity is text. The book loads
+    # without them, and their customers' lookups go to the database.
+    odd_order = {**orders[3], "_id": "ord_odd", "order_id": "ord_odd", "customer_id": "cust_000050"}
+    del odd_order["total"]
+    odd_line = {**lines[0], "_id": "odd-line", "order_item_id": "odd-line", "quantity": "2"}
+    fakes.orders.inner.insert_one(odd_order)
+    fakes.order_items.inner.insert_one(odd_line)
     book = OrderBook(fakes.orders, fakes.order_items, Following())
     await book.load()
+    odd_line_customer = next(o["customer_id"] for o in orders if o["_id"] == odd_line["order_id"])
+    assert not book.usable("cust_000050") and not book.usable(odd_line_customer)
     for n in range(1, 42):
         customer_id = f"cust_{n:06d}"
+        if customer_id == odd_line_customer:
+            continue
         held = book.customer_orders(customer_id, None, 100)
         live = [o for o in orders if o["customer_id"] == customer_id and not o["deleted"]]
         assert [h["order_id"] for h, _ in held] == [

@@ -6,8 +6,9 @@ an order and ~26 a line. The load reads both collections once (`Handle.scan`: a 
 and turns each batch into columns before reading the next, so no collection is ever held as Python objects: a
 `Base` of orders grouped by customer, oldest first, each with its lines. What changes afterwards (a new order
 from any writer, a cancel, a return, a status) arrives through the change feed into `_changed`, whole documents
-that override the base; a line of a loaded order written afterwards (the base keeps no line ids) sends its
-customer's lookups to the database. A restart starts from a fresh base.
+that override the base; a line of a loaded order written afterwards (the base keeps no line ids), or an order or
+line the columns cannot hold (another writer's odd document, left out of the load), sends its customer's lookups
+to the database. A restart starts from a fresh base.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Base:
     line_price: np.ndarray
     line_discount: np.ndarray
     line_total: np.ndarray
+    unheld: set[str]  # customers with an order or a line the columns cannot hold (another writer's odd document)
 
     def rows_of(self, customer_id: str) -> range:
         """The customer's rows, newest first."""
@@ -73,7 +75,8 @@ class Base:
         return self.order_ids[row].decode()
 
     def customer_of(self, row: int) -> str:
-        return self.customers[int(np.searchsorted(self.customer_rows, row, side="right")) - 1].decode()
+        (customer,) = _customers_of(self.customers, self.customer_rows, np.array([row]))
+        return customer
 
     def lines(self, row: int) -> list[dict]:
         """The order's lines as read (unsorted), as documents."""
@@ -99,7 +102,8 @@ class OrderBook(FollowingModel):
 
     async def _read(self) -> None:
         self._base = await _load_base(self._orders, self._lines)
-        self._changed, self._changed_lines, self._by_customer, self._stale = {}, {}, {}, set()
+        self._changed, self._changed_lines, self._by_customer = {}, {}, {}
+        self._stale = set(self._base.unheld)
 
     def _apply(self, events: Iterable[dict]) -> None:
         for event in events:
@@ -193,7 +197,9 @@ async def _load_base(orders: Handle, lines: Handle) -> Base:
     money = array("d")
     names: dict[str, int] = {}
     rare: dict[int, dict] = {}
+    unheld: set[str] = set()
     async for batch in _batches(orders.scan(orders.unscoped(), {name: 1 for name in ORDER_FIELDS}), orders):
+        batch = _fitting(batch, _ORDER_TYPES, unheld)
         for h in batch:
             store_col.append(stores.setdefault(h["store_id"], len(stores)))
             store_names.setdefault(h["store_id"], h["store_name"])
@@ -222,11 +228,16 @@ async def _load_base(orders: Handle, lines: Handle) -> Base:
     rare = {int(position[old]): extra for old, extra in rare.items()}
     id_order = np.argsort(ids, kind="stable")
     unique, first = np.unique(customers, return_index=True)
+    customer_rows = np.append(first, len(ids)).astype(np.int64)
     del customers
     products: dict[tuple[str, str], int] = {}
     line_row, line_product, line_qty, line_disc = array("i"), array("i"), array("i"), array("h")
     line_price, line_total = array("d"), array("d")
     async for batch in _batches(lines.scan(lines.unscoped(), {name: 1 for name in LINE_FIELDS}), lines):
+        odd: set[str] = set()  # the orders of lines that do not fit: their customers are not held whole
+        batch = _fitting(batch, _LINE_TYPES, odd, by="order_id")
+        if odd:
+            unheld |= _customers_of(unique, customer_rows, _rows(ids, id_order, _bytes(odd)))
         rows = _rows(ids, id_order, _bytes(ln["order_id"] for ln in batch))
         for ln, row in zip(batch, rows.tolist(), strict=True):
             if row < 0:
@@ -243,8 +254,7 @@ async def _load_base(orders: Handle, lines: Handle) -> Base:
     del rows, line_row
     store_list = sorted(stores, key=stores.get)
     return Base(
-        order_ids=ids, id_order=id_order, customers=unique,
-        customer_rows=np.append(first, len(ids)).astype(np.int64), date=dates,
+        order_ids=ids, id_order=id_order, customers=unique, customer_rows=customer_rows, date=dates, unheld=unheld,
         store=store, stores=store_list, store_names=[store_names[s] for s in store_list],
         status=status, statuses=sorted(statuses, key=statuses.get), item_count=item_count, money=money_rows,
         name=name, names=sorted(names, key=names.get), rare=rare,
@@ -265,6 +275,44 @@ async def _batches(cursor: AsyncIterator[dict], handle: Handle) -> AsyncIterator
             batch = []
     if batch:
         yield batch
+
+
+# What the columns need of each document; one that does not fit (another writer's) is left out, and its customer's
+# lookups read the database: a load that failed on it would be retried, reading every order again, for ever.
+_NUMBER = (int, float)
+Types = tuple[tuple[str, type | tuple[type, ...]], ...]
+_ORDER_TYPES: Types = (
+    ("_id", str), ("customer_id", str), ("customer_name", str), ("store_id", str), ("store_name", str),
+    ("order_date", str), ("status", str), ("subtotal", _NUMBER), ("discount_total", _NUMBER), ("total", _NUMBER),
+    ("item_count", (int, type(None))))
+_LINE_TYPES: Types = (
+    ("order_id", str), ("sku", str), ("product_name", str), ("quantity", int), ("unit_price", _NUMBER),
+    ("discount_percent", int), ("total_amount", _NUMBER))
+
+
+def _fitting(batch: list[dict], types: Types, left_out: set[str], by: str = "customer_id") -> list[dict]:
+    """The documents whose fields have the types the columns hold; the `by` value of the others into `left_out`."""
+    kept = []
+    for doc in batch:
+        if _fits(doc, types):
+            kept.append(doc)
+        elif isinstance(doc.get(by), str):
+            left_out.add(doc[by])
+    return kept
+
+
+def _fits(doc: dict, types: Types) -> bool:
+    for name, kind in types:  # a plain loop: twice as fast as all() over a generator, on every document loaded
+        value = doc.get(name)
+        if not isinstance(value, kind) or value is True or value is False:
+            return False
+    return True
+
+
+def _customers_of(customers: np.ndarray, customer_rows: np.ndarray, rows: np.ndarray) -> set[str]:
+    """The customers whose runs of rows hold these rows (-1: no row)."""
+    at = np.searchsorted(customer_rows, rows[rows >= 0], side="right") - 1
+    return {customers[i].decode() for i in at.tolist()}
 
 
 def _bytes(values: Iterable[str]) -> np.ndarray:
