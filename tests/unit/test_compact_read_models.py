@@ -5,11 +5,14 @@ from the in-memory fakes here; `tests/integration/test_read_models.py` compares 
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import Awaitable, Callable
 
 import pytest
 from fakes import FakeCollections
 
+from zava_core.readmodels import ReadModels
 from zava_core.readmodels.customers import CustomerDirectory
 from zava_core.readmodels.freshness import Freshness
 from zava_core.readmodels.orders import OrderBook
@@ -162,3 +165,57 @@ async def test_the_order_book_holds_each_customers_orders_newest_first_with_thei
     assert book.usable(buyer) and not book.usable(corrected_customer)
     [(header, held_lines), *_] = book.customer_orders(buyer, None, 100)
     assert header["order_id"] == "ord_new" and [ln["sku"] for ln in held_lines] == [new_line["sku"]]
+
+
+class Feed:
+    """What `ReadModels.attach` needs of a feed: subscriptions (the freshness rule only keeps a reference)."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, list] = {}
+
+    def subscribe(self, collections: tuple[str, ...], handler: Callable[[list[dict]], Awaitable[None]]) -> None:
+        for name in collections:
+            self.handlers.setdefault(name, []).append(handler)
+
+    async def deliver(self, collection: str, events: list[dict]) -> None:
+        for handler in self.handlers[collection]:
+            await handler(events)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    deadline = asyncio.get_running_loop().time() + 5
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "not within 5 s"
+        await asyncio.sleep(0.001)
+
+
+async def test_a_change_a_model_cannot_apply_makes_it_reload_and_odd_documents_do_not_stop_a_load() -> None:
+    fakes = FakeCollections()
+    rng = random.Random(3)
+    fakes.customers.inner.insert_many([customer(n, rng) for n in range(1, 30)]
+                                      + [{**customer(30, rng), "stores_shopped": ["store_seattle"]}])  # not a map
+    fakes.inventory.inner.insert_many([
+        {"_id": "inv-1", "product_id": "prod_1", "store_id": "store_seattle", "stock_level": 3, "deleted": False},
+        {"_id": "inv-2", "store_id": "store_seattle", "stock_level": 3, "deleted": False},  # no product
+        {"_id": "inv-3", "product_id": "prod_3", "store_id": "store_seattle", "stock_level": None, "deleted": False}])
+    models = ReadModels(fakes)  # type: ignore[arg-type]
+    feed = Feed()
+    models.attach(feed, ("stock", "customers"))  # type: ignore[arg-type]
+    models.load_in_background(("stock", "customers"))
+    await until(lambda: models.stock.loaded and models.customers.loaded)
+    assert models.customers.get("cust_000030")["stores_shopped"] == {}  # as the scope rule reads it: no store
+    assert sorted(models.stock._by_id) == ["inv-1", "inv-3"]
+    loads = []
+    read = models.customers._read
+
+    async def counted_read() -> None:
+        loads.append(1)
+        await read()
+    models.customers._read = counted_read  # type: ignore[method-assign]
+    # An event the directory cannot apply (a document without an _id it can hold): it stops answering and reloads.
+    await feed.deliver("customers", [{"operationType": "insert", "documentKey": {"_id": "x"},
+                                      "fullDocument": {"_id": ["not", "hashable"], "email": "x@example.com"}}])
+    assert not models.customers.loaded
+    await until(lambda: models.customers.loaded)
+    assert loads == [1] and models.customers.get("cust_000001") is not None
+    await models.close()

@@ -23,7 +23,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from zava_core.feed.stream import ChangeFeed
 from zava_core.readmodels.customers import CustomerDirectory
@@ -54,12 +54,25 @@ class ReadModels:
         self.freshness.follow(feed)
         chosen = set(wanted)
         self.wanted = tuple(m for m in MODELS if m in chosen)
-        if "stock" in chosen:
-            feed.subscribe(("inventory",), self.stock.on_changes)
-        if "customers" in chosen:
-            feed.subscribe(("customers",), self.customers.on_changes)
-        if "orders" in chosen:
-            feed.subscribe(("orders", "order_items"), self.orders.on_changes)
+        for name, collections in (("stock", ("inventory",)), ("customers", ("customers",)),
+                                  ("orders", ("orders", "order_items"))):
+            if name in chosen:
+                feed.subscribe(collections, self._following(name))
+
+    def _following(self, name: str) -> Callable[[Sequence[dict]], Awaitable[None]]:
+        """The model's feed subscriber. A change it cannot apply (another writer's odd document) leaves it no longer
+        a copy of the database: it stops answering (lookups read the database) and loads again from scratch."""
+        model = getattr(self, name)
+
+        async def on_changes(events: Sequence[dict]) -> None:
+            try:
+                await model.on_changes(events)
+            except Exception:
+                log.exception("the %s read model could not apply a change: it reloads, lookups read the database", name)
+                model.loaded = False
+                self._tasks.append(asyncio.create_task(self._load((name,)), name=f"zava-read-models:{name}:again"))
+
+        return on_changes
 
     def load_in_background(self, wanted: Iterable[str]) -> None:
         """Start loading the wanted models, except those loaded on first use (ON_FIRST_USE)."""

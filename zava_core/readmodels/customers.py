@@ -127,7 +127,8 @@ def _row(doc: Mapping[str, Any]) -> tuple:
     turns hundreds of rows into documents)."""
     row = [doc.get(name) for name in FIELDS]
     row[_AT["primary_store_id"]] = _shared(row[_AT["primary_store_id"]])
-    shopped = row[_AT["stores_shopped"]] or {}
+    shopped = row[_AT["stores_shopped"]]
+    shopped = shopped if isinstance(shopped, Mapping) else {}  # as the scope rule reads a value that is not a map
     row[_AT["stores_shopped"]] = tuple((_shared(store), day) for store, day in shopped.items())
     return tuple(row)
 

@@ -35,8 +35,9 @@ class StockModel(FollowingModel):
 
     def _put(self, row: Row) -> None:
         self._drop(row["_id"])
-        self._by_id[row["_id"]] = row
-        self._by_product.setdefault(row["product_id"], {})[row["store_id"]] = row
+        if isinstance(row.get("product_id"), str) and isinstance(row.get("store_id"), str):  # else no lookup finds it
+            self._by_id[row["_id"]] = row
+            self._by_product.setdefault(row["product_id"], {})[row["store_id"]] = row
 
     def _drop(self, row_id: object) -> None:
         old = self._by_id.pop(row_id, None)
@@ -61,7 +62,8 @@ class StockModel(FollowingModel):
         stores = set(store_ids)
         if not self.usable() or not self._freshness.settled_all("inventory"):
             return None
-        return [row for row in self._by_id.values() if row["store_id"] in stores and row["stock_level"] <= threshold]
+        return [row for row in self._by_id.values() if row["store_id"] in stores  # a level that is no number: as $lte
+                and isinstance(row.get("stock_level"), (int, float)) and row["stock_level"] <= threshold]
 
     def all_rows(self, store_ids: Iterable[str]) -> list[Row] | None:
         """Every row of these stores (stock health), or None."""
