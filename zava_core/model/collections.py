@@ -186,7 +186,7 @@ ROLLUPS: tuple[CollectionSpec, ...] = (
                  _ix(("updated_at", 1), purpose="changed cells since a time")),
         map_fields=("categories", "products"),
         relationships=("store_id -> stores", "categories keys -> categories", "products keys -> products"),
-        scan_batch=25,  # a month cell holds every product sold in it: ~42 KB
+        scan_batch=25,  # a month cell holds every product sold in it: 21 KB on average, up to 47 KB (default scale)
     ),
     CollectionSpec(
         "sales_daily", SalesDaily, "_id", synced=False, ditto_id="match_ids",
@@ -196,7 +196,7 @@ ROLLUPS: tuple[CollectionSpec, ...] = (
                  _ix(("updated_at", 1), purpose="changed cells since a time")),
         map_fields=("categories", "products"),
         relationships=("store_id -> stores", "categories keys -> categories", "products keys -> products"),
-        scan_batch=150,  # a day cell holds the products sold that day: ~7 KB
+        scan_batch=150,  # a day cell holds the products sold that day: 2.4 KB on average, up to 5.6 KB
     ),
 )
 
