@@ -30,9 +30,8 @@ from zava_core.feed.stream import store_position
 from zava_core.infra import db as zdb
 from zava_core.infra.timeutil import now_iso
 from zava_core.model import DATASET, FEED, JOURNALS, META, SEARCH, STATE_ID, embedding_document
-from zava_core.store import Collections, Handle, setup
+from zava_core.store import Collections, Handle, duplicate_keys_only, setup
 
-DUPLICATE_KEY = 11000
 Rollups = dict[str, RollupAccumulator]  # grain -> the rollup summed while the orders load
 T = TypeVar("T")
 JOURNAL_COLLECTIONS = tuple(spec.name for spec in JOURNALS)
@@ -232,8 +231,7 @@ async def _insert(collection: Handle, docs: list[dict]) -> int:
         result = await collection.insert_many(docs, ordered=False, bypass_document_validation=True)
         return len(result.inserted_ids)
     except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+        if not duplicate_keys_only(exc):
             raise
         return int(exc.details.get("nInserted", 0))
 

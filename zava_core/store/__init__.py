@@ -6,6 +6,6 @@ string subscript; the change feed and the read models plug in here."""
 
 from zava_core.store.group_commit import GroupCommit
 from zava_core.store.handles import Collections, Handle
-from zava_core.store.transactions import Abort, Transactions
+from zava_core.store.transactions import Abort, Transactions, duplicate_keys_only
 
-__all__ = ["Abort", "Collections", "GroupCommit", "Handle", "Transactions"]
+__all__ = ["Abort", "Collections", "GroupCommit", "Handle", "Transactions", "duplicate_keys_only"]

@@ -73,7 +73,7 @@ class Transactions:
                 raise abort.error from None
             return winner
         except (DuplicateKeyError, BulkWriteError) as exc:
-            if isinstance(exc, BulkWriteError) and not _duplicate_keys_only(exc):
+            if isinstance(exc, BulkWriteError) and not duplicate_keys_only(exc):
                 raise
             winner = await replay() if replay is not None else None
             if winner is None:
@@ -97,7 +97,8 @@ class Transactions:
             await session.with_transaction(body)
 
 
-def _duplicate_keys_only(error: BulkWriteError) -> bool:
-    """An insert_many that met a unique index (a twin's key): what DuplicateKeyError is for one insert."""
+def duplicate_keys_only(error: BulkWriteError) -> bool:
+    """An insert_many that met a unique index and nothing else (a twin's key, a resumed seeding batch): what
+    DuplicateKeyError is for one insert."""
     errors = error.details.get("writeErrors") or []
     return bool(errors) and all(e.get("code") == DUPLICATE_KEY_CODE for e in errors)
