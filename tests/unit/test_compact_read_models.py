@@ -193,17 +193,21 @@ async def test_a_change_a_model_cannot_apply_makes_it_reload_and_odd_documents_d
     fakes = FakeCollections()
     rng = random.Random(3)
     fakes.customers.inner.insert_many([customer(n, rng) for n in range(1, 30)]
-                                      + [{**customer(30, rng), "stores_shopped": ["store_seattle"]}])  # not a map
+                                      + [{**customer(30, rng), "stores_shopped": ["store_seattle"]},  # not a map
+                                         {**customer(31, rng), "_id": {"legacy": 31}}])  # an object id
     fakes.inventory.inner.insert_many([
         {"_id": "inv-1", "product_id": "prod_1", "store_id": "store_seattle", "stock_level": 3, "deleted": False},
         {"_id": "inv-2", "store_id": "store_seattle", "stock_level": 3, "deleted": False},  # no product
-        {"_id": "inv-3", "product_id": "prod_3", "store_id": "store_seattle", "stock_level": None, "deleted": False}])
+        {"_id": "inv-3", "product_id": "prod_3", "store_id": "store_seattle", "stock_level": None, "deleted": False},
+        {"_id": {"legacy": 4}, "product_id": "prod_4", "store_id": "store_seattle", "stock_level": 1,
+         "deleted": False}])
     models = ReadModels(fakes)  # type: ignore[arg-type]
     feed = Feed()
     models.attach(feed, ("stock", "customers"))  # type: ignore[arg-type]
     models.load_in_background(("stock", "customers"))
     await until(lambda: models.stock.loaded and models.customers.loaded)
     assert models.customers.get("cust_000030")["stores_shopped"] == {}  # as the scope rule reads it: no store
+    assert models.customers.get("cust_000031") is None and len(models.customers._by_id) == 30
     assert sorted(models.stock._by_id) == ["inv-1", "inv-3"]
     loads = []
     read = models.customers._read

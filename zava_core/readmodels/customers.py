@@ -39,7 +39,8 @@ class CustomerDirectory(FollowingModel):
     async def _read(self) -> None:
         by_id: dict[str, tuple] = {}
         async for doc in self._customers.scan(self._customers.unscoped(), PROJECTION):
-            by_id[doc["_id"]] = _row(doc)
+            if isinstance(doc["_id"], str):  # another writer's object id: no lookup names it, and it would not sort
+                by_id[doc["_id"]] = _row(doc)
         self._by_id = by_id
         for field in self._sorted:
             self._sorted[field] = sorted(by_id, key=self._sort_key(field))

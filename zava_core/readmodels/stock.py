@@ -34,6 +34,8 @@ class StockModel(FollowingModel):
                 self._drop((event.get("documentKey") or {}).get("_id"))
 
     def _put(self, row: Row) -> None:
+        if not isinstance(row["_id"], str):  # another writer's object id: no lookup names it
+            return
         self._drop(row["_id"])
         if isinstance(row.get("product_id"), str) and isinstance(row.get("store_id"), str):  # else no lookup finds it
             self._by_id[row["_id"]] = row
