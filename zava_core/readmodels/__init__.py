@@ -67,8 +67,9 @@ class ReadModels:
         async def on_changes(events: Sequence[dict]) -> None:
             try:
                 await model.on_changes(events)
-            except Exception:
-                log.exception("the %s read model could not apply a change: it reloads, lookups read the database", name)
+            except Exception as exc:  # one line, as a failed load's: the document is the writer's, not a bug here
+                log.warning("the %s read model could not apply a change (%r): it reloads, lookups read the database",
+                            name, exc)
                 model.loaded = False
                 self._tasks.append(asyncio.create_task(self._load((name,)), name=f"zava-read-models:{name}:again"))
 
