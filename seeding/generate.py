@@ -27,6 +27,7 @@ from zava_core.infra.timeutil import ISO_FORMAT
 from zava_core.model import (
     MONTHS,
     category_document,
+    customer_display_name,
     customer_document,
     ids,
     inventory_document,
@@ -286,7 +287,8 @@ class Generator:
                     discount_percent=percent))
             lines.extend(order_lines)
             orders.append(order_header(
-                order_id=oid, customer_id=cid, customer_name=f"{customer.first_name} {customer.last_name}",
+                order_id=oid, customer_id=cid,
+                customer_name=customer_display_name(customer.first_name, customer.last_name),
                 store_id=sid, store_name=store.name, order_date=plan.order_date,
                 status=_status(store.is_online, plan.order_date, processing_after, shipped_after),
                 lines=order_lines))

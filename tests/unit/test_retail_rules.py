@@ -270,6 +270,31 @@ async def test_orders_placed_at_once_share_a_transaction_and_each_is_decided_in_
 
 
 @pytest.mark.anyio
+async def test_whom_a_sale_is_for_is_decided_by_the_transaction_that_sells(zava) -> None:
+    """Checked when the call arrives, sold a moment later: a customer deleted (or renamed) by another writer in
+    between is what the order's transaction reads, and the order of the customer who stays takes the name of now."""
+    ada, ada_again = [await orders.prepare_order(zava, SEATTLE, "cust_000001", "Seattle",
+                                                 [{"sku": DRILL, "quantity": 1}], key)
+                      for key in ("while-0001", "while-0002")]
+    await customers.find_customers(zava, SEATTLE, "alan.turing@example.com")  # the till: Alan may buy here
+    alan = await orders.prepare_order(zava, SEATTLE, "cust_000002", "Seattle", [{"sku": DRILL, "quantity": 1}],
+                                      "while-0003")
+    people = zava.collections.customers.inner
+    people.update_one({"_id": "cust_000002"}, {"$set": {"deleted": True}})  # a script, between check and sale
+    people.update_one({"_id": "cust_000001"}, {"$set": {"last_name": "King"}})
+    outcomes = await asyncio.gather(*(zava.order_batches.submit("store_seattle", r) for r in (ada, alan, ada_again)),
+                                    return_exceptions=True)
+    assert zava.order_batches.batches == 1
+    refused = outcomes[1]
+    assert isinstance(refused, NotFound) and "cust_000002" in str(refused)
+    made = [await orders.placed(zava, SEATTLE, r, o, "cust_000001") for r, o in ((ada, outcomes[0]),
+                                                                                 (ada_again, outcomes[2]))]
+    assert [m.order.customer_name for m in made] == ["Ada King", "Ada King"]
+    assert stock(zava, "store_seattle", DRILL) == 3  # two drills sold of five; none to the deleted customer
+    assert zava.collections.orders.inner.count_documents({"customer_id": "cust_000002"}) == 0
+
+
+@pytest.mark.anyio
 async def test_a_key_sent_twice_in_one_transaction_is_still_one_order(zava) -> None:
     first, twin = await at_once(zava, [("twice-0001", {DRILL: 4})] * 2)
     assert zava.order_batches.batches == 1

@@ -6,6 +6,7 @@ from zava_core.model import ids
 from zava_core.model.builders import (
     UNSHELVED,
     category_document,
+    customer_display_name,
     customer_document,
     embedding_document,
     inventory_document,
@@ -76,6 +77,7 @@ __all__ = [
     "IndexSpec",
     "StoreScope",
     "category_document",
+    "customer_display_name",
     "customer_document",
     "embedding_document",
     "ids",

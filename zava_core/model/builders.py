@@ -143,6 +143,11 @@ def till_lookup_document(*, lookup_id: str, store_id: str, caller: str, matched_
                                                    "matched_by": matched_by, "at": at})
 
 
+def customer_display_name(first_name: str, last_name: str) -> str:
+    """An order's `customer_name` (denormalized for devices offline): the customer's names as they were at the sale."""
+    return f"{first_name} {last_name}"
+
+
 def order_header(*, order_id: str, customer_id: str, customer_name: str, store_id: str, store_name: str,
                  order_date: str, status: str, lines: Sequence[Mapping[str, Any]],
                  **extra: Any) -> dict[str, Any]:

@@ -8,8 +8,9 @@ the embedded engine does not use an index for an anchored regex (540 ms over 25K
 At the till (`Scope.can_serve_customer`), another store's customer is found only by the whole e-mail or
 phone they hand over (never by id), marked `your_customer: false` and shown by name and id only; each such
 lookup, and each exact lookup nobody matches, is counted against the store's hourly allowance and recorded
-(`till.record_lookup`). `servable_customer` is what create_order uses: the store's own customers, or another
-store's customer this store found at the till lately.
+(`till.record_lookup`). Whom a store may sell to (its own customers, or another store's customer it found at the
+till lately) is `sale_customer`'s rule: `create_order` applies it in its transaction, `servable_customer` for a
+confirmation's question.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from zava_core.context import Zava
 from zava_core.errors import InvalidArgument, NotFound
 from zava_core.model import ids
 from zava_core.retail import till
+from zava_core.retail.sale_customer import may_sell_to
 from zava_core.scope import Scope
 from zava_core.shaping import ListMeta, Out, cap_rows, list_meta
 
@@ -215,14 +217,14 @@ async def _customer(zava: Zava, scope: Scope, customer_id: str) -> dict | None:
 
 async def visible_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
     """The customer document, if it exists and the scope may see it (else NotFound: never reveal which)."""
-    cid = _checked_customer_id(customer_id)
+    cid = checked_customer_id(customer_id)
     doc = await _customer(zava, scope, cid)
     if not zava.collections.customers.visible(scope, doc):
         raise NotFound(f"no customer {cid} within your scope ({scope.label})")
     return doc
 
 
-def _checked_customer_id(customer_id: str) -> str:
+def checked_customer_id(customer_id: str) -> str:
     cid = str(customer_id).strip().lower()
     if not ids.is_customer_id(cid):
         raise InvalidArgument(hints.CUSTOMER_ID_SHAPE())
@@ -231,13 +233,12 @@ def _checked_customer_id(customer_id: str) -> str:
 
 async def servable_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
     """The customer a sale is for: one of the store's own customers, or another store's customer this store
-    found at the till lately (`till.looked_up`); the store itself is checked by the sale. The same answer
+    found at the till lately (`sale_customer`); the store itself is checked by the sale. The same answer
     whether the customer does not exist or is not yet servable."""
-    cid = _checked_customer_id(customer_id)
+    cid = checked_customer_id(customer_id)
     handle = zava.collections.customers
     doc = await handle.find_one({"_id": cid})  # a sale: decided by the database
-    if handle.visible(scope, doc) or (doc is not None and not doc.get("deleted")
-                                      and await till.looked_up(zava, scope, cid)):
+    if await may_sell_to(handle, zava.collections.till_lookups, scope, doc):
         return doc
     raise NotFound(hints.NO_CUSTOMER_TO_SERVE(customer_id=cid, scope=scope.label))
 

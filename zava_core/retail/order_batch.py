@@ -1,14 +1,17 @@
 """The orders of one store placed together: one transaction decides each of them, in the order they came.
 
-`create_order` checks its arguments and the customer (`orders.prepare_order`), then hands the order to the
-store's group commit (`zava.order_batches`, built in `context` around `place_batch`); this module is the
-transaction those batches run. It takes what it uses (the collections, the transaction helper, the read
-models' freshness), not the context. Inside the transaction, from the database:
+`create_order` checks its arguments (`orders.prepare_order`), then hands the order to the store's group
+commit (`zava.order_batches`, built in `context` around `OrderDesk.place`); this module is the transaction those
+batches run. It takes what it uses (the collections, the transaction helper, the read models' freshness), not
+the context. Inside the transaction, from the database:
 
 1. keys already used (a retry, a twin in another process): those requests answer with the first order;
-2. the stock rows of every product the batch orders, read once; each order in turn takes its units from
+2. the batch's customers, read once: an order for a customer its caller may not sell to (`sale_customer`:
+   gone, deleted, another store's not found at this till lately) is refused, by the transaction that would
+   have sold, and its header takes the customer's name as read there;
+3. the stock rows of every product the batch orders, read once; each order in turn takes its units from
    what the orders before it left, or is refused whole (out of stock) with what was left for it;
-3. one guarded `$inc` per product for the units the placed orders take together (`stock_level >= units`:
+4. one guarded `$inc` per product for the units the placed orders take together (`stock_level >= units`:
    a row another writer changed after this transaction's read is a write conflict, and the batch is run
    again from its read), the lines and the orders inserted together, the customers' store maps: a few
    round trips whatever the batch's size.
@@ -26,9 +29,12 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from zava_core import hints
-from zava_core.errors import Conflict, OutOfStock, ZavaError
+from zava_core.errors import Conflict, NotFound, OutOfStock, ZavaError
 from zava_core.infra.timeutil import now_iso
+from zava_core.model import customer_display_name
 from zava_core.readmodels.freshness import Freshness
+from zava_core.retail.sale_customer import may_sell_to
+from zava_core.scope import Scope
 from zava_core.store import Abort, Collections, Transactions
 
 
@@ -36,8 +42,9 @@ from zava_core.store import Abort, Collections, Transactions
 class OrderRequest:
     key: str  # the caller's idempotency key
     store_id: str
-    customer: dict  # as read for this sale (servable)
-    order: dict  # the header to insert
+    scope: Scope  # the caller's: whom it may sell to is decided in the transaction
+    customer_id: str  # the shape checked; the customer is read in the transaction
+    order: dict  # the header to insert (its customer_name set from the customer read in the transaction)
     lines: list[dict] = field(default_factory=list)  # one per SKU
 
 
@@ -82,6 +89,8 @@ async def _decide_and_write(c: Collections, transactions: Transactions, freshnes
         used = {o["idempotency_key"] async for o in c.orders.find(
             {"idempotency_key": {"$in": [request.key for request in requests]}}, {"idempotency_key": 1},
             session=session)}
+        buyers = {doc["_id"]: doc async for doc in c.customers.find(
+            {"_id": {"$in": sorted({request.customer_id for request in requests})}}, session=session)}
         left = {row["product_id"]: row["stock_level"] async for row in c.inventory.find(
             c.inventory.unscoped(product_id={"$in": product_ids}, store_id=store_id),
             {"product_id": 1, "stock_level": 1}, session=session)}
@@ -90,6 +99,11 @@ async def _decide_and_write(c: Collections, transactions: Transactions, freshnes
         for request in requests:
             if request.key in used:
                 outcomes.append(REPLAY)
+                continue
+            buyer = buyers.get(request.customer_id)
+            if not await may_sell_to(c.customers, c.till_lookups, request.scope, buyer, session):
+                outcomes.append(NotFound(hints.NO_CUSTOMER_TO_SERVE(customer_id=request.customer_id,
+                                                                     scope=request.scope.label)))
                 continue
             short = next((ln for ln in request.lines if left.get(ln["product_id"], 0) < ln["quantity"]), None)
             if short is not None:
@@ -101,6 +115,7 @@ async def _decide_and_write(c: Collections, transactions: Transactions, freshnes
                 left[line["product_id"]] -= line["quantity"]
                 taken[line["product_id"]] = taken.get(line["product_id"], 0) + line["quantity"]
             used.add(request.key)  # the same key twice in one batch: the second answers with the first
+            request.order["customer_name"] = customer_display_name(buyer["first_name"], buyer["last_name"])
             placed.append(request)
             outcomes.append({line["sku"]: left[line["product_id"]] for line in request.lines})
         if not placed:
@@ -108,13 +123,13 @@ async def _decide_and_write(c: Collections, transactions: Transactions, freshnes
         now = now_iso()
         linked: dict[str, UpdateOne] = {}  # new to this store: dated by their first sale here (its order_date)
         for r in placed:
-            if store_id not in (r.customer.get("stores_shopped") or {}) and r.customer["_id"] not in linked:
-                linked[r.customer["_id"]] = UpdateOne({"_id": r.customer["_id"]}, {"$set": {
+            if store_id not in (buyers[r.customer_id].get("stores_shopped") or {}) and r.customer_id not in linked:
+                linked[r.customer_id] = UpdateOne({"_id": r.customer_id}, {"$set": {
                     f"stores_shopped.{store_id}": r.order["order_date"], "updated_at": now}})
         # In flight until the run ends (then until the feed echoes it): what this transaction writes, and only that
         # (a customer document the order leaves alone keeps answering from the directory).
         freshness.wrote(*(("inventory", store_id, pid) for pid in taken), *(("customers", cid) for cid in linked),
-                        *(("orders", r.customer["_id"]) for r in placed))
+                        *(("orders", r.customer_id) for r in placed))
         # One round trip for every product's guarded decrement (update_one, not find_one_and_update: the same
         # guard, ~10x faster on the embedded engine).
         decrements = [UpdateOne(c.inventory.unscoped(product_id=product_id, store_id=store_id,

@@ -10,8 +10,8 @@ customer's store map, or changes nothing; the change feed folds the order into t
   `orders.idempotency_key` makes concurrent duplicates collide, and the loser reads the winner.
   The same key with a different customer, store or items is refused (`IdempotencyMismatch`).
 - The customer is named by id: one of the store's customers, or another store's customer the store found at
-  the till lately (`customers.servable_customer`, the till rule); the order makes them a customer of that
-  store for as long as it stands (`customer_links`).
+  the till lately (`sale_customer`, the till rule), read and decided in the order's transaction; the order
+  makes them a customer of that store for as long as it stands (`customer_links`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from zava_core.infra.timeutil import now_iso
 from zava_core.limits import MAX_LINE_QUANTITY, MAX_ORDER_LINES
 from zava_core.model import ids, new_order_id, new_order_status, order_header, order_line
 from zava_core.model.ids import SkuText
-from zava_core.retail.customers import OrderView, order_view, orders_with_lines, servable_customer
+from zava_core.retail.customers import OrderView, checked_customer_id, order_view, orders_with_lines
 from zava_core.retail.operations import idempotency_key as checked_key
 from zava_core.retail.order_batch import REPLAY, OrderRequest, Outcome
 from zava_core.scope import Scope
@@ -78,19 +78,20 @@ async def create_order(zava: Zava, scope: Scope, customer_id: str, store: str,
 
 async def prepare_order(zava: Zava, scope: Scope, customer_id: str, store: str, items: list[OrderLineRequest | dict],
                         idempotency_key: str) -> OrderRequest | CreatedOrder:
-    """The order to place, checked (arguments, scope, the customer), or the answer of a key used before."""
+    """The order to place, its arguments and store checked (the customer is decided in its transaction), or the
+    answer of a key used before."""
     key = checked_key(idempotency_key)
     if not store or not str(store).strip():
         raise InvalidArgument("store is required, e.g. 'Seattle'")
     reference = await zava.reference.get()
     (store_id,) = scope.stores(store, reference.stores)
     quantities = merge_lines(items)
+    cid = checked_customer_id(customer_id)
     # A key used before is found inside the order's transaction (one read for the whole batch); only when this
-    # call can no longer be prepared (a product gone, a customer no longer servable) is it looked up here, so a
-    # retry of an order made before still gets that order.
+    # call can no longer be prepared (a product gone) is it looked up here, so a retry of an order made before
+    # still gets that order.
     try:
         products = {sku: reference.product_by_sku(sku) for sku in quantities}
-        customer = await servable_customer(zava, scope, customer_id)
     except ZavaError:
         existing = await zava.collections.orders.find_one({"idempotency_key": key})
         if existing is None:
@@ -101,15 +102,14 @@ async def prepare_order(zava: Zava, scope: Scope, customer_id: str, store: str, 
     now = now_iso()
     order_id = new_order_id()
     lines = [order_line(line_id=str(uuid.uuid4()), order_id=order_id, store_id=store_id,
-                        customer_id=customer["_id"], order_date=now, product=products[sku], quantity=quantity,
+                        customer_id=cid, order_date=now, product=products[sku], quantity=quantity,
                         unit_price=products[sku]["base_price"])
              for sku, quantity in quantities.items()]
     order = order_header(
-        order_id=order_id, customer_id=customer["_id"],
-        customer_name=f"{customer['first_name']} {customer['last_name']}", store_id=store_id,
+        order_id=order_id, customer_id=cid, customer_name="", store_id=store_id,  # the name: as the batch reads it
         store_name=store_ref.store_name, order_date=now, status=new_order_status(store_ref.is_online),
         lines=lines, idempotency_key=key)
-    return OrderRequest(key=key, store_id=store_id, customer=customer, order=order, lines=lines)
+    return OrderRequest(key=key, store_id=store_id, scope=scope, customer_id=cid, order=order, lines=lines)
 
 
 async def placed(zava: Zava, scope: Scope, request: OrderRequest, outcome: Outcome, customer_id: str) -> CreatedOrder:

@@ -5,7 +5,7 @@ or phone they hand over). Here is what each such lookup costs: a store makes at 
 MAX_TILL_LOOKUPS_PER_HOUR of them in any rolling hour, each recorded in `till_lookups` (who, when, which
 customer, by e-mail or phone; never the value). An exact lookup that matches no customer counts as well, so
 guessing e-mails or phones costs the same as finding someone. `create_order` sells to another store's
-customer only after a lookup of them by the same store within TILL_SALE_WINDOW_S (`looked_up`).
+customer only after a lookup of them by the same store within TILL_SALE_WINDOW_S (`sale_customer`).
 
 The count is read before the record is written: calls racing at the limit may each pass (at most as many
 over the limit as run at once); the limit bounds collection, not a single lookup.
@@ -45,18 +45,6 @@ async def record_lookup(zava: Zava, scope: Scope, matched_by: str, customer_ids:
                                                     caller=scope.caller, matched_by=matched_by, at=now,
                                                     customer_id=customer_id)
                                for customer_id in customer_ids or [None]])
-
-
-async def looked_up(zava: Zava, scope: Scope, customer_id: str) -> bool:
-    """Whether `scope`'s store found `customer_id` at the till within the sale window."""
-    if scope.head_office:
-        return False
-    lookups = zava.collections.till_lookups
-    since = iso(utc_now() - timedelta(seconds=L.TILL_SALE_WINDOW_S))
-    (store_id,) = sorted(scope.store_ids)
-    found = await lookups.find_one(lookups.live(scope, store_id=store_id, customer_id=customer_id,
-                                                at={"$gte": since}), {"_id": 1})
-    return found is not None
 
 
 async def _ensure_indexes(zava: Zava) -> None:
