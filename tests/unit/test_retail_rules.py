@@ -295,6 +295,23 @@ async def test_whom_a_sale_is_for_is_decided_by_the_transaction_that_sells(zava)
 
 
 @pytest.mark.anyio
+async def test_in_one_transaction_only_the_other_stores_customer_found_at_this_till_is_sold_to(zava) -> None:
+    for email in ("alan.turing@example.com", "grace.hopper@example.com"):  # both at Seattle's till
+        await customers.find_customers(zava, SEATTLE, email)
+    requests = [await orders.prepare_order(zava, SEATTLE, customer, "Seattle", [{"sku": DRILL, "quantity": 1}],
+                                           f"till-batch-{customer}") for customer in ("cust_000002", "cust_000003")]
+    # Grace's lookup leaves the sale window (or an operator clears it) before the store's transaction runs.
+    zava.collections.till_lookups.inner.delete_many({"customer_id": "cust_000003"})
+    alan, grace = await asyncio.gather(*(zava.order_batches.submit("store_seattle", r) for r in requests),
+                                       return_exceptions=True)
+    assert zava.order_batches.batches == 1
+    assert alan == {DRILL: 4}  # sold: the drill left at Seattle
+    assert isinstance(grace, NotFound)  # Online's customer, no longer found at Seattle's till
+    assert zava.collections.orders.inner.count_documents({"customer_id": {"$in": ["cust_000002", "cust_000003"]},
+                                                          "store_id": "store_seattle"}) == 1
+
+
+@pytest.mark.anyio
 async def test_a_key_sent_twice_in_one_transaction_is_still_one_order(zava) -> None:
     first, twin = await at_once(zava, [("twice-0001", {DRILL: 4})] * 2)
     assert zava.order_batches.batches == 1

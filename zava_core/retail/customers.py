@@ -238,7 +238,7 @@ async def servable_customer(zava: Zava, scope: Scope, customer_id: str) -> dict:
     cid = checked_customer_id(customer_id)
     handle = zava.collections.customers
     doc = await handle.find_one({"_id": cid})  # a sale: decided by the database
-    if await may_sell_to(handle, zava.collections.till_lookups, scope, doc):
+    if (await may_sell_to(handle, zava.collections.till_lookups, [(scope, doc)]))[0]:
         return doc
     raise NotFound(hints.NO_CUSTOMER_TO_SERVE(customer_id=cid, scope=scope.label))
 

@@ -94,14 +94,16 @@ async def _decide_and_write(c: Collections, transactions: Transactions, freshnes
         left = {row["product_id"]: row["stock_level"] async for row in c.inventory.find(
             c.inventory.unscoped(product_id={"$in": product_ids}, store_id=store_id),
             {"product_id": 1, "stock_level": 1}, session=session)}
+        sellable = await may_sell_to(c.customers, c.till_lookups,
+                                     [(request.scope, buyers.get(request.customer_id)) for request in requests],
+                                     session)
         placed: list[OrderRequest] = []
         taken: dict[str, int] = {}
-        for request in requests:
+        for request, may_sell in zip(requests, sellable, strict=True):
             if request.key in used:
                 outcomes.append(REPLAY)
                 continue
-            buyer = buyers.get(request.customer_id)
-            if not await may_sell_to(c.customers, c.till_lookups, request.scope, buyer, session):
+            if not may_sell:
                 outcomes.append(NotFound(hints.NO_CUSTOMER_TO_SERVE(customer_id=request.customer_id,
                                                                      scope=request.scope.label)))
                 continue
@@ -115,6 +117,7 @@ async def _decide_and_write(c: Collections, transactions: Transactions, freshnes
                 left[line["product_id"]] -= line["quantity"]
                 taken[line["product_id"]] = taken.get(line["product_id"], 0) + line["quantity"]
             used.add(request.key)  # the same key twice in one batch: the second answers with the first
+            buyer = buyers[request.customer_id]  # read, live, and the caller's to sell to
             request.order["customer_name"] = customer_display_name(buyer["first_name"], buyer["last_name"])
             placed.append(request)
             outcomes.append({line["sku"]: left[line["product_id"]] for line in request.lines})

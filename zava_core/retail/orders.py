@@ -26,7 +26,13 @@ from zava_core.infra.timeutil import now_iso
 from zava_core.limits import MAX_LINE_QUANTITY, MAX_ORDER_LINES
 from zava_core.model import ids, new_order_id, new_order_status, order_header, order_line
 from zava_core.model.ids import SkuText
-from zava_core.retail.customers import OrderView, checked_customer_id, order_view, orders_with_lines
+from zava_core.retail.customers import (
+    OrderView,
+    checked_customer_id,
+    order_view,
+    orders_with_lines,
+    servable_customer,
+)
 from zava_core.retail.operations import idempotency_key as checked_key
 from zava_core.retail.order_batch import REPLAY, OrderRequest, Outcome
 from zava_core.scope import Scope
@@ -88,10 +94,16 @@ async def prepare_order(zava: Zava, scope: Scope, customer_id: str, store: str, 
     quantities = merge_lines(items)
     cid = checked_customer_id(customer_id)
     # A key used before is found inside the order's transaction (one read for the whole batch); only when this
-    # call can no longer be prepared (a product gone) is it looked up here, so a retry of an order made before
-    # still gets that order.
+    # call can no longer be prepared (a product gone, a customer refused below) is it looked up here, so a retry
+    # of an order made before still gets that order.
     try:
         products = {sku: reference.product_by_sku(sku) for sku in quantities}
+        # Whom the sale is for is decided in its transaction. A customer the directory does not show as the
+        # caller's (another store's, unknown, gone) is checked from the database here as well, so that a refusal
+        # answers at once instead of waiting for the store's next transaction.
+        directory = zava.models.customers
+        if not (directory.usable((cid,)) and zava.collections.customers.visible(scope, directory.get(cid))):
+            await servable_customer(zava, scope, cid)
     except ZavaError:
         existing = await zava.collections.orders.find_one({"idempotency_key": key})
         if existing is None:

@@ -8,6 +8,7 @@ would have sold). It takes the two collections it reads, not the context: the or
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -18,21 +19,28 @@ from zava_core.scope import Scope
 from zava_core.store import Handle
 
 
-async def looked_up(lookups: Handle, scope: Scope, customer_id: str,
-                    session: AsyncClientSession | None = None) -> bool:
-    """Whether `scope`'s store found `customer_id` at the till within the sale window."""
-    if scope.head_office:
-        return False
+async def found_at_till(lookups: Handle, scope: Scope, customer_ids: Iterable[str],
+                        session: AsyncClientSession | None = None) -> set[str]:
+    """Which of `customer_ids` `scope`'s store found at the till within the sale window (one read)."""
+    wanted = sorted(set(customer_ids))
+    if scope.head_office or not wanted:
+        return set()
     since = iso(utc_now() - timedelta(seconds=L.TILL_SALE_WINDOW_S))
     (store_id,) = sorted(scope.store_ids)
-    found = await lookups.find_one(lookups.live(scope, store_id=store_id, customer_id=customer_id,
-                                                at={"$gte": since}), {"_id": 1}, session=session)
-    return found is not None
+    found = lookups.find(lookups.live(scope, store_id=store_id, customer_id={"$in": wanted}, at={"$gte": since}),
+                         {"customer_id": 1}, session=session)
+    return {doc["customer_id"] async for doc in found}
 
 
-async def may_sell_to(customers: Handle, lookups: Handle, scope: Scope, doc: dict | None,
-                      session: AsyncClientSession | None = None) -> bool:
-    """Whether `scope` may sell to the customer `doc` (as read, or None when there is none)."""
-    if customers.visible(scope, doc):
-        return True
-    return doc is not None and not doc.get("deleted") and await looked_up(lookups, scope, doc["_id"], session)
+async def may_sell_to(customers: Handle, lookups: Handle, sales: Sequence[tuple[Scope, dict | None]],
+                      session: AsyncClientSession | None = None) -> list[bool]:
+    """For each (caller's scope, customer as read or None): whether the caller may sell to that customer. The
+    till is asked once per caller's store, whatever the number of sales."""
+    own = [customers.visible(scope, doc) for scope, doc in sales]
+    asked: dict[Scope, set[str]] = {}
+    for (scope, doc), mine in zip(sales, own, strict=True):
+        if not mine and doc is not None and not doc.get("deleted"):
+            asked.setdefault(scope, set()).add(doc["_id"])
+    found = {scope: await found_at_till(lookups, scope, ids, session) for scope, ids in asked.items()}
+    return [mine or (doc is not None and doc["_id"] in found.get(scope, ()))
+            for (scope, doc), mine in zip(sales, own, strict=True)]
