@@ -14,8 +14,9 @@ each holding
 
 `order_increments` is the one arithmetic: seeding feeds every generated order to `RollupAccumulator`; the
 sales fold (`zava_core.feed.fold`) moves each order's contribution from what the rollups hold to what the
-order now is (`change_increments`), whoever wrote it (our tools, a device through Ditto, a script). Maps, not
-arrays, keep each `$inc` atomic per key. The rollups live in MongoDB only (never synced to devices).
+order now is (`change_increments`), whoever wrote it (our tools, a device through Ditto, a script), adding them
+into the cells it reads in its transaction (`apply_increments`). Maps, not arrays: a cell's figures are found by
+key. The rollups live in MongoDB only (never synced to devices).
 
 The rollups are **net**: they hold each order's lines as they stand (`order_net_lines`), so a cancelled order
 counts nothing and a returned unit is not sold; an order whose every unit came back no longer counts as an

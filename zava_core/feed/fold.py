@@ -5,7 +5,7 @@ after returns). The rollups hold, per order, what `sales_folds` records as appli
 the rollups from that record to what the order is now, in one transaction:
 
     read the order, its lines and its record  ->  increments(now) - increments(recorded)
-    $inc the monthly and daily cells           ->  replace the record with now
+    add them into the monthly and daily cells  ->  replace the record with now
 
 The record is the exactly-once guard. Two folders of one order (a retry, a restart that replays events,
 several replicas consuming the same change stream) read the same record and write it in their
