@@ -25,6 +25,7 @@ order.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
@@ -116,11 +117,18 @@ def new_cell(key: str, updated_at: str) -> dict:
 def add_to_cell(doc: dict, increments: Mapping[str, float]) -> None:
     """Add {dotted field path: increment} into the cell document `doc`, as `$inc` would (a missing field is 0)."""
     for path, value in increments.items():
-        *parents, leaf = path.split(".")
+        parents, leaf = _parts(path)
         target = doc
         for part in parents:
             target = target.setdefault(part, {})
         target[leaf] = target.get(leaf, 0) + value
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parts(path: str) -> tuple[tuple[str, ...], str]:
+    """A dotted path's parents and leaf: the same few thousand paths recur in every cell (seeding splits millions)."""
+    *parents, leaf = path.split(".")
+    return tuple(parents), leaf
 
 
 def rounded(inc: Mapping[str, float]) -> dict[str, float]:
@@ -195,14 +203,13 @@ async def apply_increments(rollup: Handle, increments: Increments, updated_at: s
         await rollup.replace_one({"_id": key}, doc, upsert=True, session=session)
 
 
-async def write_rollups(collections: Collections, accumulators: Mapping[Grain, RollupAccumulator],
-                        updated_at: str) -> dict[str, int]:
-    """Replace the rollups with the accumulators' documents (seeding); the cells written per rollup."""
+async def write_rollups(collections: Collections, documents: Mapping[Grain, list[dict]]) -> dict[str, int]:
+    """Replace the rollups with these documents per grain (seeding: `RollupAccumulator.documents`); the cells
+    written per rollup."""
     written = {}
-    for grain, accumulator in accumulators.items():
+    for grain, docs in documents.items():
         rollup = collections[ROLLUP_OF[grain]]
         await collections.db.drop_collection(rollup.name)
-        docs = accumulator.documents(updated_at)
         for start in range(0, len(docs), 500):
             await rollup.insert_many(docs[start:start + 500], ordered=False)
         await setup.create_indexes(collections, [rollup.name])
