@@ -412,9 +412,13 @@ def coherent(tool: str, pools: Pools) -> st.SearchStrategy | None:
     identities manage, a legal next status): drawn independently, almost none would get past the checks."""
     key = st.uuids().map(lambda u: f"fuzz-{u}")
     reason = st.sampled_from(["damaged", "wrong size"])
-    seattle_orders = [order_id for order_id, _ in pools.order_lines]
+    # Cancels and returns draw from different orders: a cancelled order takes no return, and the tools are fuzzed
+    # in name order, cancels first (one run cancelled every order it could return from: no return got through).
+    line_orders = sorted({order_id for order_id, _ in pools.order_lines})
+    seattle_orders = line_orders[len(line_orders) // 2:]
+    returnable = [pair for pair in pools.order_lines if pair[0] not in seattle_orders]
     return {
-        "return_items": st.sampled_from(pools.order_lines or [("ord_99999999", "X")]).flatmap(
+        "return_items": st.sampled_from(returnable or [("ord_99999999", "X")]).flatmap(
             lambda pair: st.fixed_dictionaries({"order_id": st.just(pair[0]), "reason": reason, "idempotency_key": key,
                                                 "items": st.just([{"sku": pair[1], "quantity": 1}])})),
         "cancel_order": st.fixed_dictionaries({"order_id": st.sampled_from(seattle_orders or ["ord_99999999"]),
