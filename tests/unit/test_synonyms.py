@@ -18,6 +18,7 @@ from seeding.synonyms import SOURCE, curated_mappings
 from zava_core.model.documents import SynonymMapping
 from zava_core.retail.catalog_index import CatalogSnapshot
 from zava_core.retail.lexical import LexicalDocument, LexicalIndex, tokenize
+from zava_core.retail.synonym_index import digest_of
 from zava_core.retail.synonyms import EMPTY, SynonymTable, table_from_documents, word_scores
 
 
@@ -153,3 +154,12 @@ def test_a_source_naming_an_unknown_type_is_refused(tmp_path) -> None:
     path.write_text(json.dumps(source))
     with pytest.raises(CatalogError, match="LAWN MOWERS"):  # a type of the taxonomy, but without products
         curated_mappings(load_catalog(), path)
+
+
+def test_the_synonym_digest_sees_an_edit_whatever_order_the_mappings_were_read_in() -> None:
+    """The version a load computes from what it read equals the one a later check computes from its own read."""
+    mappings = [{"_id": f"op_{n}", "mappingType": "equivalent", "synonyms": [f"a{n}", f"b{n}"]} for n in range(5)]
+    assert digest_of(mappings) == digest_of(list(reversed(mappings)))
+    edited = [*mappings[:4], {**mappings[4], "synonyms": ["a4", "c4"]}]  # by hand: no updated_at to tell
+    assert digest_of(edited) != digest_of(mappings)
+    assert digest_of(mappings[:4]) != digest_of(mappings) and digest_of([])[0] == 0

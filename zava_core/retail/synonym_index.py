@@ -24,9 +24,14 @@ class SynonymIndex(WatchedCollection[SynonymTable]):
     def __init__(self, synonyms: Handle, *, use_change_stream: bool | None = None) -> None:
         # Every document: Atlas reads them all (a mapping has no soft delete).
         super().__init__(synonyms, lambda documents, _version: table_from_documents(documents), query={},
-                         version=_digest, use_change_stream=use_change_stream)
+                         version=_digest, version_of_documents=digest_of, use_change_stream=use_change_stream)
 
 
 async def _digest(synonyms: AsyncCollection) -> tuple:
-    documents = await synonyms.find({}).sort("_id", 1).to_list()
-    return (len(documents), hashlib.sha256(json.dumps(documents, default=str).encode()).hexdigest())
+    return digest_of(await synonyms.find({}).to_list())
+
+
+def digest_of(documents: list[dict]) -> tuple:
+    """How many mappings, and a digest of all of them (in `_id` order, whatever order they were read in)."""
+    ordered = sorted(documents, key=lambda d: (type(d.get("_id")).__name__, str(d.get("_id"))))
+    return (len(ordered), hashlib.sha256(json.dumps(ordered, default=str).encode()).hexdigest())
