@@ -22,19 +22,33 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="session")
-def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A server to talk to: ZAVA_TEST_MONGODB_URI, or a fresh embedded engine for this session."""
+def _engine(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[str]:
     external = os.environ.get("ZAVA_TEST_MONGODB_URI", "").strip()
     if external:
         yield external
         return
-    data_dir = tmp_path_factory.mktemp("engine")
+    data_dir = tmp_path_factory.mktemp(name)
     state = embedded.ensure_running(data_dir)
     try:
         yield state.uri
     finally:
         embedded.stop(data_dir)
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server to talk to: ZAVA_TEST_MONGODB_URI, or a fresh embedded engine for this session."""
+    yield from _engine(tmp_path_factory, "engine")
+
+
+@pytest.fixture(scope="session")
+def bulk_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second engine, for the tests that seed, clear or drop whole databases of their own (data safety, seeding,
+    operator commands). The engine keeps one change history for all its databases, and a server on a shared
+    dataset resumes its change feed from that dataset's stored position: the engine reads every entry since, of
+    any database, holding its global lock. A dozen seedings on the shared engine made each such start wait
+    ~13 s, and every test on that engine with it. (ZAVA_TEST_MONGODB_URI: the same server for both.)"""
+    yield from _engine(tmp_path_factory, "bulk-engine")
 
 
 @pytest.fixture(scope="session")

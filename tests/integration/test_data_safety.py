@@ -1,7 +1,7 @@
 """Data safety: seeding killed at any point resumes exactly, the embedded engine keeps its data across a
 stop and a crash, and seeding deletes nothing unless told to with --drop.
 
-* Kill tests: `python -m seeding` runs as a subprocess against its own database on the session engine
+* Kill tests: `python -m seeding` runs as a subprocess against its own database on the bulk engine (`bulk_uri`)
   and is killed (SIGTERM, SIGKILL) when the seeding state shows it has reached a phase: loading the
   reference collections, loading the order chunks, building indexes and rollups. The same command is
   then run to completion, and the database must hold exactly the documents of an uninterrupted run
@@ -201,10 +201,10 @@ def own_database_name(prefix: str, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def kill_db(mongo_uri: str, request: pytest.FixtureRequest) -> Iterator[tuple[str, Database]]:
-    """A database of the test's own on the session engine, dropped before and after."""
+def kill_db(bulk_uri: str, request: pytest.FixtureRequest) -> Iterator[tuple[str, Database]]:
+    """A database of the test's own on the bulk engine, dropped before and after."""
     name = own_database_name("zava_test_kill_", request)
-    client: MongoClient = MongoClient(mongo_uri)
+    client: MongoClient = MongoClient(bulk_uri)
     client.drop_database(name)
     try:
         yield name, client[name]
@@ -236,12 +236,12 @@ def kill_when(process: subprocess.Popen, db: Database, reached: KillPoint, chunk
 
 @pytest.mark.parametrize("point", list(KILL_POINTS))
 @pytest.mark.parametrize("sig_name", list(SIGNALS))
-def test_seeding_killed_then_rerun_equals_an_uninterrupted_run(mongo_uri: str, kill_db, expected: Expected,
+def test_seeding_killed_then_rerun_equals_an_uninterrupted_run(bulk_uri: str, kill_db, expected: Expected,
                                                                tmp_path: Path, sig_name: str, point: str) -> None:
     name, db = kill_db
     with open(tmp_path / "killed.log", "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "seeding", *RUN], cwd=tmp_path,
-                                   env=seeding_env(tmp_path, mongo_uri, name), stdout=log, stderr=subprocess.STDOUT)
+                                   env=seeding_env(tmp_path, bulk_uri, name), stdout=log, stderr=subprocess.STDOUT)
         seen = kill_when(process, db, KILL_POINTS[point], expected.order_chunks, SIGNALS[sig_name])
 
     # The kill left an unfinished dataset behind.
@@ -252,7 +252,7 @@ def test_seeding_killed_then_rerun_equals_an_uninterrupted_run(mongo_uri: str, k
     if point == "orders":
         assert 0 < db.orders.count_documents({}) < len(expected.ids["orders"])
 
-    resumed = run_seeding(tmp_path, mongo_uri, name, RUN)
+    resumed = run_seeding(tmp_path, bulk_uri, name, RUN)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "Traceback" not in resumed.stderr
     skipped = next((ln for ln in resumed.stdout.splitlines() if ln.startswith("already complete, skipped:")), "")
@@ -261,7 +261,7 @@ def test_seeding_killed_then_rerun_equals_an_uninterrupted_run(mongo_uri: str, k
         assert "orders" in skipped and "order_items" in skipped, resumed.stdout
 
     assert_exactly_the_uninterrupted_dataset(db, expected)
-    verify = run_seeding(tmp_path, mongo_uri, name, ["verify", "--quiet"])
+    verify = run_seeding(tmp_path, bulk_uri, name, ["verify", "--quiet"])
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "within tolerance" in verify.stdout
 
@@ -462,10 +462,10 @@ def test_other_parameters_without_drop_are_refused_and_change_nothing(own_engine
 
 
 @pytest.fixture
-def fresh_db(mongo_uri: str, request: pytest.FixtureRequest) -> Iterator[tuple[str, Database]]:
-    """An empty database of the test's own on the session engine, dropped before and after."""
+def fresh_db(bulk_uri: str, request: pytest.FixtureRequest) -> Iterator[tuple[str, Database]]:
+    """An empty database of the test's own on the bulk engine, dropped before and after."""
     name = own_database_name("zava_test_foreign_", request)
-    client: MongoClient = MongoClient(mongo_uri)
+    client: MongoClient = MongoClient(bulk_uri)
     client.drop_database(name)
     try:
         yield name, client[name]
@@ -475,30 +475,30 @@ def fresh_db(mongo_uri: str, request: pytest.FixtureRequest) -> Iterator[tuple[s
 
 
 @pytest.mark.parametrize("collection", ["orders", "inventory", "product_embeddings"])
-def test_foreign_documents_are_refused_and_kept(mongo_uri: str, fresh_db, tmp_path: Path, collection: str) -> None:
+def test_foreign_documents_are_refused_and_kept(bulk_uri: str, fresh_db, tmp_path: Path, collection: str) -> None:
     name, db = fresh_db
     foreign = {"_id": f"legacy-{collection}-1", "store_id": "store_seattle", "note": "written by another system"}
     db.get_collection(collection).insert_one(foreign)
     db.legacy_notes.insert_one(FOREIGN_NOTE)
-    before = snapshot(mongo_uri, name)
+    before = snapshot(bulk_uri, name)
 
-    result = run_seeding(tmp_path, mongo_uri, name, RUN)
+    result = run_seeding(tmp_path, bulk_uri, name, RUN)
     assert result.returncode == 3, result.stdout + result.stderr
     line = refusal_line(result)
     assert "not written by seeding" in line and "--drop" in line, line
-    assert snapshot(mongo_uri, name) == before
+    assert snapshot(bulk_uri, name) == before
     assert sorted(db.list_collection_names()) == sorted([collection, "legacy_notes"])
     assert list(db.get_collection(collection).find()) == [foreign]
     assert list(db.legacy_notes.find()) == [FOREIGN_NOTE]
 
 
-def test_a_foreign_sales_monthly_is_not_deleted_without_drop(mongo_uri: str, fresh_db, tmp_path: Path) -> None:
+def test_a_foreign_sales_monthly_is_not_deleted_without_drop(bulk_uri: str, fresh_db, tmp_path: Path) -> None:
     name, db = fresh_db
     report = {"_id": "report-2024-01", "month": "2024-01", "note": "a hand-made monthly report", "revenue": 123.45}
     db.get_collection(SALES_MONTHLY).insert_one(report)
     db.legacy_notes.insert_one(FOREIGN_NOTE)
 
-    result = run_seeding(tmp_path, mongo_uri, name, [*RUN, "--skip-embeddings"])
+    result = run_seeding(tmp_path, bulk_uri, name, [*RUN, "--skip-embeddings"])
     assert result.returncode in (0, 3), result.stdout + result.stderr
     assert list(db.legacy_notes.find()) == [FOREIGN_NOTE]
     assert db.get_collection(SALES_MONTHLY).find_one({"_id": report["_id"]}) == report, (

@@ -1,4 +1,4 @@
-"""`python -m zava_ops indexes | change-streams | clear` against scratch databases of the session engine.
+"""`python -m zava_ops indexes | change-streams | clear` against scratch databases of the bulk engine (`bulk_uri`).
 
 The commands run as subprocesses, configured only by MONGODB_URI / MONGODB_DATABASE, and the tests
 check the database afterwards with PyMongo. The shared `seeded` database is never touched.
@@ -48,10 +48,10 @@ def run_seeding(tmp_path: Path, uri: str, database: str, *args: str) -> subproce
 
 
 @pytest.fixture
-def scratch(mongo_uri: str, request: pytest.FixtureRequest) -> Iterator[Database]:
+def scratch(bulk_uri: str, request: pytest.FixtureRequest) -> Iterator[Database]:
     """An empty database named after the test, dropped afterwards."""
     name = f"zava_test_ops_{request.node.name[5:30]}"
-    client: MongoClient = MongoClient(mongo_uri)
+    client: MongoClient = MongoClient(bulk_uri)
     client.drop_database(name)
     try:
         yield client[name]
@@ -72,9 +72,9 @@ def counts(db: Database) -> dict[str, int]:
 
 # --- indexes ----------------------------------------------------------------------------------------
 
-def test_indexes_create_list_drop_round_trip(mongo_uri: str, scratch: Database, tmp_path: Path) -> None:
+def test_indexes_create_list_drop_round_trip(bulk_uri: str, scratch: Database, tmp_path: Path) -> None:
     def run(action: str) -> subprocess.CompletedProcess:
-        return run_ops(tmp_path, mongo_uri, scratch.name, "indexes", action)
+        return run_ops(tmp_path, bulk_uri, scratch.name, "indexes", action)
 
     listed = run("list")
     assert listed.returncode == 1, listed.stdout  # everything is missing on an empty database
@@ -104,25 +104,25 @@ def test_indexes_create_list_drop_round_trip(mongo_uri: str, scratch: Database, 
     assert run("list").returncode == 1
 
 
-def test_indexes_list_reports_an_index_whose_keys_differ(mongo_uri: str, scratch: Database, tmp_path: Path) -> None:
+def test_indexes_list_reports_an_index_whose_keys_differ(bulk_uri: str, scratch: Database, tmp_path: Path) -> None:
     scratch["products"].create_index([("sku", -1)], name="sku_1")  # the model's name, other keys
-    listed = run_ops(tmp_path, mongo_uri, scratch.name, "indexes", "list")
+    listed = run_ops(tmp_path, bulk_uri, scratch.name, "indexes", "list")
     assert listed.returncode == 1
     assert any(line.startswith("differs") and "products.sku_1" in line for line in listed.stdout.splitlines())
-    created = run_ops(tmp_path, mongo_uri, scratch.name, "indexes", "create")
+    created = run_ops(tmp_path, bulk_uri, scratch.name, "indexes", "create")
     assert created.returncode == 1 and "indexes drop" in created.stderr
 
 
 # --- change streams -----------------------------------------------------------------------------------
 
-def test_change_streams_enable_then_test_leaves_no_marker(mongo_uri: str, scratch: Database, tmp_path: Path) -> None:
-    enabled = run_ops(tmp_path, mongo_uri, scratch.name, "change-streams", "enable")
+def test_change_streams_enable_then_test_leaves_no_marker(bulk_uri: str, scratch: Database, tmp_path: Path) -> None:
+    enabled = run_ops(tmp_path, bulk_uri, scratch.name, "change-streams", "enable")
     assert enabled.returncode == 0, enabled.stderr
     assert f"enabled on {len(SYNCED_COLLECTIONS)} of {len(SYNCED_COLLECTIONS)}" in enabled.stdout
     options = {c["name"]: c.get("options", {}) for c in scratch.list_collections()}
     assert all(options[name]["changeStreamPreAndPostImages"] == {"enabled": True} for name in SYNCED_COLLECTIONS)
 
-    tested = run_ops(tmp_path, mongo_uri, scratch.name, "change-streams", "test")
+    tested = run_ops(tmp_path, bulk_uri, scratch.name, "change-streams", "test")
     assert tested.returncode == 0, tested.stdout + tested.stderr
     out = tested.stdout
     assert f"pre/post images on {len(SYNCED_COLLECTIONS)} of {len(SYNCED_COLLECTIONS)}" in out
@@ -163,9 +163,9 @@ def tiny(scratch: Database) -> Database:
     return scratch
 
 
-def test_clear_refuses_unknown_collections(mongo_uri: str, tiny: Database, tmp_path: Path) -> None:
+def test_clear_refuses_unknown_collections(bulk_uri: str, tiny: Database, tmp_path: Path) -> None:
     before = counts(tiny)
-    result = run_ops(tmp_path, mongo_uri, tiny.name, "clear", "--collections", "orders", "operator_notes", "--yes")
+    result = run_ops(tmp_path, bulk_uri, tiny.name, "clear", "--collections", "orders", "operator_notes", "--yes")
     assert result.returncode == 2
     assert "unknown collection(s): operator_notes" in result.stderr
     assert all(name in result.stderr for name in CLEARABLE)
@@ -173,22 +173,22 @@ def test_clear_refuses_unknown_collections(mongo_uri: str, tiny: Database, tmp_p
 
 
 @pytest.mark.parametrize("answer", ["zava\n", "", "TINY\n"], ids=["other-name", "end-of-input", "wrong-case"])
-def test_clear_refuses_without_the_typed_database_name(mongo_uri: str, tiny: Database, tmp_path: Path,
+def test_clear_refuses_without_the_typed_database_name(bulk_uri: str, tiny: Database, tmp_path: Path,
                                                         answer: str) -> None:
     before = counts(tiny)
     answer = answer.replace("TINY", tiny.name.upper())
-    result = run_ops(tmp_path, mongo_uri, tiny.name, "clear", "--collections", "orders", stdin=answer)
+    result = run_ops(tmp_path, bulk_uri, tiny.name, "clear", "--collections", "orders", stdin=answer)
     assert result.returncode == 1
     assert f"Type the database name ({tiny.name}) to confirm" in result.stdout
     assert "nothing was deleted" in result.stderr
     assert counts(tiny) == before
 
 
-def test_clear_with_the_typed_name_empties_exactly_the_named_collections(mongo_uri: str, tiny: Database,
+def test_clear_with_the_typed_name_empties_exactly_the_named_collections(bulk_uri: str, tiny: Database,
                                                                          tmp_path: Path) -> None:
     before = counts(tiny)
     indexes_before = index_names(tiny)
-    result = run_ops(tmp_path, mongo_uri, tiny.name, "clear", "--collections", "orders,order_items",
+    result = run_ops(tmp_path, bulk_uri, tiny.name, "clear", "--collections", "orders,order_items",
                          "sales_monthly", stdin=f"{tiny.name}\n")
     assert result.returncode == 0, result.stderr
     assert "cleared 3 collection(s), 9 documents deleted" in result.stdout
@@ -201,10 +201,10 @@ def test_clear_with_the_typed_name_empties_exactly_the_named_collections(mongo_u
     assert set(state["done"]) == set(DATASET) - {"orders", "order_items"}
 
 
-def test_clear_everything_with_yes_keeps_what_is_not_the_dataset(mongo_uri: str, tiny: Database,
+def test_clear_everything_with_yes_keeps_what_is_not_the_dataset(bulk_uri: str, tiny: Database,
                                                                  tmp_path: Path) -> None:
     indexes_before = index_names(tiny)
-    result = run_ops(tmp_path, mongo_uri, tiny.name, "clear", "--yes")
+    result = run_ops(tmp_path, bulk_uri, tiny.name, "clear", "--yes")
     assert result.returncode == 0, result.stderr
     assert f"cleared {len(CLEARABLE)} collection(s), {3 * len(CLEARABLE)} documents deleted" in result.stdout
     after = counts(tiny)
@@ -215,16 +215,16 @@ def test_clear_everything_with_yes_keeps_what_is_not_the_dataset(mongo_uri: str,
     assert index_names(tiny) == indexes_before
 
 
-def test_seeding_refills_what_clear_emptied(mongo_uri: str, scratch: Database, tmp_path: Path) -> None:
-    seeded = run_seeding(tmp_path, mongo_uri, scratch.name, *SMALL_RUN)
+def test_seeding_refills_what_clear_emptied(bulk_uri: str, scratch: Database, tmp_path: Path) -> None:
+    seeded = run_seeding(tmp_path, bulk_uri, scratch.name, *SMALL_RUN)
     assert seeded.returncode == 0, seeded.stderr
     before = counts(scratch)
-    cleared = run_ops(tmp_path, mongo_uri, scratch.name, "clear", "--collections", "products", "stores", "--yes")
+    cleared = run_ops(tmp_path, bulk_uri, scratch.name, "clear", "--collections", "products", "stores", "--yes")
     assert cleared.returncode == 0, cleared.stderr
     assert scratch["products"].estimated_document_count() == 0 and scratch["stores"].estimated_document_count() == 0
 
     # The same seeding command resumes: it refills exactly what was cleared and completes.
-    reseeded = run_seeding(tmp_path, mongo_uri, scratch.name, *SMALL_RUN)
+    reseeded = run_seeding(tmp_path, bulk_uri, scratch.name, *SMALL_RUN)
     assert reseeded.returncode == 0, reseeded.stderr
     assert counts(scratch) == before
     assert scratch[META].find_one({"_id": STATE_ID})["status"] == "complete"

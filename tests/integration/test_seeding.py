@@ -256,10 +256,10 @@ async def drain_pipeline_writes() -> None:
 
 
 @pytest.fixture
-async def scratch_db(mongo_uri: str, request: pytest.FixtureRequest):
+async def scratch_db(bulk_uri: str, request: pytest.FixtureRequest):
     """A database of the test's own, dropped before and after."""
     name = request.param
-    settings = settings_for(mongo_uri, name)
+    settings = settings_for(bulk_uri, name)
     client = await zdb.connect(settings)
     await client.drop_database(name)
     try:
