@@ -95,17 +95,20 @@ async def _session(http: httpx2.AsyncClient, url: str) -> None:
     await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"})
 
 
-async def _first_use(base: str, token: str, customer_id: str, stateful: bool, alive) -> None:
-    """The order book loads on a server's first customer-orders call (zava_core.readmodels): make that call, then
-    wait until /health is ready again, so the run measures the server with every read model loaded."""
+async def _first_use(base: str, token: str, sku: str, customer_id: str, stateful: bool, alive) -> None:
+    """Each read model loads on the first lookup that reads it (zava_core.readmodels): make one such call per model,
+    then wait until /health is ready again, so the run measures the server with every read model loaded."""
+    first_calls = (("get_inventory", {"sku": sku}), ("find_customers", {"query": customer_id}),
+                   ("get_customer_orders", {"customer_id": customer_id}))
     async with httpx2.AsyncClient(timeout=60, headers={**HEADERS, "Authorization": f"Bearer {token}"}) as http:
         if stateful:
             await _session(http, f"{base}/mcp")
-        response = await http.post(f"{base}/mcp", json={
-            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": "get_customer_orders", "arguments": {"customer_id": customer_id}}})
-        response.raise_for_status()
-    await readiness.over_http(base, "customer-sales (http, order book loaded)", alive=alive)
+        for number, (tool, arguments) in enumerate(first_calls, 1):
+            response = await http.post(f"{base}/mcp", json={
+                "jsonrpc": "2.0", "id": number, "method": "tools/call",
+                "params": {"name": tool, "arguments": arguments}})
+            response.raise_for_status()
+    await readiness.over_http(base, "customer-sales (http, read models loaded)", alive=alive)
 
 
 async def _client(number: int, url: str, token: str, until: float, skus: list[str], customers: list[str],
@@ -193,7 +196,7 @@ async def run(clients: int, seconds: float, order_share: float, stateful: bool =
             base = f"http://{HOST}:{port}"
             try:
                 start = await readiness.over_http(base, "customer-sales (http)", alive=lambda: process.poll() is None)
-                await _first_use(base, token, customers[0], stateful, alive=lambda: process.poll() is None)
+                await _first_use(base, token, skus[0], customers[0], stateful, alive=lambda: process.poll() is None)
             except readiness.NotReady as exc:
                 raise SystemExit(f"error: {exc}") from None
             results: dict[str, list[float]] = {}

@@ -70,7 +70,7 @@ async def _measure(name: str, module: str, calls: list[tuple[str, dict]], sample
                     "jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": tool, "arguments": filled}}))
                 if "error" in answer or answer.get("result", {}).get("isError"):
                     raise SystemExit(f"error: {name} {tool} failed: {str(answer)[:200]}")
-        # A read model loaded on first use (the order book) started loading with its first call: measure it loaded.
+        # Each read model started loading with the first call that read it (zava_core.readmodels): measure them loaded.
         await readiness.over_http(base, f"{name} (after the calls)", alive=lambda: process.poll() is None)
         after = procstat.memory_mb(process.pid) or {}
         return {"server": name, "start": readiness.describe(start), "ready_rss": at_ready.get("VmRSS"),

@@ -1,8 +1,9 @@
 """Benchmarks measure a server once its lookups answer from memory, and say how long loading took.
 
-A server answers at once, from the database, while its read models load in the background (orders take seconds at
-the default scale); timing it then would measure the start, not the server. In process the benchmarks wait on the
-server's `startup` (mcp_servers/runtime/startup.py); over HTTP on /health's `ready`, the same object's report.
+A server answers at once, from the database, until its read models are loaded: each loads on its first use (the
+order book takes seconds at the default scale); timing it then would measure the start, not the server. So the
+benchmarks start every load and wait: in process on the server's `startup` (mcp_servers/runtime/startup.py), over
+HTTP on /health's `ready` (the same object's report) after a first lookup per model.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import time
 from typing import Any
 
 import httpx2
+
+from zava_core.readmodels import MODELS
 
 READY_TIMEOUT_SECONDS = 900.0  # full scale on a busy 2-core machine takes minutes
 
@@ -32,10 +35,9 @@ def describe(report: dict[str, Any]) -> str:
 
 
 async def in_process(server: Any, label: str, timeout: float = READY_TIMEOUT_SECONDS,
-                     uses: tuple[str, ...] = ("orders",)) -> dict[str, Any]:
-    """Wait until an in-process server (its Client already open) is ready, with the read models it loads on first
-    use (`uses`) used and loaded too (what its first customer-orders call would start); print and return its
-    report."""
+                     uses: tuple[str, ...] = MODELS) -> dict[str, Any]:
+    """Wait until an in-process server (its Client already open) is ready with the read models it follows among
+    `uses` loaded (each loads on its first use, as a first lookup would start it); print and return its report."""
     deadline = time.monotonic() + timeout
     used = False
     while True:

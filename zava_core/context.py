@@ -16,7 +16,7 @@ Created once per process (the MCP server's lifespan, a CLI run) and closed on sh
 | `misses` | search misses being recorded behind the answer | until each write returns; `close()` waits for them |
 | `search` | the embedder and the vector index | server start (warm-up) or first use; `vectors.RELOAD_SECONDS` |
 | `feed` | the change feed: folds orders into the rollups, records conflicts | `start_feed()` until `close()` |
-| `models` | read models: stock, customers, a customer's orders (`zava_core.readmodels`) | loaded by `start_feed()` |
+| `models` | read models: stock, customers, customers' orders (`zava_core.readmodels`) | on first use, then the feed |
 | `order_date_ranges` | first and last order date per store set | `schemas.DATE_RANGE_TTL` seconds |
 | `aggregations` | the `run_aggregation` pipelines running, per caller | until the engine answers each |
 | `exports` | CSV exports of analysis answers, per scope | `limits.EXPORT_TTL_SECONDS`, oldest first past a byte cap |
@@ -99,10 +99,10 @@ class Zava:
             self._search = SemanticSearch(self.collections, get_embedder(self.settings))
         return self._search
 
-    async def start_feed(self, models: tuple[str, ...] = ("stock",), *, load: bool = True) -> ChangeFeed:
+    async def start_feed(self, models: tuple[str, ...] = ("stock",)) -> ChangeFeed:
         """Follow the database: fold every order change into the rollups (whoever wrote it) and keep the in-memory
-        structures current, `models` among them (loaded in the background now, or by `models.load_in_background`
-        later when `load` is False). One per process; a server starts it, a CLI run need not."""
+        structures current, `models` among them (each loaded on its first use: `zava_core.readmodels`). One per
+        process; a server starts it, a CLI run need not."""
         if self.feed is None:
             self.feed = feed = ChangeFeed(self.collections, self.transactions)
             for watched in (self.catalog, self.synonyms):
@@ -114,8 +114,6 @@ class Zava:
             self.cube.follow(rollups_followed)
             self.day_cells.follow(rollups_followed)
             self.models.attach(feed, models)
-            if load:
-                self.models.load_in_background(models)
         await self.feed.start()
         return self.feed
 

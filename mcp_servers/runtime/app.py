@@ -53,10 +53,11 @@ WarmUp = Callable[[Zava], Awaitable[object]]
 
 def make_lifespan(settings: Settings, launch_identity: Identity | None, warm_ups: tuple[WarmUp, ...] = (),
                   read_models: tuple[str, ...] = ("stock",), first: WarmUp | None = None, read_only: bool = False):
-    """One zava_core client per process; `warm_ups` load caches and `read_models` (zava_core.readmodels) load in
-    the background while clients connect; `first` (the customer-sales server's search) is waited for before the
-    first call is accepted, up to SEARCH_WARM_UP_WAIT_SECONDS: the first search must not pay for loading the
-    embedder and building the BM25 index. A slow start stops waiting and carries on behind."""
+    """One zava_core client per process; `warm_ups` load caches in the background while clients connect;
+    `read_models` (zava_core.readmodels) are followed, each loaded on its first use; `first` (the customer-sales
+    server's search) is waited for before the first call is accepted, up to SEARCH_WARM_UP_WAIT_SECONDS: the first
+    search must not pay for loading the embedder and building the BM25 index. A slow start stops waiting and
+    carries on behind."""
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
         started = time.monotonic()
@@ -69,14 +70,11 @@ def make_lifespan(settings: Settings, launch_identity: Identity | None, warm_ups
                 await scope_for(zava, launch_identity)  # an unknown --store fails at start, not per call
             # Derived data follows every writer: the feed folds orders (ours, devices', scripts') into the rollups
             # and keeps the in-memory structures current. It starts in the background and never blocks the start.
-            # The read models load after the awaited warm-up: their bulk reads queue on the engine ahead of the
-            # warm-up's small ones (a start took 4x longer at the small scale); lookups read the database meanwhile.
-            await zava.start_feed(read_models, load=first is None)
+            await zava.start_feed(read_models)
             if first is not None:
                 search_warm = asyncio.create_task(_warm_up(zava, (first,)))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(search_warm), SEARCH_WARM_UP_WAIT_SECONDS)
-                zava.models.load_in_background(read_models)
             warm = asyncio.create_task(_warm_up(zava, warm_ups))
             startup = Startup(zava, read_models, tuple(t for t in (search_warm, warm) if t is not None), started)
             server.startup = startup  # /health's readiness, what the benchmarks wait on

@@ -1,8 +1,8 @@
 """What a server has loaded since it started: /health reports it, the benchmarks wait on it.
 
 A server accepts calls at once and answers them from the database while it loads. It is *ready* once its lookups
-answer from memory: every read model it loads is loaded (`zava_core.readmodels`; one loaded on first use counts
-once it was first used, and readiness lapses while it loads), its change feed is current
+answer from memory: every read model it follows that was used is loaded (`zava_core.readmodels`: each loads on its
+first use, and readiness lapses while one loads), its change feed is current
 (`Freshness.following()`: the same test each lookup makes), and its warm-ups (search; the analysis server's cube)
 have finished. Readiness can lapse (a feed behind its writers is not current); `ready_after_seconds` is when it was
 first reached, watched at `WATCH_SECONDS`.
@@ -15,8 +15,6 @@ import contextlib
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
-
-from zava_core.readmodels import ON_FIRST_USE
 
 if TYPE_CHECKING:
     from zava_core.context import Zava
@@ -35,9 +33,9 @@ class Startup:
         self._watch = asyncio.create_task(self._until_ready(), name="zava-startup")
 
     def awaited(self) -> tuple[str, ...]:
-        """The models readiness waits for: those loaded at the start, and one loaded on first use once used."""
+        """The models readiness waits for: those a lookup has used (each loads on its first use)."""
         requested = self.zava.models.requested
-        return tuple(name for name in self.read_models if name not in ON_FIRST_USE or name in requested)
+        return tuple(name for name in self.read_models if name in requested)
 
     def ready(self) -> bool:
         models = self.zava.models

@@ -29,7 +29,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 async def _ready(zava: Zava, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     models = zava.models
-    models.use("orders")  # what a first get_customer_orders does (the book loads on first use)
+    for name in MODELS:
+        models.use(name)  # what the first lookup that reads each does (every model loads on first use)
     while not (models.stock.loaded and models.customers.loaded and models.orders.loaded
                and models.freshness.following()):
         assert time.monotonic() < deadline, f"read models not ready: {models.load_seconds}, {zava.feed.state}"

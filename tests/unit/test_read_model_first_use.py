@@ -1,5 +1,5 @@
-"""The order book loads on first use (zava_core.readmodels): a server that never answers a customer-orders call never
-reads every order and line, and one that does starts the load with its first such call, once. A model that has not
+"""Every read model loads on its first use (zava_core.readmodels): a server that never answers a lookup never reads
+every row, and one that does starts the model's load with the first lookup that reads it, once. A model that has not
 begun loading drops the feed's events (its load will read what they changed)."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ async def until_idle() -> None:
         await asyncio.sleep(0)
 
 
-async def test_the_order_book_loads_on_its_first_use_and_only_once(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_each_model_loads_on_its_first_use_and_only_once(monkeypatch: pytest.MonkeyPatch) -> None:
     models = ReadModels(SimpleNamespace(inventory=None, customers=None, orders=None, order_items=None))
     models.wanted = MODELS  # as `attach` sets it for the customer-sales server
     loads: list[str] = []
@@ -28,13 +28,16 @@ async def test_the_order_book_loads_on_its_first_use_and_only_once(monkeypatch: 
             loads.append(name)
             getattr(models, name).loaded = True
         monkeypatch.setattr(getattr(models, name), "load", load)
-    models.load_in_background(MODELS)
     await until_idle()
-    assert loads == ["stock", "customers"] and models.requested == {"stock", "customers"}
-    assert models.use("orders") is models.orders
-    models.use("orders")
+    assert loads == [] and models.requested == set()  # followed, and nothing read until a lookup asks
+    assert models.use("customers") is models.customers
+    models.use("customers")
     await until_idle()
-    assert loads == ["stock", "customers", "orders"]  # once, however many calls asked
+    assert loads == ["customers"]  # once, however many calls asked
+    assert models.use("stock") is models.stock and models.use("orders") is models.orders
+    models.use("stock")
+    await until_idle()
+    assert sorted(loads) == ["customers", "orders", "stock"] and len(loads) == 3
     await models.close()
 
 

@@ -109,7 +109,7 @@ async def inventory_health(zava: Zava, scope: Scope, store: str | None = None, c
     # One covered read of the scope's stock (3,392 small rows at most): cheaper on the embedded engine than
     # several targeted queries with long `$in` lists.
     projection = {"store_id": 1, "product_id": 1, "sku": 1, "stock_level": 1, "category_id": 1}
-    candidates = zava.models.stock.all_rows(store_ids)
+    candidates = zava.models.use("stock").all_rows(store_ids)
     if candidates is None:
         inventory = zava.collections.inventory
         candidates = await inventory.find(inventory.live(scope, stores=store_ids), projection).to_list()

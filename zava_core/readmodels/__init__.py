@@ -2,18 +2,20 @@
 
 | model | holds | loaded |
 |---|---|---|
-| `stock` | every inventory row (store x product) | at start (3,392 rows) |
-| `customers` | the customer directory and its search indexes | at start, by the customer-sales server |
-| `orders` | every order and its lines, in columns, by customer | on first use (`use("orders")`), customer-sales |
+| `stock` | every inventory row (store x product) | on first use (3,392 rows) |
+| `customers` | the customer directory and its search indexes | on first use, customer-sales |
+| `orders` | every order and its lines, in columns, by customer | on first use, customer-sales |
 
 (The catalog is `context.catalog`, which follows the same feed.) A model answers only while it is fresh
 (`freshness.py`): loaded, its feed following, and past every write this process made to what is asked;
 otherwise the lookup reads the database, as it always did. Writes never read a model.
 
-The order book loads on first use: reading every order and line takes seconds of the database's time at the
-default scale (1 s at the small one), and a server launched for a session (Claude Desktop, a test) that never
-asks for a customer's orders should not pay it, nor make its first calls queue behind it. The first
-`get_customer_orders` reads the database and starts the load; the calls after it answer from memory.
+Every model loads on first use (`use(name)`): the first lookup that would read it reads the database and
+starts its load; the lookups after it answer from memory once it is loaded. Reading every row takes seconds
+of the database's time at the default scale (the order book; the directory ~1 s), and a server launched for a
+session (Claude Desktop, an agent's run, a test) that never asks should not pay it, nor make its first calls
+queue behind it: loaded at the start, the stock and the directory made each short-lived server ~2x slower to
+open and close on the embedded engine (the loads it never used held the engine while it closed).
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from zava_core.store import Collections
 
 log = logging.getLogger("zava.readmodels")
 MODELS = ("stock", "customers", "orders")
-ON_FIRST_USE = ("orders",)  # loaded when first asked for (`ReadModels.use`), not at the start
 RETRY_SECONDS = (1.0, 5.0, 30.0)  # a load that failed (the database restarting, a connection pool reset) is retried
 
 
@@ -76,8 +77,9 @@ class ReadModels:
         return on_changes
 
     def load_in_background(self, wanted: Iterable[str]) -> None:
-        """Start loading the wanted models, except those loaded on first use (ON_FIRST_USE)."""
-        self._start([m for m in MODELS if m in set(wanted) and m not in ON_FIRST_USE])
+        """Start loading these models now, as their first use would (a benchmark that measures them loaded)."""
+        chosen = set(wanted)
+        self._start([m for m in MODELS if m in chosen])
 
     def use(self, name: str):
         """The model `name`, its load started if this is its first use (and the process follows it)."""
@@ -92,7 +94,7 @@ class ReadModels:
             self._tasks.append(asyncio.create_task(self._load(tuple(names)), name=f"zava-read-models:{names[0]}"))
 
     async def _load(self, wanted: tuple[str, ...]) -> None:
-        for name in (m for m in MODELS if m in wanted):  # small first: stock answers within a second of the start
+        for name in (m for m in MODELS if m in wanted):  # small first, when several start together
             for attempt in itertools.count():
                 started = time.perf_counter()
                 try:

@@ -185,7 +185,7 @@ async def find_customers(zava: Zava, scope: Scope, query: str, max_rows: int = 1
 async def _candidates(zava: Zava, scope: Scope, query_filter: dict, limit: int, exact: bool) -> list[dict]:
     """Customers matching one search filter: from the directory read model while it is fresh, else one indexed
     query (the same filter either way)."""
-    directory = zava.models.customers
+    directory = zava.models.use("customers")
     if directory.usable():
         return await _current_links(zava, scope, directory.find(query_filter, limit), every=exact)
     return await zava.collections.customers.find(query_filter).limit(limit).to_list()
@@ -208,7 +208,7 @@ async def _current_links(zava: Zava, scope: Scope, docs: list[dict], *, every: b
 
 
 async def _customer(zava: Zava, scope: Scope, customer_id: str) -> dict | None:
-    directory = zava.models.customers
+    directory = zava.models.use("customers")
     if directory.usable((customer_id,)):
         found = directory.get(customer_id)
         return (await _current_links(zava, scope, [found], every=True))[0] if found is not None else None

@@ -80,7 +80,7 @@ async def get_inventory(zava: Zava, scope: Scope, sku: str, store: str | None = 
     reference = await zava.reference.get()
     product = reference.product_by_sku(sku)
     store_ids = scope.stores(store, reference.stores)
-    docs = zava.models.stock.rows([product["product_id"]], store_ids)
+    docs = zava.models.use("stock").rows([product["product_id"]], store_ids)
     if docs is None:
         inventory = zava.collections.inventory
         query = inventory.live(scope, stores=store_ids, product_id=product["product_id"])
@@ -100,7 +100,7 @@ async def get_low_stock_items(zava: Zava, scope: Scope, store: str | None = None
     reference = await zava.reference.get()
     store_ids = scope.stores(store, reference.stores)
     category_id = reference.category_id(category) if category else None
-    docs = zava.models.stock.at_or_below(threshold, store_ids)
+    docs = zava.models.use("stock").at_or_below(threshold, store_ids)
     if docs is None:
         inventory = zava.collections.inventory
         docs = await inventory.find(inventory.live(scope, stores=store_ids, stock_level={"$lte": threshold})).to_list()

@@ -101,7 +101,7 @@ async def prepare_order(zava: Zava, scope: Scope, customer_id: str, store: str, 
         # Whom the sale is for is decided in its transaction. A customer the directory does not show as the
         # caller's (another store's, unknown, gone) is checked from the database here as well, so that a refusal
         # answers at once instead of waiting for the store's next transaction.
-        directory = zava.models.customers
+        directory = zava.models.use("customers")
         if not (directory.usable((cid,)) and zava.collections.customers.visible(scope, directory.get(cid))):
             await servable_customer(zava, scope, cid)
     except ZavaError:

@@ -65,7 +65,7 @@ async def stock_by_product(zava: Zava, scope: Scope, product_ids: list[str],
     if not product_ids:
         return {}
     stores = sorted(scope.store_ids if store_ids is None else set(store_ids) & scope.store_ids)
-    rows = zava.models.stock.rows(product_ids, stores)
+    rows = zava.models.use("stock").rows(product_ids, stores)
     if rows is not None:
         held: dict[str, dict[str, int]] = {}
         for row in rows:
