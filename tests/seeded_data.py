@@ -6,6 +6,7 @@ dataset of their own (a module name of its own: `conftest` is ambiguous once a s
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 from dataclasses import replace
 from datetime import date
@@ -27,6 +28,19 @@ FEED_DATABASE = "zava_test_feed"
 # What a test process keeps on disk besides the engine (the analysis cube's snapshot): a directory of the
 # session's own, never the user's data directory.
 SESSION_DATA_DIR = Path(tempfile.mkdtemp(prefix="zava-test-data-"))
+
+
+def drops_after_use() -> bool:
+    """Whether a test drops the databases it made once it is done with them: only on a server of the caller's
+    (ZAVA_TEST_MONGODB_URI). The session's embedded engines live in temporary directories and go with them, and
+    dropping a seeded database there takes seconds (the engine deletes it key by key), so they are left to it."""
+    return bool(os.environ.get("ZAVA_TEST_MONGODB_URI", "").strip())
+
+
+def drop_after(client, name: str) -> None:
+    """Drop the test database `name` (a sync client) if `drops_after_use()`."""
+    if drops_after_use():
+        client.drop_database(name)
 
 
 def settings_for(uri: str, database: str, **overrides) -> Settings:

@@ -29,7 +29,7 @@ from browser_cdp import find_chromium
 from live_server import LiveServer
 from mcp import Client
 from pymongo import MongoClient
-from seeded_data import seed_small
+from seeded_data import drop_after, seed_small
 from serving import stop_process
 from view_harness import Harness, build_host_bundle
 
@@ -79,7 +79,7 @@ LOWERED = (("store_seattle", "PLPI000502", 1), ("store_online", "HTPL000003", 1)
 @pytest.fixture(scope="session")
 def chart_data(mongo_uri: str) -> Iterator[Settings]:
     """A `small` dataset of the charts' own (the lowered counts must not reach the suites on `seeded`, `writable`
-    or `scratch`), dropped at the end."""
+    or `scratch`)."""
     settings = seed_small(mongo_uri, CHART_DATABASE)
 
     async def lower() -> None:
@@ -94,7 +94,7 @@ def chart_data(mongo_uri: str) -> Iterator[Settings]:
         yield settings
     finally:
         with MongoClient(mongo_uri) as mongo:
-            mongo.drop_database(CHART_DATABASE)
+            drop_after(mongo, CHART_DATABASE)
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
-from seeded_data import TEST_AS_OF, TEST_SEED, settings_for
+from seeded_data import TEST_AS_OF, TEST_SEED, drop_after, settings_for
 
 from seeding.catalog_loader import load_catalog
 from seeding.generate import Generator
@@ -184,14 +184,6 @@ KILL_POINTS: dict[str, KillPoint] = {
     "finishing": lambda s, chunks: s is not None and "order_items" in s["done"] and s["status"] != "complete",
 }
 SIGNALS = {"sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL}
-
-
-def drop_after(client: MongoClient, name: str) -> None:
-    """Drop a test database on a server of the caller's (ZAVA_TEST_MONGODB_URI). The session's embedded
-    engine lives in a temporary directory and goes with it, and dropping a seeded database there takes
-    about 10 s, so its databases are left to it."""
-    if os.environ.get("ZAVA_TEST_MONGODB_URI", "").strip():
-        client.drop_database(name)
 
 
 def own_database_name(prefix: str, request: pytest.FixtureRequest) -> str:

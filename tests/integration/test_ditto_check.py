@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from pymongo import MongoClient
-from seeded_data import SEEDED_DATABASE
+from seeded_data import SEEDED_DATABASE, drop_after
 from test_cli import run_ops
 
 from zava_core.infra import db as zdb
@@ -108,7 +108,7 @@ def broken(mongo_uri: str, seeded: Settings) -> Iterator[dict[tuple[str, str], l
         try:
             yield expected
         finally:
-            client.drop_database(SCRATCH_DATABASE)
+            drop_after(client, SCRATCH_DATABASE)
 
 
 @pytest.fixture

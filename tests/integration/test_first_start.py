@@ -27,7 +27,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import PromptReference
-from seeded_data import SEEDED_DATABASE
+from seeded_data import SEEDED_DATABASE, drop_after
 
 from mcp_servers.auth.bearer_tokens import TokenStore
 from zava_core import limits as L
@@ -390,7 +390,7 @@ def test_seedings_first_line_is_one_line_that_names_where_it_writes(mongo_uri: s
         from pymongo import MongoClient
 
         with MongoClient(mongo_uri) as mongo:
-            mongo.drop_database(database)
+            drop_after(mongo, database)
     host = re.search(r"(127\.0\.0\.1:\d+)", mongo_uri).group(1)
     assert re.fullmatch(rf"seeding small \(seed \d+, as of \d{{4}}-\d\d-\d\d\) into the database '{database}' at "
                         rf"{re.escape(host)}", first), first

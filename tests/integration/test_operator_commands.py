@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
-from seeded_data import TEST_AS_OF, TEST_SEED
+from seeded_data import TEST_AS_OF, TEST_SEED, drop_after
 
 from zava_core.model import COLLECTIONS, DATASET, JOURNALS, META, ROLLUPS, SEARCH, STATE_ID, SYNCED_COLLECTIONS
 from zava_core.store import setup as database_setup
@@ -49,14 +49,14 @@ def run_seeding(tmp_path: Path, uri: str, database: str, *args: str) -> subproce
 
 @pytest.fixture
 def scratch(bulk_uri: str, request: pytest.FixtureRequest) -> Iterator[Database]:
-    """An empty database named after the test, dropped afterwards."""
+    """An empty database named after the test (dropped afterwards on a server of the caller's: `drop_after`)."""
     name = f"zava_test_ops_{request.node.name[5:30]}"
     client: MongoClient = MongoClient(bulk_uri)
     client.drop_database(name)
     try:
         yield client[name]
     finally:
-        client.drop_database(name)
+        drop_after(client, name)
         client.close()
 
 

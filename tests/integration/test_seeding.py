@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from pymongo.errors import DuplicateKeyError
-from seeded_data import SEEDED_DATABASE, TEST_AS_OF, TEST_SEED, settings_for
+from seeded_data import SEEDED_DATABASE, TEST_AS_OF, TEST_SEED, drops_after_use, settings_for
 
 from seeding.catalog_loader import load_catalog
 from seeding.generate import Generator
@@ -257,7 +257,7 @@ async def drain_pipeline_writes() -> None:
 
 @pytest.fixture
 async def scratch_db(bulk_uri: str, request: pytest.FixtureRequest):
-    """A database of the test's own, dropped before and after."""
+    """A database of the test's own, dropped before (and after on a server of the caller's: `drops_after_use`)."""
     name = request.param
     settings = settings_for(bulk_uri, name)
     client = await zdb.connect(settings)
@@ -266,7 +266,8 @@ async def scratch_db(bulk_uri: str, request: pytest.FixtureRequest):
         yield zdb.database(client, settings)
     finally:
         await drain_pipeline_writes()
-        await client.drop_database(name)
+        if drops_after_use():
+            await client.drop_database(name)
         await client.close()
 
 

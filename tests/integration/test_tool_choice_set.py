@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
@@ -23,12 +22,11 @@ import jsonschema
 import pytest
 from mcp import Client
 from pymongo import MongoClient
-from seeded_data import seed_small
+from seeded_data import drop_after, seed_small
 
 from bench.tool_choice import PERSONAS, Case, load_cases, pick_figure
 from mcp_servers.contract import SERVERS, contract
 from mcp_servers.tools.table import BY_NAME
-from zava_core.infra import embedded
 from zava_core.infra.config import Settings
 from zava_core.scope import Identity
 
@@ -103,26 +101,17 @@ async def read_results(seeded: Settings) -> dict[str, list[list[Any]]]:
 
 
 @pytest.fixture(scope="module")
-def own_dataset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """A fresh `small` dataset of this module's own, on an engine of its own: the writing cases name fixed orders
-    and stock (cancel this order, count that shelf), which the shared write datasets' suites may already have
-    changed; and one more dataset seeded on the shared engine would push the others' change-feed positions out
-    of its oplog (100,000 entries), making their feeds rebuild. With ZAVA_TEST_MONGODB_URI, a database there."""
-    external = os.environ.get("ZAVA_TEST_MONGODB_URI", "").strip()
-    data_dir = None if external else tmp_path_factory.mktemp("tool-choice-engine")
-    uri = external or embedded.ensure_running(data_dir).uri
-    settings = seed_small(uri, "zava_test_tool_choice")
+def own_dataset(bulk_uri: str) -> Iterator[Settings]:
+    """A fresh `small` dataset of this module's own, on the bulk engine: the writing cases name fixed orders and
+    stock (cancel this order, count that shelf), which the shared write datasets' suites may already have changed;
+    and a dataset seeded on the shared engine would lengthen the change history the shared datasets' feeds read
+    when they resume (`bulk_uri` in tests/conftest.py)."""
+    settings = seed_small(bulk_uri, "zava_test_tool_choice")
     try:
         yield settings
     finally:
-        if data_dir is not None:
-            embedded.stop(data_dir)
-        else:
-            client = MongoClient(uri)
-            try:
-                client.drop_database(settings.mongodb_database)
-            finally:
-                client.close()
+        with MongoClient(bulk_uri) as client:
+            drop_after(client, settings.mongodb_database)
 
 
 async def test_every_reading_case_runs_on_the_small_dataset(read_results) -> None:
