@@ -1,5 +1,5 @@
 """Stock per store and product in memory: `inventory` (3,392 rows at every scale: 8 stores x 424 products),
-loaded at start and kept by the change feed's inventory events (post-images)."""
+loaded on its first use (`zava_core.readmodels`) and kept by the change feed's inventory events (post-images)."""
 
 from __future__ import annotations
 
