@@ -18,7 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import mongomock
-from pymongo import UpdateOne
+from pymongo import ReplaceOne, UpdateOne
 
 from zava_core.context import Zava
 from zava_core.directory import ReferenceData
@@ -90,12 +90,18 @@ class FakeHandle(CollectionRules):
         return self.inner.replace_one(dict(filter), copy.deepcopy(dict(replacement)), upsert=upsert)
 
     async def bulk_write(self, requests: list, *, ordered: bool = True, session: Any = None) -> Any:
-        """UpdateOne requests only (mongomock's own bulk_write predates PyMongo 4's operations)."""
+        """UpdateOne and ReplaceOne requests (mongomock's own bulk_write predates PyMongo 4's operations)."""
         matched = modified = 0
         for request in requests:
-            if not isinstance(request, UpdateOne):
-                raise NotImplementedError(f"the fake's bulk_write takes UpdateOne, not {type(request).__name__}")
-            result = self.inner.update_one(dict(request._filter), dict(request._doc), upsert=bool(request._upsert))
+            if isinstance(request, UpdateOne):
+                result = self.inner.update_one(dict(request._filter), dict(request._doc),
+                                               upsert=bool(request._upsert))
+            elif isinstance(request, ReplaceOne):
+                result = self.inner.replace_one(dict(request._filter), copy.deepcopy(dict(request._doc)),
+                                                upsert=bool(request._upsert))
+            else:
+                raise NotImplementedError(f"the fake's bulk_write takes UpdateOne and ReplaceOne, not "
+                                          f"{type(request).__name__}")
             matched, modified = matched + result.matched_count, modified + result.modified_count
         return SimpleNamespace(matched_count=matched, modified_count=modified)
 

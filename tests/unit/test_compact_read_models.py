@@ -204,7 +204,7 @@ async def test_a_change_a_model_cannot_apply_makes_it_reload_and_odd_documents_d
     models = ReadModels(fakes)  # type: ignore[arg-type]
     feed = Feed()
     models.attach(feed, ("stock", "customers"))  # type: ignore[arg-type]
-    models.load_in_background(("stock", "customers"))
+    models.use("stock"), models.use("customers")  # what the first lookups do
     await until(lambda: models.stock.loaded and models.customers.loaded)
     assert models.customers.get("cust_000030")["stores_shopped"] == {}  # as the scope rule reads it: no store
     assert models.customers.get("cust_000031") is None and len(models.customers._by_id) == 30

@@ -27,7 +27,8 @@ async def test_a_failed_load_is_retried_until_it_loads(monkeypatch: pytest.Monke
         models.stock.loaded = True
 
     monkeypatch.setattr(models.stock, "load", flaky_load)
-    models.load_in_background(("stock",))
+    models.wanted = ("stock",)  # as `attach` sets it
+    models.use("stock")  # what the first stock lookup does
     for _ in range(200):
         if models.stock.loaded:
             break

@@ -29,6 +29,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
+from pymongo import ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from zava_core.model import ROLLUPS, net_line, sales_cell_header, sales_cell_key
@@ -195,12 +196,16 @@ async def apply_increments(rollup: Handle, increments: Increments, updated_at: s
     so under a stream of orders; in the transaction a concurrent writer of the same cell is a write conflict
     and the fold runs again, so nothing is lost either way. The sums are the ones `$inc` makes."""
     keys = sorted(increments)
+    if not keys:
+        return
     held = {doc["_id"]: doc async for doc in rollup.find({"_id": {"$in": keys}}, session=session)}
+    writes = []
     for key in keys:
         doc = held.get(key) or new_cell(key, updated_at)
         add_to_cell(doc, rounded(increments[key]))
         doc["updated_at"] = updated_at
-        await rollup.replace_one({"_id": key}, doc, upsert=True, session=session)
+        writes.append(ReplaceOne({"_id": key}, doc, upsert=True))
+    await rollup.bulk_write(writes, ordered=True, session=session)  # one round trip, however many cells
 
 
 async def write_rollups(collections: Collections, documents: Mapping[Grain, list[dict]]) -> dict[str, int]:

@@ -77,11 +77,6 @@ class ReadModels:
 
         return on_changes
 
-    def load_in_background(self, wanted: Iterable[str]) -> None:
-        """Start loading these models now, as their first use would (a benchmark that measures them loaded)."""
-        chosen = set(wanted)
-        self._start([m for m in MODELS if m in chosen])
-
     def use(self, name: str):
         """The model `name`, its load started if this is its first use (and the process follows it)."""
         if name in self.wanted and name not in self.requested:
